@@ -1,0 +1,129 @@
+# lua-wolfssl
+#
+#   make            build the module (tuned wolfSSL, Lua 5.4)
+#   make test       install what is missing, build, run the whole suite
+#   make demo       install what is missing, build, run the handshake demo
+#   make bench      benchmarks against our C loop and LuaSec
+#
+# Variables: LUA (lua5.4, lua5.3, lua5.1, luajit), LUA_INCDIR, LIBFLAG, CFLAGS,
+# LIBDIR, LUADIR (install), WOLFSSL (tuned | system), WOLFSSL_SRC (a wolfSSL
+# source tree for the tuned build), WOLFSSL_INCDIR / WOLFSSL_LIBDIR (override).
+
+LUA ?= lua5.4
+WOLFSSL ?= tuned
+BUILD ?= build
+VERSION = 0.1.0
+
+# Lua headers by interpreter name (Debian layout); override LUA_INCDIR elsewhere.
+ifeq ($(LUA),luajit)
+  LUA_INCDIR ?= /usr/include/luajit-2.1
+  LUA_ABI = 5.1
+else
+  LUA_ABI = $(patsubst lua%,%,$(LUA))
+  LUA_INCDIR ?= /usr/include/$(LUA)
+endif
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Werror -Wno-unused-parameter
+LIBFLAG ?= -shared
+PIC = -fPIC
+
+ROOT := $(abspath .)
+TUNED_PREFIX = $(ROOT)/$(BUILD)/wolfssl-tuned
+
+ifeq ($(WOLFSSL),system)
+  WOLFSSL_CFLAGS = $(if $(WOLFSSL_INCDIR),-I$(WOLFSSL_INCDIR),$(shell pkg-config --cflags wolfssl 2>/dev/null))
+  WOLFSSL_LIBS = $(if $(WOLFSSL_LIBDIR),-L$(WOLFSSL_LIBDIR) -Wl$(comma)-rpath$(comma)$(WOLFSSL_LIBDIR) -lwolfssl,$(or $(shell pkg-config --libs wolfssl 2>/dev/null),-lwolfssl))
+  WOLFSSL_DEP =
+else
+  WOLFSSL_INCDIR ?= $(TUNED_PREFIX)/include
+  WOLFSSL_LIBDIR ?= $(TUNED_PREFIX)/lib
+  WOLFSSL_CFLAGS = -I$(WOLFSSL_INCDIR)
+  WOLFSSL_LIBS = -L$(WOLFSSL_LIBDIR) -Wl,-rpath,$(WOLFSSL_LIBDIR) -lwolfssl
+  WOLFSSL_DEP = $(TUNED_PREFIX)/.stamp
+endif
+comma := ,
+
+OUT = $(BUILD)/$(WOLFSSL)/$(LUA)
+MODULE = $(OUT)/wolfssl/core.so
+SRCS = $(wildcard csrc/*.c)
+HDRS = $(wildcard csrc/*.h)
+
+# Where the suite and the demo find the module and the Lua layer.
+RUN_ENV = LUA_PATH="$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;$(ROOT)/spec/?.lua;;" \
+          LUA_CPATH="$(ROOT)/$(OUT)/?.so;;" WOLFSSL_TEST_LUA=$(LUA) \
+          WOLFSSL_TEST_BUILD=$(WOLFSSL)
+
+.PHONY: all deps test test-one demo bench install clean check-asan check-valgrind docs fixtures wolfssl
+
+all: $(MODULE)
+
+$(MODULE): $(SRCS) $(HDRS) $(WOLFSSL_DEP) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(PIC) -I$(LUA_INCDIR) $(WOLFSSL_CFLAGS) \
+	  -DLWL_VERSION='"$(VERSION)"' -DLWL_BUILD='"$(WOLFSSL)"' \
+	  $(LIBFLAG) -o $@ $(SRCS) $(WOLFSSL_LIBS)
+
+wolfssl: $(WOLFSSL_DEP)
+
+$(TUNED_PREFIX)/.stamp: build-aux/build-wolfssl.sh
+	@bash build-aux/build-wolfssl.sh $(TUNED_PREFIX) $(WOLFSSL_SRC)
+
+# Debian packages the suite, the demo and the benchmarks use. Idempotent.
+DEB_PACKAGES = gcc make pkg-config libwolfssl-dev lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev \
+  lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev lua-busted luarocks lua-socket lua-sec \
+  lua-luv lua-ldoc nginx-light libnginx-mod-http-lua redis-server openssl gnutls-bin curl \
+  valgrind clang dpkg-dev autoconf automake libtool
+deps:
+	@bash build-aux/deps.sh $(DEB_PACKAGES)
+
+# The suite: every spec file under one interpreter and one wolfSSL build.
+test-one: all
+	@$(RUN_ENV) bash build-aux/run-busted.sh $(LUA)
+
+# make test: Lua 5.4 and LuaJIT on the tuned build, Lua 5.4 on the system
+# build, and a smoke pass on Lua 5.1 and 5.3; one summary line at the end.
+test: deps
+	@rm -f $(BUILD)/test-results
+	@$(MAKE) --no-print-directory test-one LUA=lua5.4 WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results
+	@$(MAKE) --no-print-directory test-one LUA=luajit WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results
+	@if [ "$(WOLFSSL)" != system ]; then $(MAKE) --no-print-directory test-one LUA=lua5.4 WOLFSSL=system RESULTS=$(ROOT)/$(BUILD)/test-results; fi
+	@$(MAKE) --no-print-directory test-one LUA=lua5.1 WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results SPECS="spec/00-smoke_spec.lua"
+	@$(MAKE) --no-print-directory test-one LUA=lua5.3 WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results SPECS="spec/00-smoke_spec.lua"
+	@bash build-aux/summary.sh $(BUILD)/test-results
+
+demo: deps all
+	@$(RUN_ENV) $(LUA) examples/demo.lua
+
+bench: deps all
+	@$(MAKE) --no-print-directory -C bench ROOT=$(ROOT) LUA=$(LUA) BUILD=$(ROOT)/$(BUILD)
+
+# ASan + UBSan build of the module, whole suite under Lua 5.4 (preloaded runtime).
+check-asan:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan WOLFSSL=$(WOLFSSL) TUNED_PREFIX=$(TUNED_PREFIX) \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LIBFLAG="-shared -fsanitize=address,undefined" all
+	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  $(MAKE) --no-print-directory test-one BUILD=$(BUILD)/asan WOLFSSL=$(WOLFSSL) TUNED_PREFIX=$(TUNED_PREFIX)
+
+# Whole suite under valgrind: no invalid access, no definite leak.
+check-valgrind: all
+	@$(RUN_ENV) WOLFSSL_VALGRIND=1 bash build-aux/run-busted.sh $(LUA)
+
+docs:
+	@ldoc -c doc/config.ld . >/dev/null && echo "docs in doc/html/index.html"
+
+fixtures:
+	@bash spec/fixtures/make-certs.sh
+
+LIBDIR ?= $(shell pkg-config --variable=INSTALL_CMOD $(LUA) 2>/dev/null || echo /usr/local/lib/lua/$(LUA_ABI))
+LUADIR ?= $(shell pkg-config --variable=INSTALL_LMOD $(LUA) 2>/dev/null || echo /usr/local/share/lua/$(LUA_ABI))
+install: all
+	install -d $(DESTDIR)$(LIBDIR)/wolfssl $(DESTDIR)$(LUADIR)/wolfssl
+	install -m 755 $(MODULE) $(DESTDIR)$(LIBDIR)/wolfssl/core.so
+	install -m 644 lua/wolfssl/*.lua $(DESTDIR)$(LUADIR)/wolfssl/
+
+clean:
+	rm -rf $(BUILD)/system $(BUILD)/tuned $(BUILD)/asan $(BUILD)/test-results

@@ -1,0 +1,178 @@
+/* callbacks.c: running Lua callbacks from inside wolfSSL, safely.
+ *
+ * wolfSSL calls us back in the middle of a handshake; an error() there must
+ * not longjmp through wolfSSL's frames. So every Lua callback runs under
+ * lua_pcall, on the Lua state of the method call in progress (the coroutine
+ * that called conn:handshake(), say), and all of its work - pushing the
+ * arguments, the call, reading the results - happens inside the protected C
+ * function `protected_call`. A failure is stored on the connection and
+ * reported to wolfSSL as a failure, which makes it send an alert. */
+#include "lwolfssl.h"
+
+#include <string.h>
+
+typedef struct Call {
+    const char *name;
+    lwl_PushArgs push_args;
+    lwl_Collect collect;
+    int nres;
+    void *ud;
+    int ran;
+} Call;
+
+/* Message handler: keep the message and add a traceback. */
+static int traceback(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "message");
+#if LUA_VERSION_NUM >= 502 || defined(LUAJIT_VERSION_NUM)
+    luaL_traceback(L, L, NULL, 1);
+#else
+    lua_getfield(L, LUA_GLOBALSINDEX, "debug");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "traceback");
+        lua_remove(L, -2);
+        lua_call(L, 0, 1);
+    }
+#endif
+    lua_setfield(L, -2, "traceback");
+    return 1;
+}
+
+/* protected_call(conn, call*): find the callback in the context's uservalue */
+static int protected_call(lua_State *L) {
+    Call *call = (Call *)lua_touserdata(L, 2);
+    int nargs, top;
+    lwl_getuv(L, 1);                  /* conn's uservalue */
+    lua_getfield(L, -1, "ctx");       /* the context in force */
+    lwl_getuv(L, -1);                 /* its callbacks */
+    lua_getfield(L, -1, call->name);
+    if (lua_isnil(L, -1)) return 0;   /* none set: wolfSSL's default applies */
+    lua_pushvalue(L, 1);
+    top = lua_gettop(L);
+    nargs = call->push_args ? call->push_args(L, call->ud) : 0;
+    (void)top;
+    lua_call(L, 1 + nargs, call->nres);
+    call->ran = 1;
+    if (call->collect) call->collect(L, call->ud);
+    return 0;
+}
+
+int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args, lwl_Collect collect,
+                 int nres, void *ud) {
+    lua_State *L = c->L;
+    Call call;
+    int base, status;
+    if (L == NULL || c->cb_error) return 0; /* outside a method call, or already failed */
+    if (!lua_checkstack(L, 8)) return 0;
+    call.name = name;
+    call.push_args = push_args;
+    call.collect = collect;
+    call.nres = nres;
+    call.ud = ud;
+    call.ran = 0;
+    base = lua_gettop(L);
+    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, protected_call);
+    lua_pushvalue(L, c->self);
+    lua_pushlightuserdata(L, &call);
+    status = lua_pcall(L, 2, 0, base + 1);
+    if (status != 0) {
+        const char *msg = NULL, *tb = NULL;
+        char text[600];
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "message");
+            lua_getfield(L, -2, "traceback");
+            msg = lua_tostring(L, -2);
+            tb = lua_tostring(L, -1);
+        } else {
+            msg = lua_tostring(L, -1); /* memory error: the handler did not run */
+        }
+        snprintf(text, sizeof text, "callback: %s", msg ? msg : "error");
+        lwl_set_last_error(L, c->self, "callback", text, 0, 0);
+        if (tb) {
+            lwl_getuv(L, c->self);
+            lua_getfield(L, -1, "last_error");
+            lua_pushstring(L, tb);
+            lua_setfield(L, -2, "traceback");
+            lua_pushstring(L, name);
+            lua_setfield(L, -2, "callback");
+        }
+        c->cb_error = 1;
+        lua_settop(L, base);
+        return -1;
+    }
+    lua_settop(L, base);
+    return call.ran;
+}
+
+/* ---- the verify callback: error details for messages, and on_verify ---- */
+
+typedef struct VerifyArgs {
+    int ok, err, depth;
+    WOLFSSL_X509 *cert;
+} VerifyArgs;
+
+static int verify_push(lua_State *L, void *ud) {
+    VerifyArgs *v = (VerifyArgs *)ud;
+    lua_pushboolean(L, v->ok);
+    lua_createtable(L, 0, 4);
+    lwl_pushint(L, v->depth);
+    lua_setfield(L, -2, "depth");
+    lwl_pushint(L, v->ok ? 0 : lwl_verify_code(v->err));
+    lua_setfield(L, -2, "error");
+    if (!v->ok) {
+        lua_pushstring(L, lwl_verify_reason(lwl_verify_code(v->err)));
+        lua_setfield(L, -2, "reason");
+    }
+    if (v->cert) {
+        int len = 0;
+        const unsigned char *der = wolfSSL_X509_get_der(v->cert, &len);
+        if (der && len > 0) {
+            lwl_x509_push_der(L, der, len);
+            lua_setfield(L, -2, "cert");
+        }
+    }
+    return 2;
+}
+
+static void verify_collect(lua_State *L, void *ud) {
+    VerifyArgs *v = (VerifyArgs *)ud;
+    if (!lua_isboolean(L, -1))
+        luaL_error(L, "on_verify must return a boolean (got %s)", luaL_typename(L, -1));
+    v->ok = lua_toboolean(L, -1);
+}
+
+int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
+    WOLFSSL *ssl = (WOLFSSL *)wolfSSL_X509_STORE_CTX_get_ex_data(
+        store, wolfSSL_get_ex_data_X509_STORE_CTX_idx());
+    lwl_Conn *c = lwl_conn_from_ssl(ssl);
+    VerifyArgs v;
+    int chain_ok;
+    if (c == NULL) return preverify;
+    v.err = wolfSSL_X509_STORE_CTX_get_error(store);
+    v.depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
+    v.cert = wolfSSL_X509_STORE_CTX_get_current_cert(store);
+    /* wolfSSL can report preverify=1 with an error set (hostname via
+     * X509_VERIFY_PARAM): an error always counts as a failure here. */
+    chain_ok = v.ok = preverify && v.err == 0;
+    if (c->ctx->verify == 0) return 1; /* verify = "none": never fail */
+    c->verified = 1;
+    if (c->ctx->callbacks & LWL_CB_VERIFY) {
+        int r = lwl_callback(c, "on_verify", verify_push, verify_collect, 1, &v);
+        if (r < 0) return 0; /* the callback raised: fail closed */
+        if (r > 0 && !v.ok && chain_ok && c->vfy_err == 0) {
+            c->vfy_err = LWL_VERIFY_REJECTED;
+            c->vfy_depth = v.depth;
+            lwl_cert_cn(v.cert, c->vfy_subject, sizeof c->vfy_subject);
+        }
+    }
+    if (!chain_ok && c->vfy_err == 0) { /* remember the first failure, even if overridden */
+        c->vfy_err = v.err ? v.err : -1;
+        c->vfy_depth = v.depth;
+        lwl_cert_cn(v.cert, c->vfy_subject, sizeof c->vfy_subject);
+    }
+    return v.ok;
+}

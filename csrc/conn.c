@@ -1,0 +1,753 @@
+/* conn.c: the wolfssl.Connection userdata (a WOLFSSL).
+ *
+ * I/O always goes through our own callbacks: in memory mode they only move
+ * bytes between C queues (feed/drain), so Lua code can yield between calls; in
+ * fd mode they call recv/send on the descriptor. No Lua runs inside them. */
+#include "lwolfssl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define READ_CHUNK 16384 /* one TLS record of plaintext */
+
+/* ---- byte queues ---- */
+
+static int buf_append(lwl_Buf *b, const void *data, size_t n) {
+    if (b->head + b->len + n > b->cap) {
+        if (b->head > 0) { /* slide down before growing */
+            memmove(b->p, b->p + b->head, b->len);
+            b->head = 0;
+        }
+        if (b->len + n > b->cap) {
+            size_t cap = b->cap ? b->cap : 4096;
+            unsigned char *p;
+            while (cap < b->len + n) cap *= 2;
+            p = (unsigned char *)realloc(b->p, cap);
+            if (p == NULL) return 0;
+            b->p = p;
+            b->cap = cap;
+        }
+    }
+    memcpy(b->p + b->head + b->len, data, n);
+    b->len += n;
+    return 1;
+}
+
+/* Take n bytes from the front; an emptied queue gives its memory back so idle
+ * connections stay small. */
+static void buf_consume(lwl_Buf *b, size_t n) {
+    b->head += n;
+    b->len -= n;
+    if (b->len == 0) {
+        free(b->p);
+        b->p = NULL;
+        b->head = b->cap = 0;
+    }
+}
+
+static void buf_free(lwl_Buf *b) {
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- I/O callbacks (no Lua here) ---- */
+
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
+    lwl_Conn *c = (lwl_Conn *)ud;
+    (void)ssl;
+    if (c->fd >= 0) {
+        for (;;) {
+            ssize_t n = recv(c->fd, buf, (size_t)sz, 0);
+            if (n > 0) {
+                if (c->nrecv < sizeof c->first) {
+                    size_t k = sizeof c->first - c->nrecv;
+                    memcpy(c->first + c->nrecv, buf, (size_t)n < k ? (size_t)n : k);
+                }
+                c->nrecv += (size_t)n;
+                if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, (int)n);
+                return (int)n;
+            }
+            if (n == 0) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_READ;
+            if (errno == ECONNRESET) return WOLFSSL_CBIO_ERR_CONN_RST;
+            return WOLFSSL_CBIO_ERR_GENERAL;
+        }
+    }
+    if (c->in.len == 0) return c->eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
+    if ((size_t)sz > c->in.len) sz = (int)c->in.len;
+    memcpy(buf, c->in.p + c->in.head, (size_t)sz);
+    if (c->nrecv < sizeof c->first) {
+        size_t k = sizeof c->first - c->nrecv;
+        memcpy(c->first + c->nrecv, buf, (size_t)sz < k ? (size_t)sz : k);
+    }
+    c->nrecv += (size_t)sz;
+    buf_consume(&c->in, (size_t)sz);
+    if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, sz);
+    return sz;
+}
+
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
+    lwl_Conn *c = (lwl_Conn *)ud;
+    (void)ssl;
+    if (c->fd >= 0) {
+        for (;;) {
+            ssize_t n = send(c->fd, buf, (size_t)sz, MSG_NOSIGNAL);
+            if (n >= 0) {
+                if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, (int)n);
+                return (int)n;
+            }
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_WRITE;
+            if (errno == EPIPE) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+            if (errno == ECONNRESET) return WOLFSSL_CBIO_ERR_CONN_RST;
+            return WOLFSSL_CBIO_ERR_GENERAL;
+        }
+    }
+    if (!buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
+    if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, sz);
+    return sz;
+}
+
+lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl) {
+    return ssl ? (lwl_Conn *)wolfSSL_GetIOReadCtx(ssl) : NULL;
+}
+
+/* ---- accessors (liolib style) ---- */
+
+static lwl_Conn *toconn(lua_State *L, int idx) {
+    return (lwl_Conn *)luaL_checkudata(L, idx, LWL_CONN);
+}
+
+lwl_Conn *lwl_checkconn(lua_State *L, int idx) {
+    lwl_Conn *c = toconn(L, idx);
+    if (c->ssl == NULL || c->close_pending) luaL_error(L, "attempt to use a closed connection");
+    return c;
+}
+
+/* Release everything; never does I/O. Safe to call twice. */
+static void conn_free(lwl_Conn *c) {
+    if (c->ssl) {
+        WOLFSSL *ssl = c->ssl;
+        c->L = NULL; /* callbacks fired while freeing see no Lua state */
+        c->ssl = NULL;
+        wolfSSL_free(ssl);
+    }
+    buf_free(&c->in);
+    buf_free(&c->out);
+    free(c->server_name);
+    c->server_name = NULL;
+}
+
+/* core.conn_new(ctx, fd|nil, server_name|nil, alpn|nil) -> connection */
+static int conn_new(lua_State *L) {
+    lwl_Context *ctx = lwl_checkcontext(L, 1);
+    int fd = lua_isnoneornil(L, 2) ? -1 : (int)luaL_checkinteger(L, 2);
+    const char *name = luaL_optstring(L, 3, NULL);
+    const char *alpn = luaL_optstring(L, 4, ctx->alpn);
+    lwl_Conn *c = (lwl_Conn *)lwl_newuserdata(L, sizeof *c);
+    memset(c, 0, sizeof *c); /* closed until the WOLFSSL exists */
+    c->fd = -1;
+    lwl_setmeta(L, LWL_CONN);
+    lua_createtable(L, 0, 2); /* uservalue: {ctx=, data=, last_error=} */
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "ctx"); /* the context lives as long as we do */
+    lwl_setuv(L, -2);
+
+    c->ssl = wolfSSL_new(ctx->ctx);
+    if (c->ssl == NULL) return luaL_error(L, "wolfSSL_new failed (out of memory?)");
+    c->ctx = ctx;
+    c->fd = fd;
+    c->is_server = ctx->is_server;
+    wolfSSL_SSLSetIORecv(c->ssl, io_recv);
+    wolfSSL_SSLSetIOSend(c->ssl, io_send);
+    wolfSSL_SetIOReadCtx(c->ssl, c);
+    wolfSSL_SetIOWriteCtx(c->ssl, c);
+    if (name != NULL && !ctx->is_server) {
+        size_t n = strlen(name);
+        c->server_name = (char *)malloc(n + 1);
+        if (c->server_name == NULL) return luaL_error(L, "out of memory");
+        memcpy(c->server_name, name, n + 1);
+#ifdef HAVE_SNI
+        /* RFC 6066: literal IP addresses are not sent as SNI */
+        if (strspn(name, "0123456789.") != n && strchr(name, ':') == NULL &&
+            wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, name, (unsigned short)n) !=
+                WOLFSSL_SUCCESS)
+            return luaL_error(L, "cannot send server name '%s'", name);
+#endif
+        if (ctx->check_hostname && ctx->verify &&
+            wolfSSL_check_domain_name(c->ssl, name) != WOLFSSL_SUCCESS)
+            return luaL_error(L, "cannot check server name '%s'", name);
+    }
+    if (alpn != NULL && *alpn) {
+#ifdef HAVE_ALPN
+        char *list = (char *)alpn; /* UseALPN does not write to it */
+        if (wolfSSL_UseALPN(c->ssl, list, (unsigned)strlen(alpn),
+                            WOLFSSL_ALPN_FAILED_ON_MISMATCH) != WOLFSSL_SUCCESS)
+            return luaL_error(L, "invalid alpn list");
+#else
+        return luaL_error(L, "alpn is not supported by this wolfSSL build");
+#endif
+    }
+    return 1;
+}
+
+/* ---- calls into wolfSSL ---- */
+
+/* Every method that enters wolfSSL brackets the call with enter/leave: the
+ * Lua state is known to callbacks only for its duration. */
+static lwl_Conn *enter(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (c->busy) luaL_error(L, "connection is busy (called from one of its own callbacks)");
+    c->busy = 1;
+    c->L = L;
+    c->self = 1;
+    c->cb_error = 0;
+    return c;
+}
+
+static void leave(lwl_Conn *c) {
+    c->busy = 0;
+    c->L = NULL;
+    if (c->close_pending) conn_free(c);
+}
+
+/* The result of a wolfSSL call that returned ret <= 0. */
+static int io_result(lua_State *L, lwl_Conn *c, int ret) {
+    int err = wolfSSL_get_error(c->ssl, ret);
+    char msg[512];
+    const char *kind;
+    if (c->cb_error) { /* the message and traceback are already in last_error */
+        c->failed = 1;
+        lwl_getuv(L, c->self);
+        lua_getfield(L, -1, "last_error");
+        lua_getfield(L, -1, "message");
+        lua_pushnil(L);
+        lua_replace(L, -4);
+        lua_replace(L, -2);
+        lwl_pushint(L, err);
+        return 3;
+    }
+    switch (err) {
+    case WOLFSSL_ERROR_WANT_READ:
+        lua_pushnil(L);
+        lua_pushliteral(L, "wantread");
+        return 2;
+    case WOLFSSL_ERROR_WANT_WRITE:
+        lua_pushnil(L);
+        lua_pushliteral(L, "wantwrite");
+        return 2;
+    case WOLFSSL_ERROR_ZERO_RETURN:
+        c->got_close_notify = 1;
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    default:
+        break;
+    }
+    if (c->done && (err == SOCKET_PEER_CLOSED_E || err == SOCKET_ERROR_E) &&
+        (c->fd >= 0 ? 1 : c->eof)) {
+        /* EOF after the handshake without close_notify: LuaSec says "closed" */
+        lwl_set_last_error(L, c->self, "closed",
+                           "peer closed the connection without close_notify", err, 0);
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    c->failed = 1;
+    kind = lwl_describe_error(c, err, msg, sizeof msg);
+    {
+        WOLFSSL_ALERT_HISTORY h;
+        int alert = 0;
+        if (wolfSSL_get_alert_history(c->ssl, &h) == WOLFSSL_SUCCESS && err == FATAL_ERROR)
+            alert = h.last_rx.code;
+        lwl_set_last_error(L, c->self, kind, msg, err, alert);
+    }
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    lwl_pushint(L, err);
+    return 3;
+}
+
+static int failed_again(lua_State *L, lwl_Conn *c) {
+    lwl_getuv(L, 1);
+    lua_getfield(L, -1, "last_error");
+    lua_pushnil(L);
+    if (lua_istable(L, -2)) {
+        lua_getfield(L, -2, "message");
+        lua_getfield(L, -3, "code");
+    } else {
+        lua_pushliteral(L, "connection failed earlier");
+        lua_pushnil(L);
+    }
+    (void)c;
+    return 3;
+}
+
+static int conn_handshake(lua_State *L) {
+    lwl_Conn *c = enter(L);
+    int ret, n;
+    if (c->done) {
+        leave(c);
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (c->failed) {
+        leave(c);
+        return failed_again(L, c);
+    }
+    ret = c->is_server ? wolfSSL_accept(c->ssl) : wolfSSL_connect(c->ssl);
+    if (ret == WOLFSSL_SUCCESS) {
+        c->done = 1;
+        leave(c);
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    n = io_result(L, c, ret);
+    leave(c);
+    return n;
+}
+
+/* conn:read([n]) -> up to n bytes (default: one record's worth) */
+static int conn_read(lua_State *L) {
+    lwl_Conn *c;
+    lua_Integer want = luaL_optinteger(L, 2, READ_CHUNK);
+    char chunk[READ_CHUNK];
+    int ret, n;
+    luaL_argcheck(L, want >= 0, 2, "must not be negative");
+    c = enter(L);
+    if (c->failed) {
+        leave(c);
+        return failed_again(L, c);
+    }
+    if (want == 0) {
+        leave(c);
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    if (want <= READ_CHUNK) { /* the common case: one copy, no allocation */
+        ret = wolfSSL_read(c->ssl, chunk, (int)want);
+        if (ret > 0) {
+            c->done = 1;
+            leave(c);
+            lua_pushlstring(L, chunk, (size_t)ret);
+            return 1;
+        }
+    } else { /* larger: gather records until n bytes or nothing more is ready */
+        luaL_Buffer b;
+        lua_Integer got = 0;
+        luaL_buffinit(L, &b);
+        for (;;) {
+            int step = (int)(want - got < READ_CHUNK ? want - got : READ_CHUNK);
+            ret = wolfSSL_read(c->ssl, chunk, step);
+            if (ret <= 0) break;
+            luaL_addlstring(&b, chunk, (size_t)ret);
+            got += ret;
+            if (got >= want || wolfSSL_pending(c->ssl) == 0) break;
+        }
+        if (got > 0) {
+            c->done = 1;
+            leave(c);
+            luaL_pushresult(&b);
+            return 1;
+        }
+        luaL_pushresult(&b);
+        lua_pop(L, 1);
+    }
+    n = io_result(L, c, ret);
+    leave(c);
+    return n;
+}
+
+/* conn:write(s [, i [, j]]) -> bytes written (i, j as in string.sub) */
+static int conn_write(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 2, &len);
+    lua_Integer i = luaL_optinteger(L, 3, 1), j = luaL_optinteger(L, 4, -1);
+    lwl_Conn *c;
+    int ret, n;
+    if (i < 0) i = (lua_Integer)len + i + 1;
+    if (i < 1) i = 1;
+    if (j < 0) j = (lua_Integer)len + j + 1;
+    if (j > (lua_Integer)len) j = (lua_Integer)len;
+    c = enter(L);
+    if (c->failed) {
+        leave(c);
+        return failed_again(L, c);
+    }
+    if (i > j) {
+        leave(c);
+        lwl_pushint(L, 0);
+        return 1;
+    }
+    ret = wolfSSL_write(c->ssl, s + i - 1, (int)(j - i + 1));
+    if (ret > 0) {
+        c->done = 1;
+        leave(c);
+        lwl_pushint(L, ret);
+        return 1;
+    }
+    n = io_result(L, c, ret);
+    leave(c);
+    return n;
+}
+
+/* conn:shutdown(): send close_notify; true once it is sent */
+static int conn_shutdown(lua_State *L) {
+    lwl_Conn *c = enter(L);
+    int ret, n;
+    if (c->failed) {
+        leave(c);
+        return failed_again(L, c);
+    }
+    ret = wolfSSL_shutdown(c->ssl);
+    if (ret == WOLFSSL_SUCCESS || ret == WOLFSSL_SHUTDOWN_NOT_DONE) {
+        leave(c);
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    n = io_result(L, c, ret);
+    leave(c);
+    return n;
+}
+
+static int conn_close(lua_State *L) {
+    lwl_Conn *c = toconn(L, 1);
+    if (c->busy)
+        c->close_pending = 1; /* freed when the wolfSSL call in progress returns */
+    else
+        conn_free(c);
+    return 0;
+}
+
+/* ---- memory mode ---- */
+
+static int conn_feed(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    size_t len;
+    const char *s = luaL_checklstring(L, 2, &len);
+    if (c->fd >= 0) return luaL_error(L, "feed: the connection is in fd mode");
+    if (c->eof) return luaL_error(L, "feed: feed_eof() was already called");
+    if (len > 0 && !buf_append(&c->in, s, len)) return luaL_error(L, "out of memory");
+    lwl_pushint(L, len);
+    return 1;
+}
+
+static int conn_feed_eof(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (c->fd >= 0) return luaL_error(L, "feed_eof: the connection is in fd mode");
+    c->eof = 1;
+    return 0;
+}
+
+/* conn:drain([max]) -> bytes to send ("" when none) */
+static int conn_drain(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    lua_Integer max = luaL_optinteger(L, 2, -1);
+    size_t n = c->out.len;
+    if (max >= 0 && (size_t)max < n) n = (size_t)max;
+    lua_pushlstring(L, n ? (const char *)c->out.p + c->out.head : "", n);
+    if (n) buf_consume(&c->out, n);
+    return 1;
+}
+
+static int conn_pending(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    lwl_pushint(L, c->out.len);
+    lwl_pushint(L, wolfSSL_pending(c->ssl));
+    return 2;
+}
+
+/* ---- negotiated values ---- */
+
+static int conn_version(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (!c->done) return 0;
+    lua_pushstring(L, wolfSSL_get_version(c->ssl));
+    return 1;
+}
+
+static int conn_cipher(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    const char *name;
+    if (!c->done) return 0;
+    name = wolfSSL_CIPHER_get_name(wolfSSL_get_current_cipher(c->ssl));
+    if (name != NULL && strncmp(name, "TLS13-", 6) == 0) {
+        /* TLS 1.3 suites by their RFC 8446 names, as OpenSSL and Python do */
+        int suite = wolfSSL_get_current_cipher_suite(c->ssl);
+        name = wolfSSL_get_cipher_name_iana_from_suite((unsigned char)(suite >> 8),
+                                                       (unsigned char)suite);
+    }
+    if (name == NULL) return 0;
+    lua_pushstring(L, name);
+    return 1;
+}
+
+static int conn_group(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    const char *name;
+    if (!c->done) return 0;
+    name = wolfSSL_get_curve_name(c->ssl);
+    if (name == NULL) return 0;
+    lua_pushstring(L, lwl_group_name(name));
+    return 1;
+}
+
+static int conn_alpn(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+#ifdef HAVE_ALPN
+    char *proto = NULL;
+    unsigned short len = 0;
+    if (wolfSSL_ALPN_GetProtocol(c->ssl, &proto, &len) == WOLFSSL_SUCCESS && proto && len) {
+        lua_pushlstring(L, proto, len);
+        return 1;
+    }
+#else
+    (void)c;
+#endif
+    return 0;
+}
+
+static int conn_server_name(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (!c->is_server) {
+        if (c->server_name == NULL) return 0;
+        lua_pushstring(L, c->server_name);
+        return 1;
+    }
+#ifdef HAVE_SNI
+    {
+        void *data = NULL;
+        unsigned short n = wolfSSL_SNI_GetRequest(c->ssl, WOLFSSL_SNI_HOST_NAME, &data);
+        if (n > 0 && data) {
+            lua_pushlstring(L, (const char *)data, n);
+            return 1;
+        }
+    }
+#endif
+    return 0;
+}
+
+static int conn_peer_certificate(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(c->ssl); /* a new object: ours */
+    if (x == NULL) return 0;
+    lwl_x509_push(L, x);
+    return 1;
+}
+
+static int conn_peer_chain(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+#ifdef SESSION_CERTS
+    WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(c->ssl); /* owned by the WOLFSSL */
+    int i, n = chain ? wolfSSL_get_chain_count(chain) : 0;
+    if (n <= 0) return 0;
+    lua_createtable(L, n, 0);
+    for (i = 0; i < n; i++) {
+        int len = wolfSSL_get_chain_length(chain, i);
+        lwl_x509_push_der(L, wolfSSL_get_chain_cert(chain, i), len);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+#else
+    (void)c;
+    return luaL_error(L, "peer_chain is not supported by this wolfSSL build (no SESSION_CERTS)");
+#endif
+}
+
+/* conn:verify_result() -> true | false, reason, code */
+static int conn_verify_result(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    int code = c->vfy_err ? lwl_verify_code(c->vfy_err) : (int)wolfSSL_get_verify_result(c->ssl);
+    WOLFSSL_X509 *peer;
+    if (code == 0) {
+        peer = wolfSSL_get_peer_certificate(c->ssl);
+        if (peer == NULL) {
+            lua_pushboolean(L, 0);
+            lua_pushliteral(L, "no peer certificate");
+            lwl_pushint(L, 0);
+            return 3;
+        }
+        wolfSSL_X509_free(peer);
+        if (!c->verified) {
+            lua_pushboolean(L, 0);
+            lua_pushliteral(L, "peer certificate not verified (verify = \"none\")");
+            lwl_pushint(L, 0);
+            return 3;
+        }
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, lwl_verify_reason(code));
+    lwl_pushint(L, code);
+    return 3;
+}
+
+static int conn_session_reused(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    lua_pushboolean(L, c->done && wolfSSL_session_reused(c->ssl));
+    return 1;
+}
+
+static int conn_state(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (c->failed)
+        lua_pushliteral(L, "failed");
+    else if (c->got_close_notify || (wolfSSL_get_shutdown(c->ssl) & WOLFSSL_SENT_SHUTDOWN))
+        lua_pushliteral(L, "shutdown");
+    else if (c->done)
+        lua_pushliteral(L, "established");
+    else if (c->nrecv == 0 && c->out.len == 0 && !wolfSSL_is_init_finished(c->ssl) &&
+             c->step == NULL)
+        lua_pushliteral(L, "start");
+    else
+        lua_pushstring(L, c->step ? c->step : "handshake");
+    return 1;
+}
+
+static int conn_last_error(lua_State *L) {
+    lwl_checkconn(L, 1);
+    lwl_getuv(L, 1);
+    lua_getfield(L, -1, "last_error");
+    return 1;
+}
+
+static int conn_is_server(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    lua_pushboolean(L, c->is_server);
+    return 1;
+}
+
+static int conn_getfd(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    lwl_pushint(L, c->fd);
+    return 1;
+}
+
+/* conn:export_keying_material(label, len [, context]) */
+static int conn_export_keying_material(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    size_t llen, clen = 0;
+    const char *label = luaL_checklstring(L, 2, &llen);
+    lua_Integer len = luaL_checkinteger(L, 3);
+    const char *context = luaL_optlstring(L, 4, NULL, &clen);
+    luaL_argcheck(L, len > 0 && len <= 16384, 3, "must be between 1 and 16384");
+#ifdef HAVE_KEYING_MATERIAL
+    {
+        unsigned char out[16384];
+        if (!c->done) return lwl_fail(L, "the handshake is not finished");
+        if (wolfSSL_export_keying_material(c->ssl, out, (size_t)len, label, llen,
+                                           (const unsigned char *)context, clen,
+                                           context != NULL) != WOLFSSL_SUCCESS)
+            return lwl_fail(L, "keying material export failed");
+        lua_pushlstring(L, (const char *)out, (size_t)len);
+        return 1;
+    }
+#else
+    (void)c; (void)label; (void)context;
+    return luaL_error(L, "export_keying_material is not supported by this wolfSSL build");
+#endif
+}
+
+/* ---- metamethods ---- */
+
+static int conn_gc(lua_State *L) {
+    conn_free(toconn(L, 1));
+    return 0;
+}
+
+static int conn_tostring(lua_State *L) {
+    lwl_Conn *c = toconn(L, 1);
+    if (c->ssl == NULL)
+        lua_pushliteral(L, "wolfssl.Connection (closed)");
+    else
+        lua_pushfstring(L, "wolfssl.Connection (%s, %s): %p", c->is_server ? "server" : "client",
+                        c->fd >= 0 ? "fd" : "memory", (void *)c);
+    return 1;
+}
+
+/* conn.data is a field; everything else is a method */
+static int conn_index(lua_State *L) {
+    const char *key = lua_tostring(L, 2);
+    if (key && strcmp(key, "data") == 0) {
+        toconn(L, 1);
+        lwl_getuv(L, 1);
+        lua_getfield(L, -1, "data");
+        if (lua_isnil(L, -1)) { /* created on first use */
+            lua_pop(L, 1);
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, -3, "data");
+        }
+        return 1;
+    }
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    return 1;
+}
+
+static int conn_newindex(lua_State *L) {
+    const char *key = lua_tostring(L, 2);
+    toconn(L, 1);
+    if (key == NULL || strcmp(key, "data") != 0)
+        return luaL_error(L, "cannot set field '%s' of a connection (use conn.data)",
+                          key ? key : luaL_typename(L, 2));
+    lwl_getuv(L, 1);
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, "data");
+    return 0;
+}
+
+static const luaL_Reg conn_methods[] = {
+    {"handshake", conn_handshake},
+    {"read", conn_read},
+    {"write", conn_write},
+    {"shutdown", conn_shutdown},
+    {"close", conn_close},
+    {"feed", conn_feed},
+    {"feed_eof", conn_feed_eof},
+    {"drain", conn_drain},
+    {"pending", conn_pending},
+    {"version", conn_version},
+    {"cipher", conn_cipher},
+    {"group", conn_group},
+    {"alpn", conn_alpn},
+    {"server_name", conn_server_name},
+    {"peer_certificate", conn_peer_certificate},
+    {"peer_chain", conn_peer_chain},
+    {"verify_result", conn_verify_result},
+    {"session_reused", conn_session_reused},
+    {"state", conn_state},
+    {"last_error", conn_last_error},
+    {"is_server", conn_is_server},
+    {"getfd", conn_getfd},
+    {"export_keying_material", conn_export_keying_material},
+    {NULL, NULL}};
+
+void lwl_conn_open(lua_State *L) {
+    static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {NULL, NULL}};
+    luaL_newmetatable(L, LWL_CONN);
+    lua_pushliteral(L, LWL_CONN);
+    lua_setfield(L, -2, "__name");
+    lua_newtable(L);
+    luaL_setfuncs(L, conn_methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "Connection"); /* core.Connection: init.lua adds Lua methods */
+    lua_pushcclosure(L, conn_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, conn_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, conn_gc);
+    lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+    lua_pushcfunction(L, conn_gc);
+    lua_setfield(L, -2, "__close");
+#endif
+    lua_pushcfunction(L, conn_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+    luaL_setfuncs(L, funcs, 0);
+}

@@ -1,0 +1,303 @@
+/* context.c: the wolfssl.Context userdata (a WOLFSSL_CTX) and the primitives
+ * that wolfssl/init.lua uses to configure it. Each primitive returns true or
+ * nil, message; option names and values are checked in Lua. */
+#include "lwolfssl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static lwl_Context *tocontext(lua_State *L, int idx) {
+    return (lwl_Context *)luaL_checkudata(L, idx, LWL_CONTEXT);
+}
+
+lwl_Context *lwl_checkcontext(lua_State *L, int idx) {
+    lwl_Context *c = tocontext(L, idx);
+    if (c->ctx == NULL) luaL_error(L, "attempt to use a freed context");
+    return c;
+}
+
+static int ok_or_fail(lua_State *L, int ok, const char *what) {
+    if (ok) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    return lwl_fail(L, what);
+}
+
+/* core.context_new(is_server) -> context */
+static int context_new(lua_State *L) {
+    int is_server = lua_toboolean(L, 1);
+    lwl_Context *c = (lwl_Context *)lwl_newuserdata(L, sizeof *c);
+    memset(c, 0, sizeof *c); /* closed until the CTX exists: nothing leaks */
+    lwl_setmeta(L, LWL_CONTEXT);
+    lua_newtable(L); /* uservalue: Lua callbacks and objects the CTX uses */
+    lwl_setuv(L, -2);
+    c->ctx = wolfSSL_CTX_new(is_server ? wolfSSLv23_server_method()
+                                       : wolfSSLv23_client_method());
+    if (c->ctx == NULL) return luaL_error(L, "wolfSSL_CTX_new failed (out of memory?)");
+    c->is_server = is_server;
+    /* We keep I/O in our own callbacks; verification details in ours too. */
+    wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2);
+    wolfSSL_CTX_set_verify(c->ctx, is_server ? WOLFSSL_VERIFY_NONE : WOLFSSL_VERIFY_PEER,
+                           lwl_verify_cb);
+    return 1;
+}
+
+static int context_free(lua_State *L) {
+    lwl_Context *c = tocontext(L, 1);
+    if (c->ctx) {
+        wolfSSL_CTX_free(c->ctx); /* wolfSSL refcounts: live connections keep it */
+        c->ctx = NULL;
+    }
+    free(c->alpn);
+    c->alpn = NULL;
+    return 0;
+}
+
+static int context_tostring(lua_State *L) {
+    lwl_Context *c = tocontext(L, 1);
+    if (c->ctx == NULL)
+        lua_pushstring(L, "wolfssl.Context (freed)");
+    else
+        lua_pushfstring(L, "wolfssl.Context (%s): %p", c->is_server ? "server" : "client",
+                        (void *)c);
+    return 1;
+}
+
+static int context_mode(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    lua_pushstring(L, c->is_server ? "server" : "client");
+    return 1;
+}
+
+/* core.ctx_versions(ctx, min, max): 0x0301..0x0304 */
+static int ctx_versions(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    int min = (int)luaL_checkinteger(L, 2), max = (int)luaL_checkinteger(L, 3);
+    if (wolfSSL_CTX_set_min_proto_version(c->ctx, min) != WOLFSSL_SUCCESS)
+        return lwl_fail(L, "this wolfSSL build does not support that minimum version");
+    if (wolfSSL_CTX_set_max_proto_version(c->ctx, max) != WOLFSSL_SUCCESS)
+        return lwl_fail(L, "this wolfSSL build does not support that maximum version");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int ctx_ciphers(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    const char *list = luaL_checkstring(L, 2);
+    return ok_or_fail(L, wolfSSL_CTX_set_cipher_list(c->ctx, list) == WOLFSSL_SUCCESS,
+                      "no usable cipher suite in the list");
+}
+
+static int ctx_groups(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    size_t len;
+    const char *list = luaL_checklstring(L, 2, &len);
+    char buf[256];
+    if (len >= sizeof buf) return lwl_fail(L, "group list too long");
+    memcpy(buf, list, len + 1); /* set1_groups_list takes a non-const char* */
+    return ok_or_fail(L, wolfSSL_CTX_set1_groups_list(c->ctx, buf) == WOLFSSL_SUCCESS,
+                      "unknown or unsupported group in the list");
+}
+
+static int format_of(lua_State *L, int idx) {
+    static const char *const names[] = {"pem", "der", NULL};
+    return luaL_checkoption(L, idx, "pem", names) == 0 ? WOLFSSL_FILETYPE_PEM
+                                                       : WOLFSSL_FILETYPE_ASN1;
+}
+
+/* core.ctx_certificate(ctx, bytes, "pem"|"der"): a PEM may hold a chain */
+static int ctx_certificate(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    size_t len;
+    const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 2, &len);
+    int fmt = format_of(L, 3), r;
+    if (fmt == WOLFSSL_FILETYPE_PEM)
+        r = wolfSSL_CTX_use_certificate_chain_buffer_format(c->ctx, data, (long)len, fmt);
+    else
+        r = wolfSSL_CTX_use_certificate_buffer(c->ctx, data, (long)len, fmt);
+    return ok_or_fail(L, r == WOLFSSL_SUCCESS, "not a valid certificate");
+}
+
+/* core.ctx_key(ctx, bytes, "pem"|"der" [, password]) */
+static int ctx_key(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    size_t len;
+    const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 2, &len);
+    int fmt = format_of(L, 3), r;
+    const char *password = luaL_optstring(L, 4, NULL);
+    if (fmt == WOLFSSL_FILETYPE_PEM) {
+        /* Decrypt (if needed) to DER ourselves: no password callback state. */
+        int derlen;
+        unsigned char *der = (unsigned char *)malloc(len);
+        if (der == NULL) return luaL_error(L, "out of memory");
+        derlen = wolfSSL_KeyPemToDer(data, (int)len, der, (int)len, password);
+        if (derlen <= 0) {
+            free(der);
+            if (strstr((const char *)data, "ENCRYPTED") != NULL)
+                return lwl_fail(L, password ? "cannot decrypt the private key (wrong password?)"
+                                            : "the private key is encrypted and no password was given");
+            return lwl_fail(L, "not a valid private key");
+        }
+        r = wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, der, derlen, WOLFSSL_FILETYPE_ASN1);
+        memset(der, 0, (size_t)derlen);
+        free(der);
+    } else {
+        r = wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, data, (long)len, fmt);
+    }
+    return ok_or_fail(L, r == WOLFSSL_SUCCESS, "not a valid private key");
+}
+
+static int ctx_check_key(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    return ok_or_fail(L, wolfSSL_CTX_check_private_key(c->ctx) == WOLFSSL_SUCCESS,
+                      "the private key does not match the certificate");
+}
+
+/* core.ctx_ca_buffer(ctx, bytes, "pem"|"der") */
+static int ctx_ca_buffer(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    size_t len;
+    const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 2, &len);
+    int fmt = format_of(L, 3);
+    return ok_or_fail(L, wolfSSL_CTX_load_verify_buffer(c->ctx, data, (long)len, fmt) ==
+                             WOLFSSL_SUCCESS,
+                      "no valid CA certificate");
+}
+
+/* core.ctx_capath(ctx, dir): every certificate file in the directory */
+static int ctx_capath(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    const char *dir = luaL_checkstring(L, 2);
+    return ok_or_fail(L, wolfSSL_CTX_load_verify_locations(c->ctx, NULL, dir) ==
+                             WOLFSSL_SUCCESS,
+                      "no CA certificate could be loaded from the directory");
+}
+
+static int ctx_system_ca(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+#ifdef WOLFSSL_SYS_CA_CERTS
+    if (wolfSSL_CTX_load_system_CA_certs(c->ctx) == WOLFSSL_SUCCESS) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+#endif
+    /* Debian's bundle; other systems set cafile/capath explicitly. */
+    return ok_or_fail(L, wolfSSL_CTX_load_verify_locations(
+                             c->ctx, "/etc/ssl/certs/ca-certificates.crt", NULL) ==
+                             WOLFSSL_SUCCESS,
+                      "could not load the system trust store");
+}
+
+/* core.ctx_verify(ctx, "none"|"peer"|"require", depth, check_hostname) */
+static int ctx_verify(lua_State *L) {
+    static const char *const modes[] = {"none", "peer", "require", NULL};
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    int mode = luaL_checkoption(L, 2, NULL, modes);
+    int depth = (int)luaL_optinteger(L, 3, 9);
+    int flags = WOLFSSL_VERIFY_NONE;
+    if (mode >= 1) flags = WOLFSSL_VERIFY_PEER;
+    if (mode == 2) flags |= WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    c->verify = mode;
+    c->check_hostname = lua_toboolean(L, 4);
+    wolfSSL_CTX_set_verify(c->ctx, flags, lwl_verify_cb);
+    wolfSSL_CTX_set_verify_depth(c->ctx, depth);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.ctx_alpn(ctx, "h2,http/1.1") */
+static int ctx_alpn(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    size_t len;
+    const char *list = luaL_checklstring(L, 2, &len);
+    char *copy = (char *)malloc(len + 1);
+    if (copy == NULL) return luaL_error(L, "out of memory");
+    memcpy(copy, list, len + 1);
+    free(c->alpn);
+    c->alpn = copy;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.ctx_sessions(ctx, tickets, cache_on, cache_size, timeout) */
+static int ctx_sessions(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    int tickets = lua_toboolean(L, 2), cache = lua_toboolean(L, 3);
+    lua_Integer size = luaL_optinteger(L, 4, 0), timeout = luaL_optinteger(L, 5, 0);
+    if (!tickets) {
+#ifdef HAVE_SESSION_TICKET
+        wolfSSL_CTX_set_options(c->ctx, WOLFSSL_OP_NO_TICKET);
+        wolfSSL_CTX_NoTicketTLSv12(c->ctx);
+#endif
+#ifdef WOLFSSL_TLS13
+        if (c->is_server) wolfSSL_CTX_no_ticket_TLSv13(c->ctx);
+#endif
+    } else if (!c->is_server) {
+#ifdef HAVE_SESSION_TICKET
+        wolfSSL_CTX_UseSessionTicket(c->ctx); /* TLS 1.2 clients must ask */
+#endif
+    }
+    if (!cache) wolfSSL_CTX_set_session_cache_mode(c->ctx, WOLFSSL_SESS_CACHE_OFF);
+    if (size > 0) wolfSSL_CTX_sess_set_cache_size(c->ctx, (long)size);
+    if (timeout > 0) wolfSSL_CTX_set_timeout(c->ctx, (unsigned int)timeout);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int ctx_post_handshake_auth(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+#ifdef WOLFSSL_POST_HANDSHAKE_AUTH
+    if (!c->is_server)
+        return ok_or_fail(L, wolfSSL_CTX_allow_post_handshake_auth(c->ctx) == 0,
+                          "could not enable post-handshake authentication");
+    lua_pushboolean(L, 1);
+    return 1;
+#else
+    (void)c;
+    return lwl_fail(L, "post_handshake_auth is not supported by this wolfSSL build");
+#endif
+}
+
+/* core.ctx_uservalue(ctx) -> the table that holds its Lua callbacks */
+static int ctx_uservalue(lua_State *L) {
+    lwl_checkcontext(L, 1);
+    lwl_getuv(L, 1);
+    return 1;
+}
+
+/* core.ctx_callbacks(ctx, bits): which Lua callbacks are set (from init.lua) */
+static int ctx_callbacks(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    c->callbacks = (unsigned)luaL_checkinteger(L, 2);
+    return 0;
+}
+
+void lwl_context_open(lua_State *L) {
+    static const luaL_Reg methods[] = {{"mode", context_mode}, {"free", context_free}, {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", context_free},
+                                    {"__tostring", context_tostring},
+#if LUA_VERSION_NUM >= 504
+                                    {"__close", context_free},
+#endif
+                                    {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"context_new", context_new},
+                                     {"ctx_versions", ctx_versions},
+                                     {"ctx_ciphers", ctx_ciphers},
+                                     {"ctx_groups", ctx_groups},
+                                     {"ctx_certificate", ctx_certificate},
+                                     {"ctx_key", ctx_key},
+                                     {"ctx_check_key", ctx_check_key},
+                                     {"ctx_ca_buffer", ctx_ca_buffer},
+                                     {"ctx_capath", ctx_capath},
+                                     {"ctx_system_ca", ctx_system_ca},
+                                     {"ctx_verify", ctx_verify},
+                                     {"ctx_alpn", ctx_alpn},
+                                     {"ctx_sessions", ctx_sessions},
+                                     {"ctx_post_handshake_auth", ctx_post_handshake_auth},
+                                     {"ctx_uservalue", ctx_uservalue},
+                                     {"ctx_callbacks", ctx_callbacks},
+                                     {NULL, NULL}};
+    lwl_newmeta(L, LWL_CONTEXT, methods, meta);
+    luaL_setfuncs(L, funcs, 0);
+}

@@ -1,0 +1,205 @@
+/* core.c: opens wolfssl.core - library init, versions, features. */
+#include "lwolfssl.h"
+
+#include <wolfssl/version.h>
+#include <string.h>
+
+#ifndef LWL_VERSION
+#define LWL_VERSION "0.1.0"
+#endif
+#ifndef LWL_BUILD
+#define LWL_BUILD "system"
+#endif
+
+/* A metatable `name` with methods in __index; core[<short name>] = methods,
+ * so the Lua layer can add methods written in Lua. Module table on top. */
+void lwl_newmeta(lua_State *L, const char *name, const luaL_Reg *methods,
+                 const luaL_Reg *meta) {
+    const char *dot = strrchr(name, '.');
+    luaL_newmetatable(L, name);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "__index");
+    lua_setfield(L, -3, dot ? dot + 1 : name);
+    lua_pop(L, 1);
+}
+
+const char *lwl_tls_version_name(int v) {
+    switch (v) {
+    case WOLFSSL_TLSV1_3: return "TLSv1.3";
+    case WOLFSSL_TLSV1_2: return "TLSv1.2";
+    case WOLFSSL_TLSV1_1: return "TLSv1.1";
+    case WOLFSSL_TLSV1: return "TLSv1";
+    case WOLFSSL_DTLSV1_2: return "DTLSv1.2";
+    case WOLFSSL_DTLSV1: return "DTLSv1";
+    default: return "unknown";
+    }
+}
+
+/* wolfSSL's curve names as users write them in the groups option */
+const char *lwl_group_name(const char *wolf) {
+    static const char *const map[][2] = {
+        {"SECP256R1", "P-256"}, {"SECP384R1", "P-384"}, {"SECP521R1", "P-521"},
+        {"FFDHE_2048", "ffdhe2048"}, {"FFDHE_3072", "ffdhe3072"}, {"FFDHE_4096", "ffdhe4096"}};
+    size_t i;
+    for (i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(wolf, map[i][0]) == 0) return map[i][1];
+    return wolf;
+}
+
+#define FEATURE(name, on) (lua_pushboolean(L, on), lua_setfield(L, -2, name))
+
+static void push_features(lua_State *L) {
+    int on;
+    lua_newtable(L);
+#ifdef WOLFSSL_TLS13
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("tls13", on);
+#ifdef WOLFSSL_DTLS
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("dtls", on);
+#ifndef NO_PSK
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("psk", on);
+#ifdef HAVE_SNI
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("sni", on);
+#ifdef HAVE_ALPN
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("alpn", on);
+#ifdef HAVE_SESSION_TICKET
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("tickets", on);
+#ifndef NO_SESSION_CACHE
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("session_cache", on);
+#ifdef HAVE_EXT_CACHE
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("session_store", on);
+#if defined(HAVE_OCSP) && defined(HAVE_CERTIFICATE_STATUS_REQUEST)
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("ocsp", on);
+#ifdef HAVE_CRL
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("crl", on);
+#ifdef HAVE_SECRET_CALLBACK
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("secret_callback", on); /* TLS 1.3 traffic secrets: key log, full trace */
+    FEATURE("keylog", 1);           /* TLS 1.2 always; TLS 1.3 needs secret_callback */
+    FEATURE("keylog_tls13", on);
+    FEATURE("msg_trace", 1);        /* records are seen by our own I/O layer */
+    FEATURE("msg_trace_decrypted", on);
+#if defined(OPENSSL_ALL) || defined(WOLFSSL_CERT_SETUP_CB) || defined(OPENSSL_EXTRA)
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("cert_cb", on);
+#ifdef WOLFSSL_POST_HANDSHAKE_AUTH
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("post_handshake_auth", on);
+#ifdef WOLFSSL_EARLY_DATA
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("early_data", on);
+#ifdef HAVE_KEYING_MATERIAL
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("keying_material", on);
+#if defined(WOLFSSL_CERT_GEN) && defined(WOLFSSL_KEY_GEN)
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("certgen", on);
+#ifdef HAVE_ED25519
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("ed25519", on);
+#ifdef HAVE_CURVE25519
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("x25519", on);
+#if defined(WOLFSSL_AESNI) || defined(USE_INTEL_SPEEDUP) || defined(WOLFSSL_SP_X86_64_ASM)
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("asm", on);
+#ifdef WOLFSSL_SYS_CA_CERTS
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("system_ca", on);
+    lua_pushstring(L, LWL_BUILD);
+    lua_setfield(L, -2, "build");
+}
+
+LUALIB_API int luaopen_wolfssl_core(lua_State *L) {
+    if (wolfSSL_Init() != WOLFSSL_SUCCESS) return luaL_error(L, "wolfSSL_Init failed");
+    lua_newtable(L);
+    lua_pushliteral(L, LWL_VERSION);
+    lua_setfield(L, -2, "VERSION");
+    lua_pushstring(L, wolfSSL_lib_version());
+    lua_setfield(L, -2, "WOLFSSL_VERSION");
+    push_features(L);
+    lua_setfield(L, -2, "features");
+    lwl_context_open(L);
+    lwl_conn_open(L);
+    lwl_x509_open(L);
+    lwl_pkey_open(L);
+    lwl_trust_open(L);
+    lwl_session_open(L);
+    lwl_trace_open(L);
+    lwl_hooks_open(L);
+    return 1;
+}

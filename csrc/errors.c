@@ -1,0 +1,226 @@
+/* errors.c: wolfSSL's error codes turned into messages a user can act on. */
+#include "lwolfssl.h"
+
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Verification failures in OpenSSL's X509_V_ERR numbering. The verify
+ * callback sees both these and wolfSSL's own negative codes; fold them. */
+int lwl_verify_code(int code) {
+    switch (code) {
+    case ASN_BEFORE_DATE_E: case 13: return 9;  /* not yet valid */
+    case ASN_AFTER_DATE_E: case 14: return 10;  /* expired */
+    case ASN_NO_SIGNER_E: return 20;
+    case ASN_SELF_SIGNED_E: return 18;
+    case ASN_SIG_CONFIRM_E: return 7;
+    case DOMAIN_NAME_MISMATCH: return 62;
+    case IPADDR_MISMATCH: return 64;
+    case CRL_CERT_REVOKED: case OCSP_CERT_REVOKED: return 23;
+    case MAX_CHAIN_ERROR: case ASN_PATHLEN_SIZE_E: case ASN_PATHLEN_INV_E: return 22;
+    case NOT_CA_ERROR: return 24;
+    case KEYUSE_SIGNATURE_E: case KEYUSE_ENCIPHER_E: case EXTKEYUSE_AUTH_E:
+    case KEYUSAGE_E: case EXTKEYUSAGE_E: return 26;
+    case CRL_MISSING: return 3;
+    case OCSP_CERT_UNKNOWN: return 2001;
+    case -1: return 1;
+    default: return code < 0 ? 1 : code;
+    }
+}
+
+const char *lwl_verify_reason(int code) {
+    switch (code) {
+    case 0: return "ok";
+    case 1: return "certificate verification failed";
+    case 2: return "unable to get issuer certificate";
+    case 3: return "unable to get certificate CRL";
+    case 7: return "certificate signature failure";
+    case 9: return "certificate is not yet valid";
+    case 10: return "certificate has expired";
+    case 12: return "CRL has expired";
+    case 18: return "self-signed certificate";
+    case 19: return "self-signed certificate in certificate chain";
+    case 20: return "unknown CA (unable to get local issuer certificate)";
+    case 21: return "unable to verify the first certificate";
+    case 22: return "certificate chain too long";
+    case 23: return "certificate revoked";
+    case 24: return "invalid CA certificate";
+    case 26: return "unsupported certificate purpose (wrong key usage)";
+    case 27: return "certificate not trusted";
+    case 28: return "certificate rejected";
+    case 50: return "rejected by on_verify";
+    case 62: return "hostname mismatch";
+    case 64: return "IP address mismatch";
+    case 2001: return "OCSP status unknown";
+    default: return "certificate verification failed";
+    }
+}
+
+const char *lwl_alert_name(int code) {
+    switch (code) {
+    case 0: return "close_notify";
+    case 10: return "unexpected_message";
+    case 20: return "bad_record_mac";
+    case 21: return "decryption_failed";
+    case 22: return "record_overflow";
+    case 30: return "decompression_failure";
+    case 40: return "handshake_failure";
+    case 41: return "no_certificate";
+    case 42: return "bad_certificate";
+    case 43: return "unsupported_certificate";
+    case 44: return "certificate_revoked";
+    case 45: return "certificate_expired";
+    case 46: return "certificate_unknown";
+    case 47: return "illegal_parameter";
+    case 48: return "unknown_ca";
+    case 49: return "access_denied";
+    case 50: return "decode_error";
+    case 51: return "decrypt_error";
+    case 60: return "export_restriction";
+    case 70: return "protocol_version";
+    case 71: return "insufficient_security";
+    case 80: return "internal_error";
+    case 86: return "inappropriate_fallback";
+    case 90: return "user_canceled";
+    case 100: return "no_renegotiation";
+    case 109: return "missing_extension";
+    case 110: return "unsupported_extension";
+    case 111: return "certificate_unobtainable";
+    case 112: return "unrecognized_name";
+    case 113: return "bad_certificate_status_response";
+    case 114: return "bad_certificate_hash_value";
+    case 115: return "unknown_psk_identity";
+    case 116: return "certificate_required";
+    case 120: return "no_application_protocol";
+    default: return "unknown";
+    }
+}
+
+/* The names the server's certificate is for, for hostname mismatch messages */
+static void cert_names(WOLFSSL *ssl, char *buf, size_t sz) {
+    WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(ssl);
+    size_t used = 0;
+    char *name;
+    buf[0] = 0;
+    if (x == NULL) return;
+    while ((name = wolfSSL_X509_get_next_altname(x)) != NULL && used + 4 < sz) {
+        int n = snprintf(buf + used, sz - used, "%s%s", used ? ", " : "", name);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+    if (used >= sz) buf[sz - 1] = 0;
+    if (used == 0) lwl_cert_cn(x, buf, sz);
+    wolfSSL_X509_free(x);
+}
+
+static int is_verify_error(int err) {
+    switch (err) {
+    case VERIFY_CERT_ERROR: case ASN_NO_SIGNER_E: case ASN_AFTER_DATE_E:
+    case ASN_BEFORE_DATE_E: case ASN_SIG_CONFIRM_E: case DOMAIN_NAME_MISMATCH:
+    case IPADDR_MISMATCH: case CRL_CERT_REVOKED: case OCSP_CERT_REVOKED:
+    case MAX_CHAIN_ERROR: case NOT_CA_ERROR: case KEYUSE_SIGNATURE_E:
+    case KEYUSE_ENCIPHER_E: case EXTKEYUSE_AUTH_E: case ASN_SELF_SIGNED_E:
+    case ASN_PATHLEN_SIZE_E: case ASN_PATHLEN_INV_E: case OCSP_CERT_UNKNOWN:
+    case CRL_MISSING: case NO_PEER_CERT: case NO_PEER_VERIFY: case BAD_CERTIFICATE_STATUS_ERROR:
+    case OCSP_INVALID_STATUS:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
+    WOLFSSL_ALERT_HISTORY h;
+    memset(&h, 0, sizeof h);
+    wolfSSL_get_alert_history(c->ssl, &h);
+    /* Bytes that are not TLS at all: say so, whatever wolfSSL called it. */
+    if (c->nrecv >= 3 && !c->done &&
+        (c->first[0] < 20 || c->first[0] > 24 || c->first[1] != 3)) {
+        snprintf(buf, sz, "peer sent data that is not TLS (garbage bytes %02x %02x %02x)",
+                 c->first[0], c->first[1], c->first[2]);
+        return "protocol";
+    }
+    if (err == FATAL_ERROR) {
+        int a = h.last_rx.code;
+        if (a == 70)
+            snprintf(buf, sz, "no shared protocol version: peer sent alert protocol_version");
+        else if (a == 40 && !c->is_server)
+            snprintf(buf, sz, "peer sent alert handshake_failure (no shared cipher or parameters?)");
+        else
+            snprintf(buf, sz, "peer sent alert %s", lwl_alert_name(a));
+        return "alert";
+    }
+    if ((c->vfy_err != 0 || is_verify_error(err)) && err != NO_PEER_CERT) {
+        int code = lwl_verify_code(c->vfy_err ? c->vfy_err : err);
+        if (code == 62 || code == 64) {
+            char names[256];
+            cert_names(c->ssl, names, sizeof names);
+            snprintf(buf, sz, "hostname mismatch: certificate is for %s, not %s",
+                     names[0] ? names : "(no name)", c->server_name ? c->server_name : "?");
+        } else if (c->vfy_subject[0]) {
+            snprintf(buf, sz, "certificate verify failed: %s (depth %d, %s)",
+                     lwl_verify_reason(code), c->vfy_depth, c->vfy_subject);
+        } else {
+            snprintf(buf, sz, "certificate verify failed: %s", lwl_verify_reason(code));
+        }
+        return "verify";
+    }
+    switch (err) {
+    case SOCKET_PEER_CLOSED_E: case SOCKET_ERROR_E:
+        if (!c->done) {
+            snprintf(buf, sz, c->nrecv ? "connection closed by peer during the handshake"
+                                       : "connection closed by peer before the handshake");
+            return "closed";
+        }
+        snprintf(buf, sz, "connection closed by peer");
+        return "closed";
+    case NO_PEER_CERT:
+        snprintf(buf, sz, "peer did not send a certificate (one is required)");
+        return "verify";
+    case MATCH_SUITE_ERROR:
+        snprintf(buf, sz, "no shared cipher");
+        return "cipher";
+    case VERSION_ERROR: case UNSUPPORTED_PROTO_VERSION:
+        snprintf(buf, sz, "no shared protocol version");
+        return "version";
+    case UNKNOWN_ALPN_PROTOCOL_NAME_E:
+        snprintf(buf, sz, "no shared application protocol (ALPN)");
+        return "alpn";
+    case NO_PRIVATE_KEY: case NO_CERT_ERROR:
+        snprintf(buf, sz, "no certificate or private key configured");
+        return "config";
+    default: {
+        char text[WOLFSSL_MAX_ERROR_SZ];
+        wolfSSL_ERR_error_string_n((unsigned long)err, text, sizeof text);
+        /* wolfSSL's own words, without its "error:-308:..." prefix clutter */
+        snprintf(buf, sz, "%s (wolfSSL error %d)", wolfSSL_ERR_reason_error_string((unsigned long)err), err);
+        (void)text;
+        return "protocol";
+    }
+    }
+}
+
+void lwl_set_last_error(lua_State *L, int self, const char *kind, const char *msg, int code,
+                        int alert) {
+    lwl_getuv(L, self);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "message");
+    lwl_pushint(L, code);
+    lua_setfield(L, -2, "code");
+    if (alert) {
+        lua_pushstring(L, lwl_alert_name(alert));
+        lua_setfield(L, -2, "alert");
+    }
+    lua_setfield(L, -2, "last_error");
+    lua_pop(L, 1);
+}
+
+int lwl_fail(lua_State *L, const char *msg) {
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    return 2;
+}

@@ -1,0 +1,133 @@
+/* lwolfssl.h: types and functions shared by the C files of wolfssl.core.
+ * Nothing here is exported: only luaopen_wolfssl_core is. */
+#ifndef LWOLFSSL_H
+#define LWOLFSSL_H
+
+#include <wolfssl/options.h> /* first: it decides what the rest declares */
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfio.h>
+#include <stddef.h>
+
+#include "compat.h"
+
+#define LWL_CONTEXT "wolfssl.Context"
+#define LWL_CONN "wolfssl.Connection"
+#define LWL_X509 "wolfssl.x509"
+#define LWL_PKEY "wolfssl.pkey"
+#define LWL_SESSION "wolfssl.session"
+
+/* ---- context.c ---- */
+typedef struct lwl_Context {
+    WOLFSSL_CTX *ctx;     /* NULL once freed */
+    int is_server;
+    int verify;           /* 0 none, 1 peer, 2 require */
+    int check_hostname;
+    char *alpn;           /* comma-separated list for wolfSSL_UseALPN, or NULL */
+    unsigned callbacks;   /* LWL_CB_* bits: which Lua callbacks are set */
+} lwl_Context;
+
+enum {
+    LWL_CB_VERIFY = 1 << 0,
+    LWL_CB_SERVERNAME = 1 << 1,
+    LWL_CB_ALPN = 1 << 2,
+    LWL_CB_PSK = 1 << 3,
+    LWL_CB_NEW_SESSION = 1 << 4,
+    LWL_CB_MESSAGE = 1 << 5,
+    LWL_CB_STATE = 1 << 6,
+    LWL_CB_KEYLOG = 1 << 7,
+    LWL_CB_SESSION_STORE = 1 << 8,
+    LWL_CB_TICKET_KEY = 1 << 9
+};
+
+lwl_Context *lwl_checkcontext(lua_State *L, int idx);
+void lwl_context_open(lua_State *L);
+
+/* ---- conn.c ---- */
+typedef struct lwl_Buf {
+    unsigned char *p;
+    size_t head, len, cap; /* live bytes are p[head .. head+len) */
+} lwl_Buf;
+
+typedef struct lwl_Conn {
+    WOLFSSL *ssl;         /* NULL once closed */
+    lwl_Context *ctx;     /* the context in force (kept alive by the uservalue) */
+    lua_State *L;         /* state of the method call in progress, else NULL */
+    int self;             /* stack index of the connection in that call */
+    int fd;               /* -1 in memory mode */
+    int busy;             /* inside a wolfSSL call */
+    int close_pending;    /* close() was called from a callback */
+    int is_server;
+    int done;             /* handshake finished */
+    int eof;              /* memory mode: feed_eof() seen */
+    int failed;           /* a fatal error happened: no more I/O */
+    int cb_error;         /* a Lua callback raised; details in last_error */
+    int cb_alert;         /* alert a callback asked for, 0 for default */
+    int got_close_notify;
+    int verified;         /* the verify callback ran for the peer's chain */
+    size_t nrecv;         /* bytes received so far */
+    unsigned char first[8]; /* the first bytes received: tells garbage from TLS */
+    const char *step;     /* last handshake step seen, for state() */
+    /* first verification failure seen by the verify callback */
+    int vfy_err, vfy_depth;
+    char vfy_subject[128];
+    char *server_name;    /* client: the name to check; malloc'd */
+    lwl_Buf in, out;      /* memory mode queues */
+    void *trace;          /* trace.c's state when on_message/on_state is set */
+    void *ext;            /* session.c / hooks.c per-connection state, if any */
+} lwl_Conn;
+
+lwl_Conn *lwl_checkconn(lua_State *L, int idx);
+lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl);
+void lwl_conn_open(lua_State *L);
+
+/* ---- x509.c ---- */
+void lwl_x509_push_der(lua_State *L, const unsigned char *der, int len);
+void lwl_x509_push(lua_State *L, WOLFSSL_X509 *x); /* takes ownership */
+WOLFSSL_X509 *lwl_x509_test(lua_State *L, int idx);
+void lwl_x509_open(lua_State *L);
+void lwl_cert_cn(WOLFSSL_X509 *x, char *buf, size_t sz); /* "CN=..." or "" */
+
+#define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
+
+/* ---- files that add to core and to the Connection methods (core.Connection,
+ * at module["Connection"] while they open; module table on top) ---- */
+void lwl_pkey_open(lua_State *L);    /* pkey.c: wolfssl.pkey */
+void lwl_trust_open(lua_State *L);   /* trust.c: CRL, OCSP stapling */
+void lwl_session_open(lua_State *L); /* session.c: sessions, stores, ticket keys */
+void lwl_trace_open(lua_State *L);   /* trace.c: records seen, on_message, on_state */
+void lwl_hooks_open(lua_State *L);   /* hooks.c: servername, ALPN, PSK, keylog, TLS 1.3 extras */
+
+/* trace.c: called by the I/O callbacks with every chunk of bytes received
+ * (dir 0) or sent (dir 1), only when c->trace is set. No Lua runs inside. */
+void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n);
+
+/* ---- callbacks.c ---- */
+/* Run the Lua callback `name` of the connection's context, protected.
+ * push_args pushes the arguments after the connection and returns how many;
+ * collect reads the nres results (it may raise: that counts as the callback
+ * raising). Returns 1 when the callback ran, 0 when there is none, -1 when it
+ * raised (the error is stored in the connection's last_error). */
+typedef int (*lwl_PushArgs)(lua_State *L, void *ud);
+typedef void (*lwl_Collect)(lua_State *L, void *ud);
+int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args,
+                 lwl_Collect collect, int nres, void *ud);
+int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
+
+/* ---- errors.c ---- */
+const char *lwl_verify_reason(int code);
+int lwl_verify_code(int code);
+const char *lwl_alert_name(int code);
+/* Describe the failure `err` (from wolfSSL_get_error) into buf; returns kind */
+const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz);
+/* Store {kind, message, code, alert, traceback} as the connection's last error */
+void lwl_set_last_error(lua_State *L, int self, const char *kind,
+                        const char *msg, int code, int alert);
+int lwl_fail(lua_State *L, const char *msg); /* pushes nil, msg; returns 2 */
+
+/* ---- core.c helpers ---- */
+void lwl_newmeta(lua_State *L, const char *name, const luaL_Reg *methods,
+                 const luaL_Reg *meta);
+const char *lwl_tls_version_name(int v);
+const char *lwl_group_name(const char *wolfssl_name);
+
+#endif

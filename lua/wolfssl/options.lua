@@ -1,0 +1,224 @@
+--- Option checking shared by wolfssl.context and ctx:new (internal).
+-- Unknown keys and bad values raise an error that names the key; files that
+-- cannot be read come back as nil, message naming the file.
+local M = {}
+
+local wolfssl -- the wolfssl module, set by set_module (avoids a require loop)
+function M.set_module(m) wolfssl = m end
+
+M.DEFAULT_TLS13_SUITES = "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256"
+M.DEFAULT_TLS12_CIPHERS = table.concat({
+  "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+  "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384",
+}, ":")
+
+M.CONTEXT_KEYS = {
+  "mode", "min_version", "max_version", "ciphers", "ciphersuites", "groups",
+  "certificate", "key", "password", "cafile", "capath", "cadata", "system_ca",
+  "verify", "verify_depth", "check_hostname", "crl", "ocsp_stapling", "staple", "alpn",
+  "session_tickets", "session_cache", "session_cache_size", "session_timeout",
+  "psk", "ticket_keys", "post_handshake_auth",
+  "on_verify", "on_servername", "on_alpn", "on_psk", "on_new_session", "session_store",
+  "on_ticket_key", "on_message", "on_state", "keylog",
+}
+M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data" }
+
+-- Callbacks the binding runs today; the others raise "not supported yet".
+M.IMPLEMENTED = { on_verify = true }
+
+-- Levenshtein distance, for "did you mean" suggestions.
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+local function suggest(key, valid)
+  local best, bestd
+  for _, k in ipairs(valid) do
+    local d = distance(key, k)
+    if not bestd or d < bestd then best, bestd = k, d end
+  end
+  if bestd and bestd <= math.max(2, math.floor(#key / 3)) then
+    return (" (did you mean '%s'?)"):format(best)
+  end
+  return ""
+end
+
+local function show(v)
+  if type(v) == "string" then return ("%q"):format(#v > 40 and v:sub(1, 40) .. "..." or v) end
+  return tostring(v)
+end
+
+--- Raise "bad option 'key': why (got value)"; level as for error().
+function M.bad(key, why, level, value)
+  local got = value ~= nil and (" (got %s)"):format(show(value)) or ""
+  error(("bad option '%s': %s%s"):format(key, why, got), level or 3)
+end
+
+function M.check_keys(fname, t, valid)
+  local set = {}
+  for _, k in ipairs(valid) do set[k] = true end
+  for k in pairs(t) do
+    if type(k) ~= "string" then
+      error(("bad argument #1 to '%s' (option keys must be strings, got %s)"):format(fname, type(k)), 3)
+    end
+    if not set[k] then
+      error(("bad argument #1 to '%s' (unknown option '%s'%s)"):format(fname, k, suggest(k, valid)), 3)
+    end
+  end
+end
+
+function M.is_callable(v)
+  if type(v) == "function" then return true end
+  local mt = (type(v) == "table" or type(v) == "userdata") and getmetatable(v)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
+-- Userdata made by this binding (x509, pkey) and anything with a pem() method.
+function M.is_object(v)
+  return type(v) == "userdata" or (type(v) == "table" and type(v.pem) == "function")
+end
+
+local function is_pem(s) return s:find("-----BEGIN", 1, true) ~= nil end
+local function is_der(s) return #s > 16 and s:byte(1) == 0x30 and s:find("[%z\1-\8\14-\31\128-\255]") ~= nil end
+
+--- Read a file: bytes and "pem"|"der", or nil, "key: cannot read file 'x': reason".
+function M.read_file(key, path)
+  local f, err = io.open(path, "rb")
+  if not f then
+    return nil, ("%s: cannot read file '%s': %s"):format(key, path, (err or ""):gsub("^[^:]*: ", ""))
+  end
+  local data = f:read("*a")
+  f:close()
+  if not data or data == "" then return nil, ("%s: file '%s' is empty"):format(key, path) end
+  return data, is_pem(data) and "pem" or "der"
+end
+
+--- A path, PEM text or DER bytes: bytes and their format.
+function M.load_bytes(key, v)
+  if type(v) ~= "string" then M.bad(key, "expected a file path, PEM or DER string", 4, v) end
+  if is_pem(v) then return v, "pem" end
+  if is_der(v) then return v, "der" end
+  return M.read_file(key, v)
+end
+
+--- One certificate as PEM text (from a path, PEM, DER, or an x509 object).
+function M.cert_pem(key, v, allow_many)
+  if M.is_object(v) then return v:pem() end
+  local data, fmt = M.load_bytes(key, v)
+  if not data then return nil, fmt end
+  if fmt == "pem" then return data end
+  local x = wolfssl.x509.load(data)
+  if not x then return nil, ("%s: not a valid certificate"):format(key) end
+  return x:pem()
+end
+
+--- A private key: bytes and format, from a path, PEM, DER or a pkey object.
+function M.key_bytes(key, v)
+  if M.is_object(v) then
+    if type(v.der) == "function" then return v:der(), "der" end
+    return v:pem(), "pem"
+  end
+  return M.load_bytes(key, v)
+end
+
+--- "key: reason" plus which file, when the value was a path.
+function M.where(key, v, err)
+  if type(v) == "string" and not is_pem(v) and not is_der(v) then
+    return ("%s in '%s'"):format(err, v)
+  end
+  return err
+end
+
+--- ALPN protocols (array or comma list) as wolfSSL's comma list.
+function M.alpn_list(key, v)
+  local list = v
+  if type(v) == "string" then
+    list = {}
+    for p in v:gmatch("[^,]+") do list[#list + 1] = p end
+  end
+  if type(list) ~= "table" or #list == 0 then M.bad(key, "expected a non-empty array of protocol names", 4, v) end
+  for i, p in ipairs(list) do
+    if type(p) ~= "string" or #p == 0 or #p > 255 or p:find(",", 1, true) then
+      M.bad(key, ("entry %d is not a valid protocol name"):format(i), 4, p)
+    end
+  end
+  return table.concat(list, ",")
+end
+
+-- Group names users write -> names wolfSSL's set1_groups_list knows.
+local GROUP_ALIASES = {
+  x25519 = "X25519", x448 = "X448", ["p-256"] = "P-256", secp256r1 = "P-256", prime256v1 = "P-256",
+  ["p-384"] = "P-384", secp384r1 = "P-384", ["p-521"] = "P-521", secp521r1 = "P-521",
+  ffdhe2048 = "ffdhe2048", ffdhe3072 = "ffdhe3072",
+}
+function M.group_list(list)
+  local out = {}
+  for g in list:gmatch("[^:]+") do out[#out + 1] = GROUP_ALIASES[g:lower()] or g end
+  return table.concat(out, ":")
+end
+
+local function want(types)
+  return function(key, v)
+    if not types[type(v)] and not (types.callable and M.is_callable(v)) then
+      local names = {}
+      for t in pairs(types) do names[#names + 1] = t end
+      table.sort(names)
+      M.bad(key, "expected " .. table.concat(names, " or "), 4, v)
+    end
+  end
+end
+
+local function one_of(...)
+  local set, names = {}, {}
+  for _, v in ipairs({ ... }) do set[v] = true; names[#names + 1] = ("%q"):format(v) end
+  return function(key, v)
+    if not set[v] then M.bad(key, "expected one of " .. table.concat(names, ", "), 4, v) end
+  end
+end
+
+local function integer(min)
+  return function(key, v)
+    if type(v) ~= "number" or v % 1 ~= 0 or v < min then
+      M.bad(key, ("expected an integer >= %d"):format(min), 4, v)
+    end
+  end
+end
+
+local callback = want({ ["function"] = true, callable = true })
+M.CONTEXT_TYPES = {
+  min_version = want({ string = true }), max_version = want({ string = true }),
+  ciphers = want({ string = true, table = true }), ciphersuites = want({ string = true, table = true }),
+  groups = want({ string = true, table = true }),
+  certificate = want({ string = true, table = true, userdata = true }),
+  key = want({ string = true, userdata = true, table = true }),
+  password = want({ string = true, ["function"] = true, callable = true }),
+  cafile = want({ string = true }), capath = want({ string = true }),
+  cadata = want({ string = true, table = true, userdata = true }),
+  system_ca = want({ boolean = true }), check_hostname = want({ boolean = true }),
+  verify = one_of("none", "peer", "require"), verify_depth = integer(0),
+  alpn = want({ string = true, table = true }),
+  session_tickets = want({ boolean = true }),
+  session_cache = function(key, v)
+    if v ~= "on" and v ~= "off" and type(v) ~= "boolean" then M.bad(key, 'expected "on" or "off"', 4, v) end
+  end,
+  session_cache_size = integer(1), session_timeout = integer(1),
+  post_handshake_auth = want({ boolean = true }),
+  on_verify = callback, on_servername = callback, on_alpn = callback, on_psk = callback,
+  on_new_session = callback, on_ticket_key = callback, on_message = callback, on_state = callback,
+  keylog = callback,
+  session_store = want({ table = true }),
+}
+
+return M
