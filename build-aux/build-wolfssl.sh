@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Build the "tuned" wolfSSL used by lua-wolfssl into a project-local prefix.
+#
+#   build-aux/build-wolfssl.sh PREFIX [SRC_DIR]
+#
+# PREFIX   absolute install dir (e.g. $PWD/build/wolfssl-tuned). Result:
+#          PREFIX/lib/libwolfssl.so*, PREFIX/include/wolfssl/..., PREFIX/lib/pkgconfig/wolfssl.pc
+# SRC_DIR  optional wolfSSL source tree (release tarball, git checkout or Debian source).
+#          Without it: `apt-get source wolfssl` into PREFIX/../wolfssl-src (needs a deb-src
+#          entry: build-aux/add-deb-src.sh, run by `make deps`; and dpkg-dev).
+#
+# The source tree is never modified: it is copied to a scratch build dir next to PREFIX.
+# PREFIX/.stamp records the version and the exact configure flags; when it matches, the
+# script exits at once. Output: one line per phase; the full log is PREFIX/../wolfssl-build.log.
+# Touches no system files: the library is linked later with an rpath.
+set -euo pipefail
+
+usage() { echo "usage: $0 PREFIX [SRC_DIR]" >&2; exit 2; }
+[[ $# -ge 1 && $# -le 2 ]] || usage
+PREFIX=$1
+SRC_DIR=${2:-}
+[[ $PREFIX == /* ]] || { echo "build-wolfssl: PREFIX must be an absolute path: $PREFIX" >&2; exit 2; }
+PREFIX=${PREFIX%/}
+TOP=$(dirname "$PREFIX")            # e.g. build/
+mkdir -p "$TOP"
+LOG=$TOP/wolfssl-build.log
+WORK=$TOP/wolfssl-obj               # scratch copy of the source, built in place
+JOBS=${JOBS:-2}
+
+say() { printf 'wolfssl: %s\n' "$*"; }
+fail() {
+    echo "wolfssl: FAILED: $*" >&2
+    if [[ -f $LOG ]]; then
+        echo "---- last 40 lines of $LOG ----" >&2
+        tail -n 40 "$LOG" >&2
+    fi
+    exit 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Configure flags. Each one is here for a reason; keep the reason next to it.
+# Baseline: Debian 12 builds with --enable-distro (= --enable-all + shared/static) --enable-pkcs11;
+# we keep every API the binding uses from that build and drop what costs memory/speed for nobody.
+# ---------------------------------------------------------------------------------------------
+CONFIGURE_FLAGS=(
+    # --- build shape
+    --enable-shared --disable-static   # one .so, linked with an rpath; no static archive to build
+    --disable-examples                 # examples/ and testsuite are not installed; halves build time
+    --disable-crypttests               # wolfcrypt test+benchmark binaries: we have our own bench loop
+    --disable-silent-rules             # full compiler command lines in the log, for debugging
+    --disable-dependency-tracking      # one-shot build: skip .deps bookkeeping
+
+    # --- speed: assembly (what Debian's portable build lacks)
+    --enable-intelasm                  # AVX1/AVX2 SHA-2, ChaCha20, Poly1305, AES-GCM (runtime CPU detection)
+    --enable-aesni                     # AES-NI + PCLMULQDQ for AES-GCM/CBC (runtime detection, falls back to C)
+    --enable-sp=yes                    # single-precision math for RSA/DH 2048/3072/4096 and P-256/P-384/P-521
+    --enable-sp-asm                    # x86_64 assembly (MULX/ADX when present) for those SP routines
+                                       # (sp-math-all stays on, the 5.5.4 default: other key sizes still work)
+
+    # --- protocol versions
+    --enable-tls13                     # TLS 1.3 (default, stated for clarity)
+    --disable-oldtls                   # no TLS 1.0/1.1: insecure, serves nobody (Debian still allows TLS 1.1)
+    --enable-dtls                      # DTLS 1.2 (DTLS 1.3 in 5.5.4 is experimental; Debian lacks it too)
+    --enable-earlydata                 # TLS 1.3 0-RTT (Debian: --enable-distro forces it off)
+    --enable-postauth                  # TLS 1.3 post-handshake client auth (conn:request_certificate)
+    --enable-hrrcookie                 # stateless HelloRetryRequest cookie, as Debian (same HRR on the wire)
+
+    # --- OpenSSL compatibility layer: the binding's X509/X509_NAME/X509_STORE_CTX/SESSION/
+    #     ex_data/servername/ALPN-select/ticket-key/info/msg callbacks all live here. opensslall
+    #     matches Debian's API surface (OPENSSL_ALL, WOLFSSL_TICKET_HAVE_ID, WOLFSSL_EITHER_SIDE),
+    #     so the suite behaves the same on both builds. opensslextra also brings
+    #     WOLFSSL_ALWAYS_VERIFY_CB, WOLFSSL_VERIFY_CB_ALL_CERTS, WOLFSSL_EXTRA_ALERTS, HAVE_EXT_CACHE,
+    #     encrypted PEM/PKCS#8 keys (enckeys + pwdbased). KEEP_PEER_CERT/KEEP_OUR_CERT come from
+    #     settings.h under OPENSSL_ALL (so they are not in options.h, but always on).
+    --enable-opensslall
+    --enable-opensslextra
+    --enable-error-queue-per-thread    # ERR_* queue in TLS, no global lock; as Debian
+    --enable-sessioncerts              # SESSION_CERTS: peer chain kept on the session (conn:peer_chain)
+    --enable-altcertchains             # accept a chain that verifies via an alternate path (as Debian)
+    --enable-sys-ca-certs              # wolfSSL_CTX_load_system_CA_certs (system_ca option); default, stated
+
+    # --- public key algorithms
+    --enable-ecc                       # ECDSA/ECDHE on P-256/P-384 (default curves; no brainpool/koblitz)
+    --enable-rsa --enable-rsapss       # RSA incl. RSA-PSS signatures (required by TLS 1.3 with RSA certs)
+    --enable-dh                        # finite-field DHE for TLS 1.2 DHE suites + ffdhe groups (default)
+    --enable-curve25519                # X25519 key exchange (the most common TLS 1.3 group)
+    --enable-ed25519                   # Ed25519 certificates and pkey.generate("ed25519")
+
+    # --- symmetric: AES-GCM and ChaCha20-Poly1305 are defaults; AES-CBC stays for TLS 1.2 peers.
+    #     Left out (Debian has them): Camellia, DES3, RC4, MD2/MD4, BLAKE2, RIPEMD, NULL cipher,
+    #     anon suites, AES-CCM/XTS/SIV/CFB/OFB, Ed448/X448, SRP, SAKKE/ECCSI, PKCS#7/S-MIME, PKCS#11.
+
+    # --- TLS extensions / features the binding exposes
+    --enable-session-ticket            # RFC 5077 / TLS 1.3 tickets (session_tickets, ticket_keys)
+    --enable-sni                       # server_name / on_servername
+    --enable-alpn                      # alpn / on_alpn
+    --enable-supportedcurves           # supported_groups: `groups` option, set1_groups_list
+    --enable-extended-master           # RFC 7627 EMS for TLS 1.2 (default, stated)
+    --enable-secure-renegotiation-info # renegotiation_info: OpenSSL 3 clients refuse TLS 1.2 servers without it
+    --enable-ocsp                      # OCSP checking
+    --enable-ocspstapling              # status_request (ocsp_stapling option)
+    --enable-ocspstapling2             # status_request_v2 (as Debian)
+    --enable-crl                       # `crl` option, wolfSSL_CTX_EnableCRL
+    --enable-psk                       # `psk` option / on_psk, TLS 1.2 PSK suites and TLS 1.3 external PSK
+    --enable-keying-material           # HAVE_KEYING_MATERIAL: conn:export_keying_material
+
+    # --- certificate/key building: wolfssl.x509.issue / x509.csr / pkey.generate
+    --enable-keygen                    # RSA/ECC key generation + key DER/PEM export
+    --enable-certgen                   # wc_MakeCert
+    --enable-certreq                   # wc_MakeCertReq (CSR)
+    --enable-certext                   # SKID/AKID, key usage, ext key usage, policies in built certs
+)
+
+# Defines with no configure switch in 5.5.4 (passed in CPPFLAGS so they also land in the
+# installed options.h and every consumer sees the same struct layouts).
+EXTRA_CPPFLAGS=(
+    -DHAVE_SECRET_CALLBACK        # wolfSSL_set_tls13_secret_cb + wolfSSL_CTX_set_keylog_callback (keylog)
+    -DOPENSSL_COMPATIBLE_DEFAULTS # as Debian: OpenSSL-style X509_V_ERR codes in the verify callback,
+                                  # CTX defaults (verify none, AUTO_RETRY, grouped handshake records);
+                                  # configure then adds NO_SESSION_CACHE_REF (get_session = ssl->session),
+                                  # WOLFSSL_TRUST_PEER_CERT, WOLFSSL_TLS13_NO_PEEK_HANDSHAKE_DONE
+    -DHAVE_EX_DATA                # ex_data on CTX/SSL/SESSION/X509_STORE_CTX (not implied by opensslall)
+    -DWOLFSSL_ALT_NAMES           # subjectAltName in generated certs/CSRs (x509.issue{altnames=})
+    -DWOLFSSL_MULTI_ATTRIB        # several OU/DC entries in one name (cert generation), as Debian
+    -DWOLFSSL_SIGNER_DER_CERT     # keep CA DER: X509_STORE get1_certs / issuer lookup, as Debian (per CTX)
+    -DWOLFSSL_ALWAYS_KEEP_SNI     # keep the received SNI after the handshake (conn:server_name()), as Debian
+    -DWOLFSSL_VERBOSE_ERRORS      # push the precise cause onto the ERR queue (better messages), as Debian
+    -DHAVE_FFDHE_3072             # ffdhe3072 group + faster const-table DH, as Debian (ffdhe2048 is default)
+)
+
+CFLAGS_TUNED="-O2 -g"             # -g for valgrind/ASan backtraces; no -march: asm paths use runtime cpuid
+
+# ---------------------------------------------------------------------------------------------
+# Locate the source
+# ---------------------------------------------------------------------------------------------
+if [[ -z $SRC_DIR ]]; then
+    SRC_PARENT=$TOP/wolfssl-src
+    SRC_DIR=$(find "$SRC_PARENT" -mindepth 1 -maxdepth 1 -type d -name 'wolfssl-*' 2>/dev/null | sort | tail -n 1 || true)
+    if [[ -z $SRC_DIR ]]; then
+        command -v dpkg-source >/dev/null || fail "apt-get source needs dpkg-dev (apt-get install dpkg-dev)"
+        say "fetching source (apt-get source wolfssl) into $SRC_PARENT"
+        mkdir -p "$SRC_PARENT"
+        : >"$LOG"; FETCHED=1
+        ( cd "$SRC_PARENT" && apt-get source wolfssl ) >>"$LOG" 2>&1 \
+            || fail "apt-get source wolfssl (is a deb-src entry configured? run build-aux/add-deb-src.sh)"
+        SRC_DIR=$(find "$SRC_PARENT" -mindepth 1 -maxdepth 1 -type d -name 'wolfssl-*' | sort | tail -n 1)
+        [[ -n $SRC_DIR ]] || fail "apt-get source produced no wolfssl-* directory in $SRC_PARENT"
+    fi
+fi
+[[ -d $SRC_DIR ]] || fail "no such source dir: $SRC_DIR"
+SRC_DIR=$(cd "$SRC_DIR" && pwd)
+[[ -f $SRC_DIR/configure.ac && -f $SRC_DIR/wolfssl/version.h ]] \
+    || fail "$SRC_DIR does not look like a wolfSSL source tree"
+
+VERSION=$(sed -n 's/^#define LIBWOLFSSL_VERSION_STRING "\(.*\)"/\1/p' "$SRC_DIR/wolfssl/version.h")
+[[ -n $VERSION ]] || fail "cannot read LIBWOLFSSL_VERSION_STRING from $SRC_DIR/wolfssl/version.h"
+if [[ -f $SRC_DIR/debian/changelog ]]; then   # Debian revision: security patches change it
+    VERSION="$VERSION ($(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' "$SRC_DIR/debian/changelog"))"
+fi
+
+STAMP_TEXT="wolfssl $VERSION
+source: $SRC_DIR
+configure: ${CONFIGURE_FLAGS[*]}
+CPPFLAGS: ${EXTRA_CPPFLAGS[*]}
+CFLAGS: $CFLAGS_TUNED"
+
+if [[ -f $PREFIX/.stamp && -f $PREFIX/include/wolfssl/options.h ]] \
+   && [[ "$(cat "$PREFIX/.stamp")" == "$STAMP_TEXT" ]] \
+   && compgen -G "$PREFIX/lib/libwolfssl.so*" >/dev/null; then
+    touch "$PREFIX/.stamp"          # newer than this script, so make stops asking
+    say "up to date: $VERSION in $PREFIX"
+    exit 0
+fi
+
+for tool in autoreconf libtoolize make cc; do
+    command -v "$tool" >/dev/null || fail "missing $tool (apt-get install autoconf automake libtool build-essential)"
+done
+
+[[ -n ${FETCHED:-} ]] || : >"$LOG"
+START=$SECONDS
+say "building $VERSION from $SRC_DIR (log: $LOG)"
+
+# ---------------------------------------------------------------------------------------------
+# Copy the source (the user's tree stays clean), bootstrap, configure, build, install
+# ---------------------------------------------------------------------------------------------
+say "copying source"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+# Skip VCS data and IDE/project folders; keep everything the autotools build reads.
+tar -C "$SRC_DIR" --exclude=.git --exclude=.pc --exclude=IDE -cf - . | tar -C "$WORK" -xf - \
+    || fail "copying $SRC_DIR"
+
+if [[ -f $WORK/Makefile ]]; then     # a tree configured in place: drop its objects
+    ( cd "$WORK" && make distclean ) >>"$LOG" 2>&1 || true
+fi
+if [[ ! -x $WORK/configure ]]; then
+    say "autoreconf"
+    ( cd "$WORK" && autoreconf -fi ) >>"$LOG" 2>&1 || fail "autoreconf"
+fi
+
+say "configure"
+rm -rf "$PREFIX"
+( cd "$WORK" && ./configure --prefix="$PREFIX" "${CONFIGURE_FLAGS[@]}" \
+      CPPFLAGS="${EXTRA_CPPFLAGS[*]}" CFLAGS="$CFLAGS_TUNED" ) >>"$LOG" 2>&1 || fail "configure"
+
+say "make -j$JOBS"
+( cd "$WORK" && make -j"$JOBS" ) >>"$LOG" 2>&1 || fail "make"
+
+say "install into $PREFIX"
+( cd "$WORK" && make install ) >>"$LOG" 2>&1 || fail "make install"
+
+# Sanity: the defines we depend on made it into the installed options.h.
+for def in HAVE_SECRET_CALLBACK WOLFSSL_EARLY_DATA WOLFSSL_AESNI WOLFSSL_SP_X86_64_ASM \
+           OPENSSL_ALL HAVE_EXT_CACHE HAVE_KEYING_MATERIAL WOLFSSL_POST_HANDSHAKE_AUTH \
+           SESSION_CERTS HAVE_EX_DATA WOLFSSL_SYS_CA_CERTS WOLFSSL_TICKET_HAVE_ID \
+           OPENSSL_COMPATIBLE_DEFAULTS NO_SESSION_CACHE_REF; do
+    grep -q "^#define $def\b" "$PREFIX/include/wolfssl/options.h" \
+        || fail "options.h lacks $def"
+done
+
+printf '%s\n' "$STAMP_TEXT" >"$PREFIX/.stamp"
+rm -rf "$WORK"
+say "done in $((SECONDS - START))s: $PREFIX/lib/$(cd "$PREFIX/lib" && ls libwolfssl.so.*.*.* 2>/dev/null | head -n 1)"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Run the busted suite under one interpreter ($1) and print
+# "<lua>/<build>: N passed, N failed[, N skipped]"; with RESULTS set, append the
+# counts there for build-aux/summary.sh. WOLFSSL_VALGRIND=1 runs it under valgrind.
+set -uo pipefail
+lua=$1
+specs=${SPECS:-$(ls spec/*_spec.lua)}
+runner=("$lua" /usr/bin/busted)
+if [ "${WOLFSSL_VALGRIND:-}" = 1 ]; then
+  runner=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+          --show-leak-kinds=definite --suppressions=build-aux/valgrind.supp "${runner[@]}")
+fi
+out=$(mktemp)
+"${runner[@]}" -o TAP $specs 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
+skipped=$(grep -c '^ok .*# SKIP' "$out")
+passed=$(( $(grep -c '^ok ' "$out") - skipped ))
+failed=$(grep -c '^not ok ' "$out")
+if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
+  echo "# the run itself failed (exit $rc): counted as one failure"
+  failed=1
+fi
+rm -f "$out"
+tag="$lua/${WOLFSSL_TEST_BUILD:-?}"
+line="$passed passed, $failed failed"
+[ "$skipped" != 0 ] && line="$line, $skipped skipped"
+echo "$tag: $line"
+[ -n "${RESULTS:-}" ] && echo "$tag $passed $failed $skipped" >> "$RESULTS"
+[ "$failed" = 0 ]
