@@ -15,12 +15,12 @@ BUILD ?= build
 VERSION = 0.1.0
 
 # Lua headers by interpreter name (Debian layout); override LUA_INCDIR elsewhere.
-ifeq ($(LUA),luajit)
+ifeq ($(notdir $(LUA)),luajit)
   LUA_INCDIR ?= /usr/include/luajit-2.1
   LUA_ABI = 5.1
 else
-  LUA_ABI = $(patsubst lua%,%,$(LUA))
-  LUA_INCDIR ?= /usr/include/$(LUA)
+  LUA_ABI = $(patsubst lua%,%,$(notdir $(LUA)))
+  LUA_INCDIR ?= /usr/include/$(notdir $(LUA))
 endif
 
 CC ?= cc
@@ -45,7 +45,7 @@ else
 endif
 comma := ,
 
-OUT = $(BUILD)/$(WOLFSSL)/$(LUA)
+OUT = $(BUILD)/$(WOLFSSL)/$(notdir $(LUA))
 MODULE = $(OUT)/wolfssl/core.so
 SRCS = $(wildcard csrc/*.c)
 HDRS = $(wildcard csrc/*.h)
@@ -55,7 +55,7 @@ RUN_ENV = LUA_PATH="$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;$(ROOT)/spec/?.lua;
           LUA_CPATH="$(ROOT)/$(OUT)/?.so;;" WOLFSSL_TEST_LUA=$(LUA) \
           WOLFSSL_TEST_BUILD=$(WOLFSSL)
 
-.PHONY: all deps test test-one demo bench install clean check-asan check-valgrind docs fixtures wolfssl
+.PHONY: all deps test test-one demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl
 
 all: $(MODULE)
 
@@ -97,7 +97,11 @@ demo: deps all
 	@$(RUN_ENV) $(LUA) examples/demo.lua
 
 bench: deps all
-	@$(MAKE) --no-print-directory -C bench ROOT=$(ROOT) LUA=$(LUA) BUILD=$(ROOT)/$(BUILD)
+	@$(MAKE) --no-print-directory -C bench ROOT=$(ROOT) LUA=$(LUA) BUILD=$(ROOT)/$(BUILD) WOLFSSL=$(WOLFSSL)
+
+# full vs resumed handshakes per second (TLS 1.3 / 1.2 tickets / 1.2 ids), memory mode
+bench-resume: all
+	@$(RUN_ENV) $(LUA) bench/resume.lua
 
 # ASan + UBSan build of the module, whole suite under Lua 5.4 (preloaded runtime).
 check-asan:
@@ -120,10 +124,12 @@ fixtures:
 
 LIBDIR ?= $(shell pkg-config --variable=INSTALL_CMOD $(LUA) 2>/dev/null || echo /usr/local/lib/lua/$(LUA_ABI))
 LUADIR ?= $(shell pkg-config --variable=INSTALL_LMOD $(LUA) 2>/dev/null || echo /usr/local/share/lua/$(LUA_ABI))
+BINDIR ?= /usr/local/bin
 install: all
-	install -d $(DESTDIR)$(LIBDIR)/wolfssl $(DESTDIR)$(LUADIR)/wolfssl
+	install -d $(DESTDIR)$(LIBDIR)/wolfssl $(DESTDIR)$(LUADIR)/wolfssl $(DESTDIR)$(BINDIR)
 	install -m 755 $(MODULE) $(DESTDIR)$(LIBDIR)/wolfssl/core.so
 	install -m 644 lua/wolfssl/*.lua $(DESTDIR)$(LUADIR)/wolfssl/
+	if [ -f bin/wolfssl-trace ]; then install -m 755 bin/wolfssl-trace $(DESTDIR)$(BINDIR)/wolfssl-trace; fi
 
 clean:
 	rm -rf $(BUILD)/system $(BUILD)/tuned $(BUILD)/asan $(BUILD)/test-results

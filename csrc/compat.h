@@ -10,8 +10,13 @@
 #if LUA_VERSION_NUM < 502
 /* Lua 5.1 / LuaJIT: userdata environments play the part of uservalues. */
 #define lua_rawlen lua_objlen
+#if defined(__has_include)
+#if __has_include(<luajit.h>)
+#include <luajit.h> /* LuaJIT 2.1 already has luaL_setfuncs, luaL_testudata */
+#endif
+#endif
 #ifndef LUAJIT_VERSION_NUM
-static void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
     luaL_checkstack(L, nup + 1, "too many upvalues");
     for (; l->name; l++) {
         int i;
@@ -21,7 +26,7 @@ static void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
     }
     lua_pop(L, nup);
 }
-static void *luaL_testudata(lua_State *L, int i, const char *tname) {
+static inline void *luaL_testudata(lua_State *L, int i, const char *tname) {
     void *p = lua_touserdata(L, i);
     if (p == NULL || !lua_getmetatable(L, i)) return NULL;
     luaL_getmetatable(L, tname);
@@ -30,7 +35,9 @@ static void *luaL_testudata(lua_State *L, int i, const char *tname) {
     return p;
 }
 #endif
+#ifndef luaL_newlib
 #define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs(L, l, 0))
+#endif
 #define lwl_getuv(L, i) lua_getfenv(L, i)
 #define lwl_setuv(L, i) lua_setfenv(L, i)
 #define lwl_newuserdata(L, sz) lua_newuserdata(L, sz)
