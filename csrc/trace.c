@@ -1,10 +1,631 @@
-/* trace.c: (being written) */
+/* trace.c: the records a connection sends and receives, for on_message,
+ * on_state and keylog.
+ *
+ * conn.c's I/O callbacks hand every chunk of bytes to lwl_trace_io (only when
+ * c->trace is set, i.e. the context has on_message, on_state or keylog). Here
+ * the chunks are cut into TLS records and queued in C: no Lua runs inside
+ * wolfSSL's I/O callbacks. When the method call that entered wolfSSL is about
+ * to return, conn.c calls lwl_trace_flush, which hands the queued records to
+ * the Lua dispatcher (the context's uservalue `_on_record`, installed by
+ * wolfssl/trace.lua) through lwl_callback: protected, errors stored in
+ * conn:last_error() and reported by the method.
+ *
+ * This build does not decrypt: TLS 1.3 encrypted handshake records are passed
+ * on with their length only, and the dispatcher reports the messages they
+ * carry from the connection's state, marked inferred. */
 #include "lwolfssl.h"
 
-void lwl_trace_open(lua_State *L) {
-    (void)L;
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* TLS 1.3 decryption of a copy of the records needs the traffic secrets */
+#if defined(HAVE_SECRET_CALLBACK) && defined(WOLFSSL_TLS13)
+#define LWL_DECRYPT 1
+#include <wolfssl/wolfcrypt/kdf.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+#include <wolfssl/wolfcrypt/sha512.h>
+#ifdef HAVE_AESGCM
+#include <wolfssl/wolfcrypt/aes.h>
+#endif
+#if defined(HAVE_CHACHA) && defined(HAVE_POLY1305)
+#include <wolfssl/wolfcrypt/chacha20_poly1305.h>
+#endif
+#define KEYLOG_MAX 8
+#define KEYLOG_LINE 200
+#endif
+
+#define MAX_QUEUED (4u << 20) /* records waiting for Lua: beyond, they are dropped */
+
+typedef struct Rec {
+    struct Rec *next;
+    unsigned char dir, ct;
+    unsigned short version;
+    size_t length;  /* length on the wire */
+    size_t size;    /* bytes kept in data (0 for encrypted application records) */
+    unsigned char data[1];
+} Rec;
+
+typedef struct Acc { /* bytes of one direction not yet cut into records */
+    unsigned char *p;
+    size_t len, cap;
+} Acc;
+
+typedef struct Trace {
+    int records;          /* capture records (on_message / on_state set) */
+    Acc acc[2];
+    Rec *head, *tail;
+    size_t queued;
+    unsigned dropped;
+    int done_seen, fail_seen, ticket_seen;
+    size_t call_sent;     /* bytes sent since the last flush (this method call) */
+    char step[64];
+#ifdef LWL_DECRYPT
+    /* secrets by wolfSSL's Tls13Secret id: early, client/server handshake,
+     * client/server application (generation 0) */
+    unsigned char secret[5][64];
+    unsigned char secret_len[5];
+    unsigned char app[2][64]; /* current application secret, client and server */
+    int app_gen[2];           /* its generation (KeyUpdate count); -1 none yet */
+    char keylog[KEYLOG_MAX][KEYLOG_LINE];
+    int nkeylog;
+#endif
+} Trace;
+
+static void acc_free(Acc *a) {
+    free(a->p);
+    memset(a, 0, sizeof *a);
+}
+
+static void queue_free(Trace *t) {
+    Rec *r = t->head;
+    while (r) {
+        Rec *next = r->next;
+        free(r);
+        r = next;
+    }
+    t->head = t->tail = NULL;
+    t->queued = 0;
+}
+
+void lwl_trace_free(lwl_Conn *c) {
+    Trace *t = (Trace *)c->trace;
+    if (t == NULL) return;
+    c->trace = NULL;
+    if (c->step == t->step) c->step = NULL;
+    acc_free(&t->acc[0]);
+    acc_free(&t->acc[1]);
+    queue_free(t);
+    memset(t, 0, sizeof *t); /* traffic secrets */
+    free(t);
+}
+
+#ifdef LWL_DECRYPT
+static const char hexdigits[] = "0123456789abcdef";
+
+/* wolfSSL hands us each TLS 1.3 secret as it derives it (inside wolfSSL: no
+ * Lua here; the key log lines are queued for the next flush). */
+static int secret_cb(WOLFSSL *ssl, int id, const unsigned char *secret, int len, void *ud) {
+    static const char *const labels[] = {
+        "CLIENT_EARLY_TRAFFIC_SECRET", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0", "EARLY_EXPORTER_SECRET", "EXPORTER_SECRET"};
+    lwl_Conn *c = (lwl_Conn *)ud;
+    Trace *t = c ? (Trace *)c->trace : NULL;
+    if (t == NULL || secret == NULL || len <= 0 || len > 64 || id < 0 || id > 6) return 0;
+    if (id <= 4) {
+        memcpy(t->secret[id], secret, (size_t)len);
+        t->secret_len[id] = (unsigned char)len;
+        if (id >= 3) {
+            memcpy(t->app[id - 3], secret, (size_t)len);
+            t->app_gen[id - 3] = 0;
+        }
+    }
+    if ((c->ctx->callbacks & LWL_CB_KEYLOG) && t->nkeylog < KEYLOG_MAX) {
+        unsigned char cr[32];
+        char *line = t->keylog[t->nkeylog];
+        size_t o, i;
+        if (wolfSSL_get_client_random(ssl, cr, sizeof cr) != 32) return 0;
+        o = (size_t)snprintf(line, KEYLOG_LINE, "%s ", labels[id]);
+        for (i = 0; i < 32 && o + 2 < KEYLOG_LINE; i++) {
+            line[o++] = hexdigits[cr[i] >> 4];
+            line[o++] = hexdigits[cr[i] & 15];
+        }
+        line[o++] = ' ';
+        for (i = 0; i < (size_t)len && o + 2 < KEYLOG_LINE; i++) {
+            line[o++] = hexdigits[secret[i] >> 4];
+            line[o++] = hexdigits[secret[i] & 15];
+        }
+        line[o] = '\0';
+        t->nkeylog++;
+    }
+    return 0;
+}
+#endif
+
+/* Called by conn_new: start tracing when the context asks for it. */
+int lwl_trace_attach(lwl_Conn *c) {
+    unsigned want = c->ctx ? c->ctx->callbacks : 0;
+    Trace *t;
+    if (c->trace) return 1;
+    if (!(want & (LWL_CB_MESSAGE | LWL_CB_STATE | LWL_CB_KEYLOG))) return 1;
+    t = (Trace *)calloc(1, sizeof *t);
+    if (t == NULL) return 0;
+    t->records = (want & (LWL_CB_MESSAGE | LWL_CB_STATE)) != 0;
+    c->trace = t;
+    /* the client random outlives the handshake only if asked (TLS 1.2 key log);
+     * freed once the line is made */
+    if (want & LWL_CB_KEYLOG) wolfSSL_KeepArrays(c->ssl);
+#ifdef LWL_DECRYPT
+    t->app_gen[0] = t->app_gen[1] = -1;
+    wolfSSL_set_tls13_secret_cb(c->ssl, secret_cb, c);
+#endif
+    return 1;
+}
+
+static void enqueue(Trace *t, int dir, const unsigned char *rec, size_t len, int keep) {
+    size_t size = keep ? len - 5 : 0;
+    Rec *r;
+    if (t->queued + size > MAX_QUEUED) {
+        t->dropped++;
+        return;
+    }
+    r = (Rec *)malloc(sizeof *r + size);
+    if (r == NULL) {
+        t->dropped++;
+        return;
+    }
+    r->next = NULL;
+    r->dir = (unsigned char)dir;
+    r->ct = rec[0];
+    r->version = (unsigned short)(rec[1] << 8 | rec[2]);
+    r->length = len - 5;
+    r->size = size;
+    if (size) memcpy(r->data, rec + 5, size);
+    if (t->tail) t->tail->next = r; else t->head = r;
+    t->tail = r;
+    t->queued += size;
 }
 
 void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n) {
-    (void)c; (void)dir; (void)buf; (void)n;
+    Trace *t = (Trace *)c->trace;
+    Acc *a;
+    size_t pos = 0;
+    if (t == NULL || n <= 0 || dir < 0 || dir > 1) return;
+    if (dir == 1) t->call_sent += (size_t)n;
+    if (!t->records) return;
+    a = &t->acc[dir];
+    if (a->len + (size_t)n > a->cap) {
+        size_t cap = a->cap ? a->cap : 1024;
+        unsigned char *p;
+        while (cap < a->len + (size_t)n) cap *= 2;
+        p = (unsigned char *)realloc(a->p, cap);
+        if (p == NULL) { /* out of memory: lose the stream, not the connection */
+            t->dropped++;
+            a->len = 0;
+            return;
+        }
+        a->p = p;
+        a->cap = cap;
+    }
+    memcpy(a->p + a->len, buf, (size_t)n);
+    a->len += (size_t)n;
+    while (a->len - pos >= 5) {
+        const unsigned char *h = a->p + pos;
+        size_t rl = (size_t)h[3] << 8 | h[4];
+        int keep;
+        if (a->len - pos < 5 + rl) break;
+        /* encrypted application records after the handshake: length only
+         * (nothing to decode on this build, and no copy of bulk data) */
+        keep = !(h[0] == 23);
+#ifdef LWL_DECRYPT
+        /* a copy to decrypt: the handshake, and small records after it
+         * (tickets, KeyUpdate); bulk application data is not copied */
+        if (h[0] == 23 && (rl <= 2048 || !wolfSSL_is_init_finished(c->ssl))) keep = 1;
+#endif
+        enqueue(t, dir, h, 5 + rl, keep);
+        pos += 5 + rl;
+    }
+    if (pos > 0) {
+        memmove(a->p, a->p + pos, a->len - pos);
+        a->len -= pos;
+    }
+    if (a->len == 0) acc_free(a);
+}
+
+/* ---- delivery to Lua ---- */
+
+typedef struct Flush {
+    lwl_Conn *c;
+    Trace *t;
+    int ret, err, done, failed, ticket, newly_done;
+    size_t count;
+} Flush;
+
+static void push_keylog12(lua_State *L, lwl_Conn *c) {
+    unsigned char cr[32], mk[64];
+    WOLFSSL_SESSION *s = wolfSSL_get_session(c->ssl);
+    size_t n = wolfSSL_get_client_random(c->ssl, cr, sizeof cr);
+    int m = s ? wolfSSL_SESSION_get_master_key(s, mk, sizeof mk) : 0;
+    char line[13 + 64 + 1 + 128 + 1];
+    static const char hexd[] = "0123456789abcdef";
+    size_t i, o;
+    if (n != 32 || m <= 0 || m > 64) return;
+    memcpy(line, "CLIENT_RANDOM ", 14);
+    o = 14;
+    for (i = 0; i < 32; i++) {
+        line[o++] = hexd[cr[i] >> 4];
+        line[o++] = hexd[cr[i] & 15];
+    }
+    line[o++] = ' ';
+    for (i = 0; i < (size_t)m; i++) {
+        line[o++] = hexd[mk[i] >> 4];
+        line[o++] = hexd[mk[i] & 15];
+    }
+    lua_pushlstring(L, line, o);
+    lua_setfield(L, -2, "keylog");
+}
+
+/* _on_record(conn, records, info) */
+static int flush_push(lua_State *L, void *ud) {
+    Flush *f = (Flush *)ud;
+    Trace *t = f->t;
+    Rec *r;
+    size_t i = 0;
+    lua_createtable(L, (int)f->count, 0);
+    for (r = t->head; r; r = r->next) {
+        lua_createtable(L, 0, 5);
+        lua_pushstring(L, r->dir ? "sent" : "received");
+        lua_setfield(L, -2, "direction");
+        lwl_pushint(L, r->ct);
+        lua_setfield(L, -2, "content_type");
+        lwl_pushint(L, r->version);
+        lua_setfield(L, -2, "version");
+        lwl_pushint(L, r->length);
+        lua_setfield(L, -2, "length");
+        if (r->size || r->ct != 23) {
+            lua_pushlstring(L, (const char *)r->data, r->size);
+            lua_setfield(L, -2, "data");
+        }
+        lua_rawseti(L, -2, (int)++i);
+    }
+    lua_createtable(L, 0, 10);
+    lua_pushboolean(L, f->done);
+    lua_setfield(L, -2, "done");
+    lua_pushboolean(L, f->c->is_server);
+    lua_setfield(L, -2, "is_server");
+    if (f->failed) {
+        lwl_pushint(L, f->err);
+        lua_setfield(L, -2, "error");
+    }
+    {
+        WOLFSSL_ALERT_HISTORY h;
+        if (wolfSSL_get_alert_history(f->c->ssl, &h) == WOLFSSL_SUCCESS) {
+            if (h.last_tx.code >= 0) {
+                lwl_pushint(L, h.last_tx.code);
+                lua_setfield(L, -2, "alert_sent");
+                lwl_pushint(L, h.last_tx.level);
+                lua_setfield(L, -2, "alert_sent_level");
+            }
+            if (h.last_rx.code >= 0) {
+                lwl_pushint(L, h.last_rx.code);
+                lua_setfield(L, -2, "alert_received");
+                lwl_pushint(L, h.last_rx.level);
+                lua_setfield(L, -2, "alert_received_level");
+            }
+        }
+    }
+    if (f->ticket) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "ticket");
+    }
+    if (t->dropped) {
+        lwl_pushint(L, t->dropped);
+        lua_setfield(L, -2, "dropped");
+        t->dropped = 0;
+    }
+    {
+        int v = wolfSSL_version(f->c->ssl); /* 0x0303, 0x0304 */
+        lwl_pushint(L, v);
+        lua_setfield(L, -2, "version");
+#ifdef LWL_DECRYPT
+        if (f->t->nkeylog > 0) {
+            int k;
+            lua_createtable(L, f->t->nkeylog, 0);
+            for (k = 0; k < f->t->nkeylog; k++) {
+                lua_pushstring(L, f->t->keylog[k]);
+                lua_rawseti(L, -2, k + 1);
+            }
+            lua_setfield(L, -2, "keylog_lines");
+            f->t->nkeylog = 0;
+        }
+#endif
+        if (f->done && (f->c->ctx->callbacks & LWL_CB_KEYLOG) && f->newly_done) {
+            if (v == 0x0303) push_keylog12(L, f->c);
+            wolfSSL_FreeArrays(f->c->ssl);
+        }
+    }
+    return 2;
+}
+
+/* A callback failed after wolfSSL returned: the handshake must still fail
+ * for the peer. In memory mode, what this call produced has not left the
+ * process: withdraw it, so the peer never sees our next flight (or our
+ * Finished), and put a fatal internal_error alert in its place, in clear. In
+ * fd mode the bytes are gone: send the alert after them (a peer that
+ * already expects encrypted records fails on it all the same). */
+static void send_plain_alert(lwl_Conn *c, size_t call_sent) {
+    static const unsigned char alert[7] = {21, 3, 3, 0, 2, 2, 80};
+    if (c->fd >= 0) {
+        ssize_t n = send(c->fd, alert, sizeof alert, MSG_NOSIGNAL);
+        (void)n;
+    } else { /* append to the memory-mode output queue (conn.c's layout) */
+        lwl_Buf *b = &c->out;
+        b->len -= call_sent <= b->len ? call_sent : b->len;
+        if (b->head + b->len + sizeof alert > b->cap) {
+            size_t cap = b->cap ? b->cap : 64;
+            unsigned char *p;
+            if (b->head > 0) {
+                memmove(b->p, b->p + b->head, b->len);
+                b->head = 0;
+            }
+            while (cap < b->len + sizeof alert) cap *= 2;
+            if (cap > b->cap) {
+                p = (unsigned char *)realloc(b->p, cap);
+                if (p == NULL) return;
+                b->p = p;
+                b->cap = cap;
+            }
+        }
+        memcpy(b->p + b->head + b->len, alert, sizeof alert);
+        b->len += sizeof alert;
+    }
+}
+
+/* Deliver what was queued. ret is what the wolfSSL call returned. Returns
+ * -1 when the Lua side raised (the error is in last_error), else 0. */
+int lwl_trace_flush(lwl_Conn *c, int ret) {
+    Trace *t = (Trace *)c->trace;
+    Flush f;
+    Rec *r;
+    int rc, was_done;
+    size_t call_sent;
+    if (t == NULL) return 0;
+    call_sent = t->call_sent;
+    t->call_sent = 0;
+    if (c->ssl == NULL || c->L == NULL || c->cb_error) return c->cb_error ? -1 : 0;
+    memset(&f, 0, sizeof f);
+    f.c = c;
+    f.t = t;
+    f.ret = ret;
+    f.done = wolfSSL_is_init_finished(c->ssl) ? 1 : 0;
+    if (ret <= 0) {
+        f.err = wolfSSL_get_error(c->ssl, ret);
+        f.failed = f.err != WOLFSSL_ERROR_NONE && f.err != WOLFSSL_ERROR_WANT_READ &&
+                   f.err != WOLFSSL_ERROR_WANT_WRITE && f.err != WOLFSSL_ERROR_ZERO_RETURN;
+    }
+    if (f.done && !c->is_server) {
+        WOLFSSL_SESSION *s = wolfSSL_get_session(c->ssl);
+        f.ticket = s && wolfSSL_SESSION_has_ticket(s) && !t->ticket_seen;
+    }
+    for (r = t->head; r; r = r->next) f.count++;
+    if (f.count == 0 && !(f.done && !t->done_seen) && !(f.failed && !t->fail_seen) && !f.ticket
+#ifdef LWL_DECRYPT
+        && t->nkeylog == 0
+#endif
+    )
+        return 0;
+    was_done = t->done_seen;
+    f.newly_done = f.done && !was_done;
+    if (f.done) t->done_seen = 1;
+    if (f.failed) t->fail_seen = 1;
+    if (f.ticket) t->ticket_seen = 1;
+    if (f.done) c->done = 1; /* so version(), cipher()... answer inside the callbacks */
+    rc = lwl_callback(c, "_on_record", flush_push, NULL, 0, &f);
+    queue_free(t);
+    if (rc < 0) {
+        if (!was_done) c->done = 0; /* failed, not established: handshake() says so again */
+        /* name the user's callback (trace.lua notes which one runs) */
+        lua_State *L = c->L;
+        if (lua_checkstack(L, 4)) {
+            lwl_getuv(L, c->self);
+            lua_getfield(L, -1, "trace");
+            lua_getfield(L, -2, "last_error");
+            if (lua_istable(L, -2) && lua_istable(L, -1)) {
+                lua_getfield(L, -2, "current");
+                if (lua_isstring(L, -1)) lua_setfield(L, -2, "callback"); else lua_pop(L, 1);
+            }
+            lua_pop(L, 3);
+        }
+        if (!was_done) send_plain_alert(c, call_sent);
+        return -1;
+    }
+    return 0;
+}
+
+/* core.trace_step(conn, name): what conn:state() says until the next step */
+static int trace_step(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    size_t n;
+    const char *s = luaL_checklstring(L, 2, &n);
+    Trace *t = (Trace *)c->trace;
+    if (t == NULL) return 0;
+    if (n >= sizeof t->step) n = sizeof t->step - 1;
+    memcpy(t->step, s, n);
+    t->step[n] = '\0';
+    c->step = t->step;
+    return 0;
+}
+
+/* core.trace_state(conn) -> the table the dispatcher keeps per connection
+ * (in the connection's uservalue, so it dies with the connection) */
+static int trace_state(lua_State *L) {
+    lwl_checkconn(L, 1);
+    lwl_getuv(L, 1);
+    lua_getfield(L, -1, "trace");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "trace");
+    }
+    return 1;
+}
+
+/* core.trace_context(conn) -> the context in force (its uservalue holds the
+ * callbacks) */
+static int trace_context(lua_State *L) {
+    lwl_checkconn(L, 1);
+    lwl_getuv(L, 1);
+    lua_getfield(L, -1, "ctx");
+    return 1;
+}
+
+/* core.trace_own_certificate(conn) -> our own certificate (x509) or nil */
+static int trace_own_certificate(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+#if defined(OPENSSL_EXTRA) || defined(OPENSSL_ALL) || defined(KEEP_OUR_CERT)
+    WOLFSSL_X509 *x = wolfSSL_get_certificate(c->ssl); /* owned by the WOLFSSL/CTX */
+    if (x != NULL) {
+        int len = 0;
+        const unsigned char *der = wolfSSL_X509_get_der(x, &len);
+        if (der && len > 0) {
+            lwl_x509_push_der(L, der, len);
+            return 1;
+        }
+    }
+#else
+    (void)c;
+#endif
+    return 0;
+}
+
+/* core.trace_enable(conn): trace a connection made before trace.attach */
+static int trace_enable(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    Trace *t = (Trace *)c->trace;
+    if (t == NULL) {
+        t = (Trace *)calloc(1, sizeof *t);
+        if (t == NULL) return luaL_error(L, "out of memory");
+        c->trace = t;
+#ifdef LWL_DECRYPT
+        t->app_gen[0] = t->app_gen[1] = -1;
+        wolfSSL_set_tls13_secret_cb(c->ssl, secret_cb, c);
+#endif
+    }
+    t->records = 1;
+    lua_pushboolean(L, c->nrecv == 0 && !c->done); /* false: records were missed */
+    return 1;
+}
+
+#ifdef LWL_DECRYPT
+static int expand_label(const unsigned char *secret, int slen, const char *label,
+                        unsigned char *out, int olen, int digest) {
+    return wc_Tls13_HKDF_Expand_Label(out, (word32)olen, secret, (word32)slen,
+                                      (const byte *)"tls13 ", 6, (const byte *)label,
+                                      (word32)strlen(label), NULL, 0, digest);
+}
+#endif
+
+/* core.trace_open(conn, from_client, epoch, generation, seq, record) ->
+ * plaintext, inner content type | nil, why.
+ * Decrypts a copy of one TLS 1.3 record (header included) with the traffic
+ * secret of the sender for epoch "handshake" or "application" (generation =
+ * KeyUpdates so far); seq is the record's sequence number in that epoch. */
+static int trace_open(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    int from_client = lua_toboolean(L, 2);
+    const char *epoch = luaL_checkstring(L, 3);
+    int gen = (int)luaL_checkinteger(L, 4);
+    lua_Integer seq = luaL_checkinteger(L, 5);
+    size_t len;
+    const unsigned char *rec = (const unsigned char *)luaL_checklstring(L, 6, &len);
+#ifdef LWL_DECRYPT
+    Trace *t = (Trace *)c->trace;
+    const unsigned char *secret;
+    int slen, digest, keylen, suite, i, ok = 0;
+    unsigned char key[32], iv[12], *out;
+    size_t n;
+    if (t == NULL) return lwl_fail(L, "connection is not traced");
+    if (len < 5 + 17) return lwl_fail(L, "record too short");
+    suite = wolfSSL_get_current_cipher_suite(c->ssl);
+    switch (suite) {
+    case 0x1301: digest = WC_SHA256; keylen = 16; break;
+    case 0x1302: digest = WC_SHA384; keylen = 32; break;
+    case 0x1303: digest = WC_SHA256; keylen = 32; break;
+    default: return lwl_fail(L, "cipher suite not supported by the trace decoder");
+    }
+    if (strcmp(epoch, "handshake") == 0) {
+        int id = from_client ? 1 : 2;
+        secret = t->secret[id];
+        slen = t->secret_len[id];
+    } else if (strcmp(epoch, "application") == 0) {
+        int side = from_client ? 0 : 1;
+        if (t->app_gen[side] < 0) return lwl_fail(L, "no application secret yet");
+        slen = t->secret_len[3 + side];
+        if (gen < t->app_gen[side]) return lwl_fail(L, "old key generation");
+        while (t->app_gen[side] < gen) { /* KeyUpdate: next generation */
+            unsigned char next[64];
+            if (expand_label(t->app[side], slen, "traffic upd", next, slen, digest) != 0)
+                return lwl_fail(L, "key update derivation failed");
+            memcpy(t->app[side], next, (size_t)slen);
+            t->app_gen[side]++;
+        }
+        secret = t->app[side];
+    } else {
+        return luaL_argerror(L, 3, "expected \"handshake\" or \"application\"");
+    }
+    if (slen == 0) return lwl_fail(L, "no traffic secret yet");
+    if (expand_label(secret, slen, "key", key, keylen, digest) != 0 ||
+        expand_label(secret, slen, "iv", iv, 12, digest) != 0)
+        return lwl_fail(L, "key derivation failed");
+    for (i = 0; i < 8; i++) iv[11 - i] ^= (unsigned char)((unsigned long long)seq >> (8 * i));
+    n = len - 5 - 16;
+    out = (unsigned char *)malloc(n ? n : 1);
+    if (out == NULL) return luaL_error(L, "out of memory");
+    if (suite == 0x1303) {
+#if defined(HAVE_CHACHA) && defined(HAVE_POLY1305)
+        ok = wc_ChaCha20Poly1305_Decrypt(key, iv, rec, 5, rec + 5, (word32)n, rec + 5 + n, out) == 0;
+#endif
+    } else {
+#ifdef HAVE_AESGCM
+        Aes aes;
+        if (wc_AesInit(&aes, NULL, INVALID_DEVID) == 0) {
+            ok = wc_AesGcmSetKey(&aes, key, (word32)keylen) == 0 &&
+                 wc_AesGcmDecrypt(&aes, out, rec + 5, (word32)n, iv, 12, rec + 5 + n, 16, rec, 5) == 0;
+            wc_AesFree(&aes);
+        }
+#endif
+    }
+    memset(key, 0, sizeof key);
+    if (!ok) {
+        free(out);
+        return lwl_fail(L, "record does not decrypt (wrong key or sequence)");
+    }
+    while (n > 0 && out[n - 1] == 0) n--; /* TLSInnerPlaintext padding */
+    if (n == 0) {
+        free(out);
+        return lwl_fail(L, "record has no content type");
+    }
+    lua_pushlstring(L, (const char *)out, n - 1);
+    lwl_pushint(L, out[n - 1]);
+    memset(out, 0, n);
+    free(out);
+    return 2;
+#else
+    (void)c; (void)from_client; (void)epoch; (void)gen; (void)seq; (void)rec; (void)len;
+    return luaL_error(L, "decrypting the trace is not supported by this wolfSSL build "
+                         "(no HAVE_SECRET_CALLBACK; see wolfssl.features.msg_trace_decrypted)");
+#endif
+}
+
+void lwl_trace_open(lua_State *L) {
+    static const luaL_Reg funcs[] = {{"trace_step", trace_step},
+                                     {"trace_state", trace_state},
+                                     {"trace_context", trace_context},
+                                     {"trace_own_certificate", trace_own_certificate},
+                                     {"trace_enable", trace_enable},
+                                     {"trace_open", trace_open},
+                                     {NULL, NULL}};
+    luaL_setfuncs(L, funcs, 0);
 }

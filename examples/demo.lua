@@ -1,0 +1,179 @@
+-- make demo: every handshake step visible.
+--
+-- Runs a client and a server in this one process, over real TCP sockets on
+-- 127.0.0.1, with the test certificates in spec/fixtures/certs, and prints the
+-- client's view of each handshake (wolfssl.trace) and a summary:
+-- TLS 1.3 full and resumed, TLS 1.2 full (ECDHE) and abbreviated (session id),
+-- a HelloRetryRequest, mutual TLS, and two failures.
+local wolfssl = require "wolfssl"
+local trace = require "wolfssl.trace"
+local socket = require "socket"
+
+local CERTS = os.getenv("WOLFSSL_DEMO_CERTS") or "spec/fixtures/certs/"
+local function cert(name) return CERTS .. name end
+
+local function out(...) io.write(...) io.write("\n") end
+
+-- a connected pair of non-blocking TCP sockets on loopback
+local function tcp_pair()
+  local listener = assert(socket.bind("127.0.0.1", 0))
+  local _, port = listener:getsockname()
+  local client = assert(socket.tcp())
+  client:settimeout(2)
+  assert(client:connect("127.0.0.1", port))
+  listener:settimeout(2)
+  local server = assert(listener:accept())
+  listener:close()
+  client:settimeout(0)
+  server:settimeout(0)
+  return client, server, port
+end
+
+-- step both ends until both are done or one fails (bounded)
+local function handshake(c, s, csock, ssock)
+  local cdone, sdone, cerr, serr
+  local deadline = socket.gettime() + 5
+  while socket.gettime() < deadline do
+    if not cdone and not cerr then
+      local ok, err = c:handshake()
+      if ok then cdone = true elseif err ~= "wantread" and err ~= "wantwrite" then cerr = err end
+    end
+    if not sdone and not serr then
+      local ok, err = s:handshake()
+      if ok then sdone = true elseif err ~= "wantread" and err ~= "wantwrite" then serr = err end
+    end
+    if (cdone or cerr) and (sdone or serr) then break end
+    if cerr or serr then -- let the other side read the alert, briefly
+      socket.select({ csock, ssock }, nil, 0.05)
+      if not cdone and not cerr then local ok, err = c:handshake(); if not ok and err ~= "wantread" then cerr = err end end
+      if not sdone and not serr then local ok, err = s:handshake(); if not ok and err ~= "wantread" then serr = err end end
+      break
+    end
+    socket.select({ csock, ssock }, nil, 0.2)
+  end
+  return cdone and sdone, cerr, serr
+end
+
+-- read everything available on conn within a short time (bounded)
+local function read_some(conn, sock, want)
+  local got = {}
+  local deadline = socket.gettime() + 2
+  while socket.gettime() < deadline do
+    local data, err = conn:read()
+    if data then
+      got[#got + 1] = data
+      if #table.concat(got) >= want then break end
+    elseif err ~= "wantread" then break
+    else socket.select({ sock }, nil, 0.1) end
+  end
+  return table.concat(got)
+end
+
+local count = 0
+-- one scenario: title, client context options, server context, new{} options
+local function run(title, copts, sctx, newopts, show_server)
+  count = count + 1
+  out("")
+  out(("%d. %s"):format(count, title))
+  out(("-"):rep(#title + 3))
+  local rec = trace.attach(copts)
+  local cctx = assert(wolfssl.context(copts))
+  local csock, ssock = tcp_pair()
+  local c = cctx:new((function()
+    local t = { fd = csock }
+    for k, v in pairs(newopts or {}) do t[k] = v end
+    return t
+  end)())
+  local s = sctx:new({ fd = ssock })
+  local ok, cerr, serr = handshake(c, s, csock, ssock)
+  local session
+  if ok then
+    -- a little data: the client reads the server's tickets (TLS 1.3) meanwhile
+    c:write("ping")
+    read_some(s, ssock, 4)
+    s:write("pong")
+    read_some(c, csock, 4)
+    if c.session then session = c:session() end
+    c:shutdown()
+    s:shutdown()
+    rec:summary(c)
+    if show_server then
+      local cert = s:peer_certificate()
+      local vok, why = s:verify_result()
+      out(("     server side: client certificate %s%s"):format(
+        cert and trace.cert_line(cert) or "none",
+        vok and ", verified" or (", not verified: " .. tostring(why))))
+    end
+  else
+    rec:summary(c, cerr or ("server failed: " .. tostring(serr)))
+    if serr and cerr then out(("     the server saw: %s"):format(serr)) end
+  end
+  c:close(); s:close()
+  csock:close(); ssock:close()
+  return session
+end
+
+local t0 = socket.gettime()
+out(("lua-wolfssl %s on wolfSSL %s (%s build): every handshake step, client's view"):format(
+  wolfssl.VERSION, wolfssl.WOLFSSL_VERSION, wolfssl.features.build or "?"))
+out("  C -> S: the client sent it; C <- S: the client received it.")
+if not wolfssl.features.msg_trace_decrypted then
+  out("  This wolfSSL build has no TLS 1.3 secret callback: messages inside encrypted")
+  out("  records are shown from the connection's state after the fact, marked [inferred].")
+end
+
+local function client(o)
+  local t = { mode = "client", cafile = cert("ca.pem") }
+  for k, v in pairs(o or {}) do t[k] = v end
+  return t
+end
+local function server(o)
+  local t = { mode = "server", certificate = cert("server.pem"), key = cert("server.key") }
+  for k, v in pairs(o or {}) do t[k] = v end
+  return assert(wolfssl.context(t))
+end
+
+local have_sessions = wolfssl.Connection.session ~= nil and wolfssl.Connection.set_session ~= nil
+
+-- 1, 2: TLS 1.3 full, then resumed with the ticket
+local s13 = server()
+local sess = run("TLS 1.3 full handshake", client(), s13, { server_name = "localhost" })
+if have_sessions and sess then
+  run("TLS 1.3 resumption (PSK from the ticket of handshake 1)", client(), s13,
+      { server_name = "localhost", session = sess })
+else
+  out("") out("2. TLS 1.3 resumption: resumption not available yet (no conn:session())")
+  count = count + 1
+end
+
+-- 3, 4: TLS 1.2 full ECDHE, then abbreviated by session id (tickets off)
+local s12 = server({ session_tickets = false })
+sess = run("TLS 1.2 full handshake (ECDHE)", client({ max_version = "tls1.2", session_tickets = false }), s12,
+           { server_name = "localhost" })
+if have_sessions and sess then
+  run("TLS 1.2 abbreviated handshake (session id of handshake 3)",
+      client({ max_version = "tls1.2", session_tickets = false }), s12,
+      { server_name = "localhost", session = sess })
+else
+  out("") out("4. TLS 1.2 abbreviated handshake: resumption not available yet (no conn:session())")
+  count = count + 1
+end
+
+-- 5: HelloRetryRequest: the client's first key share is X25519, the server takes only P-256
+run("HelloRetryRequest (client key share X25519, server accepts only P-256)",
+    client({ groups = { "X25519", "P-256" } }), server({ groups = { "P-256" } }),
+    { server_name = "localhost" })
+
+-- 6: mutual TLS
+run("Mutual TLS (the server requires a client certificate)",
+    client({ certificate = cert("client.pem"), key = cert("client.key") }),
+    server({ verify = "require", cafile = cert("ca.pem") }), { server_name = "localhost" }, true)
+
+-- 7, 8: failures
+run("Failure: the server's certificate has expired", client(),
+    server({ certificate = cert("expired.pem"), key = cert("expired.key") }), { server_name = "localhost" })
+run("Failure: the certificate is for another host name", client(),
+    server({ certificate = cert("wronghost.pem"), key = cert("wronghost.key") }), { server_name = "localhost" })
+
+out("")
+out(("%d handshakes in %.2f s"):format(count, socket.gettime() - t0))

@@ -1,0 +1,686 @@
+--- Every handshake step visible: the message trace and its rendering.
+--
+-- Two halves live here.
+--
+-- 1. The dispatcher behind the `on_message`, `on_state` and `keylog` context
+--    callbacks (installed by `wolfssl` itself). The C core cuts the bytes a
+--    connection sends and receives into TLS records and hands them over at the
+--    end of each method call (never inside wolfSSL); they are decoded here with
+--    `wolfssl.decode` and given to the callbacks one protocol message at a time:
+--
+--        on_message(conn, msg)  msg = {direction = "sent"|"received",
+--            content_type = "handshake"|"alert"|"change_cipher_spec",
+--            type = "client_hello"|"server_hello"|"hello_retry_request"|...|"alert",
+--            version = "TLSv1.3"  (negotiated version once known, else the record's),
+--            data = raw message bytes (handshake header included; nil when inferred),
+--            fields = decoded fields (decode.fields; certificates as x509 objects),
+--            inferred = true when the message was not read from the wire in clear
+--              (TLS 1.3 encrypted handshake messages on a wolfSSL build without the
+--              secret callback, TLS 1.2 encrypted Finished): reported from the
+--              connection's state after the fact; `fields` then holds what the state
+--              tells (peer chain, ALPN...), and `encrypted = true` when a record was
+--              seen but could not be read}
+--        on_state(conn, where, state)  where = "handshake": state = "<type> sent" /
+--            "<type> received" for each message, then "done" or "failed";
+--            where = "alert": state = "<description> sent|received"
+--        keylog(conn, line)  NSS key log line (TLS 1.2: CLIENT_RANDOM ...)
+--
+-- 2. The renderer, for people:
+--
+--        local trace = require "wolfssl.trace"
+--        local rec = trace.attach(options_or_conn [, sink])
+--        -- options table (before wolfssl.context): adds on_message/on_state that
+--        --   chain to the ones already there; every connection of the context is
+--        --   traced. A connection: traced from now on (attach before its first
+--        --   handshake() call, or the first messages are missed).
+--        -- sink: a function(line), a file (io.stdout by default), or a table that
+--        --   collects the lines.
+--        rec:summary(conn [, err])  -- writes and returns the closing summary lines
+--        rec:messages(conn)         -- the messages seen on conn, in order
+--        trace.render(msg [, role]) -- one line for one message
+--        trace.summary(conn, messages [, err [, seconds]]) -- the summary lines
+--
+-- @module wolfssl.trace
+local core = require "wolfssl.core"
+local decode = require "wolfssl.decode"
+
+local M = {}
+
+local HS, ALERT, CCS, APP = 22, 21, 20, 23
+local TLS13 = 0x0304
+
+local DECRYPTS = core.features and core.features.msg_trace_decrypted
+
+local function now()
+  local ok, socket = pcall(require, "socket")
+  if ok and type(socket) == "table" and socket.gettime then return socket.gettime() end
+  return os.clock()
+end
+M._now = now
+
+---------------------------------------------------------------------------
+-- the dispatcher
+
+local function x509_list(ders)
+  local x509 = require "wolfssl.x509"
+  local out = {}
+  for i, der in ipairs(ders) do
+    local x = x509.load(der)
+    out[i] = x or der
+  end
+  return out
+end
+
+local function version_name(v)
+  return v and decode.version_name(v) or nil
+end
+
+-- everything the dispatcher keeps for one connection (in its uservalue)
+local function state_of(conn)
+  local st = core.trace_state(conn)
+  if not st.init then
+    st.init = true
+    st.hs = { sent = "", received = "" }        -- partial handshake messages
+    st.enc = { sent = false, received = false } -- that direction is encrypted
+    st.pend = { sent = 0, received = 0 }        -- encrypted records of the open flight
+    st.alert_seen = {}                          -- last alert reported, by direction
+    st.start = now()
+  end
+  return st
+end
+
+local function callbacks_of(conn)
+  local ctx = core.trace_context(conn)
+  return core.ctx_uservalue(ctx)
+end
+
+local function other(d) return d == "sent" and "received" or "sent" end
+
+local Dispatch = {}
+Dispatch.__index = Dispatch
+
+function Dispatch:call(name, fn, ...)
+  self.st.current = name
+  fn(self.conn, ...)
+  self.st.current = nil
+end
+
+function Dispatch:state(where, state)
+  if where == "handshake" then core.trace_step(self.conn, state) end
+  if self.cb.on_state then self:call("on_state", self.cb.on_state, where, state) end
+  local sinks = self.st.sinks
+  if sinks then
+    for i = 1, #sinks do
+      if sinks[i].on_state then self:call("trace.attach", sinks[i].on_state, where, state) end
+    end
+  end
+end
+
+function Dispatch:emit(msg)
+  local st = self.st
+  msg.version = msg.version or version_name(st.version)
+  st.count = (st.count or 0) + 1
+  if msg.type == "alert" and msg.fields then
+    self.alerted[msg.direction] = true
+    st.alert_seen[msg.direction] = msg.fields.code
+  end
+  if self.cb.on_message then self:call("on_message", self.cb.on_message, msg) end
+  local sinks = st.sinks
+  if sinks then
+    for i = 1, #sinks do self:call("trace.attach", sinks[i].on_message, msg) end
+  end
+  if msg.type == "alert" then
+    local f = msg.fields or {}
+    self:state("alert", ("%s %s"):format(f.description or "alert", msg.direction))
+  elseif not st.done_reported then
+    self:state("handshake", ("%s %s"):format(msg.type, msg.direction))
+  end
+end
+
+function Dispatch:handshake_message(d, m, r, decrypted)
+  local st = self.st
+  local name = m.type_name
+  local ctx = { version = st.version, is_server = self.info.is_server, cipher = st.cipher }
+  local fields, err = decode.fields(name, m.body, ctx)
+  if fields and name == "server_hello" then
+    if fields.hello_retry_request then
+      name = "hello_retry_request"
+      st.hrr = true
+    else
+      st.cipher = fields.cipher_suite_id
+      st.psk = fields.psk_selected_identity ~= nil
+      if fields.version == TLS13 then
+        st.enc.sent, st.enc.received = true, true
+        st.epoch = { client = { name = "handshake", gen = 0, seq = 0 },
+                     server = { name = "handshake", gen = 0, seq = 0 } }
+      end
+    end
+    st.version = fields.version
+  elseif fields and name == "client_hello" then
+    st.offered_session_id = fields.session_id
+  end
+  if fields and name == "certificate" and fields.certificates then
+    fields.der = fields.certificates
+    fields.certificates = x509_list(fields.certificates)
+  end
+  self:emit({
+    direction = d, content_type = "handshake", type = name, data = m.data,
+    fields = fields, error = err, record_version = r.version, decrypted = decrypted,
+  })
+  if decrypted then -- the sender's keys change after its Finished / a KeyUpdate
+    local ep = st.epoch[((d == "sent") ~= self.info.is_server) and "client" or "server"]
+    if name == "finished" and ep.name == "handshake" then
+      ep.name, ep.gen, ep.seq = "application", 0, 0
+    elseif name == "key_update" then
+      ep.gen, ep.seq = ep.gen + 1, 0
+    end
+    if name == "encrypted_extensions" or name == "certificate" or name == "finished" then
+      if (d == "sent") == self.info.is_server then st.server_flight_done = true
+      else st.client_flight_done = true end
+    end
+  end
+end
+
+-- TLS 1.3: decrypt a copy of an encrypted record (builds with the secret
+-- callback); false when it cannot be done, so the caller infers instead
+function Dispatch:decrypt(r)
+  local st = self.st
+  if not DECRYPTS or st.nodecrypt or not st.epoch then return false end
+  local d = r.direction
+  local ep = st.epoch[((d == "sent") ~= self.info.is_server) and "client" or "server"]
+  if not r.data then ep.seq = ep.seq + 1 return true end -- bulk data: counted, not copied
+  local hdr = string.char(APP, math.floor(r.version / 256), r.version % 256,
+                          math.floor(r.length / 256), r.length % 256)
+  local pt, inner = core.trace_open(self.conn, (d == "sent") ~= self.info.is_server,
+                                    ep.name, ep.gen, ep.seq, hdr .. r.data)
+  if not pt then
+    st.nodecrypt = true
+    st.decrypt_error = inner
+    return false
+  end
+  ep.seq = ep.seq + 1
+  if inner == HS then
+    local msgs, rest = decode.handshake_messages(st.hs[d] .. pt)
+    st.hs[d] = rest
+    for _, m in ipairs(msgs) do self:handshake_message(d, m, r, true) end
+  elseif inner == ALERT then
+    local f, err = decode.alert(pt)
+    self:emit({ direction = d, content_type = "alert", type = "alert", data = pt,
+                fields = f, error = err, record_version = r.version, decrypted = true })
+  end -- application data is not a protocol message
+  return true
+end
+
+-- a flight of n encrypted TLS 1.3 handshake records, told from the state
+function Dispatch:infer_flight(d, n)
+  local conn, st, info = self.conn, self.st, self.info
+  local from_server = (d == "sent") == info.is_server
+  local peer = d == "received"
+  local function emit(t, fields)
+    fields = fields or {}
+    self:emit({ direction = d, content_type = "handshake", type = t, fields = fields,
+                inferred = true })
+  end
+  local function certs()
+    if peer then
+      local chain = conn:peer_chain()
+      if chain then return { certificates = chain } end
+      local leaf = conn:peer_certificate()
+      return { certificates = { leaf } }
+    end
+    local own = core.trace_own_certificate(conn)
+    return { certificates = { own } }
+  end
+  if from_server then
+    if st.server_flight_done then
+      for _ = 1, n do emit("new_session_ticket", { lifetime = nil }) end
+      return
+    end
+    st.server_flight_done = true
+    emit("encrypted_extensions", { alpn = conn:alpn() })
+    if st.psk then
+      if n >= 2 then emit("finished") end
+      return
+    end
+    if info.error then
+      -- the flight was cut short by the failure: wolfSSL stopped reading at
+      -- the message it refused (one handshake message per record)
+      if n >= 2 then emit("certificate", certs()) end
+      if n >= 3 then emit("certificate_verify") end
+      if n >= 4 then emit("finished") end
+      return
+    end
+    if n >= 5 then emit("certificate_request") end
+    if n >= 3 then emit("certificate", certs()) end
+    if n >= 3 then emit("certificate_verify") end
+    if n >= 4 or (n == 2 and not st.psk) then emit("finished") end
+  else
+    if st.client_flight_done then return end -- later client records: application data
+    st.client_flight_done = true
+    if n >= 3 then
+      emit("certificate", certs())
+      emit("certificate_verify")
+    elseif n == 2 then
+      emit("certificate", { certificates = {} })
+    end
+    if n >= 1 then emit("finished") end
+  end
+end
+
+function Dispatch:close_flight(d, at_end)
+  local st, info = self.st, self.info
+  local n = st.pend[d]
+  if n == 0 then return end
+  st.pend[d] = 0
+  local code = d == "sent" and info.alert_sent or info.alert_received
+  local alert_last = at_end and info.error and code and not self.alerted[d]
+    and code ~= st.alert_seen[d]
+  if alert_last then n = n - 1 end
+  if n > 0 then self:infer_flight(d, n) end
+  if alert_last then self:infer_alert(d) end
+end
+
+function Dispatch:infer_alert(d, encrypted)
+  local info = self.info
+  local code = d == "sent" and info.alert_sent or info.alert_received
+  local level = d == "sent" and info.alert_sent_level or info.alert_received_level
+  if not code then return end
+  self:emit({
+    direction = d, content_type = "alert", type = "alert", inferred = true,
+    fields = { level = level == 2 and "fatal" or level == 1 and "warning" or "fatal",
+               description = decode.alert_name(code), code = code, encrypted = encrypted },
+  })
+end
+
+function Dispatch:record(r)
+  local st = self.st
+  local d = r.direction
+  if st.pend[other(d)] > 0 then self:close_flight(other(d)) end
+  local ct = r.content_type
+  if ct == CCS then
+    self:emit({ direction = d, content_type = "change_cipher_spec", type = "change_cipher_spec",
+                data = r.data, fields = decode.change_cipher_spec(r.data), record_version = r.version })
+    if st.version ~= TLS13 then st.enc[d] = true end
+  elseif ct == ALERT then
+    if st.enc[d] or #(r.data or "") ~= 2 then
+      self:infer_alert(d, true)
+    else
+      local f, err = decode.alert(r.data)
+      self:emit({ direction = d, content_type = "alert", type = "alert", data = r.data,
+                  fields = f, error = err, record_version = r.version })
+    end
+  elseif ct == HS then
+    if st.enc[d] and st.version ~= TLS13 then
+      -- TLS 1.2: the only handshake message after ChangeCipherSpec is Finished
+      self:emit({ direction = d, content_type = "handshake", type = "finished", inferred = true,
+                  fields = { encrypted = true, length = r.length }, record_version = r.version })
+      return
+    end
+    local msgs, rest = decode.handshake_messages(st.hs[d] .. (r.data or ""))
+    st.hs[d] = rest
+    for _, m in ipairs(msgs) do self:handshake_message(d, m, r) end
+  elseif ct == APP then
+    if st.version == TLS13 and self:decrypt(r) then return end
+    if st.version == TLS13 and not (st.server_flight_done and st.client_flight_done and st.done_reported) then
+      local from_server = (d == "sent") == self.info.is_server
+      if from_server or not st.client_flight_done then st.pend[d] = st.pend[d] + 1 end
+    end
+  end
+end
+
+local function dispatch(conn, records, info)
+  local st = state_of(conn)
+  local self = setmetatable({ conn = conn, st = st, info = info, cb = callbacks_of(conn),
+                              alerted = {} }, Dispatch)
+  for i = 1, #records do self:record(records[i]) end
+  if st.pend.sent > 0 then self:close_flight("sent", true) end
+  if (info.done or info.error) and st.pend.received > 0 then self:close_flight("received", true) end
+  if info.ticket and st.version == TLS13 and not info.is_server and (not DECRYPTS or st.nodecrypt) then
+    -- the session now holds a ticket: at least one arrived (how many is not
+    -- visible without decryption)
+    self:emit({ direction = "received", content_type = "handshake", type = "new_session_ticket",
+                inferred = true, fields = { at_least_one = true } })
+  end
+  -- alerts we could not read (encrypted, no keys): wolfSSL's alert history
+  -- tells the last one each way; report it when it changed
+  for _, d in ipairs({ "sent", "received" }) do
+    local code = d == "sent" and info.alert_sent or info.alert_received
+    if code and code ~= st.alert_seen[d] and not self.alerted[d] then self:infer_alert(d) end
+  end
+  if info.error and not st.fail_reported and not st.done_reported then
+    st.fail_reported = true
+    self:state("handshake", "failed")
+  end
+  if info.done and not st.done_reported then
+    st.done_reported = true
+    st.finish = now()
+    self:state("handshake", "done")
+    if info.keylog and self.cb.keylog then self:call("keylog", self.cb.keylog, info.keylog) end
+  end
+  if info.keylog_lines and self.cb.keylog then
+    for _, line in ipairs(info.keylog_lines) do self:call("keylog", self.cb.keylog, line) end
+  end
+end
+M._dispatch = dispatch
+
+--- Install the dispatcher (called by `wolfssl` when it loads).
+function M._install(wolfssl, opts)
+  opts.IMPLEMENTED.on_message = true
+  opts.IMPLEMENTED.on_state = true
+  opts.IMPLEMENTED.keylog = true
+  local function install(ctx, value, o, uv)
+    uv._on_record = dispatch
+    return true
+  end
+  wolfssl._context_options.on_message = install
+  wolfssl._context_options.on_state = install
+  wolfssl._context_options.keylog = function(ctx, value, o, uv)
+    local tls13 = o.max_version == nil or o.max_version == "tls1.3"
+    if tls13 and not wolfssl.features.keylog_tls13 then
+      opts.bad("keylog", "TLS 1.3 key logging needs a wolfSSL build with the secret callback " ..
+               "(wolfssl.features.keylog_tls13 is false); set max_version = \"tls1.2\" or use the tuned build", 4)
+    end
+    uv._on_record = dispatch
+    return true
+  end
+end
+
+---------------------------------------------------------------------------
+-- rendering
+
+local NAMES = {
+  client_hello = "ClientHello", server_hello = "ServerHello",
+  hello_retry_request = "HelloRetryRequest", encrypted_extensions = "EncryptedExtensions",
+  certificate = "Certificate", certificate_request = "CertificateRequest",
+  certificate_verify = "CertificateVerify", server_key_exchange = "ServerKeyExchange",
+  client_key_exchange = "ClientKeyExchange", server_hello_done = "ServerHelloDone",
+  new_session_ticket = "NewSessionTicket", finished = "Finished",
+  change_cipher_spec = "ChangeCipherSpec", key_update = "KeyUpdate", alert = "Alert",
+  certificate_status = "CertificateStatus", end_of_early_data = "EndOfEarlyData",
+  hello_request = "HelloRequest",
+}
+M.NAMES = NAMES
+
+local function list(t, max)
+  if type(t) ~= "table" then return tostring(t) end
+  local out = {}
+  for i, v in ipairs(t) do
+    if max and i > max then out[#out + 1] = "..." break end
+    out[#out + 1] = tostring(v)
+  end
+  return table.concat(out, ",")
+end
+
+local function cn(name)
+  if type(name) ~= "table" then return tostring(name) end
+  for _, e in ipairs(name) do
+    if e.name == "CN" or e.name == "commonName" then return "CN=" .. tostring(e.value) end
+  end
+  return name.text or "?"
+end
+
+local function cert_line(x)
+  if type(x) ~= "userdata" then return "?" end
+  local subject = cn((x:subject()))
+  local issuer = cn((x:issuer()))
+  local _, nb = x:not_before()
+  local _, na = x:not_after()
+  return ("%s, issued by %s, valid %s .. %s"):format(subject, issuer, (nb or "?"):sub(1, 10),
+                                                    (na or "?"):sub(1, 10))
+end
+M.cert_line = cert_line
+
+-- group names as the `groups` option spells them
+local GROUPS = { secp256r1 = "P-256", secp384r1 = "P-384", secp521r1 = "P-521", x25519 = "X25519", x448 = "X448" }
+local function g(name) return GROUPS[name] or name end
+local function glist(t, max)
+  if type(t) ~= "table" then return tostring(t) end
+  local out = {}
+  for i, v in ipairs(t) do out[i] = g(v) end
+  return list(out, max)
+end
+
+local function hexlen(h) return h and math.floor(#h / 2) or 0 end
+
+local DETAIL = {}
+
+DETAIL.client_hello = function(f)
+  local p = { "versions " .. list(f.versions), #f.cipher_suites .. " suites" }
+  if f.server_name then p[#p + 1] = "SNI " .. tostring(f.server_name) end
+  if f.alpn then p[#p + 1] = "ALPN " .. list(f.alpn) end
+  if f.key_share_groups then p[#p + 1] = "key share " .. glist(f.key_share_groups) end
+  if f.groups then p[#p + 1] = "groups " .. glist(f.groups, 4) end
+  local sid = hexlen(f.session_id)
+  p[#p + 1] = sid > 0 and ("session id %d bytes"):format(sid) or "no session id"
+  for _, e in ipairs(f.extensions or {}) do
+    if e.name == "pre_shared_key" then p[#p + 1] = "offers a PSK (resumption)" end
+    if e.name == "session_ticket" and e.data and #e.data > 0 then p[#p + 1] = "offers a ticket" end
+  end
+  return table.concat(p, "; ")
+end
+
+DETAIL.server_hello = function(f)
+  local p = { f.version_name or version_name(f.version), f.cipher_suite }
+  if f.key_share_group then p[#p + 1] = "key share " .. tostring(g(f.key_share_group)) end
+  if f.psk_selected_identity then p[#p + 1] = "resumes (PSK accepted)" end
+  local sid = hexlen(f.session_id)
+  if sid > 0 then p[#p + 1] = ("session id %s..."):format(f.session_id:sub(1, 8)) end
+  if f.alpn then p[#p + 1] = "ALPN " .. f.alpn end
+  return table.concat(p, "; ")
+end
+
+DETAIL.hello_retry_request = function(f)
+  local p = { "server asks for another ClientHello" }
+  if f.key_share_group then p[#p + 1] = "key share " .. tostring(g(f.key_share_group)) .. " wanted" end
+  p[#p + 1] = tostring(f.cipher_suite)
+  return table.concat(p, "; ")
+end
+
+DETAIL.encrypted_extensions = function(f)
+  return f.alpn and ("ALPN " .. f.alpn) or "no ALPN"
+end
+
+DETAIL.certificate = function(f)
+  local certs = f.certificates or {}
+  if #certs == 0 then return "empty (no certificate)" end
+  local s = cert_line(certs[1])
+  if #certs > 1 then s = s .. (" (+%d more in the chain)"):format(#certs - 1) end
+  return s
+end
+
+DETAIL.certificate_request = function(f)
+  local s = "asks for a client certificate"
+  if f.signature_algorithms then s = s .. ("; %d signature schemes"):format(#f.signature_algorithms) end
+  return s
+end
+
+DETAIL.certificate_verify = function(f)
+  return f.scheme and ("signed with %s"):format(f.scheme) or "proof of the private key"
+end
+
+DETAIL.server_key_exchange = function(f)
+  local p = { f.kx }
+  if f.group then p[#p + 1] = "group " .. tostring(g(f.group)) end
+  if f.dh_bits then p[#p + 1] = ("%d-bit DH"):format(f.dh_bits) end
+  if f.public_key_length then p[#p + 1] = ("public key %d bytes"):format(f.public_key_length) end
+  if f.signature_scheme then p[#p + 1] = "signed with " .. f.signature_scheme end
+  return table.concat(p, "; ")
+end
+
+DETAIL.client_key_exchange = function(f)
+  local p = { f.kx }
+  if f.public_key_length then p[#p + 1] = ("public key %d bytes"):format(f.public_key_length) end
+  if f.encrypted_pms_length then p[#p + 1] = ("encrypted premaster %d bytes"):format(f.encrypted_pms_length) end
+  if f.psk_identity then p[#p + 1] = "PSK identity " .. f.psk_identity end
+  return table.concat(p, "; ")
+end
+
+DETAIL.new_session_ticket = function(f)
+  if f.lifetime then return ("ticket for %d s"):format(f.lifetime) end
+  if f.at_least_one then return "resumption ticket(s) for the session" end
+  return "a resumption ticket"
+end
+
+DETAIL.finished = function(f)
+  if f.encrypted then return "" end
+  if f.verify_data_length then return ("verify_data %d bytes"):format(f.verify_data_length) end
+  return "handshake transcript confirmed"
+end
+
+DETAIL.key_update = function(f)
+  return f.request_update and "update requested" or "update not requested"
+end
+
+DETAIL.alert = function(f)
+  return ("%s %s"):format(f.level or "?", f.description or "?")
+end
+
+--- One line for one message. role: "client" or "server" (whose view).
+function M.render(msg, role)
+  local me, peer = "C", "S"
+  if role == "server" then me, peer = "S", "C" end
+  local arrow = msg.direction == "sent" and (me .. " -> " .. peer) or (me .. " <- " .. peer)
+  local name = NAMES[msg.type] or tostring(msg.type)
+  local detail = ""
+  local f = msg.fields
+  if f and DETAIL[msg.type] then
+    local ok, d = pcall(DETAIL[msg.type], f)
+    detail = ok and d or ""
+  elseif msg.error then
+    detail = msg.error
+  end
+  local line = ("  %s  %-19s %s"):format(arrow, name, detail)
+  if msg.inferred then
+    line = line .. (f and f.encrypted and "  [encrypted record, not decoded]" or "  [inferred: encrypted on this build]")
+  end
+  return (line:gsub("%s+$", ""))
+end
+
+local function round_trips(messages, role)
+  -- flights the client waited for: runs of received (client) / sent (server)
+  -- messages before the handshake ended, NewSessionTicket excluded
+  local n, last = 0, nil
+  local waited = role == "server" and "sent" or "received"
+  for _, m in ipairs(messages) do
+    if m.type ~= "new_session_ticket" and m.content_type ~= "alert" then
+      if m.direction == waited and last ~= waited then n = n + 1 end
+      last = m.direction
+    end
+  end
+  return n
+end
+M.round_trips = round_trips
+
+--- The closing summary, as an array of lines.
+-- @param conn the connection
+-- @param messages the messages seen (from a recorder)
+-- @param err the failure message, if the handshake failed
+-- @param seconds time taken
+function M.summary(conn, messages, err, seconds)
+  local lines = {}
+  local role = conn:is_server() and "server" or "client"
+  local ms = seconds and ("%.1f ms"):format(seconds * 1000) or "?"
+  if err then
+    lines[1] = ("  == handshake FAILED after %s: %s"):format(ms, err)
+    local ok, reason = conn:verify_result()
+    if not ok and reason and not tostring(err):find(reason, 1, true) then
+      lines[2] = ("     verification: %s"):format(reason)
+    end
+    return lines
+  end
+  local version = conn:version() or "?"
+  local reused = conn:session_reused()
+  local group = conn:group()
+  lines[1] = ("  == %s, %s, %s"):format(version, conn:cipher() or "?",
+                                      group and ("group " .. group) or "no new key exchange")
+  local rt = round_trips(messages or {}, role)
+  lines[2] = ("     %s handshake, %d round trip%s, %s"):format(reused and "abbreviated (resumed)" or "full",
+                                                           rt, rt == 1 and "" or "s", ms)
+  local ok, reason = conn:verify_result()
+  local v
+  if ok then v = "peer certificate verified"
+  elseif reused then v = "peer authenticated by the resumed session (no certificate this time)"
+  elseif role == "server" and reason == "no peer certificate" then v = "client not authenticated (no client certificate)"
+  else v = "not verified: " .. tostring(reason) end
+  lines[3] = ("     %s; ALPN %s"):format(v, conn:alpn() or "none")
+  return lines
+end
+
+local Recorder = {}
+Recorder.__index = Recorder
+
+local function make_writer(sink)
+  if sink == nil then sink = io.stdout end
+  if type(sink) == "function" then return sink end
+  if type(sink) == "table" and type(sink.write) ~= "function" then
+    return function(line) sink[#sink + 1] = line end
+  end
+  if (type(sink) == "userdata" or type(sink) == "table") and sink.write then
+    return function(line) sink:write(line, "\n") end
+  end
+  error("bad argument #2 to 'attach' (function, file or table expected, got " .. type(sink) .. ")", 3)
+end
+
+function Recorder:_conn(conn)
+  local per = self.per[conn]
+  if not per then
+    per = { messages = {}, start = now() }
+    self.per[conn] = per
+  end
+  return per
+end
+
+function Recorder:messages(conn) return self:_conn(conn).messages end
+
+--- Write the summary for conn (and return its lines).
+function Recorder:summary(conn, err)
+  local per = self:_conn(conn)
+  local secs = (per.finish or now()) - per.start
+  local lines = M.summary(conn, per.messages, err, secs)
+  for _, l in ipairs(lines) do self.write(l) end
+  return lines
+end
+
+local function is_conn(v)
+  return type(v) == "userdata" and getmetatable(v) and getmetatable(v).__name == "wolfssl.Connection"
+end
+
+--- Trace a context's connections (options table) or one connection.
+function M.attach(target, sink)
+  local rec = setmetatable({ per = setmetatable({}, { __mode = "k" }), write = make_writer(sink) }, Recorder)
+  rec.on_message = function(conn, msg)
+    local per = rec:_conn(conn)
+    per.messages[#per.messages + 1] = msg
+    rec.write(M.render(msg, conn:is_server() and "server" or "client"))
+  end
+  rec.on_state = function(conn, where, state)
+    if where == "handshake" and (state == "done" or state == "failed") then
+      rec:_conn(conn).finish = now()
+    end
+  end
+  if is_conn(target) then
+    local fresh = core.trace_enable(target)
+    local st = state_of(target)
+    st.sinks = st.sinks or {}
+    st.sinks[#st.sinks + 1] = rec
+    core.ctx_uservalue(core.trace_context(target))._on_record = dispatch
+    rec.complete = fresh
+    rec:_conn(target)
+    return rec
+  end
+  if type(target) ~= "table" then
+    error("bad argument #1 to 'attach' (options table or connection expected, got " .. type(target) .. ")", 2)
+  end
+  local prev_msg, prev_state = target.on_message, target.on_state
+  target.on_message = function(conn, msg)
+    rec.on_message(conn, msg)
+    if prev_msg then return prev_msg(conn, msg) end
+  end
+  target.on_state = function(conn, where, state)
+    rec.on_state(conn, where, state)
+    if prev_state then return prev_state(conn, where, state) end
+  end
+  return rec
+end
+
+return M
