@@ -1,0 +1,113 @@
+--- A TLS server that shares resumption with every other copy of itself
+-- through one Redis: run it twice, on two ports, against the same Redis, and
+-- a client's session made on one resumes on the other.
+--
+--   redis-server --port 6390 --save '' --appendonly no &
+--   lua5.4 examples/shared-session-server.lua 8443 6390 &
+--   lua5.4 examples/shared-session-server.lua 8444 6390 &
+--   CA=spec/fixtures/certs/ca.pem
+--   # TLS 1.2 session id, through session_store:
+--   openssl s_client -connect 127.0.0.1:8443 -CAfile $CA -tls1_2 -no_ticket -sess_out s </dev/null
+--   openssl s_client -connect 127.0.0.1:8444 -CAfile $CA -tls1_2 -no_ticket -sess_in s </dev/null  # "Reused"
+--   # TLS 1.3 ticket, through the shared ticket keys (stdin kept open a moment
+--   # so that s_client reads the ticket):
+--   openssl s_client -connect 127.0.0.1:8443 -CAfile $CA -sess_out t < <(sleep 0.5)
+--   openssl s_client -connect 127.0.0.1:8444 -CAfile $CA -sess_in t < <(sleep 0.5)           # "Reused"
+--
+-- Run it from the project's top folder, with LUA_PATH / LUA_CPATH pointing at
+-- lua/ and the built module (as `make test` does).
+--
+-- * TLS 1.2 session ids: `session_store` keeps each session in Redis under
+--   `tls:sess:<id>` (SET ... EX timeout; Redis expires them, so no remove
+--   bookkeeping is needed beyond damaged entries).
+-- * Tickets (TLS 1.3 and 1.2): every server encrypts with the same keys, read
+--   from the Redis list `tls:ticket_keys` (hex, newest first). To rotate, LPUSH a
+--   new key (`wolfssl.session.new_ticket_key()`); to retire one, LTRIM it off.
+--   Servers re-read the list before each connection (a real server would do it
+--   every few seconds). If the list is empty the first server creates it.
+--
+-- Each connection gets one line back: "reused=<true|false> version=<v> port=<p>".
+-- The sessions and keys in Redis are secret key material: protect that Redis.
+-- (Uses spec/support/resp.lua, a tiny Redis client; any Redis client works.)
+package.path = "spec/support/?.lua;" .. package.path
+local wolfssl = require "wolfssl"
+local socket = require "socket"
+local resp = require "resp"
+
+local PORT = tonumber(arg[1]) or 8443
+local REDIS_PORT = tonumber(arg[2]) or 6379
+local CERT = os.getenv("CERT") or "spec/fixtures/certs/server.pem"
+local KEY = os.getenv("KEY") or "spec/fixtures/certs/server.key"
+local TIMEOUT = 300 -- seconds a session may be resumed
+
+local redis = assert(resp.connect("127.0.0.1", REDIS_PORT))
+local function log(...) io.stderr:write(("[%d] "):format(PORT), string.format(...), "\n") end
+
+local function tohex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
+
+-- ticket keys: shared through Redis, newest first
+local function ticket_keys()
+  local keys = redis:call("LRANGE", "tls:ticket_keys", 0, -1)
+  if #keys == 0 then
+    redis:call("RPUSH", "tls:ticket_keys", tohex(wolfssl.session.new_ticket_key()))
+    keys = redis:call("LRANGE", "tls:ticket_keys", 0, -1)
+  end
+  return keys
+end
+
+local current = ticket_keys()
+local ctx = assert(wolfssl.context{
+  mode = "server", certificate = CERT, key = KEY,
+  session_timeout = TIMEOUT,
+  ticket_keys = current,
+  session_store = {
+    get = function(id) return redis:call("GET", "tls:sess:" .. id) end,
+    put = function(id, der) redis:call("SET", "tls:sess:" .. id, der, "EX", TIMEOUT) end,
+    remove = function(id) redis:call("DEL", "tls:sess:" .. id) end,
+  },
+})
+
+local function reload_keys()
+  local keys = ticket_keys()
+  if table.concat(keys, ",") ~= table.concat(current, ",") then
+    ctx:set_ticket_keys(keys)
+    current = keys
+    log("ticket keys now %d (newest %s...)", #keys, keys[1]:sub(1, 8))
+  end
+end
+
+-- Step a non-blocking call until done, waiting on the socket (bounded).
+local function step(sock, f, ...)
+  local deadline = socket.gettime() + 5
+  while true do
+    local r, err, code = f(...)
+    if r or (err ~= "wantread" and err ~= "wantwrite") then return r, err, code end
+    if socket.gettime() > deadline then return nil, "timeout" end
+    if err == "wantread" then socket.select({ sock }, nil, 0.5) else socket.select(nil, { sock }, 0.5) end
+  end
+end
+
+local server = assert(socket.bind("127.0.0.1", PORT))
+log("listening; redis on %d", REDIS_PORT)
+while true do
+  local sock = server:accept()
+  if sock then
+    sock:settimeout(0)
+    reload_keys()
+    local conn = ctx:new{ fd = sock:getfd() }
+    local ok, err = step(sock, conn.handshake, conn)
+    if ok then
+      local line = step(sock, conn.read, conn)
+      if line then
+        step(sock, conn.write, conn, ("reused=%s version=%s port=%d\n"):format(
+          tostring(conn:session_reused()), conn:version(), PORT))
+        -- give a TLS 1.3 client the chance to read its ticket before we close
+        step(sock, conn.shutdown, conn)
+      end
+    else
+      log("handshake failed: %s", tostring(err))
+    end
+    conn:close()
+    sock:close()
+  end
+end

@@ -1,0 +1,264 @@
+--- TLS sessions and resumption: session objects, external session stores,
+-- shared ticket keys.
+--
+-- **Exported sessions are secret key material.** `s:export()` contains the
+-- session's master secret: anyone holding it can decrypt traffic recorded from
+-- that session (TLS 1.2) or resume it as the client. Store it like a private key:
+-- encrypted at rest or in a store reachable only by your servers, never in logs.
+-- The same holds for ticket keys: whoever has one can decrypt every ticket made
+-- with it, and with them the sessions.
+--
+-- ### Client side
+--
+--    local s = conn:session()                 -- after the handshake
+--    local der = s:export()                   -- keep it (secret!)
+--    local c2 = ctx:new{server_name = "example.com",
+--                       session = wolfssl.session.import(der)}
+--    ... c2:handshake() ...
+--    c2:session_reused()                      --> true: abbreviated handshake
+--
+-- In **TLS 1.3** the server sends its ticket *after* the handshake, and wolfSSL
+-- only processes it inside a later read: `conn:session()` right after the
+-- handshake returns `nil, "no resumable session yet ..."`. Call `conn:read()`
+-- once more (it processes the ticket even when it returns `nil, "wantread"`), or
+-- use the context option `on_new_session(conn, session)`, which is called with
+-- each new resumable session as soon as it exists (TLS 1.3: once per
+-- NewSessionTicket, also after a resumption, since the server sends a fresh
+-- ticket; TLS 1.2: once per full handshake). Keep the latest. On a server,
+-- `on_new_session` is called for each session the server makes (its ticket or
+-- its cache entry). An error raised in it fails the call that processed it
+-- (`conn:read()` for a TLS 1.3 ticket) like any callback error.
+--
+-- `ctx:new{session = s}` tries to resume `s`; when `s` cannot be used (expired, a
+-- TLS 1.3 session without its ticket) the handshake is simply a full one. Call
+-- `conn:set_session(s)` yourself to learn why (`nil, message`).
+--
+-- Clients resume TLS 1.3 tickets, TLS 1.2 tickets and TLS 1.2 session ids; which
+-- one depends on the server (`session_tickets = false` on a server means session
+-- ids in TLS 1.2 and no resumption in TLS 1.3).
+--
+-- **Known wolfSSL 5.5 limitation (TLS 1.2 tickets, client side):** when a server
+-- cannot decrypt a TLS 1.2 ticket (retired key, another fleet) it does a full
+-- handshake, but a wolfSSL 5.5 *client* still believes it resumed (its
+-- `DSH_CheckSessionId` treats any session with a ticket as accepted) and fails
+-- with "Out of order message" (code -373). OpenSSL's client (tested:
+-- spec/33-ticket-keys_spec.lua) falls back to a full handshake correctly. With this binding as the client, retry the
+-- connection once without the session when a TLS 1.2 handshake that offered a
+-- ticket fails with code -373; `wolfssl.session.ticket_rejected(session, code)`
+-- tells you that case. TLS 1.3 is not affected.
+--
+-- ### Server side
+--
+-- * `session_cache = "on"|"off"`, `session_cache_size = n`, `session_timeout = s`:
+--   wolfSSL's internal (per process) cache of TLS 1.2 session ids.
+-- * `session_tickets = false`: no tickets (TLS 1.2 then resumes by session id,
+--   TLS 1.3 does not resume).
+-- * `session_store = {get = fn(id), put = fn(id, der), remove = fn(id)}`: the TLS 1.2
+--   session-id cache kept outside the process (Redis, memcached, a shared dict).
+--   `id` is the session id in lowercase hex, `der` the exported session (secret!).
+--   `put` is called when a full handshake made a new session; `get` when a client
+--   offers a session id, and returns the stored string or nil; `remove` (optional)
+--   when a stored value is unusable (damaged or expired): delete it. wolfSSL's own
+--   "remove" hook is not used: in wolfSSL 5.5 it fires whenever any session object
+--   is freed, not when a session is evicted; expire entries in the store itself
+--   (e.g. Redis `SET key value EX session_timeout`). The internal cache is bypassed
+--   while a store is set. The functions run inside the handshake, through a
+--   protected call: they must not yield (in OpenResty, prefetch the entry with
+--   `wolfssl.hello.peek(bytes).session_id` before the handshake and return it
+--   from `get`). An error in them fails the handshake like any callback error.
+--   TLS 1.3 and ticket resumption never use the store: share ticket keys instead.
+-- * `ticket_keys = {newest, older, ...}`: keys shared by every server of a fleet.
+--   **Format:** each key is 32 random bytes, or the same as 64 hex digits
+--   (`wolfssl.session.new_ticket_key()` makes one). The key name written into
+--   each ticket is derived from the key (the first 16 bytes of
+--   SHA-256("lua-wolfssl ticket key name\0" .. key)), and the encryption key too
+--   (SHA-256("lua-wolfssl ticket key\0" .. key)); tickets are sealed with
+--   ChaCha20-Poly1305 (12-byte random nonce, the key name as associated data).
+--   The first key encrypts new tickets; every listed key decrypts. A ticket under
+--   an older listed key resumes, and in TLS 1.3 the client gets a new ticket under
+--   the newest key. A ticket under an unknown key means a full handshake.
+--   Rotate with `ctx:set_ticket_keys{new, current}` (no restart), and retire a
+--   key by leaving it out.
+-- * `on_ticket_key(conn, name)`: a ticket arrived under a key name (32 hex digits)
+--   that is not in `ticket_keys`: return that key (32 bytes) to accept it, or nil
+--   (full handshake). With no `ticket_keys` at all it is also asked for the key
+--   of each new ticket, with `name = nil`. It runs inside the handshake: no
+--   yielding.
+--
+-- @module wolfssl.session
+local core = require "wolfssl.core"
+
+local M = {}
+
+--- Load a session exported with `s:export()`.
+-- @tparam string der
+-- @return session, or nil and a message when the bytes are not a session
+function M.import(der)
+  if type(der) ~= "string" then
+    error(("bad argument #1 to 'import' (string expected, got %s)"):format(type(der)), 2)
+  end
+  return core.session_import(der)
+end
+
+--- A new random ticket key (32 bytes).
+-- @treturn string
+function M.new_ticket_key()
+  return core.random_bytes(32)
+end
+
+--- True when `v` is a session object.
+function M.is_session(v)
+  local mt = type(v) == "userdata" and getmetatable(v)
+  return type(mt) == "table" and mt.__index == core.session
+end
+
+--- After a failed client handshake that offered `session`: true when the
+-- failure is the wolfSSL 5.5 TLS 1.2 rejected-ticket case (see above), so that
+-- one retry without the session will work.
+-- @param session the session that was offered
+-- @param code the code returned by `conn:handshake()`
+function M.ticket_rejected(session, code)
+  return code == -373 and M.is_session(session) and session:has_ticket()
+    and session:version() ~= "TLSv1.3"
+end
+
+--- Session objects.
+-- @type session
+
+--- The session as a string (wolfSSL's serialisation). **Secret key material.**
+-- @function session:export
+
+--- The session id in lowercase hex (nil when there is none).
+-- @function session:id
+
+--- True when the session holds a ticket.
+-- @function session:has_ticket
+
+--- True when the session can be offered for resumption.
+-- @function session:resumable
+
+--- Lifetime in seconds.
+-- @function session:timeout
+
+--- When the session was made (seconds since the epoch).
+-- @function session:time
+
+--- "TLSv1.3", "TLSv1.2", ...
+-- @function session:version
+
+--- The cipher suite's name.
+-- @function session:cipher
+
+--- Connection methods.
+-- @section connection
+
+--- A Lua-owned copy of the connection's session (after the handshake).
+-- Clients: nil and a message until the session is resumable (TLS 1.3: until
+-- the ticket was read).
+-- @function conn:session
+
+--- Offer `s` for resumption (client, before the handshake): true, or nil and why.
+-- @function conn:set_session
+
+--- True when the handshake resumed a session (abbreviated handshake).
+-- @function conn:session_reused
+
+local function hexkey(key, i, v)
+  if type(v) ~= "string" then return nil, ("entry %d is not a string"):format(i) end
+  if #v == 32 then return v end
+  if #v == 64 and v:match("^%x+$") then
+    return (v:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end))
+  end
+  return nil, ("entry %d must be 32 bytes or 64 hex digits (got %d bytes)"):format(i, #v)
+end
+
+local function key_list(opts, key, v, level)
+  if type(v) ~= "table" or #v == 0 then opts.bad(key, "expected a non-empty array of keys", level, v) end
+  if #v > 16 then opts.bad(key, "at most 16 keys", level) end
+  local out = {}
+  for i = 1, #v do
+    local k, err = hexkey(key, i, v[i])
+    if not k then opts.bad(key, err, level) end
+    out[i] = k
+  end
+  return out
+end
+
+--- Hook the session options into the wolfssl module (called by wolfssl/init.lua).
+function M._install(wolfssl, opts)
+  local handlers = wolfssl._context_options
+  local features = core.features
+
+  local function server_only(key, o)
+    if o.mode ~= "server" then opts.bad(key, "is for servers", 5) end
+  end
+
+  handlers.on_new_session = function(ctx, _, o)
+    if not features.session_store then opts.bad("on_new_session", "is not supported by this wolfSSL build", 4) end
+    local ok, err = core.ctx_session_callbacks(ctx, true, o.session_store ~= nil)
+    if not ok then opts.bad("on_new_session", err, 4) end
+    return true
+  end
+
+  handlers.session_store = function(ctx, store, o, uv)
+    server_only("session_store", o)
+    if not features.session_store then opts.bad("session_store", "is not supported by this wolfSSL build", 4) end
+    for _, f in ipairs({ "get", "put" }) do
+      if not opts.is_callable(store[f]) then opts.bad("session_store", ("needs a function '%s'"):format(f), 4) end
+    end
+    if store.remove ~= nil and not opts.is_callable(store.remove) then
+      opts.bad("session_store", "'remove' must be a function", 4)
+    end
+    for k in pairs(store) do
+      if k ~= "get" and k ~= "put" and k ~= "remove" then
+        opts.bad("session_store", ("unknown field '%s' (expected get, put, remove)"):format(tostring(k)), 4)
+      end
+    end
+    if o.session_cache == "off" or o.session_cache == false then
+      opts.bad("session_store", 'needs session_cache "on"', 4)
+    end
+    local get, put, remove = store.get, store.put, store.remove
+    uv._store_get = function(_, id) return get(id) end
+    uv._store_put = function(_, id, der) put(id, der) end
+    if remove then uv._store_remove = function(_, id) remove(id) end end
+    local ok, err = core.ctx_session_callbacks(ctx, o.on_new_session ~= nil, true)
+    if not ok then opts.bad("session_store", err, 4) end
+    return true
+  end
+
+  handlers.ticket_keys = function(ctx, v, o)
+    server_only("ticket_keys", o)
+    if not features.ticket_keys then opts.bad("ticket_keys", "is not supported by this wolfSSL build", 4) end
+    if o.session_tickets == false then opts.bad("ticket_keys", "needs session_tickets (it is false)", 4) end
+    local ok, err = core.ctx_ticket_keys(ctx, key_list(opts, "ticket_keys", v, 5), o.on_ticket_key ~= nil)
+    if not ok then opts.bad("ticket_keys", err, 4) end
+    return true
+  end
+
+  handlers.on_ticket_key = function(ctx, _, o)
+    server_only("on_ticket_key", o)
+    if not features.ticket_keys then opts.bad("on_ticket_key", "is not supported by this wolfSSL build", 4) end
+    if o.session_tickets == false then opts.bad("on_ticket_key", "needs session_tickets (it is false)", 4) end
+    local ok, err = core.ctx_ticket_keys(ctx, nil, true)
+    if not ok then opts.bad("on_ticket_key", err, 4) end
+    return true
+  end
+
+  --- Replace a server context's ticket keys (newest first), e.g. to rotate:
+  -- `ctx:set_ticket_keys{new, current}`, later `ctx:set_ticket_keys{new}`.
+  -- Connections made afterwards and handshakes in progress use the new list.
+  -- @function ctx:set_ticket_keys
+  function wolfssl.Context:set_ticket_keys(keys)
+    if self:mode() ~= "server" then error("set_ticket_keys: only server contexts issue tickets", 2) end
+    if not features.ticket_keys then error("set_ticket_keys: not supported by this wolfSSL build", 2) end
+    local ok, list = pcall(key_list, opts, "keys", keys, 1)
+    if not ok then error("bad argument #1 to 'set_ticket_keys' (" .. (tostring(list):gsub("^.-bad option 'keys': ", "")) .. ")", 2) end
+    local done, err = core.ctx_ticket_keys(self, list)
+    if not done then error("bad argument #1 to 'set_ticket_keys' (" .. err .. ")", 2) end
+    return true
+  end
+
+  return M
+end
+
+return M
