@@ -7,7 +7,7 @@ lua=$1
 specs=${SPECS:-$(ls spec/*_spec.lua)}
 runner=("$lua" /usr/bin/busted)
 if [ "${WOLFSSL_VALGRIND:-}" = 1 ]; then
-  runner=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+  runner=(valgrind -q --keep-debuginfo=yes --num-callers=40 --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
           --show-leak-kinds=definite --suppressions=build-aux/valgrind.supp "${runner[@]}")
 fi
 out=$(mktemp)

@@ -1,5 +1,8 @@
 /* x509.c: the wolfssl.x509 userdata (a WOLFSSL_X509 owned by Lua). */
 #include "lwolfssl.h"
+#include "pkey.h"
+
+#include <wolfssl/wolfcrypt/asn.h>
 
 #include <wolfssl/openssl/evp.h>
 #include <wolfssl/openssl/x509v3.h>
@@ -8,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
 
 typedef struct lwl_X509 {
     WOLFSSL_X509 *x;
@@ -66,7 +70,29 @@ static int x509_load(lua_State *L) {
     lwl_setmeta(L, LWL_X509);
     p->x = wolfSSL_X509_load_certificate_buffer(
         data, (int)len, pem ? WOLFSSL_FILETYPE_PEM : WOLFSSL_FILETYPE_ASN1);
-    if (p->x == NULL) return lwl_fail(L, "not a valid certificate");
+    if (p->x == NULL) {
+        /* a valid certificate this build's X509 layer refuses? (Ed25519 keys
+         * with OPENSSL_ALL in 5.5.4: wolfSSL_d2i_PUBKEY knows no Ed25519) */
+        unsigned char *der = (unsigned char *)malloc(len + 1);
+        int n = (int)len, keyoid = 0;
+        if (der != NULL) {
+            if (pem) n = wc_CertPemToDer(data, (int)len, der, (int)len, CERT_TYPE);
+            else memcpy(der, data, len);
+            if (n > 0) {
+                DecodedCert *dc = (DecodedCert *)malloc(sizeof *dc);
+                if (dc != NULL) {
+                    wc_InitDecodedCert(dc, der, (word32)n, NULL);
+                    if (wc_ParseCert(dc, CERT_TYPE, NO_VERIFY, NULL) == 0) keyoid = (int)dc->keyOID;
+                    wc_FreeDecodedCert(dc);
+                    free(dc);
+                }
+            }
+            free(der);
+        }
+        if (keyoid == ED25519k)
+            return lwl_fail(L, "this wolfSSL build cannot load certificates with an Ed25519 key");
+        return lwl_fail(L, "not a valid certificate");
+    }
     return 1;
 }
 
@@ -82,6 +108,18 @@ static void push_name(lua_State *L, WOLFSSL_X509_NAME *name) {
         if (s == NULL) continue;
         oid[0] = 0;
         if (o) wolfSSL_OBJ_obj2txt(oid, sizeof oid, o, 1);
+        if (oid[0] == 0 && sn) { /* entries parsed from DER carry only a NID */
+            static const char *const known[][2] = {
+                {"CN", "2.5.4.3"}, {"SN", "2.5.4.4"}, {"serialNumber", "2.5.4.5"},
+                {"C", "2.5.4.6"}, {"L", "2.5.4.7"}, {"ST", "2.5.4.8"}, {"street", "2.5.4.9"},
+                {"O", "2.5.4.10"}, {"OU", "2.5.4.11"}, {"title", "2.5.4.12"},
+                {"postalCode", "2.5.4.17"}, {"GN", "2.5.4.42"},
+                {"emailAddress", "1.2.840.113549.1.9.1"},
+                {"DC", "0.9.2342.19200300.100.1.25"}, {"UID", "0.9.2342.19200300.100.1.1"}};
+            size_t k;
+            for (k = 0; k < sizeof known / sizeof known[0]; k++)
+                if (strcmp(sn, known[k][0]) == 0) snprintf(oid, sizeof oid, "%s", known[k][1]);
+        }
         lua_createtable(L, 0, 3);
         lua_pushstring(L, sn ? sn : oid);
         lua_setfield(L, -2, "name");
@@ -193,10 +231,27 @@ static int x509_altnames(lua_State *L) {
             snprintf(text, sizeof text, "%u.%u.%u.%u", data[0], data[1], data[2], data[3]);
             lua_pushstring(L, text);
         } else if (g->type == GEN_IPADD && len == 16) {
-            int j, used = 0;
-            for (j = 0; j < 16; j += 2)
-                used += snprintf(text + used, sizeof text - (size_t)used, "%s%x", j ? ":" : "",
-                                 (data[j] << 8) | data[j + 1]);
+            /* RFC 5952 text: the longest run of zero groups becomes "::" */
+            int j, used = 0, best = -1, bestn = 0, run = -1, n = 0, w[8];
+            for (j = 0; j < 8; j++) {
+                w[j] = (data[2 * j] << 8) | data[2 * j + 1];
+                if (w[j] == 0) {
+                    if (run < 0) { run = j; n = 0; }
+                    if (++n > bestn && n > 1) { best = run; bestn = n; }
+                } else {
+                    run = -1;
+                }
+            }
+            text[0] = 0;
+            for (j = 0; j < 8; j++) {
+                if (j == best) {
+                    used += snprintf(text + used, sizeof text - (size_t)used, "::");
+                    j += bestn - 1;
+                    continue;
+                }
+                used += snprintf(text + used, sizeof text - (size_t)used, "%s%x",
+                                 (j && j != best + bestn) || (j && best < 0) ? ":" : "", w[j]);
+            }
             lua_pushstring(L, text);
         } else {
             lua_pushlstring(L, (const char *)data, (size_t)len);
@@ -205,6 +260,24 @@ static int x509_altnames(lua_State *L) {
         lua_pop(L, 1);
     }
     if (names) wolfSSL_GENERAL_NAMES_free(names);
+    /* wolfSSL keeps the names last-first: give them in certificate order */
+    {
+        static const char *const kinds[] = {"dns", "ip", "email", "uri"};
+        int k;
+        for (k = 0; k < 4; k++) {
+            int a, b;
+            lua_getfield(L, -1, kinds[k]);
+            if (lua_istable(L, -1)) {
+                for (a = 1, b = (int)lua_rawlen(L, -1); a < b; a++, b--) {
+                    lua_rawgeti(L, -1, a);
+                    lua_rawgeti(L, -2, b);
+                    lua_rawseti(L, -3, a);
+                    lua_rawseti(L, -2, b);
+                }
+            }
+            lua_pop(L, 1);
+        }
+    }
     return 1;
 }
 
@@ -252,12 +325,33 @@ static int x509_pem(lua_State *L) {
     return 1;
 }
 
+/* An IP address (v4 or v6, any text form) against the iPAddress SANs */
+static int match_ip(WOLFSSL_X509 *x, const char *name) {
+    unsigned char want[16];
+    int i, n, wlen, ok = 0;
+    WOLFSSL_GENERAL_NAMES *names;
+    if (inet_pton(AF_INET, name, want) == 1) wlen = 4;
+    else if (inet_pton(AF_INET6, name, want) == 1) wlen = 16;
+    else return -1; /* not an address */
+    names = (WOLFSSL_GENERAL_NAMES *)wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    n = names ? wolfSSL_sk_GENERAL_NAME_num(names) : 0;
+    for (i = 0; i < n && !ok; i++) {
+        WOLFSSL_GENERAL_NAME *g = wolfSSL_sk_GENERAL_NAME_value(names, i);
+        if (g && g->type == GEN_IPADD && wolfSSL_ASN1_STRING_length(g->d.ia5) == wlen &&
+            memcmp(wolfSSL_ASN1_STRING_data(g->d.ia5), want, (size_t)wlen) == 0)
+            ok = 1;
+    }
+    if (names) wolfSSL_GENERAL_NAMES_free(names);
+    return ok;
+}
+
+/* x:check_host(name): DNS names (wildcards as RFC 6125) or IP addresses */
 static int x509_check_host(lua_State *L) {
     WOLFSSL_X509 *x = checkx509(L, 1);
     size_t len;
     const char *name = luaL_checklstring(L, 2, &len);
-    int ok = wolfSSL_X509_check_host(x, name, len, 0, NULL) == WOLFSSL_SUCCESS;
-    if (!ok && wolfSSL_X509_check_ip_asc(x, name, 0) == WOLFSSL_SUCCESS) ok = 1;
+    int ok = match_ip(x, name);
+    if (ok < 0) ok = len > 0 && wolfSSL_X509_check_host(x, name, len, 0, NULL) == WOLFSSL_SUCCESS;
     lua_pushboolean(L, ok);
     return 1;
 }
@@ -266,6 +360,365 @@ static int x509_is_ca(lua_State *L) {
     lua_pushboolean(L, wolfSSL_X509_get_isCA(checkx509(L, 1)));
     return 1;
 }
+
+
+/* x:pubkey() -> {type=, bits=, curve=, pem=} */
+static int x509_pubkey(lua_State *L) {
+    WOLFSSL_X509 *x = checkx509(L, 1);
+    unsigned char buf[4096];
+    int n = (int)sizeof buf;
+    if (wolfSSL_X509_get_pubkey_buffer(x, buf, &n) != WOLFSSL_SUCCESS || n <= 0 ||
+        !lwl_pkey_push_der(L, buf, n, 1))
+        return lwl_fail(L, "unsupported public key type");
+    lwl_pkey_push_info(L, lwl_pkey_check(L, -1));
+    return 1;
+}
+
+/* x:public_key() -> pkey (public) */
+static int x509_public_key(lua_State *L) {
+    WOLFSSL_X509 *x = checkx509(L, 1);
+    unsigned char buf[4096];
+    int n = (int)sizeof buf;
+    if (wolfSSL_X509_get_pubkey_buffer(x, buf, &n) != WOLFSSL_SUCCESS || n <= 0 ||
+        !lwl_pkey_push_der(L, buf, n, 1))
+        return lwl_fail(L, "unsupported public key type");
+    return 1;
+}
+
+static void push_hex(lua_State *L, const unsigned char *p, int n) {
+    char hex[2 * 64 + 1];
+    int i;
+    if (n > 64) n = 64;
+    for (i = 0; i < n; i++) snprintf(hex + 2 * i, 3, "%02x", p[i]);
+    lua_pushlstring(L, hex, (size_t)(2 * n));
+}
+
+static void push_list(lua_State *L, const char *const *names, const unsigned *bits, unsigned v) {
+    int i, k = 0;
+    lua_newtable(L);
+    for (i = 0; names[i]; i++)
+        if (v & bits[i]) {
+            lua_pushstring(L, names[i]);
+            lua_rawseti(L, -2, ++k);
+        }
+}
+
+/* x:extensions() -> {basic_constraints={ca=, path_len=}, key_usage={...},
+ *   ext_key_usage={...}, subject_alt_name={dns=...}, subject_key_id=hex,
+ *   authority_key_id=hex} (absent extensions are nil) */
+static int x509_extensions(lua_State *L) {
+    static const char *const ku[] = {"digitalSignature", "nonRepudiation", "keyEncipherment",
+                                     "dataEncipherment", "keyAgreement", "keyCertSign",
+                                     "cRLSign", "encipherOnly", "decipherOnly", NULL};
+    static const unsigned kubits[] = {KEYUSE_DIGITAL_SIG, KEYUSE_CONTENT_COMMIT,
+                                      KEYUSE_KEY_ENCIPHER, KEYUSE_DATA_ENCIPHER,
+                                      KEYUSE_KEY_AGREE, KEYUSE_KEY_CERT_SIGN, KEYUSE_CRL_SIGN,
+                                      KEYUSE_ENCIPHER_ONLY, KEYUSE_DECIPHER_ONLY};
+    static const char *const eku[] = {"anyExtendedKeyUsage", "serverAuth", "clientAuth",
+                                      "codeSigning", "emailProtection", "timeStamping",
+                                      "OCSPSigning", NULL};
+    static const unsigned ekubits[] = {EXTKEYUSE_ANY, EXTKEYUSE_SERVER_AUTH,
+                                       EXTKEYUSE_CLIENT_AUTH, EXTKEYUSE_CODESIGN,
+                                       EXTKEYUSE_EMAILPROT, EXTKEYUSE_TIMESTAMP,
+                                       EXTKEYUSE_OCSP_SIGN};
+    WOLFSSL_X509 *x = checkx509(L, 1);
+    int len = 0;
+    const unsigned char *der = wolfSSL_X509_get_der(x, &len);
+    DecodedCert *dc;
+    if (der == NULL) return lwl_fail(L, "no DER form");
+    dc = (DecodedCert *)malloc(sizeof *dc);
+    if (dc == NULL) return luaL_error(L, "out of memory");
+    wc_InitDecodedCert(dc, der, (word32)len, NULL);
+    if (wc_ParseCert(dc, CERT_TYPE, NO_VERIFY, NULL) != 0) {
+        wc_FreeDecodedCert(dc);
+        free(dc);
+        return lwl_fail(L, "cannot parse the certificate");
+    }
+    lua_createtable(L, 0, 6);
+    if (dc->extBasicConstSet) {
+        lua_createtable(L, 0, 2);
+        lua_pushboolean(L, dc->isCA);
+        lua_setfield(L, -2, "ca");
+        if (dc->pathLengthSet) {
+            lwl_pushint(L, dc->pathLength);
+            lua_setfield(L, -2, "path_len");
+        }
+        lua_setfield(L, -2, "basic_constraints");
+    }
+    if (dc->extKeyUsageSet) {
+        push_list(L, ku, kubits, dc->extKeyUsage);
+        lua_setfield(L, -2, "key_usage");
+    }
+    if (dc->extExtKeyUsageSet) {
+        push_list(L, eku, ekubits, dc->extExtKeyUsage);
+        lua_setfield(L, -2, "ext_key_usage");
+    }
+    if (dc->extSubjKeyIdSet) {
+        push_hex(L, dc->extSubjKeyId, KEYID_SIZE);
+        lua_setfield(L, -2, "subject_key_id");
+    }
+    if (dc->extAuthKeyIdSet) {
+        push_hex(L, dc->extAuthKeyId, KEYID_SIZE);
+        lua_setfield(L, -2, "authority_key_id");
+    }
+    wc_FreeDecodedCert(dc);
+    free(dc);
+    if (wolfSSL_X509_get_ext_by_NID(x, NID_subject_alt_name, -1) >= 0) {
+        x509_altnames(L);
+        lua_setfield(L, -2, "subject_alt_name");
+    }
+    return 1;
+}
+
+/* a:issued(b): true when a is the issuer of b - b's issuer name is a's
+ * subject (and key ids agree), like OpenSSL's X509_check_issued(a, b) - and,
+ * beyond it, b's signature verifies with a's public key. */
+static int x509_issued(lua_State *L) {
+    WOLFSSL_X509 *a = checkx509(L, 1), *b = checkx509(L, 2);
+    WOLFSSL_EVP_PKEY *k;
+    int ok = wolfSSL_X509_check_issued(a, b) == 0 /* X509_V_OK */;
+    if (ok) {
+        k = wolfSSL_X509_get_pubkey(a);
+        ok = k != NULL && wolfSSL_X509_verify(b, k) == WOLFSSL_SUCCESS;
+        if (k) wolfSSL_EVP_PKEY_free(k);
+    }
+    lua_pushboolean(L, ok);
+    return 1;
+}
+
+/* ---- the certificate builder (wc_MakeCert / wc_SignCert) ---- */
+#if defined(WOLFSSL_CERT_GEN) && defined(WOLFSSL_CERT_EXT)
+
+static int sig_type(lwl_Key *k) {
+    switch (k->type) {
+    case LWL_PK_RSA: return CTC_SHA256wRSA;
+    case LWL_PK_EC: return wc_ecc_size(&k->u.ecc) > 32 ? CTC_SHA384wECDSA : CTC_SHA256wECDSA;
+    case LWL_PK_ED25519: return CTC_ED25519;
+    default: return 0;
+    }
+}
+
+/* ASN.1 time of epoch seconds: UTCTime before 2050, else GeneralizedTime */
+static int set_date(byte *out, long long t) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char s[20];
+    if (gmtime_r(&tt, &tm) == NULL) return 0;
+    if (tm.tm_year + 1900 < 2050 && tm.tm_year + 1900 >= 1950) {
+        strftime(s, sizeof s, "%y%m%d%H%M%SZ", &tm);
+        out[0] = ASN_UTC_TIME;
+    } else {
+        strftime(s, sizeof s, "%Y%m%d%H%M%SZ", &tm);
+        out[0] = ASN_GENERALIZED_TIME;
+    }
+    out[1] = (byte)strlen(s);
+    memcpy(out + 2, s, out[1]);
+    return 2 + out[1];
+}
+
+/* The content of a DER SEQUENCE (a Name): wolfSSL's raw names are the
+ * content without the header, NUL-terminated. 0 on success. */
+static int set_raw_name(byte *dst, size_t cap, const unsigned char *der, size_t len) {
+    size_t hdr, clen;
+    if (len < 2 || der[0] != 0x30) return -1;
+    if (der[1] < 0x80) { hdr = 2; clen = der[1]; }
+    else if (der[1] == 0x81 && len >= 3) { hdr = 3; clen = der[2]; }
+    else if (der[1] == 0x82 && len >= 4) { hdr = 4; clen = ((size_t)der[2] << 8) | der[3]; }
+    else return -1;
+    if (hdr + clen != len || clen + 1 > cap || memchr(der + hdr, 0, clen) != NULL) return -1;
+    memset(dst, 0, cap);
+    memcpy(dst, der + hdr, clen);
+    return 0;
+}
+
+static const char *field_str(lua_State *L, int t, const char *k, size_t *len) {
+    const char *s;
+    lua_getfield(L, t, k);
+    s = lua_tolstring(L, -1, len);
+    lua_pop(L, 1); /* the table keeps the string alive */
+    return s;
+}
+
+/* core.x509_make(spec): spec is checked and prepared by wolfssl/x509.lua:
+ * {csr=bool, subject_der=, key=pkey, issuer=x509|nil, issuer_key=pkey,
+ *  serial=bytes|nil, not_before=, not_after=, altnames_der=|nil, ca=bool,
+ *  path_len=|nil, key_usage="a,b"|nil, ext_key_usage="a,b"|nil}
+ * -> DER string | nil, msg */
+static int x509_make(lua_State *L) {
+    Cert *cert;
+    lwl_Key key, ikey;
+    lwl_Pkey *kp, *ikp = NULL;
+    WOLFSSL_X509 *issuer = NULL;
+    WC_RNG rng;
+    size_t len;
+    const char *s, *err = NULL;
+    char errbuf[96];
+    unsigned char *buf = NULL;
+    word32 cap = 16384;
+    int is_csr, r, ktype, iktype;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "csr");
+    is_csr = lua_toboolean(L, -1);
+    lua_getfield(L, 1, "key");
+    kp = lwl_pkey_check(L, -1);
+    lua_getfield(L, 1, "issuer_key");
+    if (!lua_isnil(L, -1)) ikp = lwl_pkey_check(L, -1);
+    lua_getfield(L, 1, "issuer");
+    if (!lua_isnil(L, -1)) issuer = checkx509(L, -1);
+    lua_pop(L, 4);
+    if (ikp == NULL) ikp = kp;
+    if (!ikp->priv) return lwl_fail(L, is_csr ? "key: a CSR is signed with a private key"
+                                                : "issuer_key: a private key is needed to sign");
+    cert = (Cert *)malloc(sizeof *cert);
+    if (cert == NULL) return luaL_error(L, "out of memory");
+    if (wc_InitCert(cert) != 0) {
+        free(cert);
+        return lwl_fail(L, "wc_InitCert failed");
+    }
+    if (lwl_key_decode(kp, &key) != 0) {
+        free(cert);
+        return lwl_fail(L, "key: cannot decode the key");
+    }
+    if (lwl_key_decode(ikp, &ikey) != 0) {
+        lwl_key_free(&key);
+        free(cert);
+        return lwl_fail(L, "issuer_key: cannot decode the key");
+    }
+    ktype = lwl_key_certtype(&key);
+    iktype = lwl_key_certtype(&ikey);
+    cert->sigType = sig_type(&ikey);
+    cert->keyType = key.type == LWL_PK_RSA ? RSA_KEY : key.type == LWL_PK_EC ? ECC_KEY : ED25519_KEY;
+
+    s = field_str(L, 1, "subject_der", &len);
+    if (s == NULL || set_raw_name(cert->sbjRaw, sizeof cert->sbjRaw, (const unsigned char *)s, len) != 0) {
+        err = "subject: cannot encode the name";
+        goto done;
+    }
+    if (!is_csr) {
+        int dlen = 0;
+        const unsigned char *ider = issuer ? wolfSSL_X509_get_der(issuer, &dlen) : NULL;
+        lua_Integer nb, na;
+        if (issuer) {
+            if (ider == NULL || wc_SetIssuerRaw(cert, ider, dlen) != 0) {
+                err = "issuer: cannot use its subject name";
+                goto done;
+            }
+            cert->selfSigned = 0;
+        } else {
+            memcpy(cert->issRaw, cert->sbjRaw, sizeof cert->issRaw);
+        }
+        s = field_str(L, 1, "serial", &len);
+        if (s && len > 0 && len <= CTC_SERIAL_SIZE) {
+            memcpy(cert->serial, s, len);
+            cert->serialSz = (int)len;
+        }
+        lua_getfield(L, 1, "not_before");
+        lua_getfield(L, 1, "not_after");
+        nb = lua_tointeger(L, -2);
+        na = lua_tointeger(L, -1);
+        lua_pop(L, 2);
+        cert->beforeDateSz = set_date(cert->beforeDate, (long long)nb);
+        cert->afterDateSz = set_date(cert->afterDate, (long long)na);
+        lua_getfield(L, 1, "ca");
+        cert->isCA = lua_toboolean(L, -1);
+        lua_getfield(L, 1, "path_len");
+        if (!lua_isnil(L, -1)) {
+            cert->pathLen = (byte)lua_tointeger(L, -1);
+            cert->pathLenSet = 1;
+        }
+        lua_pop(L, 2);
+        cert->basicConstSet = 1; /* leaves say CA:FALSE explicitly (not critical: wolfCrypt cannot) */
+        if (wc_SetSubjectKeyIdFromPublicKey_ex(cert, ktype, &key.u) != 0) {
+            err = "key: cannot compute the subject key id";
+            goto done;
+        }
+        if (issuer && ider)
+            r = wc_SetAuthKeyIdFromCert(cert, ider, dlen);
+        else
+            r = wc_SetAuthKeyIdFromPublicKey_ex(cert, iktype, &ikey.u);
+        if (r != 0) {
+            err = "issuer: cannot compute the authority key id";
+            goto done;
+        }
+        s = field_str(L, 1, "key_usage", &len);
+        if (s && wc_SetKeyUsage(cert, s) != 0) {
+            err = "key_usage: unknown usage name";
+            goto done;
+        }
+        s = field_str(L, 1, "ext_key_usage", &len);
+        if (s && wc_SetExtKeyUsage(cert, s) != 0) {
+            err = "ext_key_usage: unknown usage name";
+            goto done;
+        }
+    }
+    s = field_str(L, 1, "altnames_der", &len);
+    if (s) {
+#ifdef WOLFSSL_ALT_NAMES
+        if (len > sizeof cert->altNames) {
+            err = "altnames: too many names";
+            goto done;
+        }
+        memcpy(cert->altNames, s, len);
+        cert->altNamesSz = (int)len;
+        cap += (word32)len;
+#else
+        err = "altnames: not supported by this wolfSSL build";
+        goto done;
+#endif
+    }
+    buf = (unsigned char *)malloc(cap);
+    if (buf == NULL || wc_InitRng(&rng) != 0) {
+        err = "out of memory";
+        goto done;
+    }
+    if (is_csr) {
+#ifdef WOLFSSL_CERT_REQ
+        cert->version = 0; /* PKCS#10 v1 (wc_InitCert's default is X.509 v3) */
+        r = wc_MakeCertReq_ex(cert, buf, cap, ktype, &key.u);
+#else
+        r = -1;
+        err = "CSRs are not supported by this wolfSSL build";
+#endif
+    } else {
+        r = wc_MakeCert_ex(cert, buf, cap, ktype, &key.u, &rng);
+    }
+    if (r >= 0) r = wc_SignCert_ex(cert->bodySz, cert->sigType, buf, cap, iktype, &ikey.u, &rng);
+    wc_FreeRng(&rng);
+    if (r <= 0) {
+        if (err == NULL) {
+            snprintf(errbuf, sizeof errbuf, "%s failed (wolfCrypt error %d)",
+                     is_csr ? "making the CSR" : "making the certificate", r);
+            err = errbuf;
+        }
+        goto done;
+    }
+    lua_pushlstring(L, (const char *)buf, (size_t)r);
+done:
+    lwl_key_free(&key);
+    lwl_key_free(&ikey);
+    free(buf);
+    free(cert);
+    if (err) return lwl_fail(L, err);
+    return 1;
+}
+
+/* core.csr_check(der) -> true | nil, msg: the CSR parses and its signature
+ * verifies with its own key */
+static int csr_check(lua_State *L) {
+    size_t len;
+    const unsigned char *der = (const unsigned char *)luaL_checklstring(L, 1, &len);
+    DecodedCert *dc = (DecodedCert *)malloc(sizeof *dc);
+    int r;
+    if (dc == NULL) return luaL_error(L, "out of memory");
+    wc_InitDecodedCert(dc, der, (word32)len, NULL);
+    r = wc_ParseCert(dc, CERTREQ_TYPE, VERIFY, NULL);
+    wc_FreeDecodedCert(dc);
+    free(dc);
+    if (r != 0) return lwl_fail(L, "not a valid CSR (or its signature does not verify)");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+#endif
 
 static int x509_gc(lua_State *L) {
     lwl_X509 *p = tox509(L, 1);
@@ -306,14 +759,21 @@ static const luaL_Reg x509_methods[] = {
     {"subject", x509_subject}, {"issuer", x509_issuer},       {"serial", x509_serial},
     {"not_before", x509_not_before}, {"not_after", x509_not_after}, {"altnames", x509_altnames},
     {"digest", x509_digest},   {"der", x509_der},             {"pem", x509_pem},
-    {"check_host", x509_check_host}, {"is_ca", x509_is_ca},  {NULL, NULL}};
+    {"check_host", x509_check_host}, {"is_ca", x509_is_ca},  {"pubkey", x509_pubkey},
+    {"public_key", x509_public_key}, {"extensions", x509_extensions}, {"issued", x509_issued},
+    {NULL, NULL}};
 
 void lwl_x509_open(lua_State *L) {
     static const luaL_Reg meta[] = {{"__gc", x509_gc},
                                     {"__eq", x509_eq},
                                     {"__tostring", x509_tostring},
                                     {NULL, NULL}};
-    static const luaL_Reg funcs[] = {{"x509_load", x509_load}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"x509_load", x509_load},
+#if defined(WOLFSSL_CERT_GEN) && defined(WOLFSSL_CERT_EXT)
+                                     {"x509_make", x509_make},
+                                     {"csr_check", csr_check},
+#endif
+                                     {NULL, NULL}};
     lwl_newmeta(L, LWL_X509, x509_methods, meta);
     luaL_newmetatable(L, "wolfssl.x509.name");
     lua_pushcfunction(L, name_tostring);
