@@ -1,0 +1,35 @@
+-- Shared by the bench scripts: clock, RSS, the handshake kinds.
+local socket = require "socket"
+local M = {}
+
+-- Wall clock, for the two-process runs.
+M.wall = socket.gettime
+-- One-process runs: process CPU time by default (BENCH_CLOCK=wall for wall
+-- time), so other load on a shared machine hardly moves them; these loops
+-- never wait, so on an idle machine both clocks agree.
+M.now = os.getenv("BENCH_CLOCK") == "wall" and socket.gettime or os.clock
+
+-- A loop condition: SECONDS < 0 means exactly -SECONDS iterations (callgrind).
+function M.more(n, t0, secs)
+  local t = M.now()
+  if secs < 0 then return n < -secs, t end
+  return t - t0 < secs, t
+end
+
+function M.rss_kib()
+  local f = io.open("/proc/self/status")
+  local s = f:read("*a")
+  f:close()
+  return tonumber(s:match("VmRSS:%s*(%d+)"))
+end
+
+-- certificate, key, CA file and version of each measured handshake
+M.KINDS = {
+  ["tls13-ecdsa"] = { cert = "server.pem", key = "server.key", ca = "ca.pem" },
+  ["tls13-rsa"] = { cert = "rsa-server.pem", key = "rsa-server.key", ca = "rsa-ca.pem" },
+  ["tls12-ecdsa"] = { cert = "server.pem", key = "server.key", ca = "ca.pem", tls12 = true },
+  ["tls13"] = { cert = "server.pem", key = "server.key", ca = "ca.pem" },
+  ["tls12"] = { cert = "server.pem", key = "server.key", ca = "ca.pem", tls12 = true },
+}
+
+return M
