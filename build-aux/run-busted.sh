@@ -10,7 +10,7 @@ if [ "${WOLFSSL_VALGRIND:-}" = 1 ]; then
   runner=(valgrind -q --keep-debuginfo=yes --num-callers=40 --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
           --show-leak-kinds=definite --suppressions=build-aux/valgrind.supp "${runner[@]}")
 fi
-out=$(mktemp)
+mkdir -p build && out=$(mktemp build/.busted-XXXXXX) # not /tmp: specs clean up there
 "${runner[@]}" -o TAP $specs 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 skipped=$(grep -c '^ok .*# SKIP' "$out")

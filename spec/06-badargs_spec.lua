@@ -1,0 +1,187 @@
+-- Every public function of the foundation called with wrong argument types:
+-- the error names the argument (or the option key), and nothing crashes.
+local wolfssl = require "wolfssl"
+local x509 = require "wolfssl.x509"
+local H = require "helpers"
+
+local unpack = table.unpack or unpack
+
+-- a function that calls m by its name, as t.name(args) or t:name(args)
+local function named(name, m, args, method)
+  local code = ("local t = { %s = ... }; return function() t%s%s(%s) end"):format(
+    name, method and ":" or ".", name, args)
+  return assert((loadstring or load)(code))(m)
+end
+
+local function raises(pattern, f, ...)
+  local ok, err = pcall(f, ...)
+  assert.is_false(ok, "no error, expected " .. pattern)
+  assert.matches(pattern, tostring(err))
+end
+
+describe("bad arguments", function()
+  describe("wolfssl.context", function()
+    it("checks its argument and every option type", function()
+      raises("bad argument #1 to 'context' %(table expected, got nil%)", wolfssl.context)
+      raises("bad argument #1 to 'context' %(table expected, got number%)", wolfssl.context, 1)
+      raises("option keys must be strings", wolfssl.context, { "client" })
+      local bad = {
+        min_version = 1, max_version = {}, ciphers = true, ciphersuites = 5, groups = 7,
+        certificate = true, key = 1, password = 1, cafile = 1, capath = true, cadata = true,
+        system_ca = 1, verify = "sometimes", verify_depth = "deep", check_hostname = 1,
+        alpn = true, session_tickets = 1, session_cache = 1, session_cache_size = 0,
+        session_timeout = -5, post_handshake_auth = "yes", on_verify = "f",
+        session_store = 1,
+      }
+      for key, value in pairs(bad) do
+        raises("bad option '" .. key .. "'", wolfssl.context, { mode = "client", [key] = value })
+      end
+    end)
+  end)
+
+  describe("every option with every kind of wrong value", function()
+    it("gives a context, nil + message, or an error naming the key; never a stray Lua error", function()
+      local opts = require "wolfssl.options"
+      local values = { true, false, 0, -1, 1.5, "", "x", "tls1.2", {}, { 1 }, { "x" },
+                       function() return "s" end, io.stdout, { io.stdout },
+                       setmetatable({}, { __call = function() return 1 end }) }
+      local cctx = H.client_ctx { check_hostname = false }
+      for _, key in ipairs(opts.CONTEXT_KEYS) do
+        for _, v in ipairs(values) do
+          for _, mode in ipairs { "client", "server" } do
+            local ok, a, b = pcall(wolfssl.context, { mode = mode, [key] = v })
+            local what = ("%s %s = %s"):format(mode, key, tostring(v))
+            if ok then
+              assert(a ~= nil or type(b) == "string", what .. ": nil without a message")
+            else
+              assert(type(a) == "string" and a:find(key, 1, true), what .. ": " .. tostring(a))
+            end
+          end
+        end
+      end
+      for _, key in ipairs(opts.CONN_KEYS) do
+        for _, v in ipairs(values) do
+          local ok, a = pcall(cctx.new, cctx, { [key] = v })
+          if not ok then
+            assert(type(a) == "string" and a:find(key, 1, true), key .. " = " .. tostring(v) .. ": " .. tostring(a))
+          end
+        end
+      end
+    end)
+  end)
+
+  describe("ctx:new", function()
+    local cctx = H.client_ctx()
+    it("checks its options", function()
+      raises("bad argument #1 to 'new' %(table expected, got string%)", cctx.new, cctx, "x")
+      raises("unknown option 'servername' %(did you mean 'server_name'%?%)", cctx.new, cctx, { servername = "x" })
+      raises("bad option 'fd'", cctx.new, cctx, { fd = -1, server_name = "x" })
+      raises("bad option 'fd'", cctx.new, cctx, { fd = "3", server_name = "x" })
+      raises("bad option 'fd'", cctx.new, cctx, { fd = 1.5, server_name = "x" })
+      raises("bad option 'fd'", cctx.new, cctx, { fd = {}, server_name = "x" })
+      raises("bad option 'server_name'", cctx.new, cctx, { server_name = 1 })
+      raises("bad option 'server_name'", cctx.new, cctx, { server_name = "" })
+      raises("bad option 'alpn'", cctx.new, cctx, { server_name = "x", alpn = 1 })
+    end)
+
+    it("a freed context refuses new connections; its live connections still work", function()
+      local sctx = H.server_ctx()
+      local cctx2 = H.client_ctx()
+      local c, s = cctx2:new { server_name = "localhost" }, sctx:new()
+      sctx:free()
+      sctx:free() -- idempotent
+      raises("attempt to use a freed context", function() sctx:new() end)
+      raises("attempt to use a freed context", function() sctx:mode() end)
+      assert(H.handshake(c, s))
+      assert.equal("ok", H.transfer(c, s, "ok"))
+    end)
+
+    it("must be called on a context", function()
+      raises("Context", cctx.new, "not a context", {})
+      raises("Context", cctx.new, nil, {})
+    end)
+  end)
+
+  describe("Connection methods", function()
+    local c
+    before_each(function()
+      c = H.client_ctx():new { server_name = "localhost" }
+    end)
+
+    it("read(n)", function()
+      raises("bad argument #1 to 'read' %(number expected, got string%)", function() c:read("x") end)
+      raises("bad argument #1 to 'read' %(must not be negative%)", function() c:read(-1) end)
+    end)
+
+    it("write(s, i, j)", function()
+      raises("bad argument #1 to 'write' %(string expected, got no value%)", function() c:write() end)
+      raises("bad argument #1 to 'write' %(string expected, got table%)", function() c:write({}) end)
+      raises("bad argument #2 to 'write' %(number expected, got string%)", function() c:write("x", "a") end)
+      raises("bad argument #3 to 'write' %(number expected, got table%)", function() c:write("x", 1, {}) end)
+    end)
+
+    it("feed, drain", function()
+      raises("bad argument #1 to 'feed' %(string expected, got no value%)", function() c:feed() end)
+      raises("bad argument #1 to 'feed' %(string expected, got boolean%)", function() c:feed(true) end)
+      raises("bad argument #1 to 'drain' %(number expected, got string%)", function() c:drain("all") end)
+    end)
+
+    it("export_keying_material", function()
+      raises("bad argument #1 to 'export_keying_material' %(string expected", function() c:export_keying_material(nil, 16) end)
+      raises("bad argument #2 to 'export_keying_material' %(number expected", function() c:export_keying_material("l", "x") end)
+      raises("bad argument #2 to 'export_keying_material' %(must be between", function() c:export_keying_material("l", 0) end)
+      raises("bad argument #3 to 'export_keying_material' %(string expected", function() c:export_keying_material("l", 16, {}) end)
+    end)
+
+    it("every method called on something that is not a connection", function()
+      local methods = { "handshake", "read", "write", "shutdown", "close", "feed", "feed_eof", "drain",
+                        "version", "cipher", "group", "alpn", "server_name", "peer_certificate",
+                        "peer_chain", "verify_result", "state", "last_error", "pending" }
+      for _, name in ipairs(methods) do
+        local m = c[name]
+        raises("bad argument #1 to '" .. name .. "' %(wolfssl.Connection expected, got string%)",
+               named(name, m, '"nope"'))
+        raises("bad argument #1 to '" .. name .. "' %(wolfssl.Connection expected, got no value%)",
+               named(name, m, ""))
+        -- a method called on the wrong self, the way Lua words it
+        raises("calling '" .. name .. "' on bad self %(wolfssl.Connection expected, got table%)",
+               named(name, m, "", true))
+      end
+      raises("wolfssl.Connection expected", c.info, 42)
+    end)
+
+    it("feed in fd mode and feed after feed_eof", function()
+      c:feed_eof()
+      raises("feed_eof%(%) was already called", c.feed, c, "x")
+    end)
+
+    it("fields other than data cannot be set", function()
+      raises("cannot set field 'handshake'", function() c.handshake = 1 end)
+      raises("cannot set field", function() c[1] = 1 end)
+    end)
+  end)
+
+  describe("x509", function()
+    local x = assert(x509.load(H.read("server.pem")))
+
+    it("load and load_chain", function()
+      raises("bad argument #1 to 'load' %(string expected, got nil%)", x509.load)
+      raises("bad argument #1 to 'load' %(string expected, got number%)", x509.load, 5)
+      raises("bad argument #1 to 'load_chain' %(string expected, got table%)", x509.load_chain, {})
+      assert.same({ nil, "not a valid certificate" }, { x509.load("garbage") })
+      assert.same({ nil, "no certificate found" }, { x509.load_chain("garbage") })
+      assert.equal(2, #assert(x509.load_chain(H.read("server-chain.pem"))))
+    end)
+
+    it("methods check self and their arguments", function()
+      for _, name in ipairs { "subject", "issuer", "serial", "not_before", "not_after", "altnames",
+                              "digest", "der", "pem", "check_host", "is_ca" } do
+        local m = x[name]
+        raises("bad argument #1 to '" .. name .. "' %(wolfssl.x509 expected, got string%)",
+               named(name, m, '"nope"'))
+      end
+      raises("bad argument #1 to 'digest' %(invalid option 'md4'%)", function() x:digest("md4") end)
+      raises("bad argument #1 to 'check_host' %(string expected, got no value%)", function() x:check_host() end)
+    end)
+  end)
+end)
