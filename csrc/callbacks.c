@@ -158,11 +158,21 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
     /* wolfSSL can report preverify=1 with an error set (hostname via
      * X509_VERIFY_PARAM): an error always counts as a failure here. */
     chain_ok = v.ok = preverify && v.err == 0;
+#ifndef SESSION_CERTS
+    lwl_chain_capture(c, store); /* for peer_chain(), whatever verify is */
+#endif
     if (c->ctx->verify == 0) return 1; /* verify = "none": never fail */
     c->verified = 1;
     if (c->ctx->callbacks & LWL_CB_VERIFY) {
         int r = lwl_callback(c, "on_verify", verify_push, verify_collect, 1, &v);
-        if (r < 0) return 0; /* the callback raised: fail closed */
+        if (r < 0) { /* the callback raised: fail closed, and verify_result says so */
+            if (c->vfy_err == 0) {
+                c->vfy_err = LWL_VERIFY_REJECTED;
+                c->vfy_depth = v.depth;
+                lwl_cert_cn(v.cert, c->vfy_subject, sizeof c->vfy_subject);
+            }
+            return 0;
+        }
         if (r > 0 && !v.ok && chain_ok && c->vfy_err == 0) {
             c->vfy_err = LWL_VERIFY_REJECTED;
             c->vfy_depth = v.depth;

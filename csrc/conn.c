@@ -9,12 +9,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define READ_CHUNK 16384 /* one TLS record of plaintext */
 
 /* ---- byte queues ---- */
 
+/* A queue whose cap is 0 but p is set borrows the bytes of a Lua string
+ * (conn:feed keeps the string alive in the uservalue): no copy until more
+ * bytes arrive before it is used up. */
+static int buf_own(lwl_Buf *b, size_t extra) {
+    size_t cap = 4096;
+    unsigned char *p;
+    while (cap < b->len + extra) cap *= 2;
+    p = (unsigned char *)malloc(cap);
+    if (p == NULL) return 0;
+    memcpy(p, b->p + b->head, b->len);
+    b->p = p;
+    b->head = 0;
+    b->cap = cap;
+    return 1;
+}
+
 static int buf_append(lwl_Buf *b, const void *data, size_t n) {
+    if (b->cap == 0 && b->p != NULL && !buf_own(b, n)) return 0;
     if (b->head + b->len + n > b->cap) {
         if (b->head > 0) { /* slide down before growing */
             memmove(b->p, b->p + b->head, b->len);
@@ -41,14 +60,14 @@ static void buf_consume(lwl_Buf *b, size_t n) {
     b->head += n;
     b->len -= n;
     if (b->len == 0) {
-        free(b->p);
+        if (b->cap) free(b->p);
         b->p = NULL;
         b->head = b->cap = 0;
     }
 }
 
 static void buf_free(lwl_Buf *b) {
-    free(b->p);
+    if (b->cap) free(b->p);
     memset(b, 0, sizeof *b);
 }
 
@@ -96,6 +115,7 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
         for (;;) {
             ssize_t n = send(c->fd, buf, (size_t)sz, MSG_NOSIGNAL);
             if (n >= 0) {
+                c->nsent += (size_t)n;
                 if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, (int)n);
                 return (int)n;
             }
@@ -107,6 +127,7 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
         }
     }
     if (!buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
+    c->nsent += (size_t)sz;
     if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, sz);
     return sz;
 }
@@ -137,6 +158,8 @@ static void conn_free(lwl_Conn *c) {
     }
     buf_free(&c->in);
     buf_free(&c->out);
+    lwl_trace_free(c);
+    lwl_chain_free(c);
     free(c->server_name);
     c->server_name = NULL;
 }
@@ -165,6 +188,12 @@ static int conn_new(lua_State *L) {
     wolfSSL_SSLSetIOSend(c->ssl, io_send);
     wolfSSL_SetIOReadCtx(c->ssl, c);
     wolfSSL_SetIOWriteCtx(c->ssl, c);
+#ifdef HAVE_KEYING_MATERIAL
+    /* export_keying_material needs the handshake randoms and secrets; Debian's
+     * build keeps them by default (WOLFSSL_OPENVPN), the tuned one must ask. */
+    wolfSSL_KeepArrays(c->ssl);
+#endif
+    if (!lwl_trace_attach(c)) return luaL_error(L, "out of memory");
     if (name != NULL && !ctx->is_server) {
         size_t n = strlen(name);
         c->server_name = (char *)malloc(n + 1);
@@ -214,6 +243,25 @@ static void leave(lwl_Conn *c) {
     if (c->close_pending) conn_free(c);
 }
 
+/* wolfSSL 5.5.4 fails some handshakes without telling the peer, which then
+ * waits forever: a TLS 1.3-only client given a TLS 1.2 ServerHello, a TLS 1.2
+ * server whose client sent no certificate (verify = "require"), a TLS 1.3
+ * server that cannot use the ClientHello. While our writes are still
+ * plaintext an alert is a plaintext record: send it ourselves when wolfSSL
+ * sent none. */
+static void send_plain_alert(lwl_Conn *c, int code) {
+    WOLFSSL_ALERT_HISTORY h;
+    unsigned char rec[7] = {21, 3, 3, 0, 2, 2, 0};
+    if (wolfSSL_get_alert_history(c->ssl, &h) != WOLFSSL_SUCCESS || h.last_tx.code >= 0) return;
+    rec[6] = (unsigned char)code;
+    if (c->fd >= 0) {
+        ssize_t n = send(c->fd, rec, sizeof rec, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n; /* best effort: the connection is failing anyway */
+    } else {
+        (void)buf_append(&c->out, rec, sizeof rec);
+    }
+}
+
 /* The result of a wolfSSL call that returned ret <= 0. */
 static int io_result(lua_State *L, lwl_Conn *c, int ret) {
     int err = wolfSSL_get_error(c->ssl, ret);
@@ -257,6 +305,17 @@ static int io_result(lua_State *L, lwl_Conn *c, int ret) {
         return 2;
     }
     c->failed = 1;
+    if (!c->done && !c->cb_error) {
+        if (err == VERSION_ERROR)
+            send_plain_alert(c, 70 /* protocol_version */);
+        else if (c->is_server && err != FATAL_ERROR /* the peer's alert: no answer */ &&
+                 err != SOCKET_PEER_CLOSED_E && err != SOCKET_ERROR_E &&
+                 (c->nsent == 0 || /* nothing sent yet: no keys yet */
+                  /* TLS <= 1.2 server: plaintext until its ChangeCipherSpec,
+                   * which comes first only when resuming */
+                  (wolfSSL_version(c->ssl) != TLS1_3_VERSION && !wolfSSL_session_reused(c->ssl))))
+            send_plain_alert(c, 40 /* handshake_failure */);
+    }
     kind = lwl_describe_error(c, err, msg, sizeof msg);
     {
         WOLFSSL_ALERT_HISTORY h;
@@ -299,7 +358,10 @@ static int conn_handshake(lua_State *L) {
         return failed_again(L, c);
     }
     ret = c->is_server ? wolfSSL_accept(c->ssl) : wolfSSL_connect(c->ssl);
-    if (ret == WOLFSSL_SUCCESS) {
+    if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
+    /* some callbacks cannot fail the handshake in wolfSSL (on_new_session,
+     * session_store.put: their result is ignored): fail it here */
+    if (ret == WOLFSSL_SUCCESS && !c->cb_error) {
         c->done = 1;
         leave(c);
         lua_pushboolean(L, 1);
@@ -312,7 +374,7 @@ static int conn_handshake(lua_State *L) {
 
 /* conn:read([n]) -> up to n bytes (default: one record's worth) */
 static int conn_read(lua_State *L) {
-    lwl_Conn *c;
+    lwl_Conn *c = lwl_checkconn(L, 1); /* self first: its error is the useful one */
     lua_Integer want = luaL_optinteger(L, 2, READ_CHUNK);
     char chunk[READ_CHUNK];
     int ret, n;
@@ -329,7 +391,8 @@ static int conn_read(lua_State *L) {
     }
     if (want <= READ_CHUNK) { /* the common case: one copy, no allocation */
         ret = wolfSSL_read(c->ssl, chunk, (int)want);
-        if (ret > 0) {
+        if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
+        if (ret > 0 && !c->cb_error) { /* a callback (on_new_session) may have raised */
             c->done = 1;
             leave(c);
             lua_pushlstring(L, chunk, (size_t)ret);
@@ -342,12 +405,13 @@ static int conn_read(lua_State *L) {
         for (;;) {
             int step = (int)(want - got < READ_CHUNK ? want - got : READ_CHUNK);
             ret = wolfSSL_read(c->ssl, chunk, step);
+            if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
             if (ret <= 0) break;
             luaL_addlstring(&b, chunk, (size_t)ret);
             got += ret;
             if (got >= want || wolfSSL_pending(c->ssl) == 0) break;
         }
-        if (got > 0) {
+        if (got > 0 && !c->cb_error) {
             c->done = 1;
             leave(c);
             luaL_pushresult(&b);
@@ -364,7 +428,7 @@ static int conn_read(lua_State *L) {
 /* conn:write(s [, i [, j]]) -> bytes written (i, j as in string.sub) */
 static int conn_write(lua_State *L) {
     size_t len;
-    const char *s = luaL_checklstring(L, 2, &len);
+    const char *s = (lwl_checkconn(L, 1), luaL_checklstring(L, 2, &len));
     lua_Integer i = luaL_optinteger(L, 3, 1), j = luaL_optinteger(L, 4, -1);
     lwl_Conn *c;
     int ret, n;
@@ -383,6 +447,7 @@ static int conn_write(lua_State *L) {
         return 1;
     }
     ret = wolfSSL_write(c->ssl, s + i - 1, (int)(j - i + 1));
+    if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
     if (ret > 0) {
         c->done = 1;
         leave(c);
@@ -403,6 +468,7 @@ static int conn_shutdown(lua_State *L) {
         return failed_again(L, c);
     }
     ret = wolfSSL_shutdown(c->ssl);
+    if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
     if (ret == WOLFSSL_SUCCESS || ret == WOLFSSL_SHUTDOWN_NOT_DONE) {
         leave(c);
         lua_pushboolean(L, 1);
@@ -430,7 +496,20 @@ static int conn_feed(lua_State *L) {
     const char *s = luaL_checklstring(L, 2, &len);
     if (c->fd >= 0) return luaL_error(L, "feed: the connection is in fd mode");
     if (c->eof) return luaL_error(L, "feed: feed_eof() was already called");
-    if (len > 0 && !buf_append(&c->in, s, len)) return luaL_error(L, "out of memory");
+    if (len > 0 && c->in.len == 0) {
+        /* nothing queued: borrow the string instead of copying it (bulk data
+         * is fed a record or more at a time); it stays referenced until the
+         * next feed */
+        c->in.p = (unsigned char *)s;
+        c->in.head = c->in.cap = 0;
+        c->in.len = len;
+        lwl_getuv(L, 1);
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, "feeding");
+        lua_pop(L, 1);
+    } else if (len > 0 && !buf_append(&c->in, s, len)) {
+        return luaL_error(L, "out of memory");
+    }
     lwl_pushint(L, len);
     return 1;
 }
@@ -462,9 +541,15 @@ static int conn_pending(lua_State *L) {
 
 /* ---- negotiated values ---- */
 
+/* Getters answer nil, not nothing: tostring(conn:alpn()) must work. */
+static int push_nil(lua_State *L) {
+    lua_pushnil(L);
+    return 1;
+}
+
 static int conn_version(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
-    if (!c->done) return 0;
+    if (!c->done) return push_nil(L);
     lua_pushstring(L, wolfSSL_get_version(c->ssl));
     return 1;
 }
@@ -472,15 +557,16 @@ static int conn_version(lua_State *L) {
 static int conn_cipher(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     const char *name;
-    if (!c->done) return 0;
-    name = wolfSSL_CIPHER_get_name(wolfSSL_get_current_cipher(c->ssl));
-    if (name != NULL && strncmp(name, "TLS13-", 6) == 0) {
-        /* TLS 1.3 suites by their RFC 8446 names, as OpenSSL and Python do */
+    if (!c->done) return push_nil(L);
+    {
+        /* By suite number, so both builds say the same: TLS 1.3 suites by their
+         * RFC 8446 names, TLS 1.2 ones by OpenSSL's (as OpenSSL, Python, LuaSec) */
         int suite = wolfSSL_get_current_cipher_suite(c->ssl);
-        name = wolfSSL_get_cipher_name_iana_from_suite((unsigned char)(suite >> 8),
-                                                       (unsigned char)suite);
+        unsigned char s0 = (unsigned char)(suite >> 8), s1 = (unsigned char)suite;
+        name = s0 == 0x13 ? wolfSSL_get_cipher_name_iana_from_suite(s0, s1)
+                          : wolfSSL_get_cipher_name_from_suite(s0, s1);
     }
-    if (name == NULL) return 0;
+    if (name == NULL) return push_nil(L);
     lua_pushstring(L, name);
     return 1;
 }
@@ -488,9 +574,9 @@ static int conn_cipher(lua_State *L) {
 static int conn_group(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     const char *name;
-    if (!c->done) return 0;
+    if (!c->done) return push_nil(L);
     name = wolfSSL_get_curve_name(c->ssl);
-    if (name == NULL) return 0;
+    if (name == NULL) return push_nil(L);
     lua_pushstring(L, lwl_group_name(name));
     return 1;
 }
@@ -507,13 +593,13 @@ static int conn_alpn(lua_State *L) {
 #else
     (void)c;
 #endif
-    return 0;
+    return push_nil(L);
 }
 
 static int conn_server_name(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     if (!c->is_server) {
-        if (c->server_name == NULL) return 0;
+        if (c->server_name == NULL) return push_nil(L);
         lua_pushstring(L, c->server_name);
         return 1;
     }
@@ -527,13 +613,13 @@ static int conn_server_name(lua_State *L) {
         }
     }
 #endif
-    return 0;
+    return push_nil(L);
 }
 
 static int conn_peer_certificate(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(c->ssl); /* a new object: ours */
-    if (x == NULL) return 0;
+    if (x == NULL) return push_nil(L);
     lwl_x509_push(L, x);
     return 1;
 }
@@ -543,7 +629,7 @@ static int conn_peer_chain(lua_State *L) {
 #ifdef SESSION_CERTS
     WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(c->ssl); /* owned by the WOLFSSL */
     int i, n = chain ? wolfSSL_get_chain_count(chain) : 0;
-    if (n <= 0) return 0;
+    if (n <= 0) return push_nil(L);
     lua_createtable(L, n, 0);
     for (i = 0; i < n; i++) {
         int len = wolfSSL_get_chain_length(chain, i);
@@ -552,8 +638,7 @@ static int conn_peer_chain(lua_State *L) {
     }
     return 1;
 #else
-    (void)c;
-    return luaL_error(L, "peer_chain is not supported by this wolfSSL build (no SESSION_CERTS)");
+    return lwl_chain_push(L, c); /* chain.c: kept by the verify callback */
 #endif
 }
 
@@ -596,7 +681,9 @@ static int conn_state(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     if (c->failed)
         lua_pushliteral(L, "failed");
-    else if (c->got_close_notify || (wolfSSL_get_shutdown(c->ssl) & WOLFSSL_SENT_SHUTDOWN))
+    /* get_shutdown claims both directions shut before the handshake starts */
+    else if (c->got_close_notify ||
+             (c->done && (wolfSSL_get_shutdown(c->ssl) & WOLFSSL_SENT_SHUTDOWN)))
         lua_pushliteral(L, "shutdown");
     else if (c->done)
         lua_pushliteral(L, "established");
@@ -727,8 +814,46 @@ static const luaL_Reg conn_methods[] = {
     {"export_keying_material", conn_export_keying_material},
     {NULL, NULL}};
 
+/* ---- internal, test-only helpers (not part of the public API) ---- */
+
+/* core.socketpair([nonblocking]) -> fd1, fd2 | nil, msg: a connected AF_UNIX
+ * stream pair, for the fd-mode specs. */
+static int core_socketpair(lua_State *L) {
+    int sv[2], i;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return lwl_fail(L, strerror(errno));
+    if (lua_toboolean(L, 1))
+        for (i = 0; i < 2; i++) fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK);
+    lwl_pushint(L, sv[0]);
+    lwl_pushint(L, sv[1]);
+    return 2;
+}
+
+/* core.setblocking(fd, on): LuaSocket keeps its sockets O_NONBLOCK; the specs
+ * use this to test truly blocking descriptors (test-only) */
+static int core_setblocking(lua_State *L) {
+    int fd = (int)luaL_checkinteger(L, 1);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return lwl_fail(L, strerror(errno));
+    fl = lua_toboolean(L, 2) ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK);
+    if (fcntl(fd, F_SETFL, fl) != 0) return lwl_fail(L, strerror(errno));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.closefd(fd) -> true | nil, msg (test-only) */
+static int core_closefd(lua_State *L) {
+    int fd = (int)luaL_checkinteger(L, 1);
+    if (close(fd) != 0) return lwl_fail(L, strerror(errno));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 void lwl_conn_open(lua_State *L) {
-    static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"conn_new", conn_new},
+                                     {"socketpair", core_socketpair}, /* internal: tests */
+                                     {"closefd", core_closefd},       /* internal: tests */
+                                     {"setblocking", core_setblocking}, /* internal: tests */
+                                     {NULL, NULL}};
     luaL_newmetatable(L, LWL_CONN);
     lua_pushliteral(L, LWL_CONN);
     lua_setfield(L, -2, "__name");

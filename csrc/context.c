@@ -74,6 +74,14 @@ static int context_mode(lua_State *L) {
 static int ctx_versions(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
     int min = (int)luaL_checkinteger(L, 2), max = (int)luaL_checkinteger(L, 3);
+    /* set_min_proto_version accepts TLS 1.0 even where the build cannot speak
+     * it: refuse what options.h says is compiled out. */
+#if !defined(WOLFSSL_ALLOW_TLSV10) || defined(NO_OLD_TLS)
+    if (min <= 0x0301) return lwl_fail(L, "this wolfSSL build does not support that minimum version");
+#endif
+#ifdef NO_OLD_TLS
+    if (min <= 0x0302) return lwl_fail(L, "this wolfSSL build does not support that minimum version");
+#endif
     if (wolfSSL_CTX_set_min_proto_version(c->ctx, min) != WOLFSSL_SUCCESS)
         return lwl_fail(L, "this wolfSSL build does not support that minimum version");
     if (wolfSSL_CTX_set_max_proto_version(c->ctx, max) != WOLFSSL_SUCCESS)
@@ -95,8 +103,10 @@ static int ctx_groups(lua_State *L) {
     const char *list = luaL_checklstring(L, 2, &len);
     char buf[256];
     if (len >= sizeof buf) return lwl_fail(L, "group list too long");
-    memcpy(buf, list, len + 1); /* set1_groups_list takes a non-const char* */
-    return ok_or_fail(L, wolfSSL_CTX_set1_groups_list(c->ctx, buf) == WOLFSSL_SUCCESS,
+    memcpy(buf, list, len + 1);
+    /* set1_curves_list, not set1_groups_list: in 5.5.4 only the former knows
+     * "X25519"/"X448"; it also sets the TLS 1.3 key share order (ssl.c) */
+    return ok_or_fail(L, wolfSSL_CTX_set1_curves_list(c->ctx, buf) == WOLFSSL_SUCCESS,
                       "unknown or unsupported group in the list");
 }
 

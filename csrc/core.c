@@ -3,6 +3,9 @@
 
 #include <wolfssl/version.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #ifndef LWL_VERSION
 #define LWL_VERSION "0.1.0"
@@ -51,6 +54,23 @@ const char *lwl_group_name(const char *wolf) {
     return wolf;
 }
 
+/* core.heap_bytes() -> bytes in use on the C heap (glibc mallinfo2), or nil
+ * where the C library cannot tell (not glibc, or malloc replaced). For benchmarks (bench/): it sees the whole
+ * process, not just wolfSSL. */
+static int core_heap_bytes(lua_State *L) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    struct mallinfo2 mi = mallinfo2();
+    size_t n = mi.uordblks + mi.hblkhd;
+    if (n == 0) /* malloc replaced (valgrind, some preloads): no answer */
+        lua_pushnil(L);
+    else
+        lua_pushnumber(L, (lua_Number)n);
+#else
+    lua_pushnil(L);
+#endif
+    return 1;
+}
+
 #define FEATURE(name, on) (lua_pushboolean(L, on), lua_setfield(L, -2, name))
 
 static void push_features(lua_State *L) {
@@ -62,6 +82,16 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("tls13", on);
+#if defined(WOLFSSL_ALLOW_TLSV10) && !defined(NO_OLD_TLS)
+    FEATURE("tls1_0", 1);
+#else
+    FEATURE("tls1_0", 0);
+#endif
+#ifndef NO_OLD_TLS
+    FEATURE("tls1_1", 1);
+#else
+    FEATURE("tls1_1", 0);
+#endif
 #ifdef WOLFSSL_DTLS
     on = 1;
 #else
@@ -180,6 +210,15 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("system_ca", on);
+    /* wolfSSL keeps the peer's chain on the session (SESSION_CERTS): a resumed
+     * connection still answers peer_certificate()/peer_chain(); without it the
+     * binding keeps the chain of full handshakes only (chain.c) */
+#ifdef SESSION_CERTS
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("session_certs", on);
     lua_pushstring(L, LWL_BUILD);
     lua_setfield(L, -2, "build");
 }
@@ -193,6 +232,8 @@ LUALIB_API int luaopen_wolfssl_core(lua_State *L) {
     lua_setfield(L, -2, "WOLFSSL_VERSION");
     push_features(L);
     lua_setfield(L, -2, "features");
+    lua_pushcfunction(L, core_heap_bytes);
+    lua_setfield(L, -2, "heap_bytes");
     lwl_context_open(L);
     lwl_conn_open(L);
     lwl_x509_open(L);

@@ -17,13 +17,15 @@ int lwl_verify_code(int code) {
     case ASN_SIG_CONFIRM_E: return 7;
     case DOMAIN_NAME_MISMATCH: return 62;
     case IPADDR_MISMATCH: return 64;
-    case CRL_CERT_REVOKED: case OCSP_CERT_REVOKED: return 23;
+    case CRL_CERT_REVOKED: return 23;
+    case OCSP_CERT_REVOKED: return 2002;          /* revoked by a (stapled) OCSP response */
+    case BAD_CERTIFICATE_STATUS_ERROR: return 2003; /* OCSP response unknown / invalid */
     case MAX_CHAIN_ERROR: case ASN_PATHLEN_SIZE_E: case ASN_PATHLEN_INV_E: return 22;
     case NOT_CA_ERROR: return 24;
     case KEYUSE_SIGNATURE_E: case KEYUSE_ENCIPHER_E: case EXTKEYUSE_AUTH_E:
     case KEYUSAGE_E: case EXTKEYUSAGE_E: return 26;
     case CRL_MISSING: return 3;
-    case OCSP_CERT_UNKNOWN: return 2001;
+    case OCSP_CERT_UNKNOWN: case OCSP_LOOKUP_FAIL: return 2001; /* no usable staple */
     case -1: return 1;
     default: return code < 0 ? 1 : code;
     }
@@ -52,7 +54,9 @@ const char *lwl_verify_reason(int code) {
     case 50: return "rejected by on_verify";
     case 62: return "hostname mismatch";
     case 64: return "IP address mismatch";
-    case 2001: return "OCSP status unknown";
+    case 2001: return "no OCSP response stapled (OCSP status unknown)";
+    case 2002: return "certificate revoked (OCSP response)";
+    case 2003: return "OCSP response says unknown or does not verify";
     default: return "certificate verification failed";
     }
 }
@@ -123,7 +127,7 @@ static int is_verify_error(int err) {
     case KEYUSE_ENCIPHER_E: case EXTKEYUSE_AUTH_E: case ASN_SELF_SIGNED_E:
     case ASN_PATHLEN_SIZE_E: case ASN_PATHLEN_INV_E: case OCSP_CERT_UNKNOWN:
     case CRL_MISSING: case NO_PEER_CERT: case NO_PEER_VERIFY: case BAD_CERTIFICATE_STATUS_ERROR:
-    case OCSP_INVALID_STATUS:
+    case OCSP_INVALID_STATUS: case OCSP_LOOKUP_FAIL:
         return 1;
     default:
         return 0;
@@ -145,6 +149,9 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
         int a = h.last_rx.code;
         if (a == 70)
             snprintf(buf, sz, "no shared protocol version: peer sent alert protocol_version");
+        else if (a == 40 && !c->is_server && wolfSSL_get_certificate(c->ssl) == NULL)
+            snprintf(buf, sz, "peer sent alert handshake_failure (no shared cipher or parameters, "
+                              "or the server requires a client certificate?)");
         else if (a == 40 && !c->is_server)
             snprintf(buf, sz, "peer sent alert handshake_failure (no shared cipher or parameters?)");
         else
@@ -169,8 +176,10 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
     switch (err) {
     case SOCKET_PEER_CLOSED_E: case SOCKET_ERROR_E:
         if (!c->done) {
-            snprintf(buf, sz, c->nrecv ? "connection closed by peer during the handshake"
-                                       : "connection closed by peer before the handshake");
+            /* a client has sent its ClientHello: the handshake had begun */
+            snprintf(buf, sz, (c->nrecv || !c->is_server)
+                                  ? "connection closed by peer during the handshake"
+                                  : "connection closed by peer before the handshake");
             return "closed";
         }
         snprintf(buf, sz, "connection closed by peer");
@@ -190,6 +199,15 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
     case NO_PRIVATE_KEY: case NO_CERT_ERROR:
         snprintf(buf, sz, "no certificate or private key configured");
         return "config";
+    case BAD_FUNC_ARG:
+        if (c->is_server && !c->done) {
+            /* wolfSSL 5.5.4's answer to a TLS 1.3 ClientHello whose groups it
+             * cannot use (no key exchange group in common) */
+            snprintf(buf, sz, "cannot negotiate with the peer's ClientHello "
+                              "(no shared key exchange group?) (wolfSSL error %d)", err);
+            return "protocol";
+        }
+        /* fall through */
     default: {
         char text[WOLFSSL_MAX_ERROR_SZ];
         wolfSSL_ERR_error_string_n((unsigned long)err, text, sizeof text);

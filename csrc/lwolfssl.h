@@ -65,6 +65,7 @@ typedef struct lwl_Conn {
     int got_close_notify;
     int verified;         /* the verify callback ran for the peer's chain */
     size_t nrecv;         /* bytes received so far */
+    size_t nsent;         /* bytes sent so far (given to the socket or to drain) */
     unsigned char first[8]; /* the first bytes received: tells garbage from TLS */
     const char *step;     /* last handshake step seen, for state() */
     /* first verification failure seen by the verify callback */
@@ -74,6 +75,7 @@ typedef struct lwl_Conn {
     lwl_Buf in, out;      /* memory mode queues */
     void *trace;          /* trace.c's state when on_message/on_state is set */
     void *ext;            /* session.c / hooks.c per-connection state, if any */
+    struct lwl_Chain *chain; /* chain.c: the peer's certificates (no SESSION_CERTS) */
 } lwl_Conn;
 
 lwl_Conn *lwl_checkconn(lua_State *L, int idx);
@@ -100,6 +102,21 @@ void lwl_hooks_open(lua_State *L);   /* hooks.c: servername, ALPN, PSK, keylog, 
 /* trace.c: called by the I/O callbacks with every chunk of bytes received
  * (dir 0) or sent (dir 1), only when c->trace is set. No Lua runs inside. */
 void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n);
+/* trace.c: lwl_trace_attach (conn_new: sets c->trace when the context has
+ * on_message/on_state/keylog; 0 when out of memory), lwl_trace_free
+ * (conn_free), lwl_trace_flush (after each wolfSSL call of a method, with its
+ * return value: delivers queued records to Lua; -1 when a callback raised). */
+int lwl_trace_attach(lwl_Conn *c);
+void lwl_trace_free(lwl_Conn *c);
+int lwl_trace_flush(lwl_Conn *c, int ret);
+
+/* ---- chain.c: the certificates the peer sent (leaf first), kept by the
+ * binding when wolfSSL does not keep them (built without SESSION_CERTS) ---- */
+struct lwl_Chain;
+int lwl_chain_add(lwl_Conn *c, const unsigned char *der, int len); /* 0: out of memory */
+void lwl_chain_capture(lwl_Conn *c, WOLFSSL_X509_STORE_CTX *store); /* from the verify callback */
+int lwl_chain_push(lua_State *L, lwl_Conn *c); /* array of x509, or nil; returns 1 */
+void lwl_chain_free(lwl_Conn *c);
 
 /* ---- callbacks.c ---- */
 /* Run the Lua callback `name` of the connection's context, protected.

@@ -342,7 +342,7 @@ static int flush_push(lua_State *L, void *ud) {
 #endif
         if (f->done && (f->c->ctx->callbacks & LWL_CB_KEYLOG) && f->newly_done) {
             if (v == 0x0303) push_keylog12(L, f->c);
-            wolfSSL_FreeArrays(f->c->ssl);
+            /* the handshake secrets stay: export_keying_material needs them */
         }
     }
     return 2;

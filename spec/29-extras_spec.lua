@@ -24,6 +24,20 @@ local function pump(a, b)
 end
 
 describe("export_keying_material", function()
+  for v in pairs(VERSIONS) do
+    it("still works when the key log is on (" .. v .. ")", function()
+      local lines = {}
+      local keylog = function(_, line) lines[#lines + 1] = line end
+      if v == "tls1.3" and not wolfssl.features.keylog_tls13 then keylog = nil end
+      local c, s, ok = H.pair(H.client_ctx { max_version = v, keylog = keylog },
+                              H.server_ctx { max_version = v })
+      assert.is_true(ok)
+      if keylog then assert.is_true(#lines > 0) end
+      local a = assert(c:export_keying_material("EXPORTER-test", 32))
+      assert.equal(a, s:export_keying_material("EXPORTER-test", 32))
+    end)
+  end
+
   for v, name in pairs(VERSIONS) do
     it("is equal on both sides, with and without context (" .. v .. ")", function()
       local c, s, ok = H.pair(H.client_ctx { max_version = v }, H.server_ctx { max_version = v })

@@ -50,7 +50,8 @@ end
 
 -- A certificate chain given as PEM text (one string with every certificate).
 local function chain_pem(key, v)
-  if type(v) == "table" and not opts.is_object(v) then
+  if opts.is_object(v) then return v:pem(), "pem" end
+  if type(v) == "table" then
     local parts = {}
     for i, item in ipairs(v) do
       local pem, err = opts.cert_pem(key .. "[" .. i .. "]", item)
@@ -101,6 +102,15 @@ function M.context(o)
   -- ciphers: ciphers covers TLS <= 1.2, ciphersuites TLS 1.3; wolfSSL takes one list
   if o.ciphers or o.ciphersuites then
     local list = {}
+    -- wolfSSL accepts a list when any entry is known: check each part alone
+    for _, key in ipairs { "ciphers", "ciphersuites" } do
+      if o[key] then
+        local probe = core.context_new(server)
+        ok, err = core.ctx_ciphers(probe, colon_list(key, o[key]))
+        probe:free()
+        if not ok then opts.bad(key, err, 3, o[key]) end
+      end
+    end
     if o.ciphersuites then list[#list + 1] = colon_list("ciphersuites", o.ciphersuites)
     elseif max >= 0x0304 then list[#list + 1] = opts.DEFAULT_TLS13_SUITES end
     if o.ciphers then list[#list + 1] = colon_list("ciphers", o.ciphers)
@@ -109,8 +119,9 @@ function M.context(o)
     if not ok then opts.bad(o.ciphers and "ciphers" or "ciphersuites", err, 3) end
   end
   if o.groups then
-    ok, err = core.ctx_groups(ctx, opts.group_list(colon_list("groups", o.groups)))
-    if not ok then opts.bad("groups", err, 3, o.groups) end
+    local list = colon_list("groups", o.groups)
+    ok, err = core.ctx_groups(ctx, opts.group_list(list))
+    if not ok then opts.bad("groups", err, 3, list) end
   end
 
   -- our certificate and key
@@ -134,7 +145,14 @@ function M.context(o)
     if not ok then return nil, opts.where("key", o.key, err) end
     if o.certificate then
       ok, err = core.ctx_check_key(ctx)
-      if not ok then return nil, "key: " .. err end
+      if not ok then
+        -- name the files when they came from files
+        local function file(v)
+          return (type(v) == "string" and not v:find("-----BEGIN", 1, true) and #v < 4096
+                  and not v:find("%z")) and (" '%s'"):format(v) or ""
+        end
+        return nil, ("key: the private key%s does not match the certificate%s"):format(file(o.key), file(o.certificate))
+      end
     end
   elseif o.certificate and server then
     return nil, "key: a server certificate needs its private key (option 'key')"
@@ -254,14 +272,19 @@ function Context:new(o)
   local conn = core.conn_new(self, fd, o.server_name, alpn)
   if o.data ~= nil then conn.data = o.data end
   if o.session ~= nil then
-    local ok, err = conn:set_session(o.session)
-    if not ok then opts.bad("session", err, 3) end
+    if not M.session.is_session(o.session) then opts.bad("session", "expected a session object", 3, o.session) end
+    -- a session that cannot be used (expired, no ticket yet) means a full
+    -- handshake; conn:set_session(s) says why
+    conn:set_session(o.session)
   end
   return conn
 end
 
 --- A table of everything negotiated, for logs and `make demo`.
 function Connection:info()
+  if type(self) ~= "userdata" then
+    error(("bad argument #1 to 'info' (wolfssl.Connection expected, got %s)"):format(type(self)), 2)
+  end
   local ok, reason = self:verify_result()
   local cert = self:peer_certificate()
   local t = {
@@ -285,6 +308,11 @@ end
 M.x509 = require "wolfssl.x509"
 M.Context = Context
 M.Connection = Connection
+M.session = require("wolfssl.session")._install(M, opts)
 opts.set_module(M)
+require("wolfssl.trace")._install(M, opts) -- on_message, on_state, keylog
+require("wolfssl.hooks").install(M) -- on_servername, on_alpn, on_psk, psk
+M.pkey = require "wolfssl.pkey"
+require("wolfssl.trust").install(M, opts) -- crl, ocsp_stapling, staple
 
 return M

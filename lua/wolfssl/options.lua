@@ -26,7 +26,8 @@ M.CONTEXT_KEYS = {
 M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data" }
 
 -- Callbacks the binding runs today; the others raise "not supported yet".
-M.IMPLEMENTED = { on_verify = true }
+M.IMPLEMENTED = { on_verify = true,
+  on_new_session = true, session_store = true, on_ticket_key = true } -- session.lua
 
 -- Levenshtein distance, for "did you mean" suggestions.
 local function distance(a, b)
@@ -66,9 +67,20 @@ function M.bad(key, why, level, value)
   error(("bad option '%s': %s%s"):format(key, why, got), level or 3)
 end
 
+-- Sets of valid keys, built once per list (ctx:new runs for every
+-- connection: no table built per call). Rebuilt if the list grows.
+local key_sets = setmetatable({}, { __mode = "k" })
+local function set_of(valid)
+  local s = key_sets[valid]
+  if s and s[0] == #valid then return s end
+  s = { [0] = #valid }
+  for _, k in ipairs(valid) do s[k] = true end
+  key_sets[valid] = s
+  return s
+end
+
 function M.check_keys(fname, t, valid)
-  local set = {}
-  for _, k in ipairs(valid) do set[k] = true end
+  local set = set_of(valid)
   for k in pairs(t) do
     if type(k) ~= "string" then
       error(("bad argument #1 to '%s' (option keys must be strings, got %s)"):format(fname, type(k)), 3)
@@ -87,7 +99,10 @@ end
 
 -- Userdata made by this binding (x509, pkey) and anything with a pem() method.
 function M.is_object(v)
-  return type(v) == "userdata" or (type(v) == "table" and type(v.pem) == "function")
+  local t = type(v)
+  if t ~= "userdata" and t ~= "table" then return false end
+  local ok, pem = pcall(function() return v.pem end) -- a foreign userdata may not index
+  return ok and type(pem) == "function"
 end
 
 local function is_pem(s) return s:find("-----BEGIN", 1, true) ~= nil end
@@ -99,9 +114,12 @@ function M.read_file(key, path)
   if not f then
     return nil, ("%s: cannot read file '%s': %s"):format(key, path, (err or ""):gsub("^[^:]*: ", ""))
   end
-  local data = f:read("*a")
+  local data, rerr = f:read("*a")
   f:close()
-  if not data or data == "" then return nil, ("%s: file '%s' is empty"):format(key, path) end
+  if not data then -- a directory, say
+    return nil, ("%s: cannot read file '%s': %s"):format(key, path, tostring(rerr):gsub("^[^:]*: ", ""))
+  end
+  if data == "" then return nil, ("%s: file '%s' is empty"):format(key, path) end
   return data, is_pem(data) and "pem" or "der"
 end
 
