@@ -37,11 +37,12 @@ ifeq ($(WOLFSSL),system)
   WOLFSSL_LIBS = $(if $(WOLFSSL_LIBDIR),-L$(WOLFSSL_LIBDIR) -Wl$(comma)-rpath$(comma)$(WOLFSSL_LIBDIR) -lwolfssl,$(or $(shell pkg-config --libs wolfssl 2>/dev/null),-lwolfssl))
   WOLFSSL_DEP =
 else
+  # a wolfSSL given by WOLFSSL_INCDIR/WOLFSSL_LIBDIR is used as it is
+  WOLFSSL_DEP = $(if $(filter undefined,$(origin WOLFSSL_INCDIR)),$(TUNED_PREFIX)/.stamp)
   WOLFSSL_INCDIR ?= $(TUNED_PREFIX)/include
   WOLFSSL_LIBDIR ?= $(TUNED_PREFIX)/lib
   WOLFSSL_CFLAGS = -I$(WOLFSSL_INCDIR)
   WOLFSSL_LIBS = -L$(WOLFSSL_LIBDIR) -Wl,-rpath,$(WOLFSSL_LIBDIR) -lwolfssl
-  WOLFSSL_DEP = $(TUNED_PREFIX)/.stamp
 endif
 comma := ,
 
@@ -119,8 +120,11 @@ check-valgrind: all
 docs:
 	@ldoc -c doc/config.ld . >/dev/null && echo "docs in doc/html/index.html"
 
-fixtures:
-	@bash spec/fixtures/make-certs.sh
+# Test certificates, made by our own builder (wolfssl.x509.issue / pkey; the
+# openssl CLI for the CRL, OCSP responses and traditional key encodings).
+# spec/fixtures/make-certs.sh is the openssl-only fallback.
+fixtures: all
+	@$(RUN_ENV) $(LUA) spec/fixtures/make-certs.lua
 
 LIBDIR ?= $(shell pkg-config --variable=INSTALL_CMOD $(LUA) 2>/dev/null || echo /usr/local/lib/lua/$(LUA_ABI))
 LUADIR ?= $(shell pkg-config --variable=INSTALL_LMOD $(LUA) 2>/dev/null || echo /usr/local/share/lua/$(LUA_ABI))

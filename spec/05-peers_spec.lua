@@ -1,75 +1,20 @@
 -- Real peers on 127.0.0.1: our client against openssl s_server and gnutls-serv,
 -- openssl s_client and curl against our server (examples/https-server.lua).
-local socket = require "socket"
 local H = require "helpers"
+local P = require "peers"
 
 local CERTS = H.CERTS
 
-local function have(cmd)
-  return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true or
-         os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == 0
-end
-
--- output of a shell command, stderr included (commands bound themselves with `timeout`)
-local function capture(cmd)
-  local p = io.popen("exec 2>&1; " .. cmd)
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function await(conn, sock, method, ...)
-  local deadline = socket.gettime() + 10
-  while socket.gettime() < deadline do
-    local res, err, code = conn[method](conn, ...)
-    if res then return res end
-    if err == "wantread" then socket.select({ sock }, nil, 0.5)
-    elseif err == "wantwrite" then socket.select(nil, { sock }, 0.5)
-    else return nil, err, code end
-  end
-  return nil, "timeout"
-end
-
--- our client over TCP: conn, sock (handshake not done)
-local function connect(port, cctx, name)
-  local sock = socket.tcp()
-  sock:settimeout(5)
-  assert(sock:connect("127.0.0.1", port))
-  return cctx:new { fd = sock, server_name = name or "localhost" }, sock
-end
-
-local function read_all(conn, sock)
-  local parts = {}
-  while true do
-    local chunk, err = await(conn, sock, "read")
-    if not chunk then return table.concat(parts), err end
-    parts[#parts + 1] = chunk
-  end
-end
-
--- servers started by the running test, killed after it
-local started = {}
-local function stop_all()
-  for _, pid in ipairs(started) do H.kill(pid) end
-  started = {}
-end
-
--- start a server command on a free port; returns the port
-local function start(fmt, ...)
-  local port = H.free_port()
-  started[#started + 1] = H.spawn("exec timeout 60 env -u LD_PRELOAD " .. fmt:format(port, ...)) -- no ASan preload in other programs
-  assert(H.wait_port(port, 10), "server did not start: " .. fmt)
-  return port
-end
+local have, capture, await, connect, read_all = P.have, P.capture, P.await, P.connect, P.read_all
 
 describe("real peers", function()
-  after_each(stop_all)
+  after_each(P.stop_all)
   describe("our client against openssl s_server", function()
     if not have("openssl") then pending("openssl not installed") return end
 
     for _, v in ipairs { { "-tls1_2", "TLSv1.2" }, { "-tls1_3", "TLSv1.3" } } do
       it(v[2] .. " (-www)", function()
-        local port = start("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s %s -www -alpn http/1.1",
+        local port = P.start("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s %s -www -alpn http/1.1",
                            CERTS .. "server.pem", CERTS .. "server.key", v[1])
         local conn, sock = connect(port, H.client_ctx { alpn = { "h2", "http/1.1" } })
         assert(await(conn, sock, "handshake"))
@@ -86,14 +31,14 @@ describe("real peers", function()
     end
 
     it("sends its chain and we verify it; an untrusted server is refused", function()
-      local port = start("openssl s_server -accept 127.0.0.1:%d -cert %s -cert_chain %s -key %s -www",
+      local port = P.start("openssl s_server -accept 127.0.0.1:%d -cert %s -cert_chain %s -key %s -www",
                          CERTS .. "chain-leaf.pem", CERTS .. "inter.pem", CERTS .. "server-chain.key")
       local conn, sock = connect(port, H.client_ctx(), "chain.localhost")
       assert(await(conn, sock, "handshake"))
       assert.equal(2, #conn:peer_chain())
       conn:close(); sock:close()
 
-      port = start("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -www",
+      port = P.start("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -www",
                    CERTS .. "untrusted.pem", CERTS .. "untrusted.key")
       conn, sock = connect(port, H.client_ctx())
       local ok, err = await(conn, sock, "handshake")
@@ -104,7 +49,7 @@ describe("real peers", function()
 
     it("a server alert is reported by name", function()
       -- s_server requires a client certificate we do not have
-      local port = start("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -Verify 1 -CAfile %s -tls1_2 -www",
+      local port = P.start("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -Verify 1 -CAfile %s -tls1_2 -www",
                          CERTS .. "server.pem", CERTS .. "server.key", CERTS .. "ca.pem")
       local conn, sock = connect(port, H.client_ctx())
       local ok, err = await(conn, sock, "handshake")
@@ -122,7 +67,7 @@ describe("real peers", function()
 
     for _, v in ipairs { { "tls1.2", "TLSv1.2" }, { "tls1.3", "TLSv1.3" } } do
       it(v[2] .. " echo", function()
-        local port = start("gnutls-serv -p %d --x509certfile %s --x509keyfile %s --echo",
+        local port = P.start("gnutls-serv -p %d --x509certfile %s --x509keyfile %s --echo",
                            CERTS .. "rsa-server.pem", CERTS .. "rsa-server.key")
         local conn, sock = connect(port, H.client_ctx { cafile = CERTS .. "rsa-ca.pem", max_version = v[1] })
         assert(await(conn, sock, "handshake"))
@@ -140,7 +85,7 @@ describe("real peers", function()
   describe("openssl s_client and curl against our server", function()
     local function our_server(env)
       local port = H.free_port()
-      started[#started + 1] = H.spawn(("exec timeout 60 %s%s examples/https-server.lua %d"):format(env or "", H.lua(), port))
+      P.spawn(("exec timeout 60 %s%s examples/https-server.lua %d"):format(env or "", H.lua(), port))
       assert(H.wait_port(port, 10), "our https server did not start")
       return port
     end
@@ -184,7 +129,7 @@ describe("real peers", function()
   describe("examples", function()
     it("examples/server.lua and examples/client.lua talk to each other", function()
       local port = H.free_port()
-      started[#started + 1] = H.spawn(("exec timeout 60 %s examples/server.lua %d 2"):format(H.lua(), port))
+      P.spawn(("exec timeout 60 %s examples/server.lua %d 2"):format(H.lua(), port))
       assert(H.wait_port(port, 10), "examples/server.lua did not start")
       local out = capture(("timeout 10 %s examples/client.lua localhost %d"):format(H.lua(), port))
       assert.matches("connected: TLSv1.3 TLS_", out)

@@ -3,7 +3,7 @@
 local wolfssl = require "wolfssl"
 local x509 = require "wolfssl.x509"
 local H = require "helpers"
-local P = require "trust_peers"
+local P = require "peers"
 
 local function chain_server() return H.server_ctx { certificate = H.cert("server-chain.pem"), key = H.cert("server-chain.key") } end
 

@@ -1,7 +1,7 @@
 -- Mutual TLS: verify = "peer" / "require" on servers, client certificates and
 -- chains, clear errors on both sides; against openssl s_client / s_server too.
 local H = require "helpers"
-local P = require "trust_peers"
+local P = require "peers"
 
 local function client(name, o)
   o = o or {}

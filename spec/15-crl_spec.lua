@@ -1,7 +1,7 @@
 -- CRL checking: the `crl` context option (path, PEM, DER, array).
 local wolfssl = require "wolfssl"
 local H = require "helpers"
-local P = require "trust_peers"
+local P = require "peers"
 
 local function revoked_server(o)
   o = o or {}

@@ -2,7 +2,7 @@
 -- require it; responses made by the real `openssl ocsp` tool (fixtures).
 local wolfssl = require "wolfssl"
 local H = require "helpers"
-local P = require "trust_peers"
+local P = require "peers"
 
 local function server(name, o)
   o = o or {}
@@ -11,12 +11,7 @@ local function server(name, o)
   return H.server_ctx(o)
 end
 
-local function capture(cmd)
-  local p = io.popen("exec 2>&1; " .. cmd)
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local capture = P.capture
 
 describe("OCSP fixtures", function()
   if not P.have("openssl") then pending("openssl not installed") return end

@@ -3,7 +3,7 @@
 -- against openssl s_server / s_client over TCP.
 local wolfssl = require "wolfssl"
 local H = require "helpers"
-local P = require "trust_peers"
+local P = require "peers"
 
 local M = {
   expired = "certificate verify failed: certificate has expired (depth 0, CN=localhost)",

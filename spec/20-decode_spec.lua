@@ -4,15 +4,9 @@
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 
 local decode = require "wolfssl.decode"
+local H = require "helpers"
 
-local FIX = "spec/fixtures/hello/"
-
-local function load(name)
-  local f = assert(io.open(FIX .. name, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function load(name) return H.fixture("hello/" .. name) end
 
 -- byte builders (no string.pack: Lua 5.1 / LuaJIT)
 local function u8(n) return string.char(n % 256) end
@@ -24,10 +18,7 @@ local function v16(s) return u16(#s) .. s end
 local function v24(s) return u24(#s) .. s end
 local function ext(t, data) return u16(t) .. v16(data) end
 
-local function contains(t, v)
-  for _, x in ipairs(t or {}) do if x == v then return true end end
-  return false
-end
+local contains = H.contains
 
 -- records + handshake messages of a capture, decoded with a running ctx
 local function flight(buf, ctx)

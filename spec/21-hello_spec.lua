@@ -4,22 +4,13 @@
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 
 local hello = require "wolfssl.hello"
+local H = require "helpers"
 
-local FIX = "spec/fixtures/hello/"
-
-local function load(name)
-  local f = assert(io.open(FIX .. name, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function load(name) return H.fixture("hello/" .. name) end
 
 local function u16(n) return string.char(math.floor(n / 256) % 256, n % 256) end
 
-local function contains(t, v)
-  for _, x in ipairs(t or {}) do if x == v then return true end end
-  return false
-end
+local contains = H.contains
 
 -- re-frame the handshake payload of a one-record hello into records cut at
 -- the given payload offsets

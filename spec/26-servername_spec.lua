@@ -2,7 +2,7 @@
 -- over loopback TCP with `openssl s_client -servername` as the peer.
 local wolfssl = require "wolfssl"
 local H = require "helpers"
-local socket = require "socket"
+local P = require "peers"
 
 local RSA_ISSUER = "Test RSA Root CA"
 
@@ -17,56 +17,7 @@ local function issuer_of(conn)
   return tostring(cert:issuer())
 end
 
--- Step a fd-mode connection's handshake with select(), bounded in time.
-local function fd_handshake(conn, sock, seconds)
-  local deadline = socket.gettime() + (seconds or 5)
-  while socket.gettime() < deadline do
-    local ok, err, code = conn:handshake()
-    if ok then return true end
-    if err == "wantread" then socket.select({ sock }, nil, 0.2)
-    elseif err == "wantwrite" then socket.select(nil, { sock }, 0.2)
-    else return nil, err, code end
-  end
-  return nil, "timeout"
-end
-
-local function wait_exit(pid, seconds)
-  local deadline = socket.gettime() + (seconds or 5)
-  while socket.gettime() < deadline do
-    if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then return true end
-    socket.sleep(0.05)
-  end
-  H.kill(pid)
-  return false
-end
-
--- Accept one openssl s_client (args appended) on our fd-mode server.
--- Returns handshake ok, err, the server conn, and s_client's output.
-local function serve_s_client(sctx, args)
-  local srv = assert(socket.bind("127.0.0.1", 0))
-  local _, port = srv:getsockname()
-  local out = os.tmpname()
-  local pid = H.spawn(("sh -c 'timeout 10 openssl s_client -connect 127.0.0.1:%d %s </dev/null >%s 2>&1'")
-    :format(port, args, out))
-  srv:settimeout(5)
-  local cl = srv:accept()
-  srv:close()
-  local ok, err, conn
-  if cl then
-    conn = sctx:new { fd = cl:getfd() }
-    ok, err = fd_handshake(conn, cl)
-    if ok then conn:write("hello from lua\n") end
-  else
-    err = "s_client did not connect"
-  end
-  wait_exit(pid, 5)
-  if cl then cl:close() end
-  local f = io.open(out, "rb")
-  local text = f and f:read("*a") or ""
-  if f then f:close() end
-  os.remove(out)
-  return ok, err, conn, text
-end
+local serve_s_client = P.serve_s_client
 
 describe("on_servername", function()
   local both = H.client_ctx { cafile = H.cert("both-ca.pem") }

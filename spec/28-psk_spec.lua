@@ -2,59 +2,14 @@
 -- external PSK, client and server; memory mode and openssl s_server/s_client -psk.
 local wolfssl = require "wolfssl"
 local H = require "helpers"
+local P = require "peers"
 local socket = require "socket"
 
 local KEY = ("k"):rep(32)
 local HEX = KEY:gsub(".", function(ch) return ("%02x"):format(ch:byte()) end)
 local VERSIONS = { ["tls1.2"] = "TLSv1.2", ["tls1.3"] = "TLSv1.3" }
 
-local function fd_handshake(conn, sock, seconds)
-  local deadline = socket.gettime() + (seconds or 5)
-  while socket.gettime() < deadline do
-    local ok, err, code = conn:handshake()
-    if ok then return true end
-    if err == "wantread" then socket.select({ sock }, nil, 0.2)
-    elseif err == "wantwrite" then socket.select(nil, { sock }, 0.2)
-    else return nil, err, code end
-  end
-  return nil, "timeout"
-end
-
-local function wait_exit(pid, seconds)
-  local deadline = socket.gettime() + (seconds or 5)
-  while socket.gettime() < deadline do
-    if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then return true end
-    socket.sleep(0.05)
-  end
-  H.kill(pid)
-  return false
-end
-
-local function serve_s_client(sctx, args)
-  local srv = assert(socket.bind("127.0.0.1", 0))
-  local _, port = srv:getsockname()
-  local out = os.tmpname()
-  local pid = H.spawn(("sh -c 'timeout 10 openssl s_client -connect 127.0.0.1:%d %s </dev/null >%s 2>&1'")
-    :format(port, args, out))
-  srv:settimeout(5)
-  local cl = srv:accept()
-  srv:close()
-  local ok, err, conn
-  if cl then
-    conn = sctx:new { fd = cl:getfd() }
-    ok, err = fd_handshake(conn, cl)
-    if ok then conn:write("hello from lua\n") end
-  else
-    err = "s_client did not connect"
-  end
-  wait_exit(pid, 5)
-  if cl then cl:close() end
-  local f = io.open(out, "rb")
-  local text = f and f:read("*a") or ""
-  if f then f:close() end
-  os.remove(out)
-  return ok, err, conn, text
-end
+local fd_handshake, serve_s_client = P.handshake, P.serve_s_client
 
 local function client(v, o)
   local t = { mode = "client", verify = "none", max_version = v }

@@ -11,11 +11,20 @@ H.CERTS = "spec/fixtures/certs/"
 function H.cert(name) return H.CERTS .. name end
 
 --- Contents of a fixture file.
-function H.read(name)
-  local f = assert(io.open(H.CERTS .. name, "rb"))
+function H.read(name) return H.fixture("certs/" .. name) end
+
+--- Contents of any file under spec/fixtures/ ("hello/openssl-tls13.bin").
+function H.fixture(path)
+  local f = assert(io.open("spec/fixtures/" .. path, "rb"))
   local s = f:read("*a")
   f:close()
   return s
+end
+
+--- Whether the list t (may be nil) holds v.
+function H.contains(t, v)
+  for _, x in ipairs(t or {}) do if x == v then return true end end
+  return false
 end
 
 --- A server context with the usual ECDSA certificate, options merged in.

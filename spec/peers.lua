@@ -1,0 +1,157 @@
+-- Helpers for the specs that talk to real peers over TCP on 127.0.0.1
+-- (openssl s_server / s_client, gnutls-serv, curl, our examples): always
+-- bounded in time, and every process started here is killed by stop_all.
+local socket = require "socket"
+local H = require "helpers"
+
+local P = {}
+
+function P.have(cmd)
+  local ok = os.execute("command -v " .. cmd .. " >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+-- output of a shell command, stderr included (commands bound themselves with `timeout`)
+function P.capture(cmd)
+  local p = io.popen("exec 2>&1; " .. cmd)
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+-- step a method of an fd-mode connection until it is done or `seconds` pass,
+-- waiting in select() for `poll` seconds at most between steps
+local function step(conn, sock, seconds, poll, method, ...)
+  local deadline = socket.gettime() + seconds
+  while socket.gettime() < deadline do
+    local res, err, code = conn[method](conn, ...)
+    if res then return res end
+    if err == "wantread" then socket.select({ sock }, nil, poll)
+    elseif err == "wantwrite" then socket.select(nil, { sock }, poll)
+    else return nil, err, code end
+  end
+  return nil, "timeout"
+end
+
+-- step a method of an fd-mode connection until it is done (10 s at most)
+function P.await(conn, sock, method, ...)
+  return step(conn, sock, 10, 0.5, method, ...)
+end
+
+-- the handshake of an fd-mode connection, bounded (5 s unless told)
+function P.handshake(conn, sock, seconds)
+  return step(conn, sock, seconds or 5, 0.2, "handshake")
+end
+
+-- everything the peer sends until it closes: data, and why reading stopped
+function P.read_all(conn, sock)
+  local parts = {}
+  while true do
+    local chunk, err = P.await(conn, sock, "read")
+    if not chunk then return table.concat(parts), err end
+    parts[#parts + 1] = chunk
+  end
+end
+
+-- our client over TCP: conn, sock (handshake not done)
+function P.connect(port, cctx, name)
+  local sock = socket.tcp()
+  sock:settimeout(5)
+  assert(sock:connect("127.0.0.1", port))
+  return cctx:new { fd = sock, server_name = name or "localhost" }, sock
+end
+
+-- processes started by the running test, killed by stop_all (after_each)
+local started = {}
+function P.stop_all()
+  for _, pid in ipairs(started) do H.kill(pid) end
+  started = {}
+end
+
+-- run a shell command in the background, killed by stop_all; returns its pid
+function P.spawn(cmd)
+  local pid = H.spawn(cmd)
+  started[#started + 1] = pid
+  return pid
+end
+
+-- start a server command (fmt gets the port first); returns the port
+function P.start(fmt, ...)
+  local port = H.free_port()
+  P.spawn("exec timeout 60 env -u LD_PRELOAD " .. fmt:format(port, ...)) -- no ASan preload in other programs
+  assert(H.wait_port(port, 10), "server did not start: " .. fmt)
+  return port
+end
+
+-- wait (bounded) for a process to exit; kill it if it does not
+function P.wait_exit(pid, seconds)
+  local deadline = socket.gettime() + (seconds or 5)
+  while socket.gettime() < deadline do
+    if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then return true end
+    socket.sleep(0.05)
+  end
+  H.kill(pid)
+  return false
+end
+
+-- run a client command in the background with its output in a file; returns
+-- a function that waits for it (bounded) and returns the output
+function P.run_client(cmd)
+  local out = os.tmpname()
+  local pid = P.spawn("exec timeout 20 sh -c '" .. cmd:gsub("'", "'\\''") .. " > " .. out .. " 2>&1'")
+  return function()
+    os.execute("for i in $(seq 1 100); do kill -0 " .. pid .. " 2>/dev/null || break; sleep 0.1; done")
+    local f = io.open(out, "rb")
+    local s = f and f:read("*a") or ""
+    if f then f:close() end
+    os.remove(out)
+    return s
+  end
+end
+
+-- our server: listen on a free port; returns the server socket and the port
+function P.listen()
+  local srv = assert(socket.bind("127.0.0.1", 0))
+  srv:settimeout(10)
+  local _, port = srv:getsockname()
+  return srv, tonumber(port)
+end
+
+-- accept one client and run our server handshake: conn, sock, ok, err
+function P.serve_one(srv, sctx)
+  local sock = assert(srv:accept())
+  sock:settimeout(5)
+  local conn = sctx:new { fd = sock }
+  local ok, err = P.await(conn, sock, "handshake")
+  return conn, sock, ok, err
+end
+
+-- accept one `openssl s_client` (args appended) on our fd-mode server.
+-- Returns handshake ok, err, the server conn, and s_client's output.
+function P.serve_s_client(sctx, args)
+  local srv = assert(socket.bind("127.0.0.1", 0))
+  local _, port = srv:getsockname()
+  local out = os.tmpname()
+  local pid = H.spawn(("sh -c 'timeout 10 openssl s_client -connect 127.0.0.1:%d %s </dev/null >%s 2>&1'")
+    :format(port, args, out))
+  srv:settimeout(5)
+  local cl = srv:accept()
+  srv:close()
+  local ok, err, conn
+  if cl then
+    conn = sctx:new { fd = cl:getfd() }
+    ok, err = P.handshake(conn, cl)
+    if ok then conn:write("hello from lua\n") end
+  else
+    err = "s_client did not connect"
+  end
+  P.wait_exit(pid, 5)
+  if cl then cl:close() end
+  local f = io.open(out, "rb")
+  local text = f and f:read("*a") or ""
+  if f then f:close() end
+  os.remove(out)
+  return ok, err, conn, text
+end
+
+return P
