@@ -27,7 +27,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Werror -Wno-unused-parameter
 LIBFLAG ?= -shared
-PIC = -fPIC
+PIC = -fPIC -fvisibility=hidden
 
 ROOT := $(abspath .)
 TUNED_PREFIX = $(ROOT)/$(BUILD)/wolfssl-tuned

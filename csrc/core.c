@@ -223,7 +223,8 @@ static void push_features(lua_State *L) {
     lua_setfield(L, -2, "build");
 }
 
-LUALIB_API int luaopen_wolfssl_core(lua_State *L) {
+/* the one exported symbol: everything else is hidden (-fvisibility=hidden) */
+__attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
     if (wolfSSL_Init() != WOLFSSL_SUCCESS) return luaL_error(L, "wolfSSL_Init failed");
     lua_newtable(L);
     lua_pushliteral(L, LWL_VERSION);
