@@ -37,8 +37,9 @@ ifeq ($(WOLFSSL),system)
   WOLFSSL_LIBS = $(if $(WOLFSSL_LIBDIR),-L$(WOLFSSL_LIBDIR) -Wl$(comma)-rpath$(comma)$(WOLFSSL_LIBDIR) -lwolfssl,$(or $(shell pkg-config --libs wolfssl 2>/dev/null),-lwolfssl))
   WOLFSSL_DEP =
 else
-  # a wolfSSL given by WOLFSSL_INCDIR/WOLFSSL_LIBDIR is used as it is
-  WOLFSSL_DEP = $(if $(filter undefined,$(origin WOLFSSL_INCDIR)),$(TUNED_PREFIX)/.stamp)
+  # a wolfSSL given by WOLFSSL_INCDIR/WOLFSSL_LIBDIR is used as it is (:= so
+  # the test runs before the default below is set)
+  WOLFSSL_DEP := $(if $(filter undefined,$(origin WOLFSSL_INCDIR)),$(TUNED_PREFIX)/.stamp)
   WOLFSSL_INCDIR ?= $(TUNED_PREFIX)/include
   WOLFSSL_LIBDIR ?= $(TUNED_PREFIX)/lib
   WOLFSSL_CFLAGS = -I$(WOLFSSL_INCDIR)
@@ -62,6 +63,8 @@ all: $(MODULE)
 
 $(MODULE): $(SRCS) $(HDRS) $(WOLFSSL_DEP) Makefile
 	@mkdir -p $(dir $@)
+	@if [ "$(WOLFSSL)" != system ] && [ ! -f "$(WOLFSSL_INCDIR)/wolfssl/options.h" ]; then \
+	  echo "no wolfSSL headers in $(WOLFSSL_INCDIR) (make wolfssl, or WOLFSSL=system)" >&2; exit 1; fi
 	$(CC) $(CFLAGS) $(WARN) $(PIC) -I$(LUA_INCDIR) $(WOLFSSL_CFLAGS) \
 	  -DLWL_VERSION='"$(VERSION)"' -DLWL_BUILD='"$(WOLFSSL)"' \
 	  $(LIBFLAG) -o $@ $(SRCS) $(WOLFSSL_LIBS)
