@@ -362,18 +362,6 @@ static int x509_is_ca(lua_State *L) {
 }
 
 
-/* x:pubkey() -> {type=, bits=, curve=, pem=} */
-static int x509_pubkey(lua_State *L) {
-    WOLFSSL_X509 *x = checkx509(L, 1);
-    unsigned char buf[4096];
-    int n = (int)sizeof buf;
-    if (wolfSSL_X509_get_pubkey_buffer(x, buf, &n) != WOLFSSL_SUCCESS || n <= 0 ||
-        !lwl_pkey_push_der(L, buf, n, 1))
-        return lwl_fail(L, "unsupported public key type");
-    lwl_pkey_push_info(L, lwl_pkey_check(L, -1));
-    return 1;
-}
-
 /* x:public_key() -> pkey (public) */
 static int x509_public_key(lua_State *L) {
     WOLFSSL_X509 *x = checkx509(L, 1);
@@ -382,6 +370,14 @@ static int x509_public_key(lua_State *L) {
     if (wolfSSL_X509_get_pubkey_buffer(x, buf, &n) != WOLFSSL_SUCCESS || n <= 0 ||
         !lwl_pkey_push_der(L, buf, n, 1))
         return lwl_fail(L, "unsupported public key type");
+    return 1;
+}
+
+/* x:pubkey() -> {type=, bits=, curve=, pem=} */
+static int x509_pubkey(lua_State *L) {
+    int n = x509_public_key(L);
+    if (n != 1) return n; /* nil, message */
+    lwl_pkey_push_info(L, lwl_pkey_check(L, -1));
     return 1;
 }
 

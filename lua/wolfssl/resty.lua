@@ -147,17 +147,20 @@ end
 --- Receive, with cosocket patterns: "*l" (a line, CR dropped), "*a" (until the
 -- peer closes), or a byte count.
 -- @return data, or nil, err, partial
+-- receive could not finish: nil, err and what was buffered (cosocket style)
+local function give_up(self, err)
+  local partial = self.buf
+  self.buf = ""
+  return nil, err, partial
+end
+
 function TLS:receive(pattern)
   check(self)
   pattern = pattern or "*l"
   if type(pattern) == "number" then
     while #self.buf < pattern do
       local ok, err = fill(self)
-      if not ok then
-        local partial = self.buf
-        self.buf = ""
-        return nil, err, partial
-      end
+      if not ok then return give_up(self, err) end
     end
     local s = self.buf:sub(1, pattern)
     self.buf = self.buf:sub(pattern + 1)
@@ -171,11 +174,7 @@ function TLS:receive(pattern)
         return line
       end
       local ok, err = fill(self)
-      if not ok then
-        local partial = self.buf
-        self.buf = ""
-        return nil, err, partial
-      end
+      if not ok then return give_up(self, err) end
     end
   elseif pattern == "*a" or pattern == "a" then
     while true do
