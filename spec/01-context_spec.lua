@@ -263,6 +263,19 @@ describe("context options", function()
       assert.equal("key: the private key does not match the certificate", err)
     end)
 
+    it("a key of the same curve that is not the certificate's is refused too", function()
+      -- client.key and server.pem are both P-256: only the public halves differ
+      local c, err = wolfssl.context { mode = "server", certificate = H.cert("server.pem"), key = H.cert("client.key") }
+      assert.is_nil(c)
+      assert.equal("key: the private key '" .. H.cert("client.key") .. "' does not match the certificate '" ..
+                   H.cert("server.pem") .. "'", err)
+      -- and the right one, encrypted, or with its chain, still loads
+      assert(wolfssl.context { mode = "server", certificate = H.cert("server.pem"),
+                               key = H.cert("server-enc.key"), password = "secret" })
+      assert(wolfssl.context { mode = "server", certificate = H.cert("server-chain.pem"),
+                               key = H.cert("server-chain.key") })
+    end)
+
     it("a server certificate without its key is an error", function()
       local c, err = wolfssl.context { mode = "server", certificate = H.cert("server.pem") }
       assert.is_nil(c)

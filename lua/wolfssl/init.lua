@@ -64,6 +64,19 @@ local function chain_pem(key, v)
   return opts.load_bytes(key, v)
 end
 
+-- Does the private key belong to the certificate? wolfSSL's own check misses
+-- a wrong key of the same curve on some builds (Debian's), so compare the
+-- public halves too. Keys or certificates we cannot parse here (Ed25519
+-- certificates) are left to wolfSSL's check.
+local function same_public_key(cert_bytes, key_bytes, password)
+  local x = M.x509.load(cert_bytes)
+  local k = M.pkey.load(key_bytes, password)
+  if not x or not k then return true end
+  local xp, kp = x:public_key(), k:public()
+  if not xp or not kp then return true end
+  return xp:der() == kp:der()
+end
+
 local function apply(ctx, key, ok, err)
   if not ok then return nil, ("%s: %s"):format(key, err) end
   return true
@@ -125,9 +138,11 @@ function M.context(o)
   end
 
   -- our certificate and key
+  local cert_bytes -- the leaf (first) certificate, for the key check below
   if o.certificate then
     local data, fmt = chain_pem("certificate", o.certificate)
     if not data then return nil, fmt end
+    cert_bytes = data
     ok, err = apply(ctx, "certificate", core.ctx_certificate(ctx, data, fmt))
     if not ok then return nil, opts.where("certificate", o.certificate, err) end
   end
@@ -145,6 +160,7 @@ function M.context(o)
     if not ok then return nil, opts.where("key", o.key, err) end
     if o.certificate then
       ok, err = core.ctx_check_key(ctx)
+      if ok then ok = same_public_key(cert_bytes, data, password) end
       if not ok then
         -- name the files when they came from files
         local function file(v)
