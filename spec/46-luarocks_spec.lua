@@ -44,12 +44,20 @@ d("luarocks (" .. lua .. ")", function()
       "LUA_PATH='%s/share/lua/%s/?.lua;%s/share/lua/%s/?/init.lua;;' LUA_CPATH='%s/lib/lua/%s/?.so;;'"):format(
       tree, version, tree, version, tree, version)
     local code = [[
+local searchpath = package.searchpath or function(name, path) -- Lua 5.1
+  name = name:gsub("%.", "/")
+  for p in path:gmatch("[^;]+") do
+    local f = p:gsub("%?", name)
+    local h = io.open(f)
+    if h then h:close() return f end
+  end
+end
 local w = require "wolfssl"
 local s = require "wolfssl.socket"
 local h = require "wolfssl.https"
 local r = require "wolfssl.resty"
-print(package.searchpath("wolfssl.core", package.cpath))
-print(package.searchpath("wolfssl", package.path))
+print(searchpath("wolfssl.core", package.cpath))
+print(searchpath("wolfssl", package.path))
 print(w.VERSION, w.features.tls13, type(s.wrap), type(h.request), type(r.wrap))
 ]]
     rc, out = run(("cd /tmp && %s %s -e '%s'"):format(env, lua, code))
