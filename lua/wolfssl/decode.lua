@@ -951,7 +951,7 @@ function M.alert(payload)
   return { level = level, level_code = l, description = M.alert_name(d), code = d }
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- framing
 
 --- Split a byte stream into TLS records.
