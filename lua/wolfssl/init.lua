@@ -82,8 +82,41 @@ local function apply(ctx, key, ok, err)
   return true
 end
 
---- Make a context.
--- @tparam table o options (see the README's table)
+--- Make a context. Every key is checked: an unknown key or a bad value raises
+-- an error naming the key (with the nearest valid key as a suggestion).
+--
+-- Options:
+--
+-- * `mode`: `"client"` or `"server"` (required).
+-- * `min_version`, `max_version`: `"tls1.2"`, `"tls1.3"` (`"tls1.1"` where the build
+--   has it, see `features.tls1_1`); default tls1.2 .. tls1.3. `"ssl3"`/`"ssl2"` raise.
+-- * `ciphers` (TLS <= 1.2, OpenSSL names), `ciphersuites` (TLS 1.3): colon list or array;
+--   default: the library's.
+-- * `groups`: colon list or array of `"X25519"`, `"P-256"`, `"P-384"`, `"P-521"`.
+-- * `certificate`: path, PEM (a chain: leaf first), DER, x509 object, or an array of them.
+-- * `key`: path, PEM, DER or pkey object; `password`: string or function returning one.
+-- * `cafile` (path), `capath` (directory), `cadata` (PEM string or array of x509/PEM);
+--   `system_ca` (boolean; default true for clients given none of those).
+-- * `verify`: `"none"`, `"peer"`, `"require"` (server: a client certificate is
+--   mandatory); default `"peer"` for clients, `"none"` for servers. `verify_depth` (9).
+-- * `check_hostname`: boolean, default true for verifying clients (match `server_name`
+--   against the certificate's names and IP addresses).
+-- * `crl`: path, PEM, DER or an array: CRL checking. `ocsp_stapling` (client):
+--   `"request"` or `"require"`; `staple` (server): path, DER or `function(conn)` returning DER.
+-- * `alpn`: array of protocol names (client: offered; server: chosen from).
+-- * `session_tickets` (true), `session_cache` (`"on"`/`"off"`), `session_cache_size`,
+--   `session_timeout` (seconds), `session_store` = `{get=fn(id), put=fn(id, der),
+--   remove=fn(id)}` (server cache outside the process), `ticket_keys` (array of keys,
+--   newest first, see `wolfssl.session`), `on_ticket_key(conn, name)`.
+-- * `psk`: client `{identity=, key=}`, server `{hint=, keys={id=key}}`; or `on_psk`.
+-- * `post_handshake_auth`: boolean (TLS 1.3; see `conn:request_certificate()`).
+-- * Callbacks (each receives the connection first): `on_verify(conn, ok, info)` -> boolean;
+--   `on_servername(conn, name)` -> true, a context, or nil, "unrecognized_name";
+--   `on_alpn(conn, offered)` -> protocol or nil (fatal no_application_protocol alert);
+--   `on_psk(conn, identity_or_hint)` -> key (server) / identity, key (client);
+--   `on_new_session(conn, session)`; `on_message(conn, msg)`; `on_state(conn, where, state)`;
+--   `keylog(conn, line)`. A callback that raises fails the handshake with an alert.
+-- @tparam table o options
 -- @return context, or nil and a message when a file cannot be read or a key does not fit
 function M.context(o)
   if type(o) ~= "table" then
