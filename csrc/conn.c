@@ -238,6 +238,13 @@ static lwl_Conn *enter(lua_State *L) {
 }
 
 static void leave(lwl_Conn *c) {
+    if (c->feeding && c->in.len == 0) { /* used up: let the fed string go */
+        lwl_getuv(c->L, c->self);
+        lua_pushnil(c->L);
+        lua_setfield(c->L, -2, "feeding");
+        lua_pop(c->L, 1);
+        c->feeding = 0;
+    }
     c->busy = 0;
     c->L = NULL;
     if (c->close_pending) conn_free(c);
@@ -507,6 +514,7 @@ static int conn_feed(lua_State *L) {
         lua_pushvalue(L, 2);
         lua_setfield(L, -2, "feeding");
         lua_pop(L, 1);
+        c->feeding = 1;
     } else if (len > 0 && !buf_append(&c->in, s, len)) {
         return luaL_error(L, "out of memory");
     }

@@ -59,6 +59,7 @@ typedef struct lwl_Conn {
     int is_server;
     int done;             /* handshake finished */
     int eof;              /* memory mode: feed_eof() seen */
+    int feeding;          /* the uservalue holds a fed string that `in` borrows */
     int failed;           /* a fatal error happened: no more I/O */
     int cb_error;         /* a Lua callback raised; details in last_error */
     int cb_alert;         /* alert a callback asked for, 0 for default */
