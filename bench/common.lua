@@ -32,4 +32,22 @@ M.KINDS = {
   ["tls12"] = { cert = "server.pem", key = "server.key", ca = "ca.pem", tls12 = true },
 }
 
+--- lua-wolfssl client and server contexts for one kind of handshake (the
+-- same settings in every lua-wolfssl column): client, server.
+function M.wolfssl_contexts(certdir, kind, suites)
+  local wolfssl = require "wolfssl"
+  local k = M.KINDS[kind] or error("unknown kind " .. tostring(kind))
+  local s = assert(wolfssl.context {
+    mode = "server", certificate = certdir .. "/" .. k.cert, key = certdir .. "/" .. k.key,
+    groups = { "X25519", "P-256" }, ciphersuites = suites,
+  })
+  local c = assert(wolfssl.context {
+    mode = "client", cafile = certdir .. "/" .. k.ca, groups = { "X25519", "P-256" },
+    max_version = k.tls12 and "tls1.2" or nil,
+    ciphers = k.tls12 and "ECDHE-ECDSA-AES128-GCM-SHA256" or nil,
+    ciphersuites = suites,
+  })
+  return c, s
+end
+
 return M

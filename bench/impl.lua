@@ -11,17 +11,7 @@ local OSSL_SUITES = { ["TLS13-AES128-GCM-SHA256"] = "TLS_AES_128_GCM_SHA256",
   ["TLS13-CHACHA20-POLY1305-SHA256"] = "TLS_CHACHA20_POLY1305_SHA256" }
 
 local function wolf(certdir, kind, suite)
-  local wolfssl = require "wolfssl"
-  local k = common.KINDS[kind]
-  local sctx = assert(wolfssl.context {
-    mode = "server", certificate = certdir .. "/" .. k.cert, key = certdir .. "/" .. k.key,
-    groups = { "X25519", "P-256" }, ciphersuites = suite,
-  })
-  local cctx = assert(wolfssl.context {
-    mode = "client", cafile = certdir .. "/" .. k.ca, groups = { "X25519", "P-256" },
-    max_version = k.tls12 and "tls1.2" or nil,
-    ciphers = k.tls12 and "ECDHE-ECDSA-AES128-GCM-SHA256" or nil, ciphersuites = suite,
-  })
+  local cctx, sctx = common.wolfssl_contexts(certdir, kind, suite)
   -- LuaSocket keeps its descriptors non-blocking: wait for the socket when
   -- wolfSSL wants I/O (as a blocking LuaSec socket does inside C)
   local function blocking(sock, f)

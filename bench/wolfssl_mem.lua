@@ -14,18 +14,7 @@ local certdir, mode, arg1, arg2 = ...
 local now = common.now
 
 local function contexts(kind, suites)
-  local k = common.KINDS[kind] or error("unknown kind " .. tostring(kind))
-  local s = assert(wolfssl.context {
-    mode = "server", certificate = certdir .. "/" .. k.cert, key = certdir .. "/" .. k.key,
-    groups = { "X25519", "P-256" }, ciphersuites = suites,
-  })
-  local c = assert(wolfssl.context {
-    mode = "client", cafile = certdir .. "/" .. k.ca, groups = { "X25519", "P-256" },
-    max_version = k.tls12 and "tls1.2" or nil,
-    ciphers = k.tls12 and "ECDHE-ECDSA-AES128-GCM-SHA256" or nil,
-    ciphersuites = suites,
-  })
-  return c, s
+  return common.wolfssl_contexts(certdir, kind, suites)
 end
 
 local function handshake(c, s)
