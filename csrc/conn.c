@@ -337,7 +337,7 @@ static int io_result(lua_State *L, lwl_Conn *c, int ret) {
     return 3;
 }
 
-static int failed_again(lua_State *L, lwl_Conn *c) {
+static int failed_again(lua_State *L) {
     lwl_getuv(L, 1);
     lua_getfield(L, -1, "last_error");
     lua_pushnil(L);
@@ -348,7 +348,6 @@ static int failed_again(lua_State *L, lwl_Conn *c) {
         lua_pushliteral(L, "connection failed earlier");
         lua_pushnil(L);
     }
-    (void)c;
     return 3;
 }
 
@@ -362,7 +361,7 @@ static int conn_handshake(lua_State *L) {
     }
     if (c->failed) {
         leave(c);
-        return failed_again(L, c);
+        return failed_again(L);
     }
     ret = c->is_server ? wolfSSL_accept(c->ssl) : wolfSSL_connect(c->ssl);
     if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
@@ -389,7 +388,7 @@ static int conn_read(lua_State *L) {
     c = enter(L);
     if (c->failed) {
         leave(c);
-        return failed_again(L, c);
+        return failed_again(L);
     }
     if (want == 0) {
         leave(c);
@@ -446,7 +445,7 @@ static int conn_write(lua_State *L) {
     c = enter(L);
     if (c->failed) {
         leave(c);
-        return failed_again(L, c);
+        return failed_again(L);
     }
     if (i > j) {
         leave(c);
@@ -472,7 +471,7 @@ static int conn_shutdown(lua_State *L) {
     int ret, n;
     if (c->failed) {
         leave(c);
-        return failed_again(L, c);
+        return failed_again(L);
     }
     ret = wolfSSL_shutdown(c->ssl);
     if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;

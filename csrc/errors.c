@@ -208,14 +208,10 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
             return "protocol";
         }
         /* fall through */
-    default: {
-        char text[WOLFSSL_MAX_ERROR_SZ];
-        wolfSSL_ERR_error_string_n((unsigned long)err, text, sizeof text);
+    default:
         /* wolfSSL's own words, without its "error:-308:..." prefix clutter */
         snprintf(buf, sz, "%s (wolfSSL error %d)", wolfSSL_ERR_reason_error_string((unsigned long)err), err);
-        (void)text;
         return "protocol";
-    }
     }
 }
 
