@@ -1,10 +1,15 @@
 /* session.c: TLS sessions and resumption.
  *
- * - the wolfssl.session userdata (a WOLFSSL_SESSION owned by Lua), with
- *   export/import and accessors; conn:session() and conn:set_session();
+ * - the wolfssl.session userdata (a WOLFSSL_SESSION owned by Lua, with the
+ *   trust record of the handshake that made it), export/import and
+ *   accessors; conn:session() and conn:set_session(), which refuses a session
+ *   made under other trust settings or for another server name;
+ * - the exported form: the record, wolfSSL's serialisation (its layout checked
+ *   before wolfSSL parses it) and an HMAC under the session key;
  * - on_new_session and session_store (wolfSSL's external cache callbacks);
  * - shared ticket keys (wolfSSL_CTX_set_TicketEncCb), encrypting tickets
- *   ourselves with ChaCha20-Poly1305 from wolfCrypt.
+ *   ourselves with ChaCha20-Poly1305 from wolfCrypt; the keys are C memory
+ *   owned by the context.
  *
  * Lua callbacks run only through lwl_callback (protected, on the Lua state of
  * the connection method in progress). The Lua layer (wolfssl/session.lua)
