@@ -209,7 +209,7 @@ function M._set_trust(ctx, o, verify, check_hostname, system_ca)
     { "ocsp_stapling", o.ocsp_stapling }, { "on_verify", fn_id(o.on_verify) },
   } do
     local v = item[2] == nil and "" or bytes_of(item[2])
-    parts[#parts + 1] = ("%s=%d:%s"):format(item[1], #v, v)
+    parts[#parts + 1] = item[1] .. "=" .. #v .. ":" .. v -- (5.1's format %s stops at a NUL)
   end
   return core.ctx_trust(ctx, table.concat(parts, ";"))
 end
