@@ -20,6 +20,8 @@
 -- * TLS 1.2 session ids: `session_store` keeps each session in Redis under
 --   `tls:sess:<id>` (SET ... EX timeout; Redis expires them, so no remove
 --   bookkeeping is needed beyond damaged entries).
+--   The sessions carry a MAC under the fleet's session key (`tls:session_key`,
+--   made by the first server): an entry no server wrote is a cache miss.
 -- * Tickets (TLS 1.3 and 1.2): every server encrypts with the same keys, read
 --   from the Redis list `tls:ticket_keys` (hex, newest first). To rotate, LPUSH a
 --   new key (`wolfssl.session.new_ticket_key()`); to retire one, LTRIM it off.
@@ -56,6 +58,11 @@ local function ticket_keys()
 end
 
 local current = ticket_keys()
+
+-- the session key: every exported session carries a MAC under it, so a server
+-- takes from Redis only sessions a server of this fleet wrote
+redis:call("SETNX", "tls:session_key", tohex(wolfssl.session.new_ticket_key()))
+wolfssl.session.set_key(redis:call("GET", "tls:session_key"))
 local ctx = assert(wolfssl.context{
   mode = "server", certificate = CERT, key = KEY,
   session_timeout = TIMEOUT,
