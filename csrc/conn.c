@@ -159,7 +159,7 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
 }
 
 /* fd mode: send what io_send queued. 1 when all is sent, 0 when the socket
- * is full, -1 when the transport is gone. */
+ * is full, -1 when the transport is gone (the queue is dropped). */
 static int flush_queued(lwl_Conn *c) {
     while (c->out.len > 0) {
         ssize_t n = send(c->fd, c->out.p + c->out.head, c->out.len, MSG_NOSIGNAL);
@@ -169,7 +169,8 @@ static int flush_queued(lwl_Conn *c) {
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-        if (errno == EPIPE || errno == ECONNRESET) c->transport_reset = 1;
+        c->transport_reset = 1; /* EPIPE, ECONNRESET, or a socket that broke */
+        buf_free(&c->out);
         return -1;
     }
     return 1;
@@ -556,6 +557,7 @@ static int send_close_notify(lua_State *L, lwl_Conn *c) {
         c->sent_notify = 1;
         return 1;
     }
+    if (!c->cb_error && (c->transport_end || c->transport_reset)) return 1; /* nobody to tell */
     return -io_result(L, c, ret);
 }
 
@@ -582,7 +584,8 @@ static int await_close_notify(lua_State *L, lwl_Conn *c) {
         }
         err = wolfSSL_get_error(c->ssl, ret);
         if (c->cb_error || err != WOLFSSL_ERROR_ZERO_RETURN) {
-            if (!c->cb_error && c->transport_end && !c->transport_reset) return 1;
+            /* the transport ended: nothing more can come (read() says how) */
+            if (!c->cb_error && (c->transport_end || c->transport_reset)) return 1;
             return -io_result(L, c, ret);
         }
         c->got_close_notify = 1;
@@ -590,12 +593,13 @@ static int await_close_notify(lua_State *L, lwl_Conn *c) {
 }
 
 /* conn:shutdown(["write"]): a clean close. Both directions: our close_notify
- * (once), then true when the peer's has come (or the transport ended), nil,
- * "wantread" while it is awaited. "write": our close_notify only. */
+ * (once), then true when the peer's has come or the transport ended (reset
+ * included: read() says which), nil, "wantread" while it is awaited.
+ * "write": our close_notify only. */
 static int conn_shutdown(lua_State *L) {
     const char *how = (lwl_checkconn(L, 1), luaL_optstring(L, 2, NULL));
     lwl_Conn *c;
-    int n;
+    int n, ended;
     if (how != NULL && strcmp(how, "write") != 0)
         return luaL_argerror(L, 2, lua_pushfstring(L, "expected \"write\" or nothing, got '%s'", how));
     c = enter(L);
@@ -603,30 +607,20 @@ static int conn_shutdown(lua_State *L) {
         leave(c);
         return failed_again(L);
     }
-    if (c->transport_reset) { /* nothing can be sent or received any more */
-        n = transport_ended(L, c, SOCKET_PEER_CLOSED_E);
-        leave(c);
-        return n;
-    }
-    if (!c->sent_notify && !c->transport_end && (n = send_close_notify(L, c)) <= 0) {
+    ended = c->transport_end || c->transport_reset; /* nothing to send or wait for */
+    if (!c->sent_notify && !ended && (n = send_close_notify(L, c)) <= 0) {
         leave(c);
         return -n;
     }
-    if (c->fd >= 0 && flush_queued(c) <= 0) {
-        if (c->transport_reset) {
-            n = transport_ended(L, c, SOCKET_ERROR_E);
-        } else if (c->out.len > 0) {
-            lua_pushnil(L);
-            lua_pushliteral(L, "wantwrite");
-            n = 2;
-        } else {
-            n = lwl_fail(L, strerror(errno));
-        }
+    if (c->fd >= 0 && flush_queued(c) == 0) {
         leave(c);
-        return n;
+        lua_pushnil(L);
+        lua_pushliteral(L, "wantwrite");
+        return 2;
     }
+    ended = c->transport_end || c->transport_reset;
     /* before the handshake is done there is no data to wait for */
-    if (how == NULL && c->done && !c->transport_end && (n = await_close_notify(L, c)) <= 0) {
+    if (how == NULL && c->done && !ended && (n = await_close_notify(L, c)) <= 0) {
         leave(c);
         return -n;
     }
