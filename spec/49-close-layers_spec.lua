@@ -112,3 +112,79 @@ describe("clean closes in the Lua layers", function()
     assert.is_true(out == data, "the bytes differ")
   end)
 end)
+
+-- wolfssl.resty over a stand-in cosocket whose far end is a memory-mode server
+-- in this process: `serve(s)` runs the server's next step when the client
+-- waits for bytes; `ended` makes receiveany say "closed" once all is read.
+local function fake_cosocket(s, serve)
+  local sock = { inbox = "", ended = false }
+  function sock:send(data) s:feed(data) return #data end
+  function sock:receiveany(max)
+    if #self.inbox == 0 then
+      serve(s)
+      self.inbox = s:drain()
+    end
+    if #self.inbox == 0 then
+      if self.ended then return nil, "closed" end
+      return nil, "timeout"
+    end
+    local chunk = self.inbox:sub(1, max)
+    self.inbox = self.inbox:sub(#chunk + 1)
+    return chunk
+  end
+  function sock:close() self.closed = true return 1 end
+  function sock:settimeout() return 1 end
+  return sock
+end
+
+describe("wolfssl.resty closes", function()
+  local resty = require "wolfssl.resty"
+
+  local function connected(serve)
+    local s = H.server_ctx():new()
+    local sock = fake_cosocket(s, function(srv) if srv:handshake() then serve(srv) end end)
+    local tls = resty.wrap(sock, H.client_ctx(), { server_name = "localhost", session_key = false })
+    assert(tls:handshake())
+    return tls, sock, s
+  end
+
+  it("receive('*a') gives everything up to the server's close_notify", function()
+    local tls = connected(function(srv)
+      if srv.data.done then return end
+      srv.data.done = true
+      srv:write("the whole body")
+      srv:shutdown()
+    end)
+    assert.equal("the whole body", tls:receive("*a"))
+    tls:close()
+  end)
+
+  it("receive('*a') says 'truncated' with the data when the stream ends without close_notify", function()
+    local sock
+    local tls
+    tls, sock = connected(function(srv)
+      if srv.data.done then return end
+      srv.data.done = true
+      srv:write("half a bo")
+      sock.ended = true -- then the TCP stream ends
+    end)
+    assert.same({ nil, "truncated", "half a bo" }, { tls:receive("*a") })
+    assert.same({ nil, "truncated", "" }, { tls:receive("*l") })
+    tls:close()
+  end)
+
+  it("close() sends close_notify and waits for the server's before closing the cosocket", function()
+    local seen
+    local tls, sock = connected(function(srv)
+      local d, err = srv:read()
+      if d == nil and err == "closed" then
+        seen = true
+        assert(srv:shutdown()) -- answers with its own
+      end
+    end)
+    assert.equal(1, tls:close())
+    assert.is_true(seen)
+    assert.is_true(sock.closed)
+    assert.equal("", sock.inbox) -- the server's close_notify was taken before the close
+  end)
+end)
