@@ -329,6 +329,9 @@ function SSLConnection:dohandshake()
   end
 end
 
+-- How a stream can end (conn:read, conn:write): LuaSec says "closed" for each.
+local ENDS = { closed = true, truncated = true, ["connection reset"] = true }
+
 -- Read one chunk into the buffer. Returns true, or nil, err.
 local function fill(self, deadline, n)
   if self._failed then return nil, "closed" end
@@ -358,7 +361,7 @@ local function fill(self, deadline, n)
     return true
   end
   self._want = "nothing"
-  if err == "closed" or err == "truncated" or err == "connection reset" then
+  if ENDS[err] then
     -- the end of the stream: LuaSec says "closed" however it ended; how it
     -- ended stays in _end (wolfssl.https fails a truncated body with it)
     self._eof, self._end = true, err
@@ -477,6 +480,7 @@ function SSLConnection:send(data, i, j)
     else
       self._want = "nothing"
       self._failed = true
+      if ENDS[err] then err = "closed" end -- the peer is gone: LuaSocket's word
       return nil, err, pos - 1
     end
   end
