@@ -138,6 +138,26 @@ describe("clean close (memory mode)", function()
     end)
   end
 
+  it("shutdown() keeps at most 16 MiB for read(): past that it says to read first", function()
+    local c, s = pair()
+    local block = ("k"):rep(1024 * 1024)
+    for _ = 1, 17 do assert.equal(#block, s:write(block)) end
+    assert.same({ nil, "wantread" }, { c:shutdown() })
+    c:feed(s:drain())
+    local ok, err = c:shutdown()
+    assert.is_nil(ok)
+    assert.equal("the peer is still sending: read() its data, then shutdown() again", err)
+    local n = 0
+    while true do
+      local d = c:read(1024 * 1024)
+      if not d then break end
+      n = n + #d
+    end
+    assert.equal(17 * #block, n)
+    assert.same({ nil, "wantread" }, { c:shutdown() })
+    c:close(); s:close()
+  end)
+
   it("shutdown() before the handshake sends close_notify and is done", function()
     local c = H.client_ctx():new { server_name = "localhost" }
     assert.is_true(c:shutdown())
@@ -208,6 +228,7 @@ describe("clean close (fd mode)", function()
     assert.equal("connection reset", why)
     assert.is_number(code)
     assert.equal("connection reset", c:last_error().kind)
+    assert.equal("connection reset", select(2, c:write("too late")))
     assert.is_true(c:shutdown()) -- the transport ended: nothing to send or wait for
     assert.equal("connection reset", select(2, c:read())) -- read() says how
     c:close(); a:close()
