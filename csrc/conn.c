@@ -579,8 +579,10 @@ static int await_close_notify(lua_State *L, lwl_Conn *c) {
         ret = wolfSSL_read(c->ssl, chunk, (int)sizeof chunk);
         if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
         if (ret > 0 && !c->cb_error) {
-            if (!buf_append(&c->app, chunk, (size_t)ret)) return luaL_error(L, "out of memory");
-            continue;
+            if (buf_append(&c->app, chunk, (size_t)ret)) continue;
+            lua_pushnil(L); /* no luaL_error here: leave() must still run */
+            lua_pushliteral(L, "out of memory");
+            return -2;
         }
         err = wolfSSL_get_error(c->ssl, ret);
         if (c->cb_error || err != WOLFSSL_ERROR_ZERO_RETURN) {
