@@ -67,6 +67,11 @@ typedef struct lwl_Conn {
     int cb_error;         /* a Lua callback raised; details in last_error */
     int cb_alert;         /* alert a callback asked for, 0 for default */
     int got_close_notify;
+    int sent_notify;      /* our close_notify is sent or queued in `out` */
+    int queue_writes;     /* fd mode, while sending close_notify: what the socket
+                           * cannot take now waits in `out` (sent once) */
+    int transport_end;    /* the transport ended: EOF, feed_eof() used up */
+    int transport_reset;  /* the transport was reset (ECONNRESET, EPIPE) */
     int verified;         /* the verify callback ran for the peer's chain */
     int offered_trust;    /* session.c: the offered session was verified (1) or not (-1) */
     size_t nrecv;         /* bytes received so far */
@@ -77,7 +82,10 @@ typedef struct lwl_Conn {
     int vfy_err, vfy_depth;
     char vfy_subject[128];
     char *server_name;    /* client: the name to check; malloc'd */
-    lwl_Buf in, out;      /* memory mode queues */
+    lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify
+                           * the socket could not take yet */
+    lwl_Buf app;          /* plaintext that arrived while shutdown() awaited the
+                           * peer's close_notify: read() returns it first */
     void *trace;          /* trace.c's state when on_message/on_state is set */
     void *ext;            /* session.c / hooks.c per-connection state, if any */
     struct lwl_Chain *chain; /* chain.c: the peer's certificates (no SESSION_CERTS) */

@@ -54,6 +54,19 @@ local function handshake(c, s, csock, ssock)
   return cdone and sdone, cerr, serr
 end
 
+-- the clean close: both shutdown() until true (each side's close_notify
+-- sent and received), then the sockets can go (bounded)
+local function close_both(c, s, csock, ssock)
+  local cdone, sdone
+  local deadline = socket.gettime() + 2
+  while not (cdone and sdone) and socket.gettime() < deadline do
+    local ok, err
+    if not cdone then ok, err = c:shutdown(); cdone = ok or (err ~= "wantread" and err ~= "wantwrite") end
+    if not sdone then ok, err = s:shutdown(); sdone = ok or (err ~= "wantread" and err ~= "wantwrite") end
+    if not (cdone and sdone) then socket.select({ csock, ssock }, nil, 0.2) end
+  end
+end
+
 -- read everything available on conn within a short time (bounded)
 local function read_some(conn, sock, want)
   local got = {}
@@ -94,8 +107,7 @@ local function run(title, copts, sctx, newopts, show_server)
     s:write("pong")
     read_some(c, csock, 4)
     if c.session then session = c:session() end
-    c:shutdown()
-    s:shutdown()
+    close_both(c, s, csock, ssock)
     rec:summary(c)
     if show_server then
       local cert = s:peer_certificate()

@@ -157,12 +157,16 @@ function TLS:send(data)
   return len
 end
 
+-- The stream ends with "closed" (the peer's close_notify), "truncated" (the
+-- cosocket ended without one: data may have been cut) or "connection reset".
+local ENDS = { closed = true, truncated = true, ["connection reset"] = true }
+
 local function fill(self)
-  if self.eof then return nil, "closed" end
+  if self.eof then return nil, self.eof end
   local conn = self.conn
   local data, err = drive(self, function() return conn:read(CHUNK) end)
   if not data then
-    if err == "closed" then self.eof = true end
+    if ENDS[err] then self.eof = err end
     return nil, err
   end
   self.buf = self.buf .. data
@@ -170,8 +174,9 @@ local function fill(self)
 end
 
 --- Receive, with cosocket patterns: "*l" (a line, CR dropped), "*a" (until the
--- peer closes), or a byte count.
--- @return data, or nil, err, partial
+-- peer's close_notify), or a byte count.
+-- @return data, or nil, err, partial (err "truncated" when the stream ended
+-- without close_notify: "*a" then returns nil, "truncated", all the data)
 -- receive could not finish: nil, err and what was buffered (cosocket style)
 local function give_up(self, err)
   local partial = self.buf
@@ -247,15 +252,15 @@ local function save_session(self)
   end
 end
 
---- Send close_notify, keep the session for the next `wrap` with the same key,
--- close the cosocket.
+--- The clean close: send close_notify and wait for the peer's (as the
+-- cosocket's timeout allows), so that no byte is lost either way; keep the
+-- session for the next `wrap` with the same key; close the cosocket.
 function TLS:close()
   if self.closed then return 1 end
   save_session(self)
-  pcall(function()
-    if self.conn:shutdown() then flush(self) end
-  end)
-  self.conn:close()
+  local conn = self.conn
+  pcall(drive, self, function() return conn:shutdown() end)
+  conn:close()
   self.closed = true
   return self.sock:close()
 end
