@@ -44,29 +44,66 @@ static int traceback(lua_State *L) {
 /* protected_call(conn, call*): find the callback in the context's uservalue */
 static int protected_call(lua_State *L) {
     Call *call = (Call *)lua_touserdata(L, 2);
-    int nargs, top;
+    int nargs;
     lwl_getuv(L, 1);                  /* conn's uservalue */
     lua_getfield(L, -1, "ctx");       /* the context in force */
     lwl_getuv(L, -1);                 /* its callbacks */
     lua_getfield(L, -1, call->name);
     if (lua_isnil(L, -1)) return 0;   /* none set: wolfSSL's default applies */
     lua_pushvalue(L, 1);
-    top = lua_gettop(L);
     nargs = call->push_args ? call->push_args(L, call->ud) : 0;
-    (void)top;
     lua_call(L, 1 + nargs, call->nres);
     call->ran = 1;
     if (call->collect) call->collect(L, call->ud);
     return 0;
 }
 
+/* record_error(conn, err, name): the failure into last_error. It allocates,
+ * so it runs protected too: a memory error here must not unwind through
+ * wolfSSL either. */
+static int record_error(lua_State *L) {
+    const char *name = (const char *)lua_touserdata(L, 3);
+    const char *msg = NULL, *tb = NULL;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "message");
+        lua_getfield(L, 2, "traceback");
+        msg = lua_tostring(L, -2);
+        tb = lua_tostring(L, -1);
+    } else {
+        msg = lua_tostring(L, 2); /* memory error: the handler did not run */
+    }
+    lua_pushfstring(L, "callback: %s", msg ? msg : "error");
+    lwl_set_last_error(L, 1, "callback", lua_tostring(L, -1), 0, 0);
+    lwl_getuv(L, 1);
+    lua_getfield(L, -1, "last_error");
+    if (tb) {
+        lua_pushstring(L, tb);
+        lua_setfield(L, -2, "traceback");
+    }
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "callback");
+    return 0;
+}
+
+/* What a call needs on the stack before anything can fail safely: the five
+ * values pushed here and the protected function's own frame. */
+#define CALL_ROOM (LUA_MINSTACK + 8)
+
 int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args, lwl_Collect collect,
                  int nres, void *ud) {
     lua_State *L = c->L;
     Call call;
     int base, status;
-    if (L == NULL || c->cb_error) return 0; /* outside a method call, or already failed */
-    if (!lua_checkstack(L, 8)) return 0;
+    if (c->cb_error) return -1; /* already failed: the call in progress fails anyway */
+    /* A callback is never skipped (an on_verify pin would be bypassed): when
+     * it cannot be called at all, outside a method call or with no Lua stack
+     * left, the handshake fails; the message is written once wolfSSL has
+     * returned (lwl_callback_report), as writing it needs the stack. */
+    if (L == NULL || !lua_checkstack(L, CALL_ROOM)) {
+        c->cb_error = 1;
+        if (L != NULL) c->cb_unreported = name;
+        return -1;
+    }
     call.name = name;
     call.push_args = push_args;
     call.collect = collect;
@@ -80,32 +117,46 @@ int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args, lwl_Coll
     lua_pushlightuserdata(L, &call);
     status = lua_pcall(L, 2, 0, base + 1);
     if (status != 0) {
-        const char *msg = NULL, *tb = NULL;
-        char text[600];
-        if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, "message");
-            lua_getfield(L, -2, "traceback");
-            msg = lua_tostring(L, -2);
-            tb = lua_tostring(L, -1);
-        } else {
-            msg = lua_tostring(L, -1); /* memory error: the handler did not run */
-        }
-        snprintf(text, sizeof text, "callback: %s", msg ? msg : "error");
-        lwl_set_last_error(L, c->self, "callback", text, 0, 0);
-        if (tb) {
-            lwl_getuv(L, c->self);
-            lua_getfield(L, -1, "last_error");
-            lua_pushstring(L, tb);
-            lua_setfield(L, -2, "traceback");
-            lua_pushstring(L, name);
-            lua_setfield(L, -2, "callback");
-        }
         c->cb_error = 1;
+        lua_pushcfunction(L, record_error);
+        lua_pushvalue(L, c->self);
+        lua_pushvalue(L, -3);
+        lua_pushlightuserdata(L, (void *)name);
+        if (lua_pcall(L, 3, 0, 0) != 0) c->cb_unreported = name;
         lua_settop(L, base);
         return -1;
     }
     lua_settop(L, base);
     return call.ran;
+}
+
+/* After the wolfSSL call returned (no wolfSSL frame is live): write the
+ * message of a callback that failed without room to write it. Returns 0 when
+ * even that is impossible (no memory), then the caller's own error stands. */
+static int report_unreported(lua_State *L) {
+    lwl_Conn *c = (lwl_Conn *)lua_touserdata(L, 2);
+    lua_pushfstring(L, "callback: %s could not be called (no Lua stack or memory left)",
+                    c->cb_unreported);
+    lwl_set_last_error(L, 1, "callback", lua_tostring(L, -1), 0, 0);
+    lwl_getuv(L, 1);
+    lua_getfield(L, -1, "last_error");
+    lua_pushstring(L, c->cb_unreported);
+    lua_setfield(L, -2, "callback");
+    return 0;
+}
+
+int lwl_callback_report(lwl_Conn *c) {
+    lua_State *L = c->L;
+    int ok;
+    if (c->cb_unreported == NULL) return 1;
+    if (L == NULL || !lua_checkstack(L, 3)) return 0;
+    lua_pushcfunction(L, report_unreported);
+    lua_pushvalue(L, c->self);
+    lua_pushlightuserdata(L, c);
+    ok = lua_pcall(L, 2, 0, 0) == 0;
+    if (!ok) lua_pop(L, 1);
+    c->cb_unreported = NULL;
+    return ok;
 }
 
 /* ---- the verify callback: error details for messages, and on_verify ---- */

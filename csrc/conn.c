@@ -234,6 +234,7 @@ static lwl_Conn *enter(lua_State *L) {
     c->L = L;
     c->self = 1;
     c->cb_error = 0;
+    c->cb_unreported = NULL;
     return c;
 }
 
@@ -274,6 +275,7 @@ static int io_result(lua_State *L, lwl_Conn *c, int ret) {
     int err = wolfSSL_get_error(c->ssl, ret);
     char msg[512];
     const char *kind;
+    if (c->cb_error && !lwl_callback_report(c)) c->cb_error = 0; /* no memory: as below */
     if (c->cb_error) { /* the message and traceback are already in last_error */
         c->failed = 1;
         lwl_getuv(L, c->self);
@@ -351,6 +353,20 @@ static int failed_again(lua_State *L) {
     return 3;
 }
 
+/* A callback that wolfSSL cannot fail (on_new_session, session_store.put, a
+ * tap callback after the handshake) raised once wolfSSL had finished its side
+ * of the handshake: wolfSSL sent nothing, and the peer, finished too, would
+ * wait for data forever. Tell it with close_notify: our records are
+ * encrypted by now and 5.5.4 has no public call that sends a fatal alert. */
+static void tell_peer_late_failure(lwl_Conn *c) {
+    WOLFSSL_ALERT_HISTORY h;
+    if (!c->cb_error || c->told_peer || !wolfSSL_is_init_finished(c->ssl)) return;
+    if (wolfSSL_get_alert_history(c->ssl, &h) == WOLFSSL_SUCCESS && h.last_tx.code >= 0)
+        return; /* wolfSSL sent its own alert */
+    c->told_peer = 1;
+    (void)wolfSSL_shutdown(c->ssl); /* best effort: this call fails anyway */
+}
+
 static int conn_handshake(lua_State *L) {
     lwl_Conn *c = enter(L);
     int ret, n;
@@ -373,6 +389,7 @@ static int conn_handshake(lua_State *L) {
         lua_pushboolean(L, 1);
         return 1;
     }
+    tell_peer_late_failure(c);
     n = io_result(L, c, ret);
     leave(c);
     return n;
@@ -426,6 +443,7 @@ static int conn_read(lua_State *L) {
         luaL_pushresult(&b);
         lua_pop(L, 1);
     }
+    tell_peer_late_failure(c);
     n = io_result(L, c, ret);
     leave(c);
     return n;

@@ -62,6 +62,8 @@ typedef struct lwl_Conn {
     int feeding;          /* the uservalue holds a fed string that `in` borrows */
     int failed;           /* a fatal error happened: no more I/O */
     int cb_error;         /* a Lua callback raised; details in last_error */
+    const char *cb_unreported; /* the callback that failed with no room to say so */
+    int told_peer;        /* we sent the peer an alert of our own */
     int cb_alert;         /* alert a callback asked for, 0 for default */
     int got_close_notify;
     int verified;         /* the verify callback ran for the peer's chain */
@@ -124,11 +126,15 @@ void lwl_chain_free(lwl_Conn *c);
  * push_args pushes the arguments after the connection and returns how many;
  * collect reads the nres results (it may raise: that counts as the callback
  * raising). Returns 1 when the callback ran, 0 when there is none, -1 when it
- * raised (the error is stored in the connection's last_error). */
+ * raised or could not be called (the error is stored in the connection's
+ * last_error, or by lwl_callback_report). */
 typedef int (*lwl_PushArgs)(lua_State *L, void *ud);
 typedef void (*lwl_Collect)(lua_State *L, void *ud);
 int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args,
                  lwl_Collect collect, int nres, void *ud);
+/* Once wolfSSL has returned: write last_error for a callback that failed
+ * with no room to (no stack or memory). 0 when even that failed. */
+int lwl_callback_report(lwl_Conn *c);
 int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 
 /* ---- errors.c ---- */
