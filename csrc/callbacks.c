@@ -130,33 +130,24 @@ int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args, lwl_Coll
     return call.ran;
 }
 
-/* After the wolfSSL call returned (no wolfSSL frame is live): write the
- * message of a callback that failed without room to write it. Returns 0 when
- * even that is impossible (no memory), then the caller's own error stands. */
-static int report_unreported(lua_State *L) {
-    lwl_Conn *c = (lwl_Conn *)lua_touserdata(L, 2);
-    lua_pushfstring(L, "callback: %s could not be called (no Lua stack or memory left)",
-                    c->cb_unreported);
-    lwl_set_last_error(L, 1, "callback", lua_tostring(L, -1), 0, 0);
-    lwl_getuv(L, 1);
-    lua_getfield(L, -1, "last_error");
-    lua_pushstring(L, c->cb_unreported);
-    lua_setfield(L, -2, "callback");
-    return 0;
-}
-
+/* After the wolfSSL call returned: write the message of a callback that
+ * failed with no room to write it. No wolfSSL frame is live any more, so this
+ * runs in the method's own frame (its LUA_MINSTACK slots), unprotected like
+ * the method's other error paths. Returns 0 when the stack has no room. */
 int lwl_callback_report(lwl_Conn *c) {
     lua_State *L = c->L;
-    int ok;
-    if (c->cb_unreported == NULL) return 1;
-    if (L == NULL || !lua_checkstack(L, 3)) return 0;
-    lua_pushcfunction(L, report_unreported);
-    lua_pushvalue(L, c->self);
-    lua_pushlightuserdata(L, c);
-    ok = lua_pcall(L, 2, 0, 0) == 0;
-    if (!ok) lua_pop(L, 1);
+    const char *name = c->cb_unreported;
+    if (name == NULL) return 1;
     c->cb_unreported = NULL;
-    return ok;
+    if (L == NULL || !lua_checkstack(L, 6)) return 0;
+    lua_pushfstring(L, "callback: %s could not be called (no Lua stack or memory left)", name);
+    lwl_set_last_error(L, c->self, "callback", lua_tostring(L, -1), 0, 0);
+    lwl_getuv(L, c->self);
+    lua_getfield(L, -1, "last_error");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "callback");
+    lua_pop(L, 3);
+    return 1;
 }
 
 /* ---- the verify callback: error details for messages, and on_verify ---- */
