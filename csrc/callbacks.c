@@ -85,9 +85,25 @@ static int record_error(lua_State *L) {
     return 0;
 }
 
-/* What a call needs on the stack before anything can fail safely: the five
- * values pushed here and the protected function's own frame. */
-#define CALL_ROOM (LUA_MINSTACK + 8)
+/* Pushing the C functions must not allocate either: Lua 5.2+ pushes light
+ * functions, but 5.1 and LuaJIT make a closure each time, so there they are
+ * made once (lwl_callbacks_open) and fetched from the registry. */
+#if LUA_VERSION_NUM < 502
+static char key_traceback, key_protected_call, key_record_error;
+#define PUSH_FN(L, f) (lua_pushlightuserdata(L, &key_##f), lua_rawget(L, LUA_REGISTRYINDEX))
+#define KEEP_FN(L, f) \
+    (lua_pushlightuserdata(L, &key_##f), lua_pushcfunction(L, f), lua_rawset(L, LUA_REGISTRYINDEX))
+#else
+#define PUSH_FN(L, f) lua_pushcfunction(L, f)
+#define KEEP_FN(L, f) ((void)0)
+#endif
+
+void lwl_callbacks_open(lua_State *L) {
+    KEEP_FN(L, traceback);
+    KEEP_FN(L, protected_call);
+    KEEP_FN(L, record_error);
+    (void)L;
+}
 
 int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args, lwl_Collect collect,
                  int nres, void *ud) {
@@ -95,13 +111,14 @@ int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args, lwl_Coll
     Call call;
     int base, status;
     if (c->cb_error) return -1; /* already failed: the call in progress fails anyway */
-    /* A callback is never skipped (an on_verify pin would be bypassed): when
-     * it cannot be called at all, outside a method call or with no Lua stack
-     * left, the handshake fails; the message is written once wolfSSL has
-     * returned (lwl_callback_report), as writing it needs the stack. */
-    if (L == NULL || !lua_checkstack(L, CALL_ROOM)) {
+    /* A callback is never skipped (an on_verify pin would be bypassed): one
+     * that cannot be called fails the handshake. Here wolfSSL's frames are
+     * live, so nothing may raise: no lua_checkstack (it can raise on 5.1,
+     * 5.3 and LuaJIT); the values pushed outside the protected calls fit in
+     * the LWL_CALLBACK_SLOTS the method reserved (conn.c enter), and a stack
+     * or memory shortage inside them is an error they catch. */
+    if (L == NULL) { /* outside a method call: no Lua state to run it on */
         c->cb_error = 1;
-        if (L != NULL) c->cb_unreported = name;
         return -1;
     }
     call.name = name;
@@ -111,18 +128,18 @@ int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args, lwl_Coll
     call.ud = ud;
     call.ran = 0;
     base = lua_gettop(L);
-    lua_pushcfunction(L, traceback);
-    lua_pushcfunction(L, protected_call);
+    PUSH_FN(L, traceback);
+    PUSH_FN(L, protected_call);
     lua_pushvalue(L, c->self);
     lua_pushlightuserdata(L, &call);
     status = lua_pcall(L, 2, 0, base + 1);
     if (status != 0) {
         c->cb_error = 1;
-        lua_pushcfunction(L, record_error);
+        PUSH_FN(L, record_error);
         lua_pushvalue(L, c->self);
         lua_pushvalue(L, -3);
         lua_pushlightuserdata(L, (void *)name);
-        if (lua_pcall(L, 3, 0, 0) != 0) c->cb_unreported = name;
+        if (lua_pcall(L, 3, 0, 0) != 0) c->cb_unreported = name; /* said after wolfSSL */
         lua_settop(L, base);
         return -1;
     }
@@ -140,7 +157,7 @@ int lwl_callback_report(lwl_Conn *c) {
     if (name == NULL) return 1;
     c->cb_unreported = NULL;
     if (L == NULL || !lua_checkstack(L, 6)) return 0;
-    lua_pushfstring(L, "callback: %s could not be called (no Lua stack or memory left)", name);
+    lua_pushfstring(L, "callback: %s failed with no Lua stack or memory left", name);
     lwl_set_last_error(L, c->self, "callback", lua_tostring(L, -1), 0, 0);
     lwl_getuv(L, c->self);
     lua_getfield(L, -1, "last_error");

@@ -230,6 +230,7 @@ static int conn_new(lua_State *L) {
 static lwl_Conn *enter(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     if (c->busy) luaL_error(L, "connection is busy (called from one of its own callbacks)");
+    luaL_checkstack(L, LWL_CALLBACK_SLOTS, "no room for callbacks"); /* raise here, not in one */
     c->busy = 1;
     c->L = L;
     c->self = 1;

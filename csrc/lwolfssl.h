@@ -132,6 +132,10 @@ typedef int (*lwl_PushArgs)(lua_State *L, void *ud);
 typedef void (*lwl_Collect)(lua_State *L, void *ud);
 int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args,
                  lwl_Collect collect, int nres, void *ud);
+void lwl_callbacks_open(lua_State *L);
+/* Stack slots lwl_callback pushes outside its protected calls: a method that
+ * lets callbacks run reserves them before it enters wolfSSL. */
+#define LWL_CALLBACK_SLOTS 8
 /* Once wolfSSL has returned: write last_error for a callback that failed
  * with no room to (no stack or memory). 0 when even that failed. */
 int lwl_callback_report(lwl_Conn *c);
