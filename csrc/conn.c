@@ -840,46 +840,8 @@ static const luaL_Reg conn_methods[] = {
     {"export_keying_material", conn_export_keying_material},
     {NULL, NULL}};
 
-/* ---- internal, test-only helpers (not part of the public API) ---- */
-
-/* core.socketpair([nonblocking]) -> fd1, fd2 | nil, msg: a connected AF_UNIX
- * stream pair, for the fd-mode specs. */
-static int core_socketpair(lua_State *L) {
-    int sv[2], i;
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return lwl_fail(L, strerror(errno));
-    if (lua_toboolean(L, 1))
-        for (i = 0; i < 2; i++) fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK);
-    lwl_pushint(L, sv[0]);
-    lwl_pushint(L, sv[1]);
-    return 2;
-}
-
-/* core.setblocking(fd, on): LuaSocket keeps its sockets O_NONBLOCK; the specs
- * use this to test truly blocking descriptors (test-only) */
-static int core_setblocking(lua_State *L) {
-    int fd = (int)luaL_checkinteger(L, 1);
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0) return lwl_fail(L, strerror(errno));
-    fl = lua_toboolean(L, 2) ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK);
-    if (fcntl(fd, F_SETFL, fl) != 0) return lwl_fail(L, strerror(errno));
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-/* core.closefd(fd) -> true | nil, msg (test-only) */
-static int core_closefd(lua_State *L) {
-    int fd = (int)luaL_checkinteger(L, 1);
-    if (close(fd) != 0) return lwl_fail(L, strerror(errno));
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
 void lwl_conn_open(lua_State *L) {
-    static const luaL_Reg funcs[] = {{"conn_new", conn_new},
-                                     {"socketpair", core_socketpair}, /* internal: tests */
-                                     {"closefd", core_closefd},       /* internal: tests */
-                                     {"setblocking", core_setblocking}, /* internal: tests */
-                                     {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {NULL, NULL}};
     luaL_newmetatable(L, LWL_CONN);
     lua_pushliteral(L, LWL_CONN);
     lua_setfield(L, -2, "__name");

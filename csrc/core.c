@@ -244,5 +244,6 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
     lwl_session_open(L);
     lwl_trace_open(L);
     lwl_hooks_open(L);
+    lwl_test_open(L);
     return 1;
 }
