@@ -17,7 +17,7 @@ local TICKET_KEY = ("t"):rep(32)
 -- ticket encryption ends the TLS 1.2 handshake with no alert) and for the
 -- callbacks that run when wolfSSL has already finished its side of the
 -- handshake (keylog, on_new_session, session_store's put): there `told` says
--- the peer still ends (close_notify or an alert, spec/35-peer-told_spec.lua).
+-- the peer still ends (close_notify or an alert, spec/36-peer-told_spec.lua).
 local SCENARIOS = {
   {
     name = "on_verify", side = "client",

@@ -6,6 +6,7 @@ local H = require "helpers"
 local socket = require "socket"
 package.path = "spec/support/?.lua;" .. package.path
 local resp = require "resp"
+local P = require "peers"
 
 local function have(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") end
 local function tohex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
@@ -122,5 +123,73 @@ describe("sessions shared through Redis by two server processes", function()
   it("both servers are still up (no crash on any of the above)", function()
     assert.is_true(H.wait_port(aport, 1))
     assert.is_true(H.wait_port(bport, 1))
+  end)
+end)
+
+-- Redis goes away mid-run and comes back (empty, as a restart without
+-- persistence leaves it): the example servers keep serving (sessions just
+-- miss), and share sessions and tickets again once Redis is back.
+describe("examples/shared-session-server.lua while Redis is down", function()
+  if not have("redis-server") then
+    it("needs redis-server (make deps)", function() pending("redis-server is not installed") end)
+    return
+  end
+
+  local rport, aport, bport = H.free_port(), H.free_port(), H.free_port()
+  local pids = {}
+  local function start_redis()
+    pids.redis = H.spawn(("exec redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no"):format(rport))
+    assert(H.wait_port(rport, 5), "redis-server did not start")
+  end
+
+  setup(function()
+    start_redis()
+    for name, port in pairs { a = aport, b = bport } do
+      pids[name] = H.spawn(("exec %s examples/shared-session-server.lua %d %d"):format(H.lua(), port, rport))
+    end
+    assert(H.wait_port(aport, 10), "server A did not start")
+    assert(H.wait_port(bport, 10), "server B did not start")
+  end)
+
+  teardown(function()
+    H.kill(pids.a); H.kill(pids.b); H.kill(pids.redis)
+  end)
+
+  local function visit(port, cctx, sess)
+    local sock = assert(socket.connect("127.0.0.1", port))
+    sock:settimeout(5)
+    local conn = cctx:new { fd = sock, server_name = "localhost", session = sess }
+    local ok, err = P.handshake(conn, sock)
+    if not ok then conn:close(); sock:close(); return nil, err end
+    assert(P.await(conn, sock, "write", "hello\n"))
+    local line, rerr = P.await(conn, sock, "read") -- (a TLS 1.3 ticket is read here too)
+    local new = conn:session()
+    conn:close(); sock:close()
+    return line, rerr, new
+  end
+
+  it("serves without Redis, and shares sessions again when it is back", function()
+    local c12 = H.client_ctx { max_version = "tls1.2", session_tickets = false }
+    local c13 = H.client_ctx { min_version = "tls1.3" }
+    -- with Redis: a session made on A resumes on B
+    local _, _, s12 = visit(aport, c12)
+    assert.matches("reused=true", (visit(bport, c12, s12)))
+
+    H.kill(pids.redis) -- Redis goes away
+    assert(P.wait_exit(pids.redis, 5), "redis-server did not stop")
+    for _, ports in ipairs { { aport, bport }, { bport, aport } } do
+      -- both keep serving: full handshakes, nothing stored or found (a session
+      -- made on one server is unknown to the other)
+      local _, _, made = visit(ports[1], c12)
+      local line, err = visit(ports[2], c12, made)
+      assert.matches("reused=false version=TLSv1.2 port=" .. ports[2], line, err)
+      assert.matches("reused=false version=TLSv1.3", (visit(ports[2], c13)))
+    end
+
+    start_redis() -- back, empty
+    local _, _, again = visit(aport, c12)
+    assert.matches("reused=true version=TLSv1.2 port=" .. bport, (visit(bport, c12, again)))
+    local _, _, t13 = visit(aport, c13)
+    assert.matches("reused=true version=TLSv1.3 port=" .. bport, (visit(bport, c13, t13)))
   end)
 end)
