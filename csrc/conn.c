@@ -673,6 +673,17 @@ static int conn_verify_result(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     int code = c->vfy_err ? lwl_verify_code(c->vfy_err) : (int)wolfSSL_get_verify_result(c->ssl);
     WOLFSSL_X509 *peer;
+    if (c->offered_trust != 0 && c->done && wolfSSL_session_reused(c->ssl)) {
+        /* resumed: no certificate this time; the session kept the verdict */
+        if (c->offered_trust > 0) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "the resumed session's peer was not verified");
+        lwl_pushint(L, 0);
+        return 3;
+    }
     if (code == 0) {
         peer = wolfSSL_get_peer_certificate(c->ssl);
         if (peer == NULL) {

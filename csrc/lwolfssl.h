@@ -24,6 +24,8 @@ typedef struct lwl_Context {
     int check_hostname;
     char *alpn;           /* comma-separated list for wolfSSL_UseALPN, or NULL */
     unsigned callbacks;   /* LWL_CB_* bits: which Lua callbacks are set */
+    struct lwl_TicketKeys *tickets; /* session.c: ticket keys (C memory, wiped on free) */
+    unsigned char trust[32]; /* session.c: fingerprint of the trust settings */
 } lwl_Context;
 
 enum {
@@ -41,6 +43,7 @@ enum {
 
 lwl_Context *lwl_checkcontext(lua_State *L, int idx);
 void lwl_context_open(lua_State *L);
+void lwl_session_context_free(lwl_Context *x); /* session.c: wipes and frees the ticket keys */
 
 /* ---- conn.c ---- */
 typedef struct lwl_Buf {
@@ -67,6 +70,7 @@ typedef struct lwl_Conn {
     int cb_alert;         /* alert a callback asked for, 0 for default */
     int got_close_notify;
     int verified;         /* the verify callback ran for the peer's chain */
+    int offered_trust;    /* session.c: the offered session was verified (1) or not (-1) */
     size_t nrecv;         /* bytes received so far */
     size_t nsent;         /* bytes sent so far (given to the socket or to drain) */
     unsigned char first[8]; /* the first bytes received: tells garbage from TLS */

@@ -20,17 +20,18 @@
 -- * TLS 1.2 session ids: `session_store` keeps each session in Redis under
 --   `tls:sess:<id>` (SET ... EX timeout; Redis expires them, so no remove
 --   bookkeeping is needed beyond damaged entries).
+--   The sessions carry a MAC under the fleet's session key (`tls:session_key`,
+--   made by the first server): an entry no server wrote is a cache miss.
 -- * Tickets (TLS 1.3 and 1.2): every server encrypts with the same keys, read
 --   from the Redis list `tls:ticket_keys` (hex, newest first). To rotate, LPUSH a
 --   new key (`wolfssl.session.new_ticket_key()`); to retire one, LTRIM it off.
 --   Servers re-read the list before each connection (a real server would do it
 --   every few seconds). If the list is empty the first server creates it.
---
 -- * Redis may go away: every call to it is protected, and the connection is
 --   made again on the next call. While it is down, sessions just miss (a full
 --   handshake) and the ticket keys in hand stay in use; when it is back, both
---   work again. (A server started while Redis is down makes its own key and
---   shares it once Redis is back, if the list is still empty.)
+--   work again. (A server started while Redis is down makes its own keys and
+--   shares them once Redis is back, if Redis has none yet.)
 --
 -- Each connection gets one line back: "reused=<true|false> version=<v> port=<p>".
 -- The sessions and keys in Redis are secret key material: protect that Redis.
@@ -85,6 +86,23 @@ local function ticket_keys()
 end
 
 current = ticket_keys() or { tohex(wolfssl.session.new_ticket_key()) }
+
+-- the session key: every exported session carries a MAC under it, so a server
+-- takes from Redis only sessions a server of this fleet wrote (the first
+-- server up makes it). While Redis cannot say, the process's own random key
+-- stays in use: its sessions are then a miss for the other servers.
+local session_key
+local function reload_session_key()
+  local ok = rcall("SETNX", "tls:session_key", session_key or tohex(wolfssl.session.new_ticket_key()))
+  local key
+  if ok then ok, key = rcall("GET", "tls:session_key") end
+  if ok and key and key ~= session_key then
+    local set, err = pcall(wolfssl.session.set_key, key)
+    if set then session_key = key else log("session key in redis refused: %s", tostring(err)) end
+  end
+end
+reload_session_key()
+
 local ctx = assert(wolfssl.context{
   mode = "server", certificate = CERT, key = KEY,
   session_timeout = TIMEOUT,
@@ -100,6 +118,7 @@ local ctx = assert(wolfssl.context{
 })
 
 local function reload_keys()
+  reload_session_key()
   local keys = ticket_keys()
   if keys and table.concat(keys, ",") ~= table.concat(current, ",") then
     local ok, err = pcall(ctx.set_ticket_keys, ctx, keys)

@@ -220,7 +220,7 @@ describe("callback safety", function()
       end)
 
       it("conn:close() inside is safe (deferred until the call returns)", function()
-        if sc.noconn then return end
+        if sc.noconn then pending(sc.name .. " is called without a connection: nothing to close") return end
         local closed
         local ok, err = pcall(run, sc, function(conn)
           conn:close()

@@ -245,6 +245,7 @@ function M.context(o)
     if not ok then return nil, "system_ca: " .. err end
   end
   core.ctx_verify(ctx, verify, o.verify_depth or 9, check_hostname)
+  M.session._set_trust(ctx, o, verify, check_hostname, system_ca)
 
   if o.alpn then
     ok, err = core.ctx_alpn(ctx, opts.alpn_list("alpn", o.alpn))
@@ -322,10 +323,16 @@ function Context:new(o)
   if o.data ~= nil then conn.data = o.data end
   if o.session ~= nil then
     if not M.session.is_session(o.session) then opts.bad("session", "expected a session object", 3, o.session) end
-    -- a session that cannot be used (expired, no ticket yet) means a full
-    -- handshake; conn:set_session(s) says why
-    conn:set_session(o.session)
+    -- a session that cannot be used (expired, no ticket yet, another version)
+    -- means a full handshake; conn:set_session(s) says why. One made under
+    -- other trust settings or for another server name is a mistake: raise.
+    local _, why = conn:set_session(o.session)
+    if why and why:find("^session refused") then
+      conn:close()
+      error(why, 2)
+    end
   end
+  M.session._prepare(conn, uv)
   return conn
 end
 
