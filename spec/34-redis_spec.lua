@@ -11,6 +11,45 @@ local P = require "peers"
 local function have(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") end
 local function tohex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
 
+-- redis-server on rport, its pid in pids.redis
+local function start_redis(pids, rport)
+  pids.redis = H.spawn(("exec redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no"):format(rport))
+  assert(H.wait_port(rport, 5), "redis-server did not start")
+end
+
+-- the example on aport and bport (pids.a, pids.b), both using Redis on rport
+local function start_servers(pids, rport, aport, bport)
+  for name, port in pairs { a = aport, b = bport } do
+    pids[name] = H.spawn(("exec %s examples/shared-session-server.lua %d %d"):format(H.lua(), port, rport))
+  end
+  assert(H.wait_port(aport, 10), "server A did not start")
+  assert(H.wait_port(bport, 10), "server B did not start")
+end
+
+-- One connection: the server's line ("reused=... version=... port=..."),
+-- the client's session afterwards, and the handshake error if any.
+local function visit(port, cctx, sess)
+  local sock = assert(socket.connect("127.0.0.1", port))
+  sock:settimeout(0)
+  local conn = cctx:new{ fd = sock:getfd(), server_name = "localhost", session = sess }
+  local function step(f, ...)
+    for _ = 1, 200 do
+      local r, err, code = f(...)
+      if r or (err ~= "wantread" and err ~= "wantwrite") then return r, err, code end
+      socket.select({ sock }, nil, 0.05)
+    end
+    return nil, "timeout"
+  end
+  local ok, err, code = step(conn.handshake, conn)
+  if not ok then conn:close(); sock:close(); return nil, err, code end
+  assert(step(conn.write, conn, "hello\n"))
+  local line = assert(step(conn.read, conn)) -- (a TLS 1.3 ticket is read here too)
+  local reused = conn:session_reused()
+  local new = conn:session()
+  conn:close(); sock:close()
+  return line, reused, new
+end
+
 describe("sessions shared through Redis by two server processes", function()
   if not have("redis-server") then
     it("needs redis-server (make deps)", function() pending("redis-server is not installed") end)
@@ -21,15 +60,10 @@ describe("sessions shared through Redis by two server processes", function()
   local pids, redis = {}, nil
 
   setup(function()
-    pids.redis = H.spawn(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no"):format(rport))
-    assert(H.wait_port(rport, 5), "redis-server did not start")
+    start_redis(pids, rport)
     redis = assert(resp.connect("127.0.0.1", rport))
     redis:call("RPUSH", "tls:ticket_keys", tohex(wolfssl.session.new_ticket_key()))
-    for name, port in pairs { a = aport, b = bport } do
-      pids[name] = H.spawn(("exec %s examples/shared-session-server.lua %d %d"):format(H.lua(), port, rport))
-    end
-    assert(H.wait_port(aport, 10), "server A did not start")
-    assert(H.wait_port(bport, 10), "server B did not start")
+    start_servers(pids, rport, aport, bport)
   end)
 
   teardown(function()
@@ -37,30 +71,6 @@ describe("sessions shared through Redis by two server processes", function()
     if redis then redis:close() end
     H.kill(pids.redis)
   end)
-
-  -- One connection: the server's line ("reused=... version=... port=..."),
-  -- the client's session afterwards, and the handshake error if any.
-  local function visit(port, cctx, sess)
-    local sock = assert(socket.connect("127.0.0.1", port))
-    sock:settimeout(0)
-    local conn = cctx:new{ fd = sock:getfd(), server_name = "localhost", session = sess }
-    local function step(f, ...)
-      for _ = 1, 200 do
-        local r, err, code = f(...)
-        if r or (err ~= "wantread" and err ~= "wantwrite") then return r, err, code end
-        socket.select({ sock }, nil, 0.05)
-      end
-      return nil, "timeout"
-    end
-    local ok, err, code = step(conn.handshake, conn)
-    if not ok then conn:close(); sock:close(); return nil, err, code end
-    assert(step(conn.write, conn, "hello\n"))
-    local line = assert(step(conn.read, conn)) -- (a TLS 1.3 ticket is read here too)
-    local reused = conn:session_reused()
-    local new = conn:session()
-    conn:close(); sock:close()
-    return line, reused, new
-  end
 
   local function ctx12_ids() return H.client_ctx{ max_version = "tls1.2", session_tickets = false } end
   local function ctx12() return H.client_ctx{ max_version = "tls1.2" } end
@@ -137,36 +147,15 @@ describe("examples/shared-session-server.lua while Redis is down", function()
 
   local rport, aport, bport = H.free_port(), H.free_port(), H.free_port()
   local pids = {}
-  local function start_redis()
-    pids.redis = H.spawn(("exec redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no"):format(rport))
-    assert(H.wait_port(rport, 5), "redis-server did not start")
-  end
 
   setup(function()
-    start_redis()
-    for name, port in pairs { a = aport, b = bport } do
-      pids[name] = H.spawn(("exec %s examples/shared-session-server.lua %d %d"):format(H.lua(), port, rport))
-    end
-    assert(H.wait_port(aport, 10), "server A did not start")
-    assert(H.wait_port(bport, 10), "server B did not start")
+    start_redis(pids, rport)
+    start_servers(pids, rport, aport, bport)
   end)
 
   teardown(function()
     H.kill(pids.a); H.kill(pids.b); H.kill(pids.redis)
   end)
-
-  local function visit(port, cctx, sess)
-    local sock = assert(socket.connect("127.0.0.1", port))
-    sock:settimeout(5)
-    local conn = cctx:new { fd = sock, server_name = "localhost", session = sess }
-    local ok, err = P.handshake(conn, sock)
-    if not ok then conn:close(); sock:close(); return nil, err end
-    assert(P.await(conn, sock, "write", "hello\n"))
-    local line, rerr = P.await(conn, sock, "read") -- (a TLS 1.3 ticket is read here too)
-    local new = conn:session()
-    conn:close(); sock:close()
-    return line, rerr, new
-  end
 
   it("serves without Redis, and shares sessions again when it is back", function()
     local c12 = H.client_ctx { max_version = "tls1.2", session_tickets = false }
@@ -181,12 +170,11 @@ describe("examples/shared-session-server.lua while Redis is down", function()
       -- both keep serving: full handshakes, nothing stored or found (a session
       -- made on one server is unknown to the other)
       local _, _, made = visit(ports[1], c12)
-      local line, err = visit(ports[2], c12, made)
-      assert.matches("reused=false version=TLSv1.2 port=" .. ports[2], line, err)
+      assert.matches("reused=false version=TLSv1.2 port=" .. ports[2], (visit(ports[2], c12, made)))
       assert.matches("reused=false version=TLSv1.3", (visit(ports[2], c13)))
     end
 
-    start_redis() -- back, empty
+    start_redis(pids, rport) -- back, empty
     local _, _, again = visit(aport, c12)
     assert.matches("reused=true version=TLSv1.2 port=" .. bport, (visit(bport, c12, again)))
     local _, _, t13 = visit(aport, c13)
