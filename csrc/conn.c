@@ -472,12 +472,13 @@ static int conn_write(lua_State *L) {
     }
     ret = wolfSSL_write(c->ssl, s + i - 1, (int)(j - i + 1));
     if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
-    if (ret > 0) {
+    if (ret > 0 && !c->cb_error) { /* a write that drove the handshake ran its callbacks */
         c->done = 1;
         leave(c);
         lwl_pushint(L, ret);
         return 1;
     }
+    tell_peer_late_failure(c);
     n = io_result(L, c, ret);
     leave(c);
     return n;

@@ -101,6 +101,30 @@ describe("the peer is told when a callback fails late (memory mode)", function()
   end
 end)
 
+describe("a write that drives the handshake (memory mode)", function()
+  it("reports a late callback failure and tells the peer", function()
+    local c = H.client_ctx { max_version = "tls1.2", on_new_session = boom }:new { server_name = "localhost" }
+    local s = H.server_ctx { max_version = "tls1.2" }:new {}
+    local ok, err
+    for _ = 1, 10 do -- no handshake() call: write() drives it
+      ok, err = c:write("x")
+      s:feed(c:drain())
+      s:handshake()
+      c:feed(s:drain())
+      if ok or (err ~= "wantread" and err ~= "wantwrite") then break end
+    end
+    assert.is_nil(ok)
+    assert.matches("^callback: .*late kaboom", err)
+    assert.equal("failed", c:state())
+    s:feed(c:drain())
+    local got, why = s:read()
+    if got then got, why = s:read() end -- the byte written before the failure was known
+    assert.is_nil(got)
+    assert.is_string(why)
+    assert.is_not.equal("wantread", why)
+  end)
+end)
+
 -- Real sockets: the peer process exits (it does not hang) while our side keeps
 -- its socket open, so only what we sent can end it.
 local function exits(pid, seconds)
