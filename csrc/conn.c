@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #define READ_CHUNK 16384 /* one TLS record of plaintext */
@@ -275,10 +274,12 @@ static int conn_new(lua_State *L) {
 static lwl_Conn *enter(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     if (c->busy) luaL_error(L, "connection is busy (called from one of its own callbacks)");
+    luaL_checkstack(L, LWL_CALLBACK_SLOTS, "no room for callbacks"); /* raise here, not in one */
     c->busy = 1;
     c->L = L;
     c->self = 1;
     c->cb_error = 0;
+    c->cb_unreported = NULL;
     return c;
 }
 
@@ -335,6 +336,7 @@ static int io_result(lua_State *L, lwl_Conn *c, int ret) {
     int err = wolfSSL_get_error(c->ssl, ret);
     char msg[512];
     const char *kind;
+    if (c->cb_error && !lwl_callback_report(c)) c->cb_error = 0; /* no memory: as below */
     if (c->cb_error) { /* the message and traceback are already in last_error */
         c->failed = 1;
         lwl_getuv(L, c->self);
@@ -406,6 +408,20 @@ static int failed_again(lua_State *L) {
     return 3;
 }
 
+/* A callback that wolfSSL cannot fail (on_new_session, session_store.put, a
+ * tap callback after the handshake) raised once wolfSSL had finished its side
+ * of the handshake: wolfSSL sent nothing, and the peer, finished too, would
+ * wait for data forever. Tell it with close_notify: our records are
+ * encrypted by now and 5.5.4 has no public call that sends a fatal alert. */
+static void tell_peer_late_failure(lwl_Conn *c) {
+    WOLFSSL_ALERT_HISTORY h;
+    if (!c->cb_error || c->told_peer || !wolfSSL_is_init_finished(c->ssl)) return;
+    if (wolfSSL_get_alert_history(c->ssl, &h) == WOLFSSL_SUCCESS && h.last_tx.code >= 0)
+        return; /* wolfSSL sent its own alert */
+    c->told_peer = 1;
+    (void)wolfSSL_shutdown(c->ssl); /* best effort: this call fails anyway */
+}
+
 static int conn_handshake(lua_State *L) {
     lwl_Conn *c = enter(L);
     int ret, n;
@@ -428,6 +444,7 @@ static int conn_handshake(lua_State *L) {
         lua_pushboolean(L, 1);
         return 1;
     }
+    tell_peer_late_failure(c);
     n = io_result(L, c, ret);
     leave(c);
     return n;
@@ -494,6 +511,7 @@ static int conn_read(lua_State *L) {
         luaL_pushresult(&b);
         lua_pop(L, 1);
     }
+    tell_peer_late_failure(c);
     n = io_result(L, c, ret);
     leave(c);
     return n;
@@ -522,12 +540,13 @@ static int conn_write(lua_State *L) {
     }
     ret = wolfSSL_write(c->ssl, s + i - 1, (int)(j - i + 1));
     if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
-    if (ret > 0) {
+    if (ret > 0 && !c->cb_error) { /* a write that drove the handshake ran its callbacks */
         c->done = 1;
         leave(c);
         lwl_pushint(L, ret);
         return 1;
     }
+    tell_peer_late_failure(c);
     n = io_result(L, c, ret);
     leave(c);
     return n;
@@ -978,46 +997,8 @@ static const luaL_Reg conn_methods[] = {
     {"export_keying_material", conn_export_keying_material},
     {NULL, NULL}};
 
-/* ---- internal, test-only helpers (not part of the public API) ---- */
-
-/* core.socketpair([nonblocking]) -> fd1, fd2 | nil, msg: a connected AF_UNIX
- * stream pair, for the fd-mode specs. */
-static int core_socketpair(lua_State *L) {
-    int sv[2], i;
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return lwl_fail(L, strerror(errno));
-    if (lua_toboolean(L, 1))
-        for (i = 0; i < 2; i++) fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK);
-    lwl_pushint(L, sv[0]);
-    lwl_pushint(L, sv[1]);
-    return 2;
-}
-
-/* core.setblocking(fd, on): LuaSocket keeps its sockets O_NONBLOCK; the specs
- * use this to test truly blocking descriptors (test-only) */
-static int core_setblocking(lua_State *L) {
-    int fd = (int)luaL_checkinteger(L, 1);
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0) return lwl_fail(L, strerror(errno));
-    fl = lua_toboolean(L, 2) ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK);
-    if (fcntl(fd, F_SETFL, fl) != 0) return lwl_fail(L, strerror(errno));
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-/* core.closefd(fd) -> true | nil, msg (test-only) */
-static int core_closefd(lua_State *L) {
-    int fd = (int)luaL_checkinteger(L, 1);
-    if (close(fd) != 0) return lwl_fail(L, strerror(errno));
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
 void lwl_conn_open(lua_State *L) {
-    static const luaL_Reg funcs[] = {{"conn_new", conn_new},
-                                     {"socketpair", core_socketpair}, /* internal: tests */
-                                     {"closefd", core_closefd},       /* internal: tests */
-                                     {"setblocking", core_setblocking}, /* internal: tests */
-                                     {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {NULL, NULL}};
     luaL_newmetatable(L, LWL_CONN);
     lua_pushliteral(L, LWL_CONN);
     lua_setfield(L, -2, "__name");

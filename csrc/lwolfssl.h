@@ -65,6 +65,8 @@ typedef struct lwl_Conn {
     int feeding;          /* the uservalue holds a fed string that `in` borrows */
     int failed;           /* a fatal error happened: no more I/O */
     int cb_error;         /* a Lua callback raised; details in last_error */
+    const char *cb_unreported; /* the callback that failed with no room to say so */
+    int told_peer;        /* we sent the peer an alert of our own */
     int cb_alert;         /* alert a callback asked for, 0 for default */
     int got_close_notify;
     int sent_notify;      /* our close_notify is sent or queued in `out` */
@@ -111,6 +113,7 @@ void lwl_trust_open(lua_State *L);   /* trust.c: CRL, OCSP stapling */
 void lwl_session_open(lua_State *L); /* session.c: sessions, stores, ticket keys */
 void lwl_trace_open(lua_State *L);   /* trace.c: records seen, on_message, on_state */
 void lwl_hooks_open(lua_State *L);   /* hooks.c: servername, ALPN, PSK, keylog, TLS 1.3 extras */
+void lwl_test_open(lua_State *L);    /* testutil.c: core._test, for the suite only */
 
 /* trace.c: called by the I/O callbacks with every chunk of bytes received
  * (dir 0) or sent (dir 1), only when c->trace is set. No Lua runs inside. */
@@ -136,11 +139,19 @@ void lwl_chain_free(lwl_Conn *c);
  * push_args pushes the arguments after the connection and returns how many;
  * collect reads the nres results (it may raise: that counts as the callback
  * raising). Returns 1 when the callback ran, 0 when there is none, -1 when it
- * raised (the error is stored in the connection's last_error). */
+ * raised or could not be called (the error is stored in the connection's
+ * last_error, or by lwl_callback_report). */
 typedef int (*lwl_PushArgs)(lua_State *L, void *ud);
 typedef void (*lwl_Collect)(lua_State *L, void *ud);
 int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args,
                  lwl_Collect collect, int nres, void *ud);
+void lwl_callbacks_open(lua_State *L);
+/* Stack slots lwl_callback pushes outside its protected calls: a method that
+ * lets callbacks run reserves them before it enters wolfSSL. */
+#define LWL_CALLBACK_SLOTS 8
+/* Once wolfSSL has returned: write last_error for a callback that failed
+ * with no room to (no stack or memory). 0 when even that failed. */
+int lwl_callback_report(lwl_Conn *c);
 int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 
 /* ---- errors.c ---- */

@@ -356,6 +356,7 @@ static int flush_push(lua_State *L, void *ud) {
  * already expects encrypted records fails on it all the same). */
 static void send_plain_alert(lwl_Conn *c, size_t call_sent) {
     static const unsigned char alert[7] = {21, 3, 3, 0, 2, 2, 80};
+    c->told_peer = 1;
     if (c->fd >= 0) {
         ssize_t n = send(c->fd, alert, sizeof alert, MSG_NOSIGNAL);
         (void)n;

@@ -1,7 +1,7 @@
 -- Closes that lose no data: shutdown() both ways and the half-close, and the
 -- three ends read() tells apart (closed, truncated, connection reset).
 local socket = require "socket"
-local core = require "wolfssl.core"
+local T = assert(require("wolfssl.core")._test, "run the suite with WOLFSSL_TEST_LUA set (make test-one)")
 local H = require "helpers"
 
 local VERSIONS = { { "tls1.2", "TLSv1.2" }, { "tls1.3", "TLSv1.3" } }
@@ -235,7 +235,7 @@ describe("clean close (fd mode)", function()
   end)
 
   it("a close_notify the socket cannot take yet is sent by the next calls, and the peer reads all", function()
-    local fa, fb = core.socketpair(true) -- AF_UNIX: full stays full until the peer reads
+    local fa, fb = T.socketpair(true) -- AF_UNIX: full stays full until the peer reads
     local a, b = fdobj(fa), fdobj(fb)
     local c, s = fd_pair(fa, fb)
     -- fill the socket until writing blocks
@@ -270,19 +270,19 @@ describe("clean close (fd mode)", function()
     assert.is_true(await(s, b, "shutdown"))
     assert.is_true(await(c, a, "shutdown"))
     assert.same({ nil, "closed" }, { c:read() })
-    c:close(); s:close(); core.closefd(fa); core.closefd(fb)
+    c:close(); s:close(); T.closefd(fa); T.closefd(fb)
   end)
 
   it("an EOF while shutdown() waits is the end of it: true, then 'truncated'", function()
-    local a, b = core.socketpair(true)
+    local a, b = T.socketpair(true)
     local c, s = fd_pair(a, b)
     assert.same({ nil, "wantread" }, { c:shutdown() }) -- sent; the server's is awaited
     assert.same({ nil, "closed" }, { await(s, fdobj(b), "read") })
     s:close() -- the server goes without answering with its close_notify
-    core.closefd(b)
+    T.closefd(b)
     assert.is_true(await(c, fdobj(a), "shutdown"))
     assert.equal("truncated", select(2, c:read()))
     c:close()
-    core.closefd(a)
+    T.closefd(a)
   end)
 end)

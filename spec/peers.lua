@@ -87,7 +87,8 @@ end
 function P.wait_exit(pid, seconds)
   local deadline = socket.gettime() + (seconds or 5)
   while socket.gettime() < deadline do
-    if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then return true end
+    local alive = os.execute("kill -0 " .. pid .. " 2>/dev/null")
+    if alive ~= true and alive ~= 0 then return true end -- 5.1/LuaJIT return 0 for success
     socket.sleep(0.05)
   end
   H.kill(pid)
