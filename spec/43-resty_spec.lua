@@ -17,7 +17,8 @@ local function luajit_cpath()
     local base, wolf, lua = entry:match("^(.*)/([^/]+)/([^/]+)/%?%.so$")
     if base and (lua:match("^lua%d") or lua == "luajit") and exists(entry:gsub("%?", "wolfssl/core")) then
       local dir = ("%s/%s/luajit"):format(base, wolf)
-      if not exists(dir .. "/wolfssl/core.so") and base:sub(1, #H.ROOT + 1) == H.ROOT .. "/" then
+      -- make it (or bring it up to date: a stale module lacks what the Lua layer calls)
+      if base:sub(1, #H.ROOT + 1) == H.ROOT .. "/" then
         os.execute(("cd %s && make -s LUA=luajit WOLFSSL=%s BUILD=%s >/dev/null 2>&1"):format(
           H.ROOT, wolf, base:sub(#H.ROOT + 2)))
       end
