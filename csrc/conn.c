@@ -206,9 +206,11 @@ static int conn_new(lua_State *L) {
                 WOLFSSL_SUCCESS)
             return luaL_error(L, "cannot send server name '%s'", name);
 #endif
+#ifndef LWL_GUARD_HOSTNAME /* else the verify callback checks the name */
         if (ctx->check_hostname && ctx->verify &&
             wolfSSL_check_domain_name(c->ssl, name) != WOLFSSL_SUCCESS)
             return luaL_error(L, "cannot check server name '%s'", name);
+#endif
     }
     if (alpn != NULL && *alpn) {
 #ifdef HAVE_ALPN

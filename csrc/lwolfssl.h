@@ -5,6 +5,7 @@
 
 #include <wolfssl/options.h> /* first: it decides what the rest declares */
 #include <wolfssl/ssl.h>
+#include <wolfssl/version.h>
 #include <wolfssl/wolfio.h>
 #include <stddef.h>
 
@@ -89,6 +90,16 @@ void lwl_x509_push(lua_State *L, WOLFSSL_X509 *x); /* takes ownership */
 WOLFSSL_X509 *lwl_x509_test(lua_State *L, int idx);
 void lwl_x509_open(lua_State *L);
 void lwl_cert_cn(WOLFSSL_X509 *x, char *buf, size_t sz); /* "CN=..." or "" */
+
+/* ---- hostname.c ---- */
+/* wolfSSL's host matcher (MatchDomainName) reads past the host name for
+ * wildcards it cannot place until PR 10119 (in 5.9.2): before that, names
+ * are matched here and wolfSSL's matcher is never called. */
+#if LIBWOLFSSL_VERSION_HEX < 0x05009002
+#define LWL_GUARD_HOSTNAME 1
+#endif
+/* Does x name host (DNS name with wildcards, or IP address)? */
+int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
 
 #define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
 
