@@ -13,7 +13,10 @@
 --   response to staple. wolfSSL verifies it before stapling it, so the server
 --   context must trust the CA that issued its certificate (cafile/cadata), and
 --   it caches the response per certificate until the response's nextUpdate:
---   a function is called when wolfSSL has no valid cached response.
+--   a function is called when wolfSSL has no valid cached response. Where
+--   `features.ocsp_staple_tls13` is false (wolfSSL 5.5.4 leaks about 8 KiB per
+--   TLS 1.3 ClientHello asking for a staple), a stapling server must set
+--   `max_version = "tls1.2"`.
 -- @module wolfssl.trust
 local core = require "wolfssl.core"
 
@@ -75,6 +78,11 @@ function M.install(wolfssl, opts)
       uv.staple = function() return data end
     else
       opts.bad("staple", "expected a path, a DER string or a function(conn) returning DER", 4, v)
+    end
+    if not features.ocsp_staple_tls13 and features.tls13 and o.max_version ~= "tls1.2"
+       and o.max_version ~= "tls1.1" then
+      opts.bad("staple", "this wolfSSL build leaks memory (8 KiB) on every TLS 1.3 ClientHello" ..
+        ' that asks for a staple: set max_version = "tls1.2" to staple (features.ocsp_staple_tls13)', 4)
     end
     local ok, err = core.ctx_staple(ctx)
     if not ok then return nil, "staple: " .. err end
