@@ -454,7 +454,9 @@ static int conn_write(lua_State *L) {
         lwl_pushint(L, 0);
         return 1;
     }
+    lwl_trace_bulk(c, 1); /* what write sends once the handshake is done is application data */
     ret = wolfSSL_write(c->ssl, s + i - 1, (int)(j - i + 1));
+    lwl_trace_bulk(c, 0);
     if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
     if (ret > 0) {
         c->done = 1;

@@ -533,6 +533,7 @@ static int conn_key_update(lua_State *L) {
     c->busy = 1;
     ret = wolfSSL_update_keys(c->ssl);
     c->busy = 0;
+    lwl_trace_bulk(c, -1);
     return write_result(L, c, ret, "key_update");
 }
 
@@ -552,6 +553,7 @@ static int conn_request_certificate(lua_State *L) {
     c->busy = 1;
     ret = wolfSSL_request_certificate(c->ssl);
     c->busy = 0;
+    lwl_trace_bulk(c, -1);
     return write_result(L, c, ret, "request_certificate");
 #else
     return luaL_error(L, "request_certificate is not supported by this wolfSSL build "

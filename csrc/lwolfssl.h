@@ -121,6 +121,10 @@ void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n);
 int lwl_trace_attach(lwl_Conn *c);
 void lwl_trace_free(lwl_Conn *c);
 int lwl_trace_flush(lwl_Conn *c, int ret);
+/* conn_write brackets wolfSSL_write with lwl_trace_bulk(c, 1) ... (c, 0);
+ * key_update and request_certificate call lwl_trace_bulk(c, -1): wolfSSL may
+ * send their message with the next write */
+void lwl_trace_bulk(lwl_Conn *c, int on);
 
 /* ---- chain.c: the certificates the peer sent (leaf first), kept by the
  * binding when wolfSSL does not keep them (built without SESSION_CERTS) ---- */

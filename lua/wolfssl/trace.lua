@@ -169,16 +169,48 @@ function Dispatch:handshake_message(d, m, r, decrypted)
   })
   if decrypted then -- the sender's keys change after its Finished / a KeyUpdate
     local ep = st.epoch[((d == "sent") ~= self.info.is_server) and "client" or "server"]
+    local after = ep.name == "application"
     if name == "finished" and ep.name == "handshake" then
       ep.name, ep.gen, ep.seq = "application", 0, 0
     elseif name == "key_update" then
       ep.gen, ep.seq = ep.gen + 1, 0
     end
+    self:expect(d, name, fields, after)
     if name == "encrypted_extensions" or name == "certificate" or name == "finished" then
       if (d == "sent") == self.info.is_server then st.server_flight_done = true
       else st.client_flight_done = true end
     end
   end
+end
+
+-- After the handshake the C side hands over received application records
+-- only while a post-handshake message is awaited (core.trace_arm): the
+-- server's tickets (until its first application data), the answer to our
+-- KeyUpdate, the client's certificate after our CertificateRequest. Records
+-- of a call that answered the peer (a KeyUpdate, a CertificateRequest) come
+-- too. The others are only counted (info.skipped_*).
+function Dispatch:expect(d, name, fields, after)
+  local st = self.st
+  local wait = st.wait or {}
+  st.wait = wait
+  if d == "received" then
+    if name == "finished" and not self.info.is_server and not after then wait.ticket = true
+    elseif name == "key_update" then wait.key_update = nil
+    elseif name == "finished" and after then wait.certificate = nil end
+  elseif after and name == "key_update" and fields and fields.request_update then
+    wait.key_update = true
+  elseif name == "certificate_request" and st.done_reported then
+    wait.certificate = true
+  end
+  core.trace_arm(self.conn, next(wait) ~= nil)
+end
+
+-- n application records counted in C, not handed over: their sequence numbers
+function Dispatch:skip(d, n)
+  local st = self.st
+  if not st.epoch or not n or n == 0 then return end
+  local ep = st.epoch[((d == "sent") ~= self.info.is_server) and "client" or "server"]
+  ep.seq = ep.seq + n
 end
 
 -- TLS 1.3: decrypt a copy of an encrypted record (builds with the secret
@@ -203,6 +235,9 @@ function Dispatch:decrypt(r)
     local msgs, rest = decode.handshake_messages(st.hs[d] .. pt)
     st.hs[d] = rest
     for _, m in ipairs(msgs) do self:handshake_message(d, m, r, true) end
+  elseif inner == APP and st.wait and st.wait.ticket and d == "received" then
+    st.wait.ticket = nil -- tickets come before the server's first data
+    core.trace_arm(self.conn, next(st.wait) ~= nil)
   elseif inner == ALERT then
     local f, err = decode.alert(pt)
     self:emit({ direction = d, content_type = "alert", type = "alert", data = pt,
@@ -332,7 +367,13 @@ local function dispatch(conn, records, info)
   local st = state_of(conn)
   local self = setmetatable({ conn = conn, st = st, info = info, cb = callbacks_of(conn),
                               alerted = {} }, Dispatch)
-  for i = 1, #records do self:record(records[i]) end
+  for i = 1, #records do
+    local r = records[i]
+    if r.skipped then self:skip(r.direction, r.skipped) end
+    self:record(r)
+  end
+  self:skip("sent", info.skipped_sent)
+  self:skip("received", info.skipped_received)
   if st.pend.sent > 0 then self:close_flight("sent", true) end
   if (info.done or info.error) and st.pend.received > 0 then self:close_flight("received", true) end
   if info.ticket and st.version == TLS13 and not info.is_server and (not DECRYPTS or st.nodecrypt) then
