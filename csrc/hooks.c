@@ -136,6 +136,8 @@ static void sni_collect(lua_State *L, void *ud) {
     int r = lua_gettop(L) - 1; /* the first of the two results */
     if (lua_type(L, r) == LUA_TBOOLEAN && lua_toboolean(L, r)) return; /* keep */
     if (luaL_testudata(L, r, LWL_CONTEXT)) {
+        if (!lwl_checkcontext(L, r)->is_server)
+            luaL_error(L, "on_servername returned a client context (a server context expected)");
         switch_context(L, 1, r);
         return;
     }

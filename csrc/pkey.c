@@ -429,6 +429,8 @@ static int pkey_pem(lua_State *L) {
     }
     if (password == NULL) return push_pem(L, p->der, p->len, PKCS8_PRIVATEKEY_TYPE);
     if (pwlen == 0) return luaL_argerror(L, 2, "empty password");
+    if (memchr(password, 0, pwlen) != NULL)
+        return luaL_argerror(L, 2, "the password must not contain a NUL byte");
     {
         /* wolfSSL 5.5.4 adds no padding block when the key is a multiple of
          * the AES block size (OpenSSL then fails to decrypt it): add the

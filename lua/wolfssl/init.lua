@@ -187,6 +187,7 @@ function M.context(o)
       local pok, pw = pcall(password)
       if not pok then return nil, "password: the password function raised: " .. tostring(pw) end
       if type(pw) ~= "string" then return nil, "password: the password function must return a string" end
+      if pw:find("%z") then return nil, "password: the password function returned a string with a NUL byte" end
       password = pw
     end
     ok, err = apply(ctx, "key", core.ctx_key(ctx, data, fmt, password))
@@ -306,6 +307,7 @@ function Context:new(o)
   if o.server_name ~= nil and (type(o.server_name) ~= "string" or o.server_name == "") then
     opts.bad("server_name", "expected a non-empty string", 3, o.server_name)
   end
+  opts.no_nul("server_name", o.server_name, 3)
   local alpn = o.alpn and opts.alpn_list("alpn", o.alpn) or nil
   local uv = core.ctx_uservalue(self)
   local o_ctx = uv.options or {}
@@ -331,9 +333,7 @@ end
 
 --- A table of everything negotiated, for logs and `make demo`.
 function Connection:info()
-  if type(self) ~= "userdata" then
-    error(("bad argument #1 to 'info' (wolfssl.Connection expected, got %s)"):format(type(self)), 2)
-  end
+  opts.check_conn("info", self)
   local ok, reason = self:verify_result()
   local cert = self:peer_certificate()
   local t = {

@@ -576,8 +576,29 @@ DETAIL.alert = function(f)
   return ("%s %s"):format(f.level or "?", f.description or "?")
 end
 
+local function argerror(n, fname, why, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, why), level or 3)
+end
+
+local function is_conn(v)
+  return type(v) == "userdata" and getmetatable(v) and getmetatable(v).__name == "wolfssl.Connection"
+end
+
+-- argument n of fname must be a connection (level: as for error(), from the caller)
+local function check_conn(n, fname, v, level)
+  if not is_conn(v) then
+    local mt = type(v) == "userdata" and getmetatable(v)
+    argerror(n, fname, "wolfssl.Connection expected, got " ..
+             (v == nil and "no value" or mt and mt.__name or type(v)), (level or 3) + 1)
+  end
+end
+
 --- One line for one message. role: "client" or "server" (whose view).
 function M.render(msg, role)
+  if type(msg) ~= "table" then argerror(1, "render", "message table expected, got " .. type(msg)) end
+  if role ~= nil and role ~= "client" and role ~= "server" then
+    argerror(2, "render", 'expected "client" or "server", got ' .. tostring(role))
+  end
   local me, peer = "C", "S"
   if role == "server" then me, peer = "S", "C" end
   local arrow = msg.direction == "sent" and (me .. " -> " .. peer) or (me .. " <- " .. peer)
@@ -618,6 +639,13 @@ M.round_trips = round_trips
 -- @param err the failure message, if the handshake failed
 -- @param seconds time taken
 function M.summary(conn, messages, err, seconds)
+  check_conn(1, "summary", conn)
+  if messages ~= nil and type(messages) ~= "table" then
+    argerror(2, "summary", "table of messages expected, got " .. type(messages))
+  end
+  if seconds ~= nil and type(seconds) ~= "number" then
+    argerror(4, "summary", "number expected, got " .. type(seconds))
+  end
   local lines = {}
   local role = conn:is_server() and "server" or "client"
   local ms = seconds and ("%.1f ms"):format(seconds * 1000) or "?"
@@ -671,19 +699,26 @@ function Recorder:_conn(conn)
   return per
 end
 
-function Recorder:messages(conn) return self:_conn(conn).messages end
+local function check_recorder(fname, self, conn)
+  if getmetatable(self) ~= Recorder then
+    error(("calling '%s' on bad self (trace recorder expected, got %s)"):format(fname, type(self)), 3)
+  end
+  check_conn(1, fname, conn, 4)
+end
+
+function Recorder:messages(conn)
+  check_recorder("messages", self, conn)
+  return self:_conn(conn).messages
+end
 
 --- Write the summary for conn (and return its lines).
 function Recorder:summary(conn, err)
+  check_recorder("summary", self, conn)
   local per = self:_conn(conn)
   local secs = (per.finish or now()) - per.start
   local lines = M.summary(conn, per.messages, err, secs)
   for _, l in ipairs(lines) do self.write(l) end
   return lines
-end
-
-local function is_conn(v)
-  return type(v) == "userdata" and getmetatable(v) and getmetatable(v).__name == "wolfssl.Connection"
 end
 
 --- Trace a context's connections (options table) or one connection.

@@ -96,6 +96,7 @@ function M.install(wolfssl, opts)
   -- 5.5.4 does not give a client the response's bytes, so there is no `der`
   -- (`wolfssl.features.ocsp_response_der` is false).
   function wolfssl.Connection:ocsp_response()
+    opts.check_conn("ocsp_response", self)
     local status, produced = self:_ocsp_status()
     if not status then return nil end
     return { status = status, produced_at = produced }
