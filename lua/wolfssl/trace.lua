@@ -194,6 +194,7 @@ function Dispatch:expect(d, name, fields, after)
   local wait = st.wait or {}
   st.wait = wait
   if d == "received" then
+    if name == "new_session_ticket" then st.ticket_read = true end
     if name == "finished" and not self.info.is_server and not after then wait.ticket = true
     elseif name == "key_update" then wait.key_update = nil
     elseif name == "finished" and after then wait.certificate = nil end
@@ -376,9 +377,9 @@ local function dispatch(conn, records, info)
   self:skip("received", info.skipped_received)
   if st.pend.sent > 0 then self:close_flight("sent", true) end
   if (info.done or info.error) and st.pend.received > 0 then self:close_flight("received", true) end
-  if info.ticket and st.version == TLS13 and not info.is_server and (not DECRYPTS or st.nodecrypt) then
+  if info.ticket and st.version == TLS13 and not info.is_server and not st.ticket_read then
     -- the session now holds a ticket: at least one arrived (how many is not
-    -- visible without decryption)
+    -- visible without decryption, or once application records are only counted)
     self:emit({ direction = "received", content_type = "handshake", type = "new_session_ticket",
                 inferred = true, fields = { at_least_one = true } })
   end
