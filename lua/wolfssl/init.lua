@@ -102,7 +102,9 @@ end
 -- * `check_hostname`: boolean, default true for verifying clients (match `server_name`
 --   against the certificate's names and IP addresses).
 -- * `crl`: path, PEM, DER or an array: CRL checking. `ocsp_stapling` (client):
---   `"request"` or `"require"`; `staple` (server): path, DER or `function(conn)` returning DER.
+--   `"request"` or `"require"`; `staple` (server): path, DER or `function(conn)` returning DER
+--   (with `max_version = "tls1.2"` where `features.ocsp_staple_tls13` is false: wolfSSL 5.5.4
+--   leaks stapling over TLS 1.3).
 -- * `alpn`: array of protocol names (client: offered; server: chosen from).
 -- * `session_tickets` (true), `session_cache` (`"on"`/`"off"`), `session_cache_size`,
 --   `session_timeout` (seconds), `session_store` = `{get=fn(id), put=fn(id, der),
