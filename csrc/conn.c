@@ -250,9 +250,11 @@ static int conn_new(lua_State *L) {
                 WOLFSSL_SUCCESS)
             return luaL_error(L, "cannot send server name '%s'", name);
 #endif
+#ifndef LWL_GUARD_HOSTNAME /* else the verify callback checks the name */
         if (ctx->check_hostname && ctx->verify &&
             wolfSSL_check_domain_name(c->ssl, name) != WOLFSSL_SUCCESS)
             return luaL_error(L, "cannot check server name '%s'", name);
+#endif
     }
     if (alpn != NULL && *alpn) {
 #ifdef HAVE_ALPN
@@ -538,7 +540,9 @@ static int conn_write(lua_State *L) {
         lwl_pushint(L, 0);
         return 1;
     }
+    lwl_trace_bulk(c, 1); /* what write sends once the handshake is done is application data */
     ret = wolfSSL_write(c->ssl, s + i - 1, (int)(j - i + 1));
+    lwl_trace_bulk(c, 0);
     if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
     if (ret > 0 && !c->cb_error) { /* a write that drove the handshake ran its callbacks */
         c->done = 1;

@@ -5,6 +5,7 @@
 
 #include <wolfssl/options.h> /* first: it decides what the rest declares */
 #include <wolfssl/ssl.h>
+#include <wolfssl/version.h>
 #include <wolfssl/wolfio.h>
 #include <stddef.h>
 
@@ -104,6 +105,16 @@ WOLFSSL_X509 *lwl_x509_test(lua_State *L, int idx);
 void lwl_x509_open(lua_State *L);
 void lwl_cert_cn(WOLFSSL_X509 *x, char *buf, size_t sz); /* "CN=..." or "" */
 
+/* ---- hostname.c ---- */
+/* wolfSSL's host matcher (MatchDomainName) reads past the host name for
+ * wildcards it cannot place until PR 10119 (in 5.9.2): before that, names
+ * are matched here and wolfSSL's matcher is never called. */
+#if LIBWOLFSSL_VERSION_HEX < 0x05009002
+#define LWL_GUARD_HOSTNAME 1
+#endif
+/* Does x name host (DNS name with wildcards, or IP address)? */
+int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
+
 #define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
 
 /* ---- files that add to core and to the Connection methods (core.Connection,
@@ -125,6 +136,10 @@ void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n);
 int lwl_trace_attach(lwl_Conn *c);
 void lwl_trace_free(lwl_Conn *c);
 int lwl_trace_flush(lwl_Conn *c, int ret);
+/* conn_write brackets wolfSSL_write with lwl_trace_bulk(c, 1) ... (c, 0);
+ * key_update and request_certificate call lwl_trace_bulk(c, -1): wolfSSL may
+ * send their message with the next write */
+void lwl_trace_bulk(lwl_Conn *c, int on);
 
 /* ---- chain.c: the certificates the peer sent (leaf first), kept by the
  * binding when wolfSSL does not keep them (built without SESSION_CERTS) ---- */
