@@ -198,6 +198,18 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("x25519", on);
+#if defined(WOLFSSL_HAVE_MLKEM) || defined(WOLFSSL_HAVE_KYBER)
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("mlkem", on); /* hybrid post-quantum groups (X25519MLKEM768) */
+#ifdef HAVE_SECURE_RENEGOTIATION
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("renegotiation", on); /* TLS 1.2 secure renegotiation (renegotiation = "allow") */
 #if defined(WOLFSSL_AESNI) || defined(USE_INTEL_SPEEDUP) || defined(WOLFSSL_SP_X86_64_ASM)
     on = 1;
 #else

@@ -91,8 +91,10 @@ end
 -- * `min_version`, `max_version`: `"tls1.2"`, `"tls1.3"` (`"tls1.1"` where the build
 --   has it, see `features.tls1_1`); default tls1.2 .. tls1.3. `"ssl3"`/`"ssl2"` raise.
 -- * `ciphers` (TLS <= 1.2, OpenSSL names), `ciphersuites` (TLS 1.3): colon list or array;
---   default: the library's.
--- * `groups`: colon list or array of `"X25519"`, `"P-256"`, `"P-384"`, `"P-521"`.
+--   default, on every build: AEAD with forward secrecy only (ECDHE with AES-GCM or
+--   ChaCha20-Poly1305, and the TLS 1.3 suites).
+-- * `groups`: colon list or array of `"X25519"`, `"P-256"`, `"P-384"`, `"P-521"`;
+--   default `"X25519:P-256:P-384"` (the ML-KEM hybrid first where the build has it).
 -- * `certificate`: path, PEM (a chain: leaf first), DER, x509 object, or an array of them.
 -- * `key`: path, PEM, DER or pkey object; `password`: string or function returning one.
 -- * `cafile` (path), `capath` (directory), `cadata` (PEM string or array of x509/PEM);
@@ -145,29 +147,29 @@ function M.context(o)
     assert(core.ctx_versions(ctx, min, max))
   end
 
-  -- ciphers: ciphers covers TLS <= 1.2, ciphersuites TLS 1.3; wolfSSL takes one list
-  if o.ciphers or o.ciphersuites then
-    local list = {}
-    -- wolfSSL accepts a list when any entry is known: check each part alone
-    for _, key in ipairs { "ciphers", "ciphersuites" } do
-      if o[key] then
-        local probe = core.context_new(server)
-        ok, err = core.ctx_ciphers(probe, colon_list(key, o[key]))
-        probe:free()
-        if not ok then opts.bad(key, err, 3, o[key]) end
-      end
+  -- ciphers: ciphers covers TLS <= 1.2, ciphersuites TLS 1.3; wolfSSL takes
+  -- one list. Ours apply to whatever the user leaves out, on every build.
+  for _, key in ipairs { "ciphers", "ciphersuites" } do
+    if o[key] then -- wolfSSL accepts a list when any entry is known: check each part alone
+      local probe = core.context_new(server)
+      ok, err = core.ctx_ciphers(probe, colon_list(key, o[key]))
+      probe:free()
+      if not ok then opts.bad(key, err, 3, o[key]) end
     end
-    if o.ciphersuites then list[#list + 1] = colon_list("ciphersuites", o.ciphersuites)
-    elseif max >= 0x0304 then list[#list + 1] = opts.DEFAULT_TLS13_SUITES end
-    if o.ciphers then list[#list + 1] = colon_list("ciphers", o.ciphers)
-    elseif min <= 0x0303 then list[#list + 1] = opts.DEFAULT_TLS12_CIPHERS end
-    ok, err = core.ctx_ciphers(ctx, table.concat(list, ":"))
-    if not ok then opts.bad(o.ciphers and "ciphers" or "ciphersuites", err, 3) end
   end
+  local list = {}
+  if o.ciphersuites then list[#list + 1] = colon_list("ciphersuites", o.ciphersuites)
+  elseif max >= 0x0304 then list[#list + 1] = opts.DEFAULT_TLS13_SUITES end
+  if o.ciphers then list[#list + 1] = colon_list("ciphers", o.ciphers)
+  elseif min <= 0x0303 then list[#list + 1] = opts.DEFAULT_TLS12_CIPHERS end
+  ok, err = core.ctx_ciphers(ctx, table.concat(list, ":"))
+  if not ok then opts.bad(o.ciphers and "ciphers" or "ciphersuites", err, 3) end
   if o.groups then
-    local list = colon_list("groups", o.groups)
-    ok, err = core.ctx_groups(ctx, opts.group_list(list))
-    if not ok then opts.bad("groups", err, 3, list) end
+    local glist = colon_list("groups", o.groups)
+    ok, err = core.ctx_groups(ctx, opts.group_list(glist))
+    if not ok then opts.bad("groups", err, 3, glist) end
+  else
+    assert(core.ctx_groups(ctx, opts.default_groups(M.features)))
   end
 
   -- our certificate and key

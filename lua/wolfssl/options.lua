@@ -6,13 +6,27 @@ local M = {}
 local wolfssl -- the wolfssl module, set by set_module (avoids a require loop)
 function M.set_module(m) wolfssl = m end
 
+-- Our defaults, on every build whatever the library's own (DESIGN.md): AEAD
+-- with forward secrecy only. The ChaCha20 names are the RFC 7905 suites
+-- (0xcca8/0xcca9); wolfSSL calls the draft ones (0xcc13-0xcc15) "-OLD".
 M.DEFAULT_TLS13_SUITES = "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256"
 M.DEFAULT_TLS12_CIPHERS = table.concat({
   "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
   "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
   "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
-  "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384",
 }, ":")
+
+--- Default key exchange groups, most preferred first: the hybrid
+-- post-quantum group where the build has ML-KEM, X25519, then P-256, P-384
+-- (never P-521 first: slow, and peers then pick it).
+function M.default_groups(features)
+  local list = {}
+  if features.mlkem then list[#list + 1] = "X25519MLKEM768" end
+  if features.x25519 then list[#list + 1] = "X25519" end
+  list[#list + 1] = "P-256"
+  list[#list + 1] = "P-384"
+  return table.concat(list, ":")
+end
 
 M.CONTEXT_KEYS = {
   "mode", "min_version", "max_version", "ciphers", "ciphersuites", "groups",
