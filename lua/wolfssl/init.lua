@@ -169,7 +169,8 @@ function M.context(o)
     ok, err = core.ctx_groups(ctx, opts.group_list(glist))
     if not ok then opts.bad("groups", err, 3, glist) end
   else
-    assert(core.ctx_groups(ctx, opts.default_groups(M.features)))
+    local psk_client = not server and min <= 0x0303 and (o.psk ~= nil or o.on_psk ~= nil)
+    assert(core.ctx_groups(ctx, opts.default_groups(M.features, server, psk_client)))
   end
 
   -- our certificate and key

@@ -18,13 +18,17 @@ M.DEFAULT_TLS12_CIPHERS = table.concat({
 
 --- Default key exchange groups, most preferred first: the hybrid
 -- post-quantum group where the build has ML-KEM, X25519, then P-256, P-384
--- (never P-521 first: slow, and peers then pick it).
-function M.default_groups(features)
+-- (never P-521 first: slow, and peers then pick it). Servers still accept
+-- P-521, last. A TLS 1.2 PSK client puts P-256 first: wolfSSL 5.5.4 clients
+-- fail ECDHE-PSK over X25519 ("Bad ECC Peer Key").
+function M.default_groups(features, server, psk_tls12_client)
   local list = {}
   if features.mlkem then list[#list + 1] = "X25519MLKEM768" end
+  if psk_tls12_client then list[#list + 1] = "P-256" end
   if features.x25519 then list[#list + 1] = "X25519" end
-  list[#list + 1] = "P-256"
+  if not psk_tls12_client then list[#list + 1] = "P-256" end
   list[#list + 1] = "P-384"
+  if server then list[#list + 1] = "P-521" end
   return table.concat(list, ":")
 end
 
