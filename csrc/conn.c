@@ -85,6 +85,7 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
                     memcpy(c->first + c->nrecv, buf, (size_t)n < k ? (size_t)n : k);
                 }
                 c->nrecv += (size_t)n;
+                if (c->is_server && !c->done) lwl_policy_received(c, (const unsigned char *)buf, (size_t)n);
                 if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, (int)n);
                 return (int)n;
             }
@@ -103,6 +104,7 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
         memcpy(c->first + c->nrecv, buf, (size_t)sz < k ? (size_t)sz : k);
     }
     c->nrecv += (size_t)sz;
+    if (c->is_server && !c->done) lwl_policy_received(c, (const unsigned char *)buf, (size_t)sz);
     buf_consume(&c->in, (size_t)sz);
     if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, sz);
     return sz;
@@ -160,6 +162,7 @@ static void conn_free(lwl_Conn *c) {
     buf_free(&c->out);
     lwl_trace_free(c);
     lwl_chain_free(c);
+    lwl_policy_free(c);
     free(c->server_name);
     c->server_name = NULL;
 }

@@ -40,6 +40,7 @@ static int context_new(lua_State *L) {
     wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2);
     wolfSSL_CTX_set_verify(c->ctx, is_server ? WOLFSSL_VERIFY_NONE : WOLFSSL_VERIFY_PEER,
                            lwl_verify_cb);
+    if (is_server) lwl_policy_install(c->ctx);
     return 1;
 }
 

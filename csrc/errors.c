@@ -188,7 +188,11 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
         snprintf(buf, sz, "peer did not send a certificate (one is required)");
         return "verify";
     case MATCH_SUITE_ERROR:
-        snprintf(buf, sz, "no shared cipher");
+        if (c->refused_curve)
+            snprintf(buf, sz, "no shared cipher (the client does not support the certificate's "
+                              "curve %s)", c->refused_curve);
+        else
+            snprintf(buf, sz, "no shared cipher");
         return "cipher";
     case VERSION_ERROR: case UNSUPPORTED_PROTO_VERSION:
         snprintf(buf, sz, "no shared protocol version");

@@ -182,3 +182,36 @@ describe("default groups", function()
     sock:close()
   end)
 end)
+
+describe("a TLS 1.2 ECDSA server and the client's curves", function()
+  after_each(P.stop_all)
+
+  it("refuses with handshake_failure an openssl s_client that did not offer the certificate's curve", function()
+    local sctx = H.server_ctx() -- ECDSA P-256 certificate
+    for _, groups in ipairs { "X25519", "X25519:P-384" } do
+      local ok, err, _, out = P.serve_s_client(sctx, "-tls1_2 -groups " .. groups)
+      assert.is_nil(ok)
+      assert.equal("no shared cipher (the client does not support the certificate's curve P-256)", err)
+      assert.matches("alert handshake failure", out)
+      assert.no.matches("BEGIN CERTIFICATE", out) -- the certificate was never sent
+      assert.no.matches("Certificate chain", out)
+    end
+    -- offered: fine; and TLS 1.3 has no such rule (signature_algorithms decide)
+    local ok, err = P.serve_s_client(sctx, "-tls1_2 -groups X25519:P-256")
+    assert.is_true(ok, err)
+    ok, err = P.serve_s_client(sctx, "-tls1_3 -groups X25519")
+    assert.is_true(ok, err)
+  end)
+
+  it("refuses our own TLS 1.2 client the same way, in memory", function()
+    local c, _, ok, side, err = H.pair(H.client_ctx { max_version = "tls1.2", groups = "X25519" }, H.server_ctx())
+    assert.is_nil(ok)
+    assert.same({ "server", "no shared cipher (the client does not support the certificate's curve P-256)" },
+                { side, err })
+    assert.matches("peer sent alert handshake_failure", c:last_error().message)
+    -- an RSA server has no curve to match
+    _, _, ok, side, err = H.pair(H.client_ctx { max_version = "tls1.2", groups = "X25519", cafile = H.cert("rsa-ca.pem") },
+      H.server_ctx { certificate = H.cert("rsa-server.pem"), key = H.cert("rsa-server.key") })
+    assert.is_true(ok, tostring(side) .. ": " .. tostring(err))
+  end)
+end)
