@@ -31,14 +31,16 @@ local function check_psk(key, v)
     if type(v.keys) ~= "table" then opts.bad(key, "keys must be a table {identity = key}", 4, v.keys) end
     for id, k in pairs(v.keys) do
       bytes("every identity in keys", id, MAX_IDENTITY)
+      opts.no_nul(key, id, "an identity", 4)
       bytes(("the key of '%s'"):format(tostring(id)), k, MAX_KEY)
     end
-    if v.hint ~= nil then bytes("hint", v.hint, MAX_IDENTITY) end
+    if v.hint ~= nil then bytes("hint", v.hint, MAX_IDENTITY); opts.no_nul(key, v.hint, "the hint", 4) end
     if v.identity ~= nil or v.key ~= nil then
       opts.bad(key, "give identity/key (client) or hint/keys (server), not both", 4)
     end
   else
     bytes("identity", v.identity, MAX_IDENTITY)
+    opts.no_nul(key, v.identity, "the identity", 4)
     bytes("key", v.key, MAX_KEY)
     if v.hint ~= nil then opts.bad(key, "hint is for servers (with keys)", 4) end
   end

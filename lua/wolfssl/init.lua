@@ -160,8 +160,10 @@ function M.context(o)
   local list = {}
   if o.ciphersuites then list[#list + 1] = colon_list("ciphersuites", o.ciphersuites)
   elseif max >= 0x0304 then list[#list + 1] = opts.DEFAULT_TLS13_SUITES end
+  -- (a TLS 1.3-only context keeps the TLS 1.2 suites too: a TLS 1.2-only
+  -- wolfSSL server then answers the version, not "no shared cipher")
   if o.ciphers then list[#list + 1] = colon_list("ciphers", o.ciphers)
-  elseif min <= 0x0303 then list[#list + 1] = opts.DEFAULT_TLS12_CIPHERS end
+  else list[#list + 1] = opts.DEFAULT_TLS12_CIPHERS end
   ok, err = core.ctx_ciphers(ctx, table.concat(list, ":"))
   if not ok then opts.bad(o.ciphers and "ciphers" or "ciphersuites", err, 3) end
   if o.groups then
@@ -192,6 +194,7 @@ function M.context(o)
       if type(pw) ~= "string" then return nil, "password: the password function must return a string" end
       password = pw
     end
+    opts.no_nul("password", password, "the password", 3)
     ok, err = apply(ctx, "key", core.ctx_key(ctx, data, fmt, password))
     if not ok then return nil, opts.where("key", o.key, err) end
     if o.certificate then
@@ -304,11 +307,15 @@ function Context:new(o)
       if type(fd.getfd) ~= "function" then opts.bad("fd", "expected an integer or a socket with getfd()", 3, fd) end
       fd = fd:getfd()
     end
-    if type(fd) ~= "number" or fd < 0 or fd % 1 ~= 0 then opts.bad("fd", "expected a non-negative integer", 3, o.fd) end
+    -- a C int: 2^32+1 must not become fd 1, nor 2^31 a negative one
+    if type(fd) ~= "number" or fd < 0 or fd % 1 ~= 0 or fd > 0x7fffffff then
+      opts.bad("fd", "expected a descriptor: an integer from 0 to 2^31-1", 3, o.fd)
+    end
   end
   if o.server_name ~= nil and (type(o.server_name) ~= "string" or o.server_name == "") then
     opts.bad("server_name", "expected a non-empty string", 3, o.server_name)
   end
+  opts.no_nul("server_name", o.server_name, "the name", 3)
   local alpn = o.alpn and opts.alpn_list("alpn", o.alpn) or nil
   local uv = core.ctx_uservalue(self)
   local o_ctx = uv.options or {}

@@ -126,8 +126,18 @@ end
 local function is_pem(s) return s:find("-----BEGIN", 1, true) ~= nil end
 local function is_der(s) return #s > 16 and s:byte(1) == 0x30 and s:find("[%z\1-\8\14-\31\128-\255]") ~= nil end
 
+--- Raise when a name or path holds a NUL byte: C would cut it there
+-- ("localhost\0.attacker.example" would be checked as "localhost").
+function M.no_nul(key, s, what, level)
+  if type(s) == "string" and s:find("%z") then
+    M.bad(key, (what or "the value") .. " contains a NUL byte", (level or 3) + 1, s)
+  end
+  return s
+end
+
 --- Read a file: bytes and "pem"|"der", or nil, "key: cannot read file 'x': reason".
 function M.read_file(key, path)
+  M.no_nul(key, path, "the file path", 3)
   local f, err = io.open(path, "rb")
   if not f then
     return nil, ("%s: cannot read file '%s': %s"):format(key, path, (err or ""):gsub("^[^:]*: ", ""))
@@ -186,7 +196,7 @@ function M.alpn_list(key, v)
   end
   if type(list) ~= "table" or #list == 0 then M.bad(key, "expected a non-empty array of protocol names", 4, v) end
   for i, p in ipairs(list) do
-    if type(p) ~= "string" or #p == 0 or #p > 255 or p:find(",", 1, true) then
+    if type(p) ~= "string" or #p == 0 or #p > 255 or p:find(",", 1, true) or p:find("%z") then
       M.bad(key, ("entry %d is not a valid protocol name"):format(i), 4, p)
     end
   end
@@ -240,7 +250,11 @@ M.CONTEXT_TYPES = {
   certificate = want({ string = true, table = true, userdata = true }),
   key = want({ string = true, userdata = true, table = true }),
   password = want({ string = true, ["function"] = true, callable = true }),
-  cafile = want({ string = true }), capath = want({ string = true }),
+  cafile = want({ string = true }),
+  capath = function(key, v)
+    want({ string = true })(key, v)
+    M.no_nul(key, v, "the directory path", 3)
+  end,
   cadata = want({ string = true, table = true, userdata = true }),
   system_ca = want({ boolean = true }), check_hostname = want({ boolean = true }),
   verify = one_of("none", "peer", "require"), verify_depth = integer(0),
