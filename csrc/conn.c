@@ -182,8 +182,12 @@ static int conn_new(lua_State *L) {
     lua_setfield(L, -2, "ctx"); /* the context lives as long as we do */
     lwl_setuv(L, -2);
 
+    errno = 0;
     c->ssl = wolfSSL_new(ctx->ctx);
-    if (c->ssl == NULL) return luaL_error(L, "wolfSSL_new failed (out of memory?)");
+    if (c->ssl == NULL) /* a run-time outcome: say why (wolfSSL opens /dev/urandom per connection) */
+        return lwl_fail(L, errno == EMFILE || errno == ENFILE
+                               ? "cannot make a connection: too many open files (wolfSSL needs a descriptor for its random generator)"
+                               : errno ? strerror(errno) : "cannot make a connection: out of memory");
     c->ctx = ctx;
     c->fd = fd;
     c->is_server = ctx->is_server;

@@ -76,3 +76,37 @@ describe("fd out of range", function()
     c:close()
   end)
 end)
+
+describe("descriptors running out", function()
+  it("ctx:new returns nil and the true reason, and works again once one is free", function()
+    -- in a child process whose RLIMIT_NOFILE is lowered: open files until
+    -- none is left, then ask for a connection
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local wolfssl = require "wolfssl"
+      local ctx = wolfssl.context { mode = "server", certificate = "spec/fixtures/certs/server.pem",
+                                    key = "spec/fixtures/certs/server.key" }
+      local files = {}
+      while true do
+        local f = io.open("/dev/null")
+        if not f then break end
+        files[#files + 1] = f
+      end
+      local conn, err = ctx:new()
+      print(tostring(conn) .. "|" .. tostring(err))
+      files[#files]:close()
+      conn, err = ctx:new()
+      print(tostring(conn) .. "|" .. tostring(err))
+    ]])
+    f:close()
+    local p = io.popen(("ulimit -n 32 && %s %s 2>&1"):format(H.lua(), script))
+    local out = p:read("*a")
+    p:close()
+    os.remove(script)
+    local first, second = out:match("^([^\n]*)\n([^\n]*)\n$")
+    assert.equal("nil|cannot make a connection: too many open files " ..
+                 "(wolfSSL needs a descriptor for its random generator)", first, out)
+    assert.matches("^wolfssl.Connection %(server, memory%).*|nil$", second)
+  end)
+end)

@@ -328,7 +328,8 @@ function Context:new(o)
             " (or make the context with check_hostname = false)", 2)
     end
   end
-  local conn = core.conn_new(self, fd, o.server_name, alpn)
+  local conn, err = core.conn_new(self, fd, o.server_name, alpn)
+  if not conn then return nil, err end -- descriptors or memory ran out
   if o.data ~= nil then conn.data = o.data end
   if o.session ~= nil then
     if not M.session.is_session(o.session) then opts.bad("session", "expected a session object", 3, o.session) end

@@ -255,7 +255,7 @@ end
 -- @tparam[opt] table opts `server_name` (SNI and the name the certificate must
 -- match), `alpn`, `session` (a session object to resume), `session_key`
 -- (cache key: default the server name; false: no cache)
--- @return a TLS object
+-- @return a TLS object, or nil and a message (descriptors or memory ran out)
 function M.wrap(sock, ctx, opts)
   if (type(sock) ~= "table" and type(sock) ~= "userdata") or type(sock.send) ~= "function" then
     error("bad argument #1 to 'wrap' (cosocket expected)", 2)
@@ -277,7 +277,8 @@ function M.wrap(sock, ctx, opts)
   if key == nil then key = opts.server_name end
   local session = opts.session
   if session == nil and key then session = cache[key] end
-  local conn = ctx:new{ server_name = opts.server_name, alpn = opts.alpn }
+  local conn, err = ctx:new{ server_name = opts.server_name, alpn = opts.alpn }
+  if not conn then return nil, err end -- descriptors or memory ran out
   if session and conn.set_session then conn:set_session(session) end
   return setmetatable({ sock = sock, conn = conn, buf = "", session_key = key or nil }, TLS)
 end
