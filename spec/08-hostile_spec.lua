@@ -110,3 +110,139 @@ describe("descriptors running out", function()
     assert.matches("^wolfssl.Connection %(server, memory%).*|nil$", second)
   end)
 end)
+
+-- bytes a hostile peer sends, in memory mode: a record, a handshake message
+local function u16(n) return string.char(math.floor(n / 256) % 256, n % 256) end
+local function u24(n) return string.char(math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256) end
+local function record(ct, body) return string.char(ct) .. "\3\3" .. u16(#body) .. body end
+local function handshake(t, body) return string.char(t) .. u24(#body) .. body end
+local function our_hello(o)
+  local c = H.client_ctx(o):new { server_name = "localhost" }
+  c:handshake()
+  return c:drain(), c
+end
+
+-- feed bytes to a fresh server (or client, after its ClientHello): the
+-- handshake's message, and the alert it sent back (description), if any
+local function server_gets(bytes, eof)
+  local s = H.server_ctx():new {}
+  s:feed(bytes)
+  if eof then s:feed_eof() end
+  local ok, err, code = s:handshake()
+  assert.is_nil(ok)
+  assert.is_number(code)
+  local out = s:drain()
+  return err, out:byte(1) == 21 and out:byte(7) or nil
+end
+
+local function client_gets(bytes, eof)
+  local _, c = our_hello()
+  c:feed(bytes)
+  if eof then c:feed_eof() end
+  local ok, err, code = c:handshake()
+  assert.is_nil(ok)
+  assert.is_number(code)
+  local out = c:drain()
+  return err, out:byte(1) == 21 and out:byte(7) or nil
+end
+
+describe("hostile bytes from the network are worded, and the peer is told", function()
+  local UNEXPECTED, DECODE, RECORD_OVERFLOW, HANDSHAKE_FAILURE = 10, 50, 22, 40
+
+  it("garbage instead of TLS", function()
+    assert.same({ "peer sent data that is not TLS (garbage bytes 47 45 54)" },
+                { (server_gets("GET / HTTP/1.1\r\nHost: x\r\n\r\n")) })
+    assert.same({ "peer sent data that is not TLS (garbage bytes 48 54 54)" },
+                { (client_gets("HTTP/1.1 400 Bad Request\r\n\r\n")) })
+  end)
+
+  it("a handshake message out of order, or from the wrong side", function()
+    local finished = record(22, handshake(20, ("x"):rep(12)))
+    assert.same({ "peer sent a handshake message out of order", UNEXPECTED }, { server_gets(finished) })
+    assert.same({ "peer sent a handshake message out of order", UNEXPECTED }, { client_gets(finished) })
+    assert.same({ "peer sent a handshake message out of order", UNEXPECTED },
+                { client_gets(record(22, handshake(11, "\0\0\0"))) }) -- Certificate before ServerHello
+    assert.same({ "peer sent a handshake message out of order", UNEXPECTED },
+                { server_gets(record(23, "hello")) }) -- application data before the handshake
+    local hello = our_hello()
+    assert.same({ "peer sent a message only a client sends", UNEXPECTED }, { client_gets(hello) })
+    assert.same({ "peer sent a message only a server sends", UNEXPECTED },
+                { server_gets(record(22, handshake(2, "\3\3" .. ("r"):rep(32) .. "\0\19\1\0"))) })
+  end)
+
+  it("a malformed ClientHello", function()
+    for _, body in ipairs {
+      ("\255"):rep(100),                                          -- nonsense
+      "\3\3" .. ("r"):rep(32) .. "\255" .. ("\0"):rep(60),         -- session id longer than the message
+      "\3\3" .. ("r"):rep(32) .. "\0" .. "\0\0" .. "\1\0",         -- no cipher suites
+      "\3\3" .. ("r"):rep(32) .. "\0" .. "\0\3\192\47\0" .. "\1\0", -- odd cipher suite length
+    } do
+      assert.same({ "peer sent a malformed handshake message", DECODE },
+                  { server_gets(record(22, handshake(1, body))) })
+    end
+  end)
+
+  it("records with bad lengths, and records cut short", function()
+    local err, alert = server_gets(record(22, ("\0"):rep(18000)))
+    assert.equal("peer sent a record with an invalid length", err)
+    assert.is_true(alert == RECORD_OVERFLOW or alert == HANDSHAKE_FAILURE, tostring(alert))
+    assert.equal("peer sent a record with an invalid length", (server_gets(record(22, ""))))
+    local hello = our_hello()
+    for _, cut in ipairs { 3, 40, #hello - 1 } do
+      assert.equal("connection closed by peer during the handshake", (server_gets(hello:sub(1, cut), true)))
+    end
+    assert.equal("connection closed by peer during the handshake",
+                 (client_gets(record(22, handshake(2, ("\0"):rep(50))):sub(1, 20), true)))
+  end)
+
+  it("a TLS 1.2 ClientHello sent twice, and Finished before ChangeCipherSpec", function()
+    local hello = our_hello { max_version = "tls1.2" }
+    assert.equal("peer sent the same handshake message twice", (server_gets(hello .. hello)))
+    assert.equal("peer sent Finished before ChangeCipherSpec",
+                 (server_gets(hello .. record(22, handshake(20, ("x"):rep(12))))))
+  end)
+
+  it("after the handshake: tampered, forged and malformed records (TLS 1.2 and 1.3)", function()
+    local MAC = "bad record MAC: a record from the peer failed its integrity check (corrupted or tampered with)"
+    for _, v in ipairs { "tls1.2", "tls1.3" } do
+      local c, s, ok = H.pair(H.client_ctx { max_version = v }, H.server_ctx())
+      assert.is_true(ok)
+      assert(c:write("hello"))
+      local r = c:drain()
+      s:feed(r:sub(1, -2) .. string.char((r:byte(-1) + 1) % 256)) -- one bit flipped
+      assert.equal(MAC, select(2, s:read()))
+      assert.equal(MAC, s:last_error().message)
+
+      c, s = H.pair(H.client_ctx { max_version = v }, H.server_ctx())
+      s:feed(record(23, ("q"):rep(64))) -- forged application data
+      assert.equal(MAC, select(2, s:read()))
+
+      c, s = H.pair(H.client_ctx { max_version = v }, H.server_ctx())
+      s:feed("\22\3\3\255\255" .. ("x"):rep(100)) -- a record longer than TLS allows
+      assert.equal("peer sent a record with an invalid length", select(2, s:read()))
+
+      c = H.pair(H.client_ctx { max_version = v }, H.server_ctx())
+      c:feed(record(22, handshake(11, "\0\0\0"))) -- a plaintext handshake message
+      local _, err = c:read()
+      assert.is_true(err == "peer sent a malformed encrypted record" or err == "peer sent a malformed record" or
+                     err == MAC, err)
+    end
+  end)
+
+  it("an alert with an unknown description is named by its number", function()
+    assert.equal("peer sent alert 222 (unknown)", (client_gets(record(21, "\2\222"))))
+  end)
+
+  it("no message from any of these is one of wolfSSL's raw strings", function()
+    local hello12 = our_hello { max_version = "tls1.2" }
+    for _, bytes in ipairs {
+      record(22, handshake(20, ("x"):rep(12))), record(23, "x"), record(22, ("\0"):rep(18000)),
+      record(22, handshake(1, ("\255"):rep(100))), hello12 .. hello12,
+      hello12 .. record(20, "\1") .. record(22, ("x"):rep(40)), hello12 .. record(22, ("z"):rep(40)),
+    } do
+      local err = server_gets(bytes)
+      assert.no.matches("wolfSSL error", err)
+      assert.no.matches("^%u", err) -- wolfSSL's strings start with a capital letter, ours do not
+    end
+  end)
+end)
