@@ -143,7 +143,6 @@ static const struct {
     {OUT_OF_ORDER_E, "peer sent a handshake message out of order"},
     {SANITY_MSG_E, "peer sent a handshake message out of order"},
     {UNKNOWN_HANDSHAKE_TYPE, "peer sent a handshake message of unknown type"},
-    {DUPLICATE_MSG_E, "peer sent the same handshake message twice"},
     {NO_CHANGE_CIPHER_E, "peer sent Finished before ChangeCipherSpec"},
     {BUFFER_ERROR, "peer sent a malformed handshake message"},
     {DECODE_E, "peer sent a malformed handshake message"},
@@ -270,6 +269,13 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
             return "protocol";
         }
         /* fall through */
+    case DUPLICATE_MSG_E:
+        if (c->done && c->is_server) { /* a TLS 1.2 ClientHello after the handshake */
+            snprintf(buf, sz, "peer asked to renegotiate (TLS 1.2 renegotiation is refused)");
+            return "renegotiation";
+        }
+        snprintf(buf, sz, "peer sent the same handshake message twice");
+        return "protocol";
     case SIDE_ERROR: /* a ClientHello sent to a client, a ServerHello to a server */
         snprintf(buf, sz, "peer sent a message only a %s sends", c->is_server ? "server" : "client");
         return "protocol";

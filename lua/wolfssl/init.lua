@@ -112,6 +112,8 @@ end
 --   newest first, see `wolfssl.session`), `on_ticket_key(conn, name)`.
 -- * `psk`: client `{identity=, key=}`, server `{hint=, keys={id=key}}`; or `on_psk`.
 -- * `post_handshake_auth`: boolean (TLS 1.3; see `conn:request_certificate()`).
+-- * `renegotiation`: `"refuse"` (default) or `"allow"` (TLS 1.2 secure renegotiation,
+--   builds with `features.renegotiation` only).
 -- * Callbacks (each receives the connection first): `on_verify(conn, ok, info)` -> boolean;
 --   `on_servername(conn, name)` -> true, a context, or nil, "unrecognized_name";
 --   `on_alpn(conn, offered)` -> protocol or nil (fatal no_application_protocol alert);
@@ -262,6 +264,12 @@ function M.context(o)
   local cache = o.session_cache
   if cache == nil then cache = "on" end
   core.ctx_sessions(ctx, tickets, cache == "on" or cache == true, o.session_cache_size, o.session_timeout)
+
+  -- TLS 1.2 renegotiation: refused unless asked for (and the build has it)
+  if o.renegotiation == "allow" then
+    ok, err = core.ctx_renegotiation(ctx)
+    if not ok then opts.bad("renegotiation", err, 3, o.renegotiation) end
+  end
 
   if o.post_handshake_auth then
     ok, err = core.ctx_post_handshake_auth(ctx)

@@ -37,7 +37,7 @@ M.CONTEXT_KEYS = {
   "certificate", "key", "password", "cafile", "capath", "cadata", "system_ca",
   "verify", "verify_depth", "check_hostname", "crl", "ocsp_stapling", "staple", "alpn",
   "session_tickets", "session_cache", "session_cache_size", "session_timeout",
-  "psk", "ticket_keys", "post_handshake_auth",
+  "psk", "ticket_keys", "post_handshake_auth", "renegotiation",
   "on_verify", "on_servername", "on_alpn", "on_psk", "on_new_session", "session_store",
   "on_ticket_key", "on_message", "on_state", "keylog",
 }
@@ -265,6 +265,7 @@ M.CONTEXT_TYPES = {
   end,
   session_cache_size = integer(1), session_timeout = integer(1),
   post_handshake_auth = want({ boolean = true }),
+  renegotiation = one_of("refuse", "allow"),
   on_verify = callback, on_servername = callback, on_alpn = callback, on_psk = callback,
   on_new_session = callback, on_ticket_key = callback, on_message = callback, on_state = callback,
   keylog = callback,
