@@ -50,15 +50,16 @@ static unsigned hello_groups(const unsigned char *p, size_t n) {
  * does not fit in its first record is not checked. */
 void lwl_policy_received(lwl_Conn *c, const unsigned char *buf, size_t n) {
     if (c->hello_groups & PARSED) return;
-    if (c->hello == NULL && (c->hello = (unsigned char *)malloc(MAX_RECORD)) == NULL) {
-        c->hello_groups = PARSED;
-        return;
-    }
     for (;;) {
         size_t want = c->hello_len < 5 ? 5 : 5 + get16(c->hello + 3), take;
         if (c->hello_len >= 5 && (c->hello[0] != 22 || want > MAX_RECORD)) break; /* no hello */
         if (c->hello_len == want) break; /* whole */
         if (n == 0) return;                /* more to come */
+        if (c->hello_len == 0 || c->hello_len == 5) { /* room for the header, then the record */
+            unsigned char *p = (unsigned char *)realloc(c->hello, want);
+            if (p == NULL) break;
+            c->hello = p;
+        }
         take = want - c->hello_len < n ? want - c->hello_len : n;
         memcpy(c->hello + c->hello_len, buf, take);
         c->hello_len += take;
@@ -66,8 +67,8 @@ void lwl_policy_received(lwl_Conn *c, const unsigned char *buf, size_t n) {
         n -= take;
     }
     c->hello_groups = PARSED;
-    if (c->hello[0] == 22 && c->hello_len >= 9 && c->hello_len == 5u + get16(c->hello + 3) &&
-        c->hello[5] == 1 /* client_hello */) {
+    if (c->hello && c->hello[0] == 22 && c->hello_len >= 9 &&
+        c->hello_len == 5u + get16(c->hello + 3) && c->hello[5] == 1 /* client_hello */) {
         size_t body = (size_t)c->hello[6] << 16 | (size_t)get16(c->hello + 7);
         if (9 + body <= c->hello_len) c->hello_groups |= hello_groups(c->hello + 9, body);
     }
