@@ -84,6 +84,7 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
                     memcpy(c->first + c->nrecv, buf, (size_t)n < k ? (size_t)n : k);
                 }
                 c->nrecv += (size_t)n;
+                if (c->is_server && !c->done) lwl_policy_received(c, (const unsigned char *)buf, (size_t)n);
                 if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, (int)n);
                 return (int)n;
             }
@@ -112,6 +113,7 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
         memcpy(c->first + c->nrecv, buf, (size_t)sz < k ? (size_t)sz : k);
     }
     c->nrecv += (size_t)sz;
+    if (c->is_server && !c->done) lwl_policy_received(c, (const unsigned char *)buf, (size_t)sz);
     buf_consume(&c->in, (size_t)sz);
     if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, sz);
     return sz;
@@ -204,6 +206,7 @@ static void conn_free(lwl_Conn *c) {
     buf_free(&c->app);
     lwl_trace_free(c);
     lwl_chain_free(c);
+    lwl_policy_free(c);
     free(c->server_name);
     c->server_name = NULL;
 }
@@ -223,8 +226,12 @@ static int conn_new(lua_State *L) {
     lua_setfield(L, -2, "ctx"); /* the context lives as long as we do */
     lwl_setuv(L, -2);
 
+    errno = 0;
     c->ssl = wolfSSL_new(ctx->ctx);
-    if (c->ssl == NULL) return luaL_error(L, "wolfSSL_new failed (out of memory?)");
+    if (c->ssl == NULL) /* a run-time outcome: say why (wolfSSL opens /dev/urandom per connection) */
+        return lwl_fail(L, errno == EMFILE || errno == ENFILE
+                               ? "cannot make a connection: too many open files (wolfSSL needs a descriptor for its random generator)"
+                               : errno ? strerror(errno) : "cannot make a connection: out of memory");
     c->ctx = ctx;
     c->fd = fd;
     c->is_server = ctx->is_server;

@@ -41,6 +41,7 @@ static int context_new(lua_State *L) {
     wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2);
     wolfSSL_CTX_set_verify(c->ctx, is_server ? WOLFSSL_VERIFY_NONE : WOLFSSL_VERIFY_PEER,
                            lwl_verify_cb);
+    if (is_server) lwl_policy_install(c->ctx);
     return 1;
 }
 
@@ -274,6 +275,18 @@ static int ctx_post_handshake_auth(lua_State *L) {
 #endif
 }
 
+/* core.ctx_renegotiation(ctx): renegotiation = "allow" */
+static int ctx_renegotiation(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+#ifdef HAVE_SECURE_RENEGOTIATION
+    return ok_or_fail(L, wolfSSL_CTX_UseSecureRenegotiation(c->ctx) == WOLFSSL_SUCCESS,
+                      "could not enable secure renegotiation");
+#else
+    (void)c;
+    return lwl_fail(L, "\"allow\" is not supported by this wolfSSL build (no secure renegotiation)");
+#endif
+}
+
 /* core.ctx_uservalue(ctx) -> the table that holds its Lua callbacks */
 static int ctx_uservalue(lua_State *L) {
     lwl_checkcontext(L, 1);
@@ -310,6 +323,7 @@ void lwl_context_open(lua_State *L) {
                                      {"ctx_alpn", ctx_alpn},
                                      {"ctx_sessions", ctx_sessions},
                                      {"ctx_post_handshake_auth", ctx_post_handshake_auth},
+                                     {"ctx_renegotiation", ctx_renegotiation},
                                      {"ctx_uservalue", ctx_uservalue},
                                      {"ctx_callbacks", ctx_callbacks},
                                      {NULL, NULL}};

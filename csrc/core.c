@@ -198,6 +198,18 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("x25519", on);
+#if defined(WOLFSSL_HAVE_MLKEM) || defined(WOLFSSL_HAVE_KYBER)
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("mlkem", on); /* hybrid post-quantum groups (X25519MLKEM768) */
+#ifdef HAVE_SECURE_RENEGOTIATION
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("renegotiation", on); /* TLS 1.2 secure renegotiation (renegotiation = "allow") */
 #if defined(WOLFSSL_AESNI) || defined(USE_INTEL_SPEEDUP) || defined(WOLFSSL_SP_X86_64_ASM)
     on = 1;
 #else
@@ -219,6 +231,14 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("session_certs", on);
+    /* each connection's random generator is seeded by opening /dev/urandom
+     * (so ctx:new needs a free descriptor), not by getrandom(2) */
+#if defined(WOLFSSL_GETRANDOM) || defined(HAVE_GETRANDOM)
+    on = 0;
+#else
+    on = 1;
+#endif
+    FEATURE("rng_needs_fd", on);
     lua_pushstring(L, LWL_BUILD);
     lua_setfield(L, -2, "build");
 }

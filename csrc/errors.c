@@ -134,6 +134,61 @@ static int is_verify_error(int err) {
     }
 }
 
+/* What a peer did, in words, for the wolfSSL codes a peer's bytes can cause
+ * (probed with hostile bytes in spec/08-hostile_spec.lua). */
+static const struct {
+    int code;
+    const char *msg;
+} peer_errors[] = {
+    {OUT_OF_ORDER_E, "peer sent a handshake message out of order"},
+    {SANITY_MSG_E, "peer sent a handshake message out of order"},
+    {UNKNOWN_HANDSHAKE_TYPE, "peer sent a handshake message of unknown type"},
+    {NO_CHANGE_CIPHER_E, "peer sent Finished before ChangeCipherSpec"},
+    {BUFFER_ERROR, "peer sent a malformed handshake message"},
+    {DECODE_E, "peer sent a malformed handshake message"},
+    {BAD_HELLO, "peer sent a malformed hello message"},
+    {MISSING_HANDSHAKE_DATA, "peer sent a handshake message with data missing"},
+    {HANDSHAKE_SIZE_ERROR, "peer sent a handshake message that is too large"},
+    {LENGTH_ERROR, "peer sent a record with an invalid length"},
+    {PARSE_ERROR, "peer sent a malformed record"},
+    {UNKNOWN_RECORD_TYPE, "peer sent a record of unknown type"},
+    {SANITY_CIPHER_E, "peer sent a malformed encrypted record"},
+    {VERIFY_MAC_ERROR, "bad record MAC: a record from the peer failed its integrity check "
+                       "(corrupted or tampered with)"},
+    {DECRYPT_ERROR, "bad record MAC: a record from the peer failed its integrity check "
+                    "(corrupted or tampered with)"},
+    {AES_GCM_AUTH_E, "bad record MAC: a record from the peer failed its integrity check "
+                     "(corrupted or tampered with)"},
+    {MAC_CMP_FAILED_E, "bad record MAC: a record from the peer failed its integrity check "
+                       "(corrupted or tampered with)"},
+    {VERIFY_FINISHED_ERROR, "peer's Finished message does not verify (handshake tampered with?)"},
+    {VERIFY_SIGN_ERROR, "peer's handshake signature does not verify"},
+    {ECC_PEERKEY_ERROR, "peer sent an invalid key exchange value"},
+    {PEER_KEY_ERROR, "peer sent an invalid key exchange value"},
+    {BAD_KEY_SHARE_DATA, "peer sent an invalid key exchange value"},
+    {ECC_CURVE_ERROR, "peer sent an invalid key exchange value"},
+    {ECC_CURVETYPE_ERROR, "peer sent an invalid key exchange value"},
+    {ECC_SHARED_ERROR, "peer sent an invalid key exchange value"},
+    {KEY_SHARE_ERROR, "no shared key exchange group"},
+    {EXT_NOT_ALLOWED, "peer sent an extension not allowed in that message"},
+    {UNSUPPORTED_EXTENSION, "peer sent an extension that was not asked for"},
+    {EXT_MISSING, "peer left out a required extension"},
+    {DUPLICATE_TLS_EXT_E, "peer sent the same extension twice"},
+    {INVALID_PARAMETER, "peer sent an invalid parameter"},
+    {BAD_BINDER, "peer's pre-shared key binder does not verify"},
+    {SECURE_RENEGOTIATION_E, "peer sent invalid renegotiation information"},
+    {SESSION_TICKET_LEN_E, "peer sent a malformed session ticket"},
+    {BAD_TICKET_MSG_SZ, "peer sent a malformed session ticket"},
+    {COMPRESSION_ERROR, "peer does not offer null compression"},
+    {UNSUPPORTED_SUITE, "peer chose a cipher suite that was not offered"},
+    {ALERT_COUNT_E, "peer sent too many warning alerts"},
+    {TOO_MUCH_EARLY_DATA, "peer sent more early data than allowed"},
+    {EXT_MASTER_SECRET_NEEDED_E, "peer resumed without the extended master secret"},
+    {DH_KEY_SIZE_E, "peer's key is too small"},
+    {RSA_KEY_SIZE_E, "peer's key is too small"},
+    {ECC_KEY_SIZE_E, "peer's key is too small"},
+};
+
 const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
     WOLFSSL_ALERT_HISTORY h;
     memset(&h, 0, sizeof h);
@@ -154,6 +209,8 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
                               "or the server requires a client certificate?)");
         else if (a == 40 && !c->is_server)
             snprintf(buf, sz, "peer sent alert handshake_failure (no shared cipher or parameters?)");
+        else if (strcmp(lwl_alert_name(a), "unknown") == 0)
+            snprintf(buf, sz, "peer sent alert %d (unknown)", a);
         else
             snprintf(buf, sz, "peer sent alert %s", lwl_alert_name(a));
         return "alert";
@@ -188,7 +245,11 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
         snprintf(buf, sz, "peer did not send a certificate (one is required)");
         return "verify";
     case MATCH_SUITE_ERROR:
-        snprintf(buf, sz, "no shared cipher");
+        if (c->refused_curve)
+            snprintf(buf, sz, "no shared cipher (the client does not support the certificate's "
+                              "curve %s)", c->refused_curve);
+        else
+            snprintf(buf, sz, "no shared cipher");
         return "cipher";
     case VERSION_ERROR: case UNSUPPORTED_PROTO_VERSION:
         snprintf(buf, sz, "no shared protocol version");
@@ -208,7 +269,24 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
             return "protocol";
         }
         /* fall through */
-    default:
+    case DUPLICATE_MSG_E:
+        if (c->done && c->is_server) { /* a TLS 1.2 ClientHello after the handshake */
+            snprintf(buf, sz, "peer asked to renegotiate (TLS 1.2 renegotiation is refused)");
+            return "renegotiation";
+        }
+        snprintf(buf, sz, "peer sent the same handshake message twice");
+        return "protocol";
+    case SIDE_ERROR: /* a ClientHello sent to a client, a ServerHello to a server */
+        snprintf(buf, sz, "peer sent a message only a %s sends", c->is_server ? "server" : "client");
+        return "protocol";
+    default: {
+        size_t i;
+        for (i = 0; i < sizeof peer_errors / sizeof peer_errors[0]; i++)
+            if (peer_errors[i].code == err) {
+                snprintf(buf, sz, "%s", peer_errors[i].msg);
+                return "protocol";
+            }
+    }
         /* wolfSSL's own words, without its "error:-308:..." prefix clutter */
         snprintf(buf, sz, "%s (wolfSSL error %d)", wolfSSL_ERR_reason_error_string((unsigned long)err), err);
         return "protocol";

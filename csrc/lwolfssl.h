@@ -92,6 +92,9 @@ typedef struct lwl_Conn {
     void *trace;          /* trace.c's state when on_message/on_state is set */
     void *ext;            /* session.c / hooks.c per-connection state, if any */
     struct lwl_Chain *chain; /* chain.c: the peer's certificates (no SESSION_CERTS) */
+    unsigned hello_groups; /* policy.c: the curves the client's ClientHello listed */
+    unsigned char *hello; size_t hello_len; /* policy.c: the first record, until whole */
+    const char *refused_curve; /* policy.c: our certificate's curve, not offered by the client */
 } lwl_Conn;
 
 lwl_Conn *lwl_checkconn(lua_State *L, int idx);
@@ -148,6 +151,11 @@ int lwl_chain_add(lwl_Conn *c, const unsigned char *der, int len); /* 0: out of 
 void lwl_chain_capture(lwl_Conn *c, WOLFSSL_X509_STORE_CTX *store); /* from the verify callback */
 int lwl_chain_push(lua_State *L, lwl_Conn *c); /* array of x509, or nil; returns 1 */
 void lwl_chain_free(lwl_Conn *c);
+
+/* ---- policy.c: server rules wolfSSL lacks (installed on every server CTX) ---- */
+void lwl_policy_install(WOLFSSL_CTX *ctx);
+void lwl_policy_received(lwl_Conn *c, const unsigned char *buf, size_t n); /* io_recv, servers */
+void lwl_policy_free(lwl_Conn *c); /* conn_free */
 
 /* ---- callbacks.c ---- */
 /* Run the Lua callback `name` of the connection's context, protected.

@@ -515,7 +515,7 @@ static const char *field_str(lua_State *L, int t, const char *k, size_t *len) {
 /* core.x509_make(spec): spec is checked and prepared by wolfssl/x509.lua:
  * {csr=bool, subject_der=, key=pkey, issuer=x509|nil, issuer_key=pkey,
  *  serial=bytes|nil, not_before=, not_after=, altnames_der=|nil, ca=bool,
- *  path_len=|nil, key_usage="a,b"|nil, ext_key_usage="a,b"|nil}
+ *  path_len=|nil, key_usage="a,b"|nil, ext_key_usage="a,b"|nil, crl_der=|nil}
  * -> DER string | nil, msg */
 static int x509_make(lua_State *L) {
     Cert *cert;
@@ -623,6 +623,21 @@ static int x509_make(lua_State *L) {
             err = "ext_key_usage: unknown usage name";
             goto done;
         }
+    }
+    s = field_str(L, 1, "crl_der", &len);
+    if (s) {
+#ifdef WOLFSSL_CERT_EXT
+        if (len > sizeof cert->crlInfo) {
+            err = "crl_url: too long";
+            goto done;
+        }
+        memcpy(cert->crlInfo, s, len);
+        cert->crlInfoSz = (int)len;
+        cap += (word32)len;
+#else
+        err = "crl_url: not supported by this wolfSSL build";
+        goto done;
+#endif
     }
     s = field_str(L, 1, "altnames_der", &len);
     if (s) {

@@ -48,7 +48,11 @@ local function serve(sock)
     "alpn: " .. tostring(conn:alpn()),
     "server_name: " .. tostring(conn:server_name()),
   }, "\n") .. "\n"
+  -- HSTS and the usual security headers: browsers stay on HTTPS
   local response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " .. #body ..
+                   "\r\nStrict-Transport-Security: max-age=31536000" ..
+                   "\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY" ..
+                   "\r\nContent-Security-Policy: default-src 'none'" ..
                    "\r\nConnection: close\r\n\r\n" .. body
   ok, err = await(conn, sock, "write", response)
   -- the clean close: our close_notify, then the client's, and only then the

@@ -93,6 +93,22 @@ describe("x509.issue", function()
     assert.equal("2100-06-01T00:00:00Z", select(2, a:not_after()))
   end)
 
+  it("a CRL distribution point that openssl reads", function()
+    local key = pkey.generate("ec")
+    local x = assert(x509.issue { subject = "CN=crl.test", key = key, crl_url = "http://crl.example.test/ca.crl" })
+    local path = tmpfile(x:pem())
+    local p = io.popen("openssl x509 -noout -text -in " .. path .. " 2>&1")
+    local text = p:read("*a")
+    p:close()
+    os.remove(path)
+    assert.matches("X509v3 CRL Distribution Points:%s+Full Name:%s+URI:http://crl.example.test/ca.crl", text)
+    for _, bad in ipairs { "ftp://x.test/c.crl", "http://", "http://a.test/\0x", 42 } do
+      local ok, err = pcall(x509.issue, { subject = "CN=a", key = key, crl_url = bad })
+      assert.is_false(ok)
+      assert.matches("crl_url", err)
+    end
+  end)
+
   it("a certificate from the builder carries a real handshake", function()
     local k = assert(pkey.generate("ec"))
     local leaf = assert(x509.issue { subject = "CN=localhost", key = k, issuer = ca, issuer_key = cakey,

@@ -91,8 +91,10 @@ end
 -- * `min_version`, `max_version`: `"tls1.2"`, `"tls1.3"` (`"tls1.1"` where the build
 --   has it, see `features.tls1_1`); default tls1.2 .. tls1.3. `"ssl3"`/`"ssl2"` raise.
 -- * `ciphers` (TLS <= 1.2, OpenSSL names), `ciphersuites` (TLS 1.3): colon list or array;
---   default: the library's.
--- * `groups`: colon list or array of `"X25519"`, `"P-256"`, `"P-384"`, `"P-521"`.
+--   default, on every build: AEAD with forward secrecy only (ECDHE with AES-GCM or
+--   ChaCha20-Poly1305, and the TLS 1.3 suites).
+-- * `groups`: colon list or array of `"X25519"`, `"P-256"`, `"P-384"`, `"P-521"`;
+--   default `"X25519:P-256:P-384"` (the ML-KEM hybrid first where the build has it).
 -- * `certificate`: path, PEM (a chain: leaf first), DER, x509 object, or an array of them.
 -- * `key`: path, PEM, DER or pkey object; `password`: string or function returning one.
 -- * `cafile` (path), `capath` (directory), `cadata` (PEM string or array of x509/PEM);
@@ -112,6 +114,8 @@ end
 --   newest first, see `wolfssl.session`), `on_ticket_key(conn, name)`.
 -- * `psk`: client `{identity=, key=}`, server `{hint=, keys={id=key}}`; or `on_psk`.
 -- * `post_handshake_auth`: boolean (TLS 1.3; see `conn:request_certificate()`).
+-- * `renegotiation`: `"refuse"` (default) or `"allow"` (TLS 1.2 secure renegotiation,
+--   builds with `features.renegotiation` only).
 -- * Callbacks (each receives the connection first): `on_verify(conn, ok, info)` -> boolean;
 --   `on_servername(conn, name)` -> true, a context, or nil, "unrecognized_name";
 --   `on_alpn(conn, offered)` -> protocol or nil (fatal no_application_protocol alert);
@@ -147,29 +151,32 @@ function M.context(o)
     assert(core.ctx_versions(ctx, min, max))
   end
 
-  -- ciphers: ciphers covers TLS <= 1.2, ciphersuites TLS 1.3; wolfSSL takes one list
-  if o.ciphers or o.ciphersuites then
-    local list = {}
-    -- wolfSSL accepts a list when any entry is known: check each part alone
-    for _, key in ipairs { "ciphers", "ciphersuites" } do
-      if o[key] then
-        local probe = core.context_new(server)
-        ok, err = core.ctx_ciphers(probe, colon_list(key, o[key]))
-        probe:free()
-        if not ok then opts.bad(key, err, 3, o[key]) end
-      end
+  -- ciphers: ciphers covers TLS <= 1.2, ciphersuites TLS 1.3; wolfSSL takes
+  -- one list. Ours apply to whatever the user leaves out, on every build.
+  for _, key in ipairs { "ciphers", "ciphersuites" } do
+    if o[key] then -- wolfSSL accepts a list when any entry is known: check each part alone
+      local probe = core.context_new(server)
+      ok, err = core.ctx_ciphers(probe, colon_list(key, o[key]))
+      probe:free()
+      if not ok then opts.bad(key, err, 3, o[key]) end
     end
-    if o.ciphersuites then list[#list + 1] = colon_list("ciphersuites", o.ciphersuites)
-    elseif max >= 0x0304 then list[#list + 1] = opts.DEFAULT_TLS13_SUITES end
-    if o.ciphers then list[#list + 1] = colon_list("ciphers", o.ciphers)
-    elseif min <= 0x0303 then list[#list + 1] = opts.DEFAULT_TLS12_CIPHERS end
-    ok, err = core.ctx_ciphers(ctx, table.concat(list, ":"))
-    if not ok then opts.bad(o.ciphers and "ciphers" or "ciphersuites", err, 3) end
   end
+  local list = {}
+  if o.ciphersuites then list[#list + 1] = colon_list("ciphersuites", o.ciphersuites)
+  elseif max >= 0x0304 then list[#list + 1] = opts.DEFAULT_TLS13_SUITES end
+  -- (a TLS 1.3-only context keeps the TLS 1.2 suites too: a TLS 1.2-only
+  -- wolfSSL server then answers the version, not "no shared cipher")
+  if o.ciphers then list[#list + 1] = colon_list("ciphers", o.ciphers)
+  else list[#list + 1] = opts.DEFAULT_TLS12_CIPHERS end
+  ok, err = core.ctx_ciphers(ctx, table.concat(list, ":"))
+  if not ok then opts.bad(o.ciphers and "ciphers" or "ciphersuites", err, 3) end
   if o.groups then
-    local list = colon_list("groups", o.groups)
-    ok, err = core.ctx_groups(ctx, opts.group_list(list))
-    if not ok then opts.bad("groups", err, 3, list) end
+    local glist = colon_list("groups", o.groups)
+    ok, err = core.ctx_groups(ctx, opts.group_list(glist))
+    if not ok then opts.bad("groups", err, 3, glist) end
+  else
+    local psk_client = not server and min <= 0x0303 and (o.psk ~= nil or o.on_psk ~= nil)
+    assert(core.ctx_groups(ctx, opts.default_groups(M.features, server, psk_client)))
   end
 
   -- our certificate and key
@@ -261,6 +268,12 @@ function M.context(o)
   if cache == nil then cache = "on" end
   core.ctx_sessions(ctx, tickets, cache == "on" or cache == true, o.session_cache_size, o.session_timeout)
 
+  -- TLS 1.2 renegotiation: refused unless asked for (and the build has it)
+  if o.renegotiation == "allow" then
+    ok, err = core.ctx_renegotiation(ctx)
+    if not ok then opts.bad("renegotiation", err, 3, o.renegotiation) end
+  end
+
   if o.post_handshake_auth then
     ok, err = core.ctx_post_handshake_auth(ctx)
     if not ok then opts.bad("post_handshake_auth", err, 3) end
@@ -305,7 +318,10 @@ function Context:new(o)
       if type(fd.getfd) ~= "function" then opts.bad("fd", "expected an integer or a socket with getfd()", 3, fd) end
       fd = fd:getfd()
     end
-    if type(fd) ~= "number" or fd < 0 or fd % 1 ~= 0 then opts.bad("fd", "expected a non-negative integer", 3, o.fd) end
+    -- a C int: 2^32+1 must not become fd 1, nor 2^31 a negative one
+    if type(fd) ~= "number" or fd < 0 or fd % 1 ~= 0 or fd > 0x7fffffff then
+      opts.bad("fd", "expected a descriptor: an integer from 0 to 2^31-1", 3, o.fd)
+    end
   end
   if o.server_name ~= nil and (type(o.server_name) ~= "string" or o.server_name == "") then
     opts.bad("server_name", "expected a non-empty string", 3, o.server_name)
@@ -323,7 +339,8 @@ function Context:new(o)
             " (or make the context with check_hostname = false)", 2)
     end
   end
-  local conn = core.conn_new(self, fd, o.server_name, alpn)
+  local conn, err = core.conn_new(self, fd, o.server_name, alpn)
+  if not conn then return nil, err end -- descriptors or memory ran out
   if o.data ~= nil then conn.data = o.data end
   if o.session ~= nil then
     if not M.session.is_session(o.session) then opts.bad("session", "expected a session object", 3, o.session) end

@@ -6,20 +6,38 @@ local M = {}
 local wolfssl -- the wolfssl module, set by set_module (avoids a require loop)
 function M.set_module(m) wolfssl = m end
 
+-- Our defaults, on every build whatever the library's own (DESIGN.md): AEAD
+-- with forward secrecy only. The ChaCha20 names are the RFC 7905 suites
+-- (0xcca8/0xcca9); wolfSSL calls the draft ones (0xcc13-0xcc15) "-OLD".
 M.DEFAULT_TLS13_SUITES = "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256"
 M.DEFAULT_TLS12_CIPHERS = table.concat({
   "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
   "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
   "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
-  "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384",
 }, ":")
+
+--- Default key exchange groups, most preferred first: the hybrid
+-- post-quantum group where the build has ML-KEM, X25519, then P-256, P-384
+-- (never P-521 first: slow, and peers then pick it). Servers still accept
+-- P-521, last. A TLS 1.2 PSK client puts P-256 first: wolfSSL 5.5.4 clients
+-- fail ECDHE-PSK over X25519 ("Bad ECC Peer Key").
+function M.default_groups(features, server, psk_tls12_client)
+  local list = {}
+  if features.mlkem then list[#list + 1] = "X25519MLKEM768" end
+  if psk_tls12_client then list[#list + 1] = "P-256" end
+  if features.x25519 then list[#list + 1] = "X25519" end
+  if not psk_tls12_client then list[#list + 1] = "P-256" end
+  list[#list + 1] = "P-384"
+  if server then list[#list + 1] = "P-521" end
+  return table.concat(list, ":")
+end
 
 M.CONTEXT_KEYS = {
   "mode", "min_version", "max_version", "ciphers", "ciphersuites", "groups",
   "certificate", "key", "password", "cafile", "capath", "cadata", "system_ca",
   "verify", "verify_depth", "check_hostname", "crl", "ocsp_stapling", "staple", "alpn",
   "session_tickets", "session_cache", "session_cache_size", "session_timeout",
-  "psk", "ticket_keys", "post_handshake_auth",
+  "psk", "ticket_keys", "post_handshake_auth", "renegotiation",
   "on_verify", "on_servername", "on_alpn", "on_psk", "on_new_session", "session_store",
   "on_ticket_key", "on_message", "on_state", "keylog",
 }
@@ -266,6 +284,7 @@ M.CONTEXT_TYPES = {
   end,
   session_cache_size = integer(1), session_timeout = integer(1),
   post_handshake_auth = want({ boolean = true }),
+  renegotiation = one_of("refuse", "allow"),
   on_verify = callback, on_servername = callback, on_alpn = callback, on_psk = callback,
   on_new_session = callback, on_ticket_key = callback, on_message = callback, on_state = callback,
   keylog = callback,

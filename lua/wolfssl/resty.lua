@@ -286,7 +286,7 @@ end
 -- match), `alpn`, `session` (a session object to resume), `session_key`
 -- (added to the cache key, which is per context and holds the server name and
 -- the peer; false: no cache)
--- @return a TLS object
+-- @return a TLS object, or nil and a message (descriptors or memory ran out)
 function M.wrap(sock, ctx, opts)
   if (type(sock) ~= "table" and type(sock) ~= "userdata") or type(sock.send) ~= "function" then
     error("bad argument #1 to 'wrap' (cosocket expected)", 2)
@@ -307,7 +307,8 @@ function M.wrap(sock, ctx, opts)
   local key = cache_key(sock, opts)
   local session = opts.session
   if session == nil and key then session = cache_of(ctx).sessions[key] end
-  local conn = ctx:new{ server_name = opts.server_name, alpn = opts.alpn }
+  local conn, err = ctx:new{ server_name = opts.server_name, alpn = opts.alpn }
+  if not conn then return nil, err end -- descriptors or memory ran out
   -- a session that does not fit (trust, name, version, expired) means a full handshake
   if session and conn.set_session then conn:set_session(session) end
   return setmetatable({ sock = sock, conn = conn, ctx = ctx, buf = "", session_key = key }, TLS)

@@ -300,7 +300,9 @@ local function connection(self)
   if conn then return conn end
   local ctx = self._ctx
   local alpn
-  conn = core.conn_new(ctx, self._fd, self._sni, alpn)
+  local err
+  conn, err = core.conn_new(ctx, self._fd, self._sni, alpn)
+  if not conn then return nil, err end -- descriptors or memory ran out
   conn.data = self
   self._conn = conn
   return conn
@@ -314,7 +316,8 @@ end
 -- "closed", "certificate verify failed: ...", ...)
 function SSLConnection:dohandshake()
   check(self)
-  local conn = connection(self)
+  local conn, cerr = connection(self)
+  if not conn then return false, cerr end
   local deadline = deadline_of(self)
   while true do
     local ok, err = conn:handshake()
@@ -335,7 +338,8 @@ local ENDS = { closed = true, truncated = true, ["connection reset"] = true }
 -- Read one chunk into the buffer. Returns true, or nil, err.
 local function fill(self, deadline, n)
   if self._failed then return nil, "closed" end
-  local conn = connection(self)
+  local conn, cerr = connection(self)
+  if not conn then return nil, cerr end
   if not self._hs_done then
     -- reading before dohandshake(): LuaSec runs the handshake implicitly
     local ok, err = conn:handshake()
@@ -463,7 +467,8 @@ function SSLConnection:send(data, i, j)
   if j > len then j = len end
   if i > j then return i - 1, nil, nil end
   if self._failed then return nil, "closed", i - 1 end
-  local conn = connection(self)
+  local conn, cerr = connection(self)
+  if not conn then return nil, cerr, i - 1 end
   local deadline = deadline_of(self)
   if not self._hs_done then
     local ok, err = self:dohandshake()

@@ -461,7 +461,7 @@ end
 local ISSUE_KEYS = {
   subject = true, key = true, issuer = true, issuer_key = true, serial = true, not_before = true,
   not_after = true, altnames = true, ca = true, path_len = true, key_usage = true,
-  ext_key_usage = true, csr = true,
+  ext_key_usage = true, csr = true, crl_url = true,
 }
 
 --- Issue a certificate.
@@ -473,7 +473,8 @@ local ISSUE_KEYS = {
 -- days); `altnames` ({dns=, ip=, email=, uri=} or {"DNS:a", "IP:1.2.3.4"});
 -- `ca` (boolean) and `path_len`; `key_usage` and `ext_key_usage` (arrays of
 -- names; a CA gets keyCertSign+cRLSign by default); `csr` (a CSR object or
--- PEM/DER: its subject, key and SAN are used unless given).
+-- PEM/DER: its subject, key and SAN are used unless given); `crl_url` (an
+-- http(s) URL: the CRL distribution point, where clients fetch the CRL).
 -- @return x509, or nil and a message
 function M.issue(o)
   if type(o) ~= "table" then argerror("issue", 1, "table expected, got " .. type(o)) end
@@ -515,6 +516,13 @@ function M.issue(o)
   if spec.not_after <= spec.not_before then bad("issue", "not_after", "must be after not_before") end
   if o.altnames ~= nil then spec.altnames_der = encode_altnames("issue", o.altnames)
   elseif csr and csr._info.san then spec.altnames_der = csr._info.san end
+  if o.crl_url ~= nil then
+    if type(o.crl_url) ~= "string" or not o.crl_url:find("^https?://[%w%-%.:%[%]]+") or o.crl_url:find("[%z%s]") then
+      bad("issue", "crl_url", "expected an http:// or https:// URL")
+    end
+    -- CRLDistributionPoints: one DistributionPoint whose fullName is the URI
+    spec.crl_der = tlv(0x30, tlv(0x30, tlv(0xa0, tlv(0xa0, tlv(0x86, o.crl_url)))))
+  end
   if o.ca ~= nil and type(o.ca) ~= "boolean" then bad("issue", "ca", "expected a boolean") end
   spec.ca = o.ca == true
   if o.path_len ~= nil then
