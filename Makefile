@@ -154,6 +154,8 @@ $(FUZZ_OUT)/%: fuzz/harness.c $(FUZZ_OBJS)
 	  -DFUZZ_TARGET='"$*"' -DFUZZ_ROOT='"$(ROOT)"' -o $@ fuzz/harness.c $(FUZZ_OBJS) \
 	  -L$(FUZZ_WOLFSSL)/lib -Wl,-rpath,$(FUZZ_WOLFSSL)/lib -lwolfssl -llua5.4 -lm
 
+.SECONDARY: $(FUZZ_OBJS)
+
 fuzz-build: $(addprefix $(FUZZ_OUT)/,$(FUZZ_TARGETS))
 
 fuzz: fuzz-build
