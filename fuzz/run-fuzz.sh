@@ -5,7 +5,8 @@
 # the inputs past runs kept (BUILD_DIR/corpus/T, where new ones are written);
 # a crash, leak, timeout or finding is saved in fuzz/regressions/T/ (commit it,
 # `make test` replays it). One summary line per target, then "N targets, N
-# with findings"; exit 1 when any target found something.
+# with findings"; exit 1 when any target found something. FUZZ_FLAGS: more
+# libFuzzer flags (e.g. "-fork=1 -ignore_crashes=1" to go on past a crash).
 set -uo pipefail
 dir=$1; shift
 secs=${FUZZ_SECS:-60}
@@ -18,8 +19,8 @@ for t in "$@"; do
   before=$(ls "$regress" | wc -l)
   echo "fuzz: $t for ${secs}s (log: $log)"
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1} \
-  UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1} \
-    "$dir/$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1:suppressions=$root/fuzz/ubsan.supp} \
+    "$dir/$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 ${FUZZ_FLAGS:-} \
       -artifact_prefix="$regress/" "$work" "$root/fuzz/corpus/$t" >"$log" 2>&1
   rc=$?
   after=$(ls "$regress" | wc -l)
