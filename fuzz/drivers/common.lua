@@ -75,14 +75,14 @@ function C.split(bytes)
   return bytes:byte(1) % #C.PAIRS + 1, bytes:sub(2)
 end
 
---- A new connection of pair i's side, traced (the renderer runs on every message).
+--- A new connection of pair i's side, traced (the renderer runs on every
+-- message), and its trace recorder.
 function C.connection(side, i)
   -- a name with a dot: a dotless one ("localhost") against a wildcard alt-name
   -- reads past the name in wolfSSL 5.5.4 (issue 11 item 3)
   local name = C.PAIRS[i].client.server_name or "a.test.localhost"
   local conn = C.context(side, i):new{ server_name = side == "client" and name or nil }
-  trace.attach(conn, function() end)
-  return conn
+  return conn, trace.attach(conn, function() end)
 end
 
 --- Run handshake() until it stops asking for I/O that is there; returns

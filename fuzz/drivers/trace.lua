@@ -32,9 +32,7 @@ end
 return function(bytes)
   local flags = bytes:byte(1) or 0
   local side = bit(flags, 0) and "server" or "client"
-  local conn = C.context(side, 1):new{}
-  local lines = {}
-  local rec = trace.attach(conn, lines)
+  local conn, rec = C.connection(side, 1)
   local recs = records_of(bytes)
   local batch = {}
   local function flush(last)
