@@ -24,12 +24,14 @@ for t in "$@"; do
       -artifact_prefix="$regress/" "$work" "$root/fuzz/corpus/$t" >"$log" 2>&1
   rc=$?
   after=$(ls "$regress" | wc -l)
-  # the last status line: "#N DONE cov: X ft: Y corp: Z/SIZE ..." (or the last pulse)
+  # the last status line: "#N DONE cov: X ft: Y corp: Z/SIZE ..." (or the
+  # last pulse; with -fork: "#N: cov: X ft: Y corp: Z exec/s ...")
   last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+  [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\).*/\1/p' <<<"$last")
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
-  corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9a-zA-Z]*\).*/\1/p' <<<"$last")
+  corp=$(sed -n 's/.* corp: \([0-9]*\(\/[0-9a-zA-Z]*\)\{0,1\}\).*/\1/p' <<<"$last")
   line=$(printf '%-8s execs %-8s corpus %-12s cov %-6s ft %-6s' "$t" "${execs:-?}" "${corp:-?}" "${cov:-?}" "${ft:-?}")
   if [ "$rc" != 0 ] || [ "$after" != "$before" ]; then
     found=$((found + 1))
