@@ -42,7 +42,7 @@ describe("fuzz replay", function()
       local code = tonumber(out:match("exit=(%d+)%s*$"))
       local last = out:match(".*replay (%S+)\n")
       assert(code == 0, ("replaying %s crashed or failed (exit %s) on %s:\n%s"):format(
-        t, tostring(code), tostring(last), out:sub(-3000)))
+        t, tostring(code), tostring(last), out:sub(-1500)))
       assert.matches("replayed " .. #files .. " files", out, 1, true)
     end)
   end
