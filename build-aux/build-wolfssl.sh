@@ -6,9 +6,10 @@
 #
 # PREFIX   absolute install dir (e.g. $PWD/build/wolfssl-tuned). Result:
 #          PREFIX/lib/libwolfssl.so*, PREFIX/include/wolfssl/..., PREFIX/lib/pkgconfig/wolfssl.pc
-# SRC_DIR  optional wolfSSL source tree (release tarball, git checkout or Debian source).
-#          Without it: `apt-get source wolfssl` into PREFIX/../wolfssl-src (needs a deb-src
-#          entry: build-aux/add-deb-src.sh, run by `make deps`; and dpkg-dev).
+# SRC_DIR  optional wolfSSL source: a tree (git checkout, unpacked release, Debian source) or a
+#          release tarball. Without it: Debian 12's source package, or the release named by
+#          WOLFSSL_RELEASE, fetched into PREFIX/../wolfssl-src by build-aux/fetch-wolfssl.sh
+#          (apt with a private state folder: nothing on the system changes).
 #
 # The source tree is never modified: it is copied to a scratch build dir next to PREFIX.
 # PREFIX/.stamp records the version and the exact configure flags; when it matches, the
@@ -144,6 +145,9 @@ EXTRA_CPPFLAGS=(
     -DWOLFSSL_ALWAYS_KEEP_SNI     # keep the received SNI after the handshake (conn:server_name()), as Debian
     -DWOLFSSL_VERBOSE_ERRORS      # push the precise cause onto the ERR queue (better messages), as Debian
     -DHAVE_FFDHE_3072             # ffdhe3072 group + faster const-table DH, as Debian (ffdhe2048 is default)
+    -DWOLFSSL_GETRANDOM           # seed each WOLFSSL's RNG with getrandom(2), not an open() of
+                                  # /dev/urandom per connection: no descriptor to run out of, one
+                                  # syscall instead of three
 )
 
 # WOLFSSL_FLAVOUR=debian: configured like Debian 12's own package instead (its debian/rules), for
@@ -165,19 +169,21 @@ CFLAGS_TUNED="$CFLAGS_TUNED${EXTRA_CFLAGS:+ $EXTRA_CFLAGS}"
 # ---------------------------------------------------------------------------------------------
 # Locate the source
 # ---------------------------------------------------------------------------------------------
+# Default: Debian 12's source package (5.5.4 + Debian's patches), fetched with a private apt
+# state (build-aux/fetch-wolfssl.sh); WOLFSSL_RELEASE=5.9.2|5.7.2 fetches that release's pinned
+# original tarball instead. A tarball given as SRC_DIR is unpacked next to PREFIX.
 if [[ -z $SRC_DIR ]]; then
-    SRC_PARENT=$TOP/wolfssl-src
-    SRC_DIR=$(find "$SRC_PARENT" -mindepth 1 -maxdepth 1 -type d -name 'wolfssl-*' 2>/dev/null | sort | tail -n 1 || true)
-    if [[ -z $SRC_DIR ]]; then
-        command -v dpkg-source >/dev/null || fail "apt-get source needs dpkg-dev (apt-get install dpkg-dev)"
-        say "fetching source (apt-get source wolfssl) into $SRC_PARENT"
-        mkdir -p "$SRC_PARENT"
-        : >"$LOG"; FETCHED=1
-        ( cd "$SRC_PARENT" && apt-get source wolfssl ) >>"$LOG" 2>&1 \
-            || fail "apt-get source wolfssl (is a deb-src entry configured? run build-aux/add-deb-src.sh)"
-        SRC_DIR=$(find "$SRC_PARENT" -mindepth 1 -maxdepth 1 -type d -name 'wolfssl-*' | sort | tail -n 1)
-        [[ -n $SRC_DIR ]] || fail "apt-get source produced no wolfssl-* directory in $SRC_PARENT"
+    SRC_DIR=$(bash "$(dirname "$0")/fetch-wolfssl.sh" "$TOP/wolfssl-src" "${WOLFSSL_RELEASE:-debian12}") \
+        || exit 1
+elif [[ -f $SRC_DIR ]]; then
+    TARBALL=$SRC_DIR
+    UNPACK=$TOP/wolfssl-src/$(basename "$SRC_DIR" | sed 's/\.tar\.[a-z0-9]*$//; s/\.tgz$//')
+    if [[ ! -d $UNPACK ]]; then
+        mkdir -p "$UNPACK"
+        tar -xf "$SRC_DIR" -C "$UNPACK" || fail "unpacking $SRC_DIR"
     fi
+    SRC_DIR=$(find "$UNPACK" -name configure.ac -path '*/configure.ac' -printf '%h\n' | sort | head -n 1)
+    [[ -n $SRC_DIR ]] || fail "no wolfSSL source tree (configure.ac) in $TARBALL"
 fi
 [[ -d $SRC_DIR ]] || fail "no such source dir: $SRC_DIR"
 SRC_DIR=$(cd "$SRC_DIR" && pwd)

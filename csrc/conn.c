@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #define READ_CHUNK 16384 /* one TLS record of plaintext */
@@ -88,14 +87,24 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
                 if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, (int)n);
                 return (int)n;
             }
-            if (n == 0) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+            if (n == 0) {
+                c->transport_end = 1;
+                return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+            }
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_READ;
-            if (errno == ECONNRESET) return WOLFSSL_CBIO_ERR_CONN_RST;
+            if (errno == ECONNRESET) {
+                c->transport_reset = 1;
+                return WOLFSSL_CBIO_ERR_CONN_RST;
+            }
             return WOLFSSL_CBIO_ERR_GENERAL;
         }
     }
-    if (c->in.len == 0) return c->eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
+    if (c->in.len == 0) {
+        if (!c->eof) return WOLFSSL_CBIO_ERR_WANT_READ;
+        c->transport_end = 1;
+        return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+    }
     if ((size_t)sz > c->in.len) sz = (int)c->in.len;
     memcpy(buf, c->in.p + c->in.head, (size_t)sz);
     if (c->nrecv < sizeof c->first) {
@@ -111,25 +120,59 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
 static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
     lwl_Conn *c = (lwl_Conn *)ud;
     (void)ssl;
-    if (c->fd >= 0) {
+    if (c->fd >= 0 && c->out.len == 0) { /* nothing queued before these bytes */
+        ssize_t n;
         for (;;) {
-            ssize_t n = send(c->fd, buf, (size_t)sz, MSG_NOSIGNAL);
+            n = send(c->fd, buf, (size_t)sz, MSG_NOSIGNAL);
             if (n >= 0) {
                 c->nsent += (size_t)n;
                 if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, (int)n);
+                if (n < sz && c->queue_writes) break; /* the rest waits in `out` */
                 return (int)n;
             }
             if (errno == EINTR) continue;
+            if ((errno == EAGAIN || errno == EWOULDBLOCK) && c->queue_writes) {
+                n = 0;
+                break;
+            }
             if (errno == EAGAIN || errno == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_WRITE;
-            if (errno == EPIPE) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-            if (errno == ECONNRESET) return WOLFSSL_CBIO_ERR_CONN_RST;
+            if (errno == EPIPE || errno == ECONNRESET) {
+                c->transport_reset = 1;
+                return errno == EPIPE ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_CONN_RST;
+            }
             return WOLFSSL_CBIO_ERR_GENERAL;
         }
+        /* wolfSSL 5.5.4 would send a close_notify again after WANT_WRITE (it
+         * builds a new one on the next wolfSSL_shutdown): take it all now and
+         * let shutdown() send what is left */
+        if (!buf_append(&c->out, buf + n, (size_t)(sz - n))) return WOLFSSL_CBIO_ERR_GENERAL;
+        c->nsent += (size_t)(sz - n);
+        if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf + n, (int)(sz - n));
+        return sz;
     }
+    /* memory mode, or fd mode behind a queued close_notify (order kept) */
     if (!buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
     c->nsent += (size_t)sz;
     if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, sz);
     return sz;
+}
+
+/* fd mode: send what io_send queued. 1 when all is sent, 0 when the socket
+ * is full, -1 when the transport is gone (the queue is dropped). */
+static int flush_queued(lwl_Conn *c) {
+    while (c->out.len > 0) {
+        ssize_t n = send(c->fd, c->out.p + c->out.head, c->out.len, MSG_NOSIGNAL);
+        if (n >= 0) {
+            buf_consume(&c->out, (size_t)n);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        c->transport_reset = 1; /* EPIPE, ECONNRESET, or a socket that broke */
+        buf_free(&c->out);
+        return -1;
+    }
+    return 1;
 }
 
 lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl) {
@@ -158,6 +201,7 @@ static void conn_free(lwl_Conn *c) {
     }
     buf_free(&c->in);
     buf_free(&c->out);
+    buf_free(&c->app);
     lwl_trace_free(c);
     lwl_chain_free(c);
     free(c->server_name);
@@ -206,9 +250,11 @@ static int conn_new(lua_State *L) {
                 WOLFSSL_SUCCESS)
             return luaL_error(L, "cannot send server name '%s'", name);
 #endif
+#ifndef LWL_GUARD_HOSTNAME /* else the verify callback checks the name */
         if (ctx->check_hostname && ctx->verify &&
             wolfSSL_check_domain_name(c->ssl, name) != WOLFSSL_SUCCESS)
             return luaL_error(L, "cannot check server name '%s'", name);
+#endif
     }
     if (alpn != NULL && *alpn) {
 #ifdef HAVE_ALPN
@@ -230,10 +276,12 @@ static int conn_new(lua_State *L) {
 static lwl_Conn *enter(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     if (c->busy) luaL_error(L, "connection is busy (called from one of its own callbacks)");
+    luaL_checkstack(L, LWL_CALLBACK_SLOTS, "no room for callbacks"); /* raise here, not in one */
     c->busy = 1;
     c->L = L;
     c->self = 1;
     c->cb_error = 0;
+    c->cb_unreported = NULL;
     return c;
 }
 
@@ -269,11 +317,28 @@ static void send_plain_alert(lwl_Conn *c, int code) {
     }
 }
 
+/* The transport ended after the handshake: nil, "connection reset", code on a
+ * reset; nil, "truncated", code on an EOF without the peer's close_notify
+ * (data may have been cut off: only "closed" says the stream is whole). */
+static int transport_ended(lua_State *L, lwl_Conn *c, int code) {
+    const char *kind = c->transport_reset ? "connection reset" : "truncated";
+    lwl_set_last_error(L, c->self, kind,
+                       c->transport_reset
+                           ? "connection reset by the peer"
+                           : "the peer closed the connection without close_notify (truncated)",
+                       code, 0);
+    lua_pushnil(L);
+    lua_pushstring(L, kind);
+    lwl_pushint(L, code);
+    return 3;
+}
+
 /* The result of a wolfSSL call that returned ret <= 0. */
 static int io_result(lua_State *L, lwl_Conn *c, int ret) {
     int err = wolfSSL_get_error(c->ssl, ret);
     char msg[512];
     const char *kind;
+    if (c->cb_error && !lwl_callback_report(c)) c->cb_error = 0; /* no memory: as below */
     if (c->cb_error) { /* the message and traceback are already in last_error */
         c->failed = 1;
         lwl_getuv(L, c->self);
@@ -303,14 +368,8 @@ static int io_result(lua_State *L, lwl_Conn *c, int ret) {
         break;
     }
     if (c->done && (err == SOCKET_PEER_CLOSED_E || err == SOCKET_ERROR_E) &&
-        (c->fd >= 0 ? 1 : c->eof)) {
-        /* EOF after the handshake without close_notify: LuaSec says "closed" */
-        lwl_set_last_error(L, c->self, "closed",
-                           "peer closed the connection without close_notify", err, 0);
-        lua_pushnil(L);
-        lua_pushliteral(L, "closed");
-        return 2;
-    }
+        (c->transport_reset || c->transport_end))
+        return transport_ended(L, c, err);
     c->failed = 1;
     if (!c->done && !c->cb_error) {
         if (err == VERSION_ERROR)
@@ -351,6 +410,20 @@ static int failed_again(lua_State *L) {
     return 3;
 }
 
+/* A callback that wolfSSL cannot fail (on_new_session, session_store.put, a
+ * tap callback after the handshake) raised once wolfSSL had finished its side
+ * of the handshake: wolfSSL sent nothing, and the peer, finished too, would
+ * wait for data forever. Tell it with close_notify: our records are
+ * encrypted by now and 5.5.4 has no public call that sends a fatal alert. */
+static void tell_peer_late_failure(lwl_Conn *c) {
+    WOLFSSL_ALERT_HISTORY h;
+    if (!c->cb_error || c->told_peer || !wolfSSL_is_init_finished(c->ssl)) return;
+    if (wolfSSL_get_alert_history(c->ssl, &h) == WOLFSSL_SUCCESS && h.last_tx.code >= 0)
+        return; /* wolfSSL sent its own alert */
+    c->told_peer = 1;
+    (void)wolfSSL_shutdown(c->ssl); /* best effort: this call fails anyway */
+}
+
 static int conn_handshake(lua_State *L) {
     lwl_Conn *c = enter(L);
     int ret, n;
@@ -373,6 +446,7 @@ static int conn_handshake(lua_State *L) {
         lua_pushboolean(L, 1);
         return 1;
     }
+    tell_peer_late_failure(c);
     n = io_result(L, c, ret);
     leave(c);
     return n;
@@ -386,6 +460,13 @@ static int conn_read(lua_State *L) {
     int ret, n;
     luaL_argcheck(L, want >= 0, 2, "must not be negative");
     c = enter(L);
+    if (c->app.len > 0 && want > 0) { /* what arrived while shutdown() waited */
+        size_t k = (size_t)want < c->app.len ? (size_t)want : c->app.len;
+        lua_pushlstring(L, (const char *)c->app.p + c->app.head, k);
+        buf_consume(&c->app, k);
+        leave(c);
+        return 1;
+    }
     if (c->failed) {
         leave(c);
         return failed_again(L);
@@ -394,6 +475,12 @@ static int conn_read(lua_State *L) {
         leave(c);
         lua_pushliteral(L, "");
         return 1;
+    }
+    if (c->got_close_notify) { /* nothing comes after it (and wolfSSL would try) */
+        leave(c);
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
     }
     if (want <= READ_CHUNK) { /* the common case: one copy, no allocation */
         ret = wolfSSL_read(c->ssl, chunk, (int)want);
@@ -426,6 +513,7 @@ static int conn_read(lua_State *L) {
         luaL_pushresult(&b);
         lua_pop(L, 1);
     }
+    tell_peer_late_failure(c);
     n = io_result(L, c, ret);
     leave(c);
     return n;
@@ -452,37 +540,118 @@ static int conn_write(lua_State *L) {
         lwl_pushint(L, 0);
         return 1;
     }
+    lwl_trace_bulk(c, 1); /* what write sends once the handshake is done is application data */
     ret = wolfSSL_write(c->ssl, s + i - 1, (int)(j - i + 1));
+    lwl_trace_bulk(c, 0);
     if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
-    if (ret > 0) {
+    if (ret > 0 && !c->cb_error) { /* a write that drove the handshake ran its callbacks */
         c->done = 1;
         leave(c);
         lwl_pushint(L, ret);
         return 1;
     }
+    tell_peer_late_failure(c);
     n = io_result(L, c, ret);
     leave(c);
     return n;
 }
 
-/* conn:shutdown(): send close_notify; true once it is sent */
+#define SHUTDOWN_KEEP (16u << 20) /* plaintext shutdown() keeps for read() */
+
+/* Send our close_notify once. 1 when it is sent or queued, else pushes the
+ * results and returns their count (negated). */
+static int send_close_notify(lua_State *L, lwl_Conn *c) {
+    int ret;
+#if defined(OPENSSL_EXTRA)
+    /* when the peer's close_notify is already here, wolfSSL_shutdown returns
+     * success and then wolfSSL_clear()s the connection (certificate, version
+     * gone): let it think it is still awaited, then say it came */
+    if (c->got_close_notify) wolfSSL_set_shutdown(c->ssl, 0);
+#endif
+    c->queue_writes = c->fd >= 0;
+    ret = wolfSSL_shutdown(c->ssl);
+    c->queue_writes = 0;
+#if defined(OPENSSL_EXTRA)
+    if (c->got_close_notify)
+        wolfSSL_set_shutdown(c->ssl, WOLFSSL_SENT_SHUTDOWN | WOLFSSL_RECEIVED_SHUTDOWN);
+#endif
+    if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
+    if ((ret == WOLFSSL_SUCCESS || ret == WOLFSSL_SHUTDOWN_NOT_DONE) && !c->cb_error) {
+        c->sent_notify = 1;
+        return 1;
+    }
+    if (!c->cb_error && (c->transport_end || c->transport_reset)) return 1; /* nobody to tell */
+    return -io_result(L, c, ret);
+}
+
+/* Wait for the peer's close_notify, keeping the data that comes first. 1 when
+ * it came or the transport ended, else pushes the results and returns their
+ * count (negated). wolfSSL_shutdown would wait too, but in 5.5.4 it returns
+ * "not done" alike for would-block, EOF and data (which the next call then
+ * overwrites): wolfSSL_read tells them apart. */
+static int await_close_notify(lua_State *L, lwl_Conn *c) {
+    char chunk[READ_CHUNK];
+    for (;;) {
+        int ret, err;
+        if (c->got_close_notify) return 1;
+        if (c->app.len >= SHUTDOWN_KEEP) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "the peer is still sending: read() its data, then shutdown() again");
+            return -2;
+        }
+        ret = wolfSSL_read(c->ssl, chunk, (int)sizeof chunk);
+        if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
+        if (ret > 0 && !c->cb_error) {
+            if (buf_append(&c->app, chunk, (size_t)ret)) continue;
+            lua_pushnil(L); /* no luaL_error here: leave() must still run */
+            lua_pushliteral(L, "out of memory");
+            return -2;
+        }
+        err = wolfSSL_get_error(c->ssl, ret);
+        if (c->cb_error || err != WOLFSSL_ERROR_ZERO_RETURN) {
+            /* the transport ended: nothing more can come (read() says how) */
+            if (!c->cb_error && (c->transport_end || c->transport_reset)) return 1;
+            return -io_result(L, c, ret);
+        }
+        c->got_close_notify = 1;
+    }
+}
+
+/* conn:shutdown(["write"]): a clean close. Both directions: our close_notify
+ * (once), then true when the peer's has come or the transport ended (reset
+ * included: read() says which), nil, "wantread" while it is awaited.
+ * "write": our close_notify only. */
 static int conn_shutdown(lua_State *L) {
-    lwl_Conn *c = enter(L);
-    int ret, n;
+    const char *how = (lwl_checkconn(L, 1), luaL_optstring(L, 2, NULL));
+    lwl_Conn *c;
+    int n, ended;
+    if (how != NULL && strcmp(how, "write") != 0)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "expected \"write\" or nothing, got '%s'", how));
+    c = enter(L);
     if (c->failed) {
         leave(c);
         return failed_again(L);
     }
-    ret = wolfSSL_shutdown(c->ssl);
-    if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
-    if (ret == WOLFSSL_SUCCESS || ret == WOLFSSL_SHUTDOWN_NOT_DONE) {
+    ended = c->transport_end || c->transport_reset; /* nothing to send or wait for */
+    if (!c->sent_notify && !ended && (n = send_close_notify(L, c)) <= 0) {
         leave(c);
-        lua_pushboolean(L, 1);
-        return 1;
+        return -n;
     }
-    n = io_result(L, c, ret);
+    if (c->fd >= 0 && flush_queued(c) == 0) {
+        leave(c);
+        lua_pushnil(L);
+        lua_pushliteral(L, "wantwrite");
+        return 2;
+    }
+    ended = c->transport_end || c->transport_reset;
+    /* before the handshake is done there is no data to wait for */
+    if (how == NULL && c->done && !ended && (n = await_close_notify(L, c)) <= 0) {
+        leave(c);
+        return -n;
+    }
     leave(c);
-    return n;
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 static int conn_close(lua_State *L) {
@@ -542,7 +711,7 @@ static int conn_drain(lua_State *L) {
 static int conn_pending(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     lwl_pushint(L, c->out.len);
-    lwl_pushint(L, wolfSSL_pending(c->ssl));
+    lwl_pushint(L, (lua_Integer)c->app.len + wolfSSL_pending(c->ssl));
     return 2;
 }
 
@@ -654,6 +823,17 @@ static int conn_verify_result(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     int code = c->vfy_err ? lwl_verify_code(c->vfy_err) : (int)wolfSSL_get_verify_result(c->ssl);
     WOLFSSL_X509 *peer;
+    if (c->offered_trust != 0 && c->done && wolfSSL_session_reused(c->ssl)) {
+        /* resumed: no certificate this time; the session kept the verdict */
+        if (c->offered_trust > 0) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "the resumed session's peer was not verified");
+        lwl_pushint(L, 0);
+        return 3;
+    }
     if (code == 0) {
         peer = wolfSSL_get_peer_certificate(c->ssl);
         if (peer == NULL) {
@@ -821,46 +1001,8 @@ static const luaL_Reg conn_methods[] = {
     {"export_keying_material", conn_export_keying_material},
     {NULL, NULL}};
 
-/* ---- internal, test-only helpers (not part of the public API) ---- */
-
-/* core.socketpair([nonblocking]) -> fd1, fd2 | nil, msg: a connected AF_UNIX
- * stream pair, for the fd-mode specs. */
-static int core_socketpair(lua_State *L) {
-    int sv[2], i;
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return lwl_fail(L, strerror(errno));
-    if (lua_toboolean(L, 1))
-        for (i = 0; i < 2; i++) fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK);
-    lwl_pushint(L, sv[0]);
-    lwl_pushint(L, sv[1]);
-    return 2;
-}
-
-/* core.setblocking(fd, on): LuaSocket keeps its sockets O_NONBLOCK; the specs
- * use this to test truly blocking descriptors (test-only) */
-static int core_setblocking(lua_State *L) {
-    int fd = (int)luaL_checkinteger(L, 1);
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0) return lwl_fail(L, strerror(errno));
-    fl = lua_toboolean(L, 2) ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK);
-    if (fcntl(fd, F_SETFL, fl) != 0) return lwl_fail(L, strerror(errno));
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-/* core.closefd(fd) -> true | nil, msg (test-only) */
-static int core_closefd(lua_State *L) {
-    int fd = (int)luaL_checkinteger(L, 1);
-    if (close(fd) != 0) return lwl_fail(L, strerror(errno));
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
 void lwl_conn_open(lua_State *L) {
-    static const luaL_Reg funcs[] = {{"conn_new", conn_new},
-                                     {"socketpair", core_socketpair}, /* internal: tests */
-                                     {"closefd", core_closefd},       /* internal: tests */
-                                     {"setblocking", core_setblocking}, /* internal: tests */
-                                     {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {NULL, NULL}};
     luaL_newmetatable(L, LWL_CONN);
     lua_pushliteral(L, LWL_CONN);
     lua_setfield(L, -2, "__name");

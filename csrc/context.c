@@ -2,6 +2,7 @@
  * that wolfssl/init.lua uses to configure it. Each primitive returns true or
  * nil, message; option names and values are checked in Lua. */
 #include "lwolfssl.h"
+#include "pkey.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ static int context_new(lua_State *L) {
 static int context_free(lua_State *L) {
     lwl_Context *c = tocontext(L, 1);
     if (c->ctx) {
+        lwl_session_context_free(c);
         wolfSSL_CTX_free(c->ctx); /* wolfSSL refcounts: live connections keep it */
         c->ctx = NULL;
     }
@@ -134,7 +136,7 @@ static int ctx_key(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
     size_t len;
     const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 2, &len);
-    int fmt = format_of(L, 3), r;
+    int fmt = format_of(L, 3), r, refused;
     const char *password = luaL_optstring(L, 4, NULL);
     if (fmt == WOLFSSL_FILETYPE_PEM) {
         /* Decrypt (if needed) to DER ourselves: no password callback state. */
@@ -149,10 +151,13 @@ static int ctx_key(lua_State *L) {
                                             : "the private key is encrypted and no password was given");
             return lwl_fail(L, "not a valid private key");
         }
-        r = wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, der, derlen, WOLFSSL_FILETYPE_ASN1);
+        refused = lwl_ec_scalar_too_long(der, derlen);
+        r = refused ? 0 : wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, der, derlen, WOLFSSL_FILETYPE_ASN1);
         memset(der, 0, (size_t)derlen);
         free(der);
+        if (refused) return lwl_fail(L, LWL_EC_SCALAR_MSG);
     } else {
+        if (lwl_ec_scalar_too_long(data, (int)len)) return lwl_fail(L, LWL_EC_SCALAR_MSG);
         r = wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, data, (long)len, fmt);
     }
     return ok_or_fail(L, r == WOLFSSL_SUCCESS, "not a valid private key");

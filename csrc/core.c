@@ -235,6 +235,7 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
     lua_setfield(L, -2, "features");
     lua_pushcfunction(L, core_heap_bytes);
     lua_setfield(L, -2, "heap_bytes");
+    lwl_callbacks_open(L);
     lwl_context_open(L);
     lwl_conn_open(L);
     lwl_x509_open(L);
@@ -243,5 +244,6 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
     lwl_session_open(L);
     lwl_trace_open(L);
     lwl_hooks_open(L);
+    lwl_test_open(L);
     return 1;
 }

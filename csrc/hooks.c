@@ -136,6 +136,8 @@ static void sni_collect(lua_State *L, void *ud) {
     int r = lua_gettop(L) - 1; /* the first of the two results */
     if (lua_type(L, r) == LUA_TBOOLEAN && lua_toboolean(L, r)) return; /* keep */
     if (luaL_testudata(L, r, LWL_CONTEXT)) {
+        if (!lwl_checkcontext(L, r)->is_server)
+            luaL_error(L, "on_servername returned a client context (a server context expected)");
         switch_context(L, 1, r);
         return;
     }
@@ -533,6 +535,7 @@ static int conn_key_update(lua_State *L) {
     c->busy = 1;
     ret = wolfSSL_update_keys(c->ssl);
     c->busy = 0;
+    lwl_trace_bulk(c, -1);
     return write_result(L, c, ret, "key_update");
 }
 
@@ -552,6 +555,7 @@ static int conn_request_certificate(lua_State *L) {
     c->busy = 1;
     ret = wolfSSL_request_certificate(c->ssl);
     c->busy = 0;
+    lwl_trace_bulk(c, -1);
     return write_result(L, c, ret, "request_certificate");
 #else
     return luaL_error(L, "request_certificate is not supported by this wolfSSL build "

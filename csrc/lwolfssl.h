@@ -5,6 +5,7 @@
 
 #include <wolfssl/options.h> /* first: it decides what the rest declares */
 #include <wolfssl/ssl.h>
+#include <wolfssl/version.h>
 #include <wolfssl/wolfio.h>
 #include <stddef.h>
 
@@ -24,6 +25,8 @@ typedef struct lwl_Context {
     int check_hostname;
     char *alpn;           /* comma-separated list for wolfSSL_UseALPN, or NULL */
     unsigned callbacks;   /* LWL_CB_* bits: which Lua callbacks are set */
+    struct lwl_TicketKeys *tickets; /* session.c: ticket keys (C memory, wiped on free) */
+    unsigned char trust[32]; /* session.c: fingerprint of the trust settings */
 } lwl_Context;
 
 enum {
@@ -41,6 +44,7 @@ enum {
 
 lwl_Context *lwl_checkcontext(lua_State *L, int idx);
 void lwl_context_open(lua_State *L);
+void lwl_session_context_free(lwl_Context *x); /* session.c: wipes and frees the ticket keys */
 
 /* ---- conn.c ---- */
 typedef struct lwl_Buf {
@@ -62,9 +66,17 @@ typedef struct lwl_Conn {
     int feeding;          /* the uservalue holds a fed string that `in` borrows */
     int failed;           /* a fatal error happened: no more I/O */
     int cb_error;         /* a Lua callback raised; details in last_error */
+    const char *cb_unreported; /* the callback that failed with no room to say so */
+    int told_peer;        /* we sent the peer an alert of our own */
     int cb_alert;         /* alert a callback asked for, 0 for default */
     int got_close_notify;
+    int sent_notify;      /* our close_notify is sent or queued in `out` */
+    int queue_writes;     /* fd mode, while sending close_notify: what the socket
+                           * cannot take now waits in `out` (sent once) */
+    int transport_end;    /* the transport ended: EOF, feed_eof() used up */
+    int transport_reset;  /* the transport was reset (ECONNRESET, EPIPE) */
     int verified;         /* the verify callback ran for the peer's chain */
+    int offered_trust;    /* session.c: the offered session was verified (1) or not (-1) */
     size_t nrecv;         /* bytes received so far */
     size_t nsent;         /* bytes sent so far (given to the socket or to drain) */
     unsigned char first[8]; /* the first bytes received: tells garbage from TLS */
@@ -73,7 +85,10 @@ typedef struct lwl_Conn {
     int vfy_err, vfy_depth;
     char vfy_subject[128];
     char *server_name;    /* client: the name to check; malloc'd */
-    lwl_Buf in, out;      /* memory mode queues */
+    lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify
+                           * the socket could not take yet */
+    lwl_Buf app;          /* plaintext that arrived while shutdown() awaited the
+                           * peer's close_notify: read() returns it first */
     void *trace;          /* trace.c's state when on_message/on_state is set */
     void *ext;            /* session.c / hooks.c per-connection state, if any */
     struct lwl_Chain *chain; /* chain.c: the peer's certificates (no SESSION_CERTS) */
@@ -90,6 +105,16 @@ WOLFSSL_X509 *lwl_x509_test(lua_State *L, int idx);
 void lwl_x509_open(lua_State *L);
 void lwl_cert_cn(WOLFSSL_X509 *x, char *buf, size_t sz); /* "CN=..." or "" */
 
+/* ---- hostname.c ---- */
+/* wolfSSL's host matcher (MatchDomainName) reads past the host name for
+ * wildcards it cannot place until PR 10119 (in 5.9.2): before that, names
+ * are matched here and wolfSSL's matcher is never called. */
+#if LIBWOLFSSL_VERSION_HEX < 0x05009002
+#define LWL_GUARD_HOSTNAME 1
+#endif
+/* Does x name host (DNS name with wildcards, or IP address)? */
+int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
+
 #define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
 
 /* ---- files that add to core and to the Connection methods (core.Connection,
@@ -99,6 +124,7 @@ void lwl_trust_open(lua_State *L);   /* trust.c: CRL, OCSP stapling */
 void lwl_session_open(lua_State *L); /* session.c: sessions, stores, ticket keys */
 void lwl_trace_open(lua_State *L);   /* trace.c: records seen, on_message, on_state */
 void lwl_hooks_open(lua_State *L);   /* hooks.c: servername, ALPN, PSK, keylog, TLS 1.3 extras */
+void lwl_test_open(lua_State *L);    /* testutil.c: core._test, for the suite only */
 
 /* trace.c: called by the I/O callbacks with every chunk of bytes received
  * (dir 0) or sent (dir 1), only when c->trace is set. No Lua runs inside. */
@@ -110,6 +136,10 @@ void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n);
 int lwl_trace_attach(lwl_Conn *c);
 void lwl_trace_free(lwl_Conn *c);
 int lwl_trace_flush(lwl_Conn *c, int ret);
+/* conn_write brackets wolfSSL_write with lwl_trace_bulk(c, 1) ... (c, 0);
+ * key_update and request_certificate call lwl_trace_bulk(c, -1): wolfSSL may
+ * send their message with the next write */
+void lwl_trace_bulk(lwl_Conn *c, int on);
 
 /* ---- chain.c: the certificates the peer sent (leaf first), kept by the
  * binding when wolfSSL does not keep them (built without SESSION_CERTS) ---- */
@@ -124,11 +154,19 @@ void lwl_chain_free(lwl_Conn *c);
  * push_args pushes the arguments after the connection and returns how many;
  * collect reads the nres results (it may raise: that counts as the callback
  * raising). Returns 1 when the callback ran, 0 when there is none, -1 when it
- * raised (the error is stored in the connection's last_error). */
+ * raised or could not be called (the error is stored in the connection's
+ * last_error, or by lwl_callback_report). */
 typedef int (*lwl_PushArgs)(lua_State *L, void *ud);
 typedef void (*lwl_Collect)(lua_State *L, void *ud);
 int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args,
                  lwl_Collect collect, int nres, void *ud);
+void lwl_callbacks_open(lua_State *L);
+/* Stack slots lwl_callback pushes outside its protected calls: a method that
+ * lets callbacks run reserves them before it enters wolfSSL. */
+#define LWL_CALLBACK_SLOTS 8
+/* Once wolfSSL has returned: write last_error for a callback that failed
+ * with no room to (no stack or memory). 0 when even that failed. */
+int lwl_callback_report(lwl_Conn *c);
 int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 
 /* ---- errors.c ---- */

@@ -50,6 +50,55 @@ int lwl_key_certtype(const lwl_Key *k) {
     }
 }
 
+#ifdef HAVE_ECC
+/* Next DER element at *pos must have `tag`: step into it, its length in *n. */
+static int der_enter(const unsigned char *d, word32 len, word32 *pos, int tag, word32 *n) {
+    word32 p = *pos, v;
+    if (p + 2 > len || d[p] != tag) return -1;
+    v = d[p + 1];
+    p += 2;
+    if (v & 0x80) {
+        word32 k = v & 0x7f;
+        if (k < 1 || k > 3 || k > len - p) return -1;
+        for (v = 0; k > 0; k--) v = (v << 8) | d[p++];
+    }
+    if (v > len - p) return -1;
+    *pos = p;
+    *n = v;
+    return 0;
+}
+
+/* wolfSSL 5.5.4 takes an EC private scalar of up to 66 bytes whatever the
+ * curve, then writes it past a curve-sized buffer when the key is exported:
+ * does the scalar of this SEC1 key (bare or inside PKCS#8) fit the curve? */
+static int ec_scalar_fits(const unsigned char *der, word32 len, ecc_key *key) {
+    word32 idx = 0, pos, n;
+    pos = wc_GetPkcs8TraditionalOffset((byte *)der, &idx, len) > 0 ? idx : 0;
+    if (der_enter(der, len, &pos, 0x30, &n) != 0 || der_enter(der, len, &pos, 0x02, &n) != 0)
+        return 0;
+    pos += n;
+    if (der_enter(der, len, &pos, 0x04, &n) != 0) return 0;
+    for (; n > 0 && der[pos] == 0; pos++) n--; /* leading zeros do not count */
+    return (int)n <= wc_ecc_size(key);
+}
+#endif
+
+int lwl_ec_scalar_too_long(const unsigned char *der, int len) {
+#ifdef HAVE_ECC
+    ecc_key key;
+    word32 idx = 0;
+    int bad;
+    if (wc_ecc_init(&key) != 0) return 0;
+    bad = wc_EccPrivateKeyDecode(der, &idx, &key, (word32)len) == 0 &&
+          !ec_scalar_fits(der, (word32)len, &key);
+    wc_ecc_free(&key);
+    return bad;
+#else
+    (void)der, (void)len;
+    return 0;
+#endif
+}
+
 /* Try to decode DER as a key of `type`, private or public. 0 on success. */
 static int try_decode(lwl_Key *k, int type, int priv, const unsigned char *der, int len) {
     word32 idx = 0;
@@ -70,6 +119,7 @@ static int try_decode(lwl_Key *k, int type, int priv, const unsigned char *der, 
         k->type = type;
         r = priv ? wc_EccPrivateKeyDecode(der, &idx, &k->u.ecc, (word32)len)
                  : wc_EccPublicKeyDecode(der, &idx, &k->u.ecc, (word32)len);
+        if (r == 0 && priv && !ec_scalar_fits(der, (word32)len, &k->u.ecc)) r = -1;
         if (r == 0 && priv && k->u.ecc.type == ECC_PRIVATEKEY_ONLY) {
             /* a key without its public point: compute it */
             WC_RNG rng;
@@ -305,6 +355,13 @@ static int pkey_generate(lua_State *L) {
     return 1;
 }
 
+/* Push a key from DER: 1, 0 when it is no key, -1 when it is refused. */
+static int load_der(lua_State *L, const unsigned char *der, int n, int want_public) {
+    if (n <= 0) return 0;
+    if (!want_public && lwl_ec_scalar_too_long(der, n)) return -1;
+    return lwl_pkey_push_der(L, der, n, want_public);
+}
+
 /* pkey.load(pem_or_der [, password]) -> pkey | nil, msg */
 static int pkey_load(lua_State *L) {
     size_t len;
@@ -319,28 +376,23 @@ static int pkey_load(lua_State *L) {
         encrypted = strstr(data, "ENCRYPTED") != NULL;
         if (strstr(data, "PUBLIC KEY-----") != NULL) {
             n = wc_PubKeyPemToDer((const unsigned char *)data, (int)len, der, (int)len);
-            ok = n > 0 && lwl_pkey_push_der(L, der, n, 1);
+            ok = load_der(L, der, n, 1);
         } else {
             n = wc_KeyPemToDer((const unsigned char *)data, (int)len, der, (int)len, password);
-            ok = n > 0 && lwl_pkey_push_der(L, der, n, 0);
+            ok = load_der(L, der, n, 0);
         }
     } else {
         memcpy(der, data, len);
-        n = (int)len;
-        ok = lwl_pkey_push_der(L, der, n, 0);
-        if (!ok && password) { /* DER EncryptedPrivateKeyInfo */
-            n = wc_DecryptPKCS8Key(der, (word32)len, password, (int)strlen(password));
-            if (n > 0) {
-                word32 idx = 0;
-                int off = wc_GetPkcs8TraditionalOffset(der, &idx, (word32)n);
-                (void)off;
-                ok = lwl_pkey_push_der(L, der, n, 0);
-            }
+        ok = load_der(L, der, (int)len, 0);
+        if (ok == 0 && password) { /* DER EncryptedPrivateKeyInfo */
+            ok = load_der(L, der, wc_DecryptPKCS8Key(der, (word32)len, password,
+                                                     (int)strlen(password)), 0);
             encrypted = 1;
         }
     }
     memset(der, 0, len + 16);
     free(der);
+    if (ok < 0) return lwl_fail(L, LWL_EC_SCALAR_MSG);
     if (!ok) {
         if (encrypted)
             return lwl_fail(L, password ? "cannot decrypt the private key (wrong password?)"
@@ -377,6 +429,8 @@ static int pkey_pem(lua_State *L) {
     }
     if (password == NULL) return push_pem(L, p->der, p->len, PKCS8_PRIVATEKEY_TYPE);
     if (pwlen == 0) return luaL_argerror(L, 2, "empty password");
+    if (memchr(password, 0, pwlen) != NULL)
+        return luaL_argerror(L, 2, "the password must not contain a NUL byte");
     {
         /* wolfSSL 5.5.4 adds no padding block when the key is a multiple of
          * the AES block size (OpenSSL then fails to decrypt it): add the

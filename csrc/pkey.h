@@ -44,6 +44,10 @@ int lwl_key_certtype(const lwl_Key *k);
 /* Push a new pkey from DER (private PKCS#8/traditional or public SPKI);
  * returns 1, or pushes nothing and returns 0. */
 int lwl_pkey_push_der(lua_State *L, const unsigned char *der, int len, int want_public);
+/* An EC private key (DER) whose scalar is longer than its curve: wolfSSL
+ * 5.5.4 overflows a buffer exporting it, so it is refused with this message. */
+int lwl_ec_scalar_too_long(const unsigned char *der, int len);
+#define LWL_EC_SCALAR_MSG "not a valid key (the EC private scalar is longer than the curve)"
 /* pubkey() table of a key: {type=, bits=, curve=, pem=} */
 void lwl_pkey_push_info(lua_State *L, lwl_Pkey *p);
 

@@ -1,10 +1,15 @@
 /* session.c: TLS sessions and resumption.
  *
- * - the wolfssl.session userdata (a WOLFSSL_SESSION owned by Lua), with
- *   export/import and accessors; conn:session() and conn:set_session();
+ * - the wolfssl.session userdata (a WOLFSSL_SESSION owned by Lua, with the
+ *   trust record of the handshake that made it), export/import and
+ *   accessors; conn:session() and conn:set_session(), which refuses a session
+ *   made under other trust settings or for another server name;
+ * - the exported form: the record, wolfSSL's serialisation (its layout checked
+ *   before wolfSSL parses it) and an HMAC under the session key;
  * - on_new_session and session_store (wolfSSL's external cache callbacks);
  * - shared ticket keys (wolfSSL_CTX_set_TicketEncCb), encrypting tickets
- *   ourselves with ChaCha20-Poly1305 from wolfCrypt.
+ *   ourselves with ChaCha20-Poly1305 from wolfCrypt; the keys are C memory
+ *   owned by the context.
  *
  * Lua callbacks run only through lwl_callback (protected, on the Lua state of
  * the connection method in progress). The Lua layer (wolfssl/session.lua)
@@ -16,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 #if defined(HAVE_CHACHA) && defined(HAVE_POLY1305)
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
@@ -26,15 +32,31 @@
 #define LWL_TICKET_KEYS 1
 #endif
 
-#define LWL_TICKET_KEYS_MT "wolfssl.TicketKeys"
+#define LWL_SESSION_KEY_MT "wolfssl.SessionKey"  /* its metatable */
+#define LWL_SESSION_KEY "wolfssl.session key"   /* registry field holding it */
+#define FP_LEN WC_SHA256_DIGEST_SIZE /* trust fingerprint */
+#define MAC_LEN WC_SHA256_DIGEST_SIZE
+#define NAME_MAX_LEN 255
 
 /* ---- the session userdata ---- */
 
 static const char *version_name(int v);
 static int sess_version_number(WOLFSSL_SESSION *s);
 
+/* What the session's first handshake established (DESIGN.md "Sessions carry
+ * their trust"): checked before any resumption. */
+typedef struct Trust {
+    unsigned char fp[FP_LEN]; /* fingerprint of the making context's trust settings */
+    int verified;             /* the peer's chain was verified */
+    int verify;               /* verify mode of that context: 0 none, 1 peer, 2 require */
+    int has_name;
+    size_t name_len;
+    char name[NAME_MAX_LEN + 1]; /* the server name it was made for */
+} Trust;
+
 typedef struct Sess {
     WOLFSSL_SESSION *s; /* NULL once freed */
+    Trust t;
 } Sess;
 
 static Sess *tosess(lua_State *L, int idx) {
@@ -50,7 +72,7 @@ static WOLFSSL_SESSION *checksess(lua_State *L, int idx) {
 /* New, empty userdata first (nothing leaks if a later step fails). */
 static Sess *sess_new(lua_State *L) {
     Sess *s = (Sess *)lwl_newuserdata(L, sizeof *s);
-    s->s = NULL;
+    memset(s, 0, sizeof *s);
     lwl_setmeta(L, LWL_SESSION);
     return s;
 }
@@ -89,10 +111,276 @@ static void wipe_free(unsigned char *p, int len) {
     }
 }
 
+/* ---- wolfSSL's serialisation, checked before wolfSSL parses it ---- */
+
+/* Field sizes of WOLFSSL_SESSION in wolfSSL 5.5.4 (internal.h, not installed) */
+#define ID_FIELD 32        /* sessionID, sessionCtx */
+#define SECRET_FIELD 48    /* masterSecret */
+#define SERVER_ID_FIELD 20 /* serverID */
+#ifdef MAX_CHAIN_DEPTH
+#define CHAIN_FIELD MAX_CHAIN_DEPTH
+#else
+#define CHAIN_FIELD 9
+#endif
+#if defined(HAVE_PQC)
+#define CERT_FIELD 8192
+#elif defined(WOLFSSL_HAPROXY)
+#define CERT_FIELD 3072
+#else
+#define CERT_FIELD 2048
+#endif
+#if defined(WOLFSSL_TICKET_NONCE_MALLOC)
+#define NONCE_FIELD 255
+#elif defined(TLS13_TICKET_NONCE_STATIC_SZ)
+#define NONCE_FIELD TLS13_TICKET_NONCE_STATIC_SZ
+#else
+#define NONCE_FIELD 8
+#endif
+
+/* wolfSSL 5.5.4's d2i copies lengths it reads into fixed fields without
+ * checking them (session id, serverID, chain: heap overflows) and reads past
+ * the input (ticketAdd). Walk the layout i2d writes for this build's options
+ * and accept only input whose every length fits its field and whose fields
+ * end exactly at the end. */
+static int layout_ok(const unsigned char *d, size_t n) {
+    size_t i = 0, len;
+#define NEED(x) do { if ((size_t)(x) > n - i) return 0; } while (0)
+#define BE16(p) ((size_t)(p)[0] << 8 | (p)[1])
+    NEED(10); /* side, born, timeout, session id length */
+    len = d[9];
+    i = 10;
+    if (len > ID_FIELD) return 0;
+    NEED(len + SECRET_FIELD + 2); /* id, master secret, ems, alt id length */
+    i += len + SECRET_FIELD + 1;
+    len = d[i++];
+    if (len != 0 && len != ID_FIELD) return 0;
+    NEED(len);
+    i += len;
+#ifdef SESSION_CERTS
+    {
+        size_t count, k;
+        NEED(1);
+        count = d[i++];
+        if (count > CHAIN_FIELD) return 0;
+        for (k = 0; k < count; k++) {
+            NEED(2);
+            len = BE16(d + i);
+            i += 2;
+            if (len > CERT_FIELD) return 0;
+            NEED(len);
+            i += len;
+        }
+    }
+#endif
+#if defined(SESSION_CERTS) || (defined(WOLFSSL_TLS13) && defined(HAVE_SESSION_TICKET))
+    NEED(2); /* version */
+    i += 2;
+#endif
+#if defined(SESSION_CERTS) || !defined(NO_RESUME_SUITE_CHECK) || \
+    (defined(WOLFSSL_TLS13) && defined(HAVE_SESSION_TICKET))
+    NEED(2); /* cipher suite */
+    i += 2;
+#endif
+#ifndef NO_CLIENT_CACHE
+    NEED(2);
+    len = BE16(d + i);
+    i += 2;
+    if (len > SERVER_ID_FIELD) return 0;
+    NEED(len);
+    i += len;
+#endif
+#ifdef OPENSSL_EXTRA
+    NEED(1);
+    len = d[i++];
+    if (len > ID_FIELD) return 0;
+    NEED(len);
+    i += len;
+#endif
+#if defined(OPENSSL_EXTRA) || defined(OPENSSL_EXTRA_X509_SMALL)
+    NEED(1); /* peerVerifyRet */
+    i += 1;
+#endif
+#ifdef WOLFSSL_TLS13
+    NEED(2); /* named group */
+    i += 2;
+#endif
+#if defined(HAVE_SESSION_TICKET) || !defined(NO_PSK)
+#ifdef WOLFSSL_TLS13
+#ifdef WOLFSSL_32BIT_MILLI_TIME
+    NEED(8); /* ticketSeen, ticketAdd */
+    i += 8;
+#else
+    NEED(12);
+    i += 12;
+#endif
+    NEED(1);
+    len = d[i++];
+    if (len > NONCE_FIELD) return 0;
+    NEED(len);
+    i += len;
+#endif
+#ifdef WOLFSSL_EARLY_DATA
+    NEED(4);
+    i += 4;
+#endif
+#endif
+#ifdef HAVE_SESSION_TICKET
+    NEED(2);
+    len = BE16(d + i);
+    i += 2;
+    NEED(len);
+    i += len;
+#endif
+#undef NEED
+#undef BE16
+    return i == n;
+}
+
 static WOLFSSL_SESSION *sess_from_der(const unsigned char *der, size_t len) {
     const unsigned char *p = der;
-    if (len == 0 || len > 65536) return NULL;
-    return wolfSSL_d2i_SSL_SESSION(NULL, &p, (long)len);
+    WOLFSSL_SESSION *s;
+    if (len == 0 || len > 65536 || !layout_ok(der, len)) return NULL;
+    s = wolfSSL_d2i_SSL_SESSION(NULL, &p, (long)len);
+    /* wolfSSL's d2i takes e.g. all zeros: also want a known version */
+    if (s != NULL && version_name(sess_version_number(s)) == NULL) {
+        wolfSSL_SESSION_free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+/* ---- the session key: exported sessions carry a MAC under it ---- */
+
+/* The key lives in the registry (per Lua state, so per process for nginx
+ * workers forked after the module loaded): random unless set_key was called. */
+static const unsigned char *session_key(lua_State *L) {
+    unsigned char *k;
+    lua_getfield(L, LUA_REGISTRYINDEX, LWL_SESSION_KEY);
+    k = (unsigned char *)luaL_testudata(L, -1, LWL_SESSION_KEY_MT);
+    lua_pop(L, 1);
+    return k; /* the registry keeps it alive */
+}
+
+static unsigned char *new_session_key(lua_State *L) {
+    unsigned char *k = (unsigned char *)lwl_newuserdata(L, MAC_LEN);
+    memset(k, 0, MAC_LEN);
+    if (luaL_newmetatable(L, LWL_SESSION_KEY_MT)) {
+        lua_pushliteral(L, "wolfssl.session key");
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, LWL_SESSION_KEY);
+    return k;
+}
+
+/* core.session_set_key(32 bytes) */
+static int session_set_key(lua_State *L) {
+    size_t len;
+    const char *key = luaL_checklstring(L, 1, &len);
+    unsigned char *k = (unsigned char *)session_key(L);
+    luaL_argcheck(L, len == MAC_LEN, 1, "must be 32 bytes");
+    if (k == NULL) k = new_session_key(L);
+    memcpy(k, key, MAC_LEN);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int mac(lua_State *L, const unsigned char *data, size_t len, unsigned char out[MAC_LEN]) {
+    const unsigned char *key = session_key(L);
+    Hmac h;
+    int ok;
+    if (key == NULL) return 0;
+    if (wc_HmacInit(&h, NULL, INVALID_DEVID) != 0) return 0;
+    ok = wc_HmacSetKey(&h, WC_SHA256, key, MAC_LEN) == 0 &&
+         wc_HmacUpdate(&h, data, (word32)len) == 0 && wc_HmacFinal(&h, out) == 0;
+    wc_HmacFree(&h);
+    return ok;
+}
+
+static int same_bytes(const unsigned char *a, const unsigned char *b, size_t n) {
+    unsigned char diff = 0; /* constant time: no early exit */
+    size_t i;
+    for (i = 0; i < n; i++) diff |= a[i] ^ b[i];
+    return diff == 0;
+}
+
+/* Exported form (all lengths big-endian):
+ *   "LWS1" | flags(1: 1 verified, 2 has name) | verify mode(1) | fingerprint(32)
+ *   | name length(2) | name | length(4) | wolfSSL's serialisation
+ *   | HMAC-SHA256(session key, everything before)(32) */
+#define MAGIC "LWS1"
+#define HEAD_LEN (4 + 1 + 1 + FP_LEN + 2)
+
+static void put_be(unsigned char *p, size_t v, int n) {
+    while (n-- > 0) {
+        p[n] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+/* malloc'd exported form of s, *len set; NULL when out of memory */
+static unsigned char *sess_wrap(lua_State *L, Sess *s, size_t *len) {
+    int derlen = 0;
+    unsigned char *der = sess_der(s->s, &derlen), *out, *p;
+    size_t n;
+    if (der == NULL) return NULL;
+    n = HEAD_LEN + s->t.name_len + 4 + (size_t)derlen + MAC_LEN;
+    out = (unsigned char *)malloc(n);
+    if (out == NULL) {
+        wipe_free(der, derlen);
+        return NULL;
+    }
+    p = out;
+    memcpy(p, MAGIC, 4);
+    p[4] = (unsigned char)((s->t.verified ? 1 : 0) | (s->t.has_name ? 2 : 0));
+    p[5] = (unsigned char)s->t.verify;
+    memcpy(p + 6, s->t.fp, FP_LEN);
+    put_be(p + 6 + FP_LEN, s->t.name_len, 2);
+    p += HEAD_LEN;
+    memcpy(p, s->t.name, s->t.name_len);
+    p += s->t.name_len;
+    put_be(p, (size_t)derlen, 4);
+    memcpy(p + 4, der, (size_t)derlen);
+    p += 4 + derlen;
+    wipe_free(der, derlen);
+    if (!mac(L, out, (size_t)(p - out), p)) {
+        wipe_free(out, (int)n);
+        return NULL;
+    }
+    *len = n;
+    return out;
+}
+
+#define NOT_A_SESSION "not a valid exported session"
+
+/* Check and parse an exported session into s: NULL, or why not. */
+static const char *sess_unwrap(lua_State *L, const unsigned char *b, size_t n, Sess *s) {
+    unsigned char want[MAC_LEN];
+    size_t name_len, der_len;
+    const unsigned char *p;
+    if (n < HEAD_LEN + 4 + MAC_LEN || n > 70000 || memcmp(b, MAGIC, 4) != 0)
+        return NOT_A_SESSION;
+    if (!mac(L, b, n - MAC_LEN, want)) return "cannot compute the session MAC";
+    if (!same_bytes(want, b + n - MAC_LEN, MAC_LEN))
+        return "the exported session was not made under this process's session key "
+               "(forged, damaged, or exported elsewhere: see wolfssl.session.set_key)";
+    name_len = (size_t)b[6 + FP_LEN] << 8 | b[7 + FP_LEN];
+    if (name_len > NAME_MAX_LEN || b[5] > 2 || (b[4] & ~3) != 0 ||
+        HEAD_LEN + name_len + 4 + MAC_LEN > n)
+        return NOT_A_SESSION;
+    p = b + HEAD_LEN + name_len;
+    der_len = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+    if (der_len != n - (HEAD_LEN + name_len + 4 + MAC_LEN)) return NOT_A_SESSION;
+    s->s = sess_from_der(p + 4, der_len);
+    if (s->s == NULL) return NOT_A_SESSION;
+    s->t.verified = b[4] & 1;
+    s->t.has_name = (b[4] & 2) != 0;
+    s->t.verify = b[5];
+    memcpy(s->t.fp, b + 6, FP_LEN);
+    memcpy(s->t.name, b + HEAD_LEN, name_len);
+    s->t.name[name_len] = '\0';
+    s->t.name_len = name_len;
+    return NULL;
 }
 
 static void push_hex(lua_State *L, const unsigned char *b, size_t n) {
@@ -107,29 +395,43 @@ static void push_hex(lua_State *L, const unsigned char *b, size_t n) {
     lua_pushlstring(L, buf, 2 * n);
 }
 
-/* s:export() -> DER string (secret key material) */
+/* s:export() -> string (secret key material) */
 static int sess_export(lua_State *L) {
-    WOLFSSL_SESSION *s = checksess(L, 1);
-    int len = 0;
-    unsigned char *der = sess_der(s, &len);
-    if (der == NULL) return lwl_fail(L, "the session cannot be serialised");
-    lua_pushlstring(L, (const char *)der, (size_t)len);
-    wipe_free(der, len);
+    Sess *s = tosess(L, 1);
+    size_t len = 0;
+    unsigned char *out;
+    checksess(L, 1);
+    out = sess_wrap(L, s, &len);
+    if (out == NULL) return lwl_fail(L, "the session cannot be serialised");
+    lua_pushlstring(L, (const char *)out, len);
+    wipe_free(out, (int)len);
     return 1;
 }
 
-/* session.import(der) -> session | nil, message */
+/* session.import(bytes) -> session | nil, message */
 static int sess_import(lua_State *L) {
     size_t len;
-    const unsigned char *der = (const unsigned char *)luaL_checklstring(L, 1, &len);
+    const unsigned char *b = (const unsigned char *)luaL_checklstring(L, 1, &len);
     Sess *s = sess_new(L);
-    s->s = sess_from_der(der, len);
-    /* wolfSSL's d2i takes e.g. all zeros: also want a known version */
-    if (s->s != NULL && version_name(sess_version_number(s->s)) == NULL) {
-        wolfSSL_SESSION_free(s->s);
-        s->s = NULL;
+    const char *why = sess_unwrap(L, b, len, s);
+    if (why != NULL) return lwl_fail(L, why);
+    return 1;
+}
+
+/* s:trust() -> {server_name=, verified=, verify=} */
+static int sess_trust(lua_State *L) {
+    static const char *const modes[] = {"none", "peer", "require"};
+    Sess *s = tosess(L, 1);
+    checksess(L, 1);
+    lua_createtable(L, 0, 3);
+    if (s->t.has_name) {
+        lua_pushlstring(L, s->t.name, s->t.name_len);
+        lua_setfield(L, -2, "server_name");
     }
-    if (s->s == NULL) return lwl_fail(L, "not a valid exported session");
+    lua_pushboolean(L, s->t.verified);
+    lua_setfield(L, -2, "verified");
+    lua_pushstring(L, modes[s->t.verify >= 0 && s->t.verify <= 2 ? s->t.verify : 0]);
+    lua_setfield(L, -2, "verify");
     return 1;
 }
 
@@ -242,11 +544,57 @@ static int sess_tostring(lua_State *L) {
     return 1;
 }
 
-/* Push a Lua-owned copy of a session (wolfSSL may change the original). */
-static int push_copy(lua_State *L, WOLFSSL_SESSION *orig) {
+/* Was the peer of this finished connection verified? A resumption keeps the
+ * verdict of the session it resumed. */
+static int conn_verified(lwl_Conn *c) {
+    if (c->ctx->verify == 0) return 0;
+    if (c->offered_trust != 0 && wolfSSL_session_reused(c->ssl)) return c->offered_trust > 0;
+    return c->verified && c->vfy_err == 0 && wolfSSL_get_verify_result(c->ssl) == 0;
+}
+
+/* The trust record of a session made by connection c. */
+static void fill_trust(lwl_Conn *c, Trust *t) {
+    memcpy(t->fp, c->ctx->trust, FP_LEN);
+    t->verify = c->ctx->verify;
+    t->verified = conn_verified(c);
+    if (!c->is_server && c->server_name != NULL) {
+        size_t n = strlen(c->server_name);
+        t->has_name = 1;
+        if (n <= NAME_MAX_LEN) { /* else kept empty: it matches no name */
+            t->name_len = n;
+            memcpy(t->name, c->server_name, n + 1);
+        }
+    }
+}
+
+/* Push a Lua-owned copy of a session (wolfSSL may change the original), with
+ * the trust record of the connection that made it. */
+static int push_copy(lua_State *L, lwl_Conn *c, WOLFSSL_SESSION *orig) {
     Sess *s = sess_new(L);
     s->s = wolfSSL_SESSION_dup(orig);
+    fill_trust(c, &s->t);
     return s->s != NULL;
+}
+
+/* Why the connection must not resume s, or NULL. */
+static const char *trust_refusal(lwl_Conn *c, const Sess *s, char *buf, size_t sz) {
+    const char *want = c->is_server ? NULL : c->server_name;
+    if (!same_bytes(s->t.fp, c->ctx->trust, FP_LEN))
+        return "session refused: it was made under other trust settings (CAs, verify, "
+               "check_hostname, on_verify, CRL or OCSP differ)";
+    if (want == NULL && s->t.has_name)
+        snprintf(buf, sz, "session refused: it was made for server name '%s', this "
+                          "connection has none", s->t.name);
+    else if (want != NULL && !s->t.has_name)
+        snprintf(buf, sz, "session refused: it was made without a server name, not for '%s'",
+                 want);
+    else if (want != NULL && (strlen(want) != s->t.name_len || s->t.name_len == 0 ||
+                              memcmp(want, s->t.name, s->t.name_len) != 0))
+        snprintf(buf, sz, "session refused: it was made for server name '%s', not '%s'",
+                 s->t.name, want);
+    else
+        return NULL;
+    return buf;
 }
 
 /* ---- connection methods ---- */
@@ -265,26 +613,41 @@ static int conn_session(lua_State *L) {
                                  "conn:read() (even if it returns \"wantread\") or use "
                                  "on_new_session"
                                : "the session is not resumable");
-    if (!push_copy(L, cur)) return luaL_error(L, "out of memory");
+    if (!push_copy(L, c, cur)) return luaL_error(L, "out of memory");
     return 1;
 }
 
 /* conn:set_session(s) -> true | nil, message; clients, before the handshake */
 static int conn_set_session(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
+    Sess *sess = tosess(L, 2);
     WOLFSSL_SESSION *s = checksess(L, 2);
     long born, timeout;
+    int v, min, max;
+    char buf[NAME_MAX_LEN * 2 + 100];
+    const char *refused;
     if (c->is_server) return luaL_error(L, "set_session: only client connections resume sessions");
     if (c->done || c->nrecv > 0 || c->busy)
         return luaL_error(L, "set_session: must be called before the handshake starts");
+    refused = trust_refusal(c, sess, buf, sizeof buf);
+    if (refused != NULL) return lwl_fail(L, refused);
     born = wolfSSL_SESSION_get_time(s);
     timeout = wolfSSL_SESSION_get_timeout(s);
     if (timeout > 0 && born + timeout < (long)time(NULL))
         return lwl_fail(L, "the session has expired");
     if (wolfSSL_SESSION_is_resumable(s) != 1)
         return lwl_fail(L, "the session is not resumable (a TLS 1.3 session needs its ticket)");
+    /* wolfSSL 5.5 fails the handshake when the session's version is not one
+     * the context speaks: do a full handshake instead */
+    v = sess_version_number(s);
+    min = wolfSSL_CTX_get_min_proto_version(c->ctx->ctx);
+    max = wolfSSL_CTX_get_max_proto_version(c->ctx->ctx);
+    if ((min > 0 && v < min) || (max > 0 && v > max))
+        return lwl_fail(L, "the session's protocol version is not enabled on this context "
+                           "(a full handshake follows)");
     if (wolfSSL_set_session(c->ssl, s) != WOLFSSL_SUCCESS)
         return lwl_fail(L, "wolfSSL refused the session (expired or made for another context?)");
+    c->offered_trust = sess->t.verified ? 1 : -1;
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -292,23 +655,32 @@ static int conn_set_session(lua_State *L) {
 /* ---- on_new_session and session_store ---- */
 
 typedef struct NewArgs {
+    lwl_Conn *c;
     WOLFSSL_SESSION *sess;
     const unsigned char *id;
     unsigned int idlen;
-    unsigned char *der;
-    int derlen;
 } NewArgs;
 
 static int push_new_session(lua_State *L, void *ud) {
     NewArgs *a = (NewArgs *)ud;
-    if (!push_copy(L, a->sess)) luaL_error(L, "out of memory");
+    if (!push_copy(L, a->c, a->sess)) luaL_error(L, "out of memory");
     return 1;
 }
 
+/* id, exported session (made here, inside the protected call) */
 static int push_put(lua_State *L, void *ud) {
     NewArgs *a = (NewArgs *)ud;
+    Sess tmp;
+    size_t len = 0;
+    unsigned char *out;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.s = a->sess;
+    fill_trust(a->c, &tmp.t);
+    out = sess_wrap(L, &tmp, &len);
+    if (out == NULL) luaL_error(L, "the session cannot be serialised");
     push_hex(L, a->id, a->idlen);
-    lua_pushlstring(L, (const char *)a->der, (size_t)a->derlen);
+    lua_pushlstring(L, (const char *)out, len);
+    wipe_free(out, (int)len);
     return 2;
 }
 
@@ -317,6 +689,7 @@ static int new_session_cb(WOLFSSL *ssl, WOLFSSL_SESSION *sess) {
     NewArgs a;
     if (c == NULL || c->L == NULL || sess == NULL) return 0;
     memset(&a, 0, sizeof a);
+    a.c = c;
     a.sess = sess;
     if (c->is_server && (c->ctx->callbacks & LWL_CB_SESSION_STORE) &&
         wolfSSL_version(ssl) != TLS1_3_VERSION) {
@@ -326,13 +699,8 @@ static int new_session_cb(WOLFSSL *ssl, WOLFSSL_SESSION *sess) {
 #ifdef HAVE_SESSION_TICKET
             && wolfSSL_SESSION_has_ticket(sess) != 1
 #endif
-        ) {
-            a.der = sess_der(sess, &a.derlen);
-            if (a.der) {
-                lwl_callback(c, "_store_put", push_put, NULL, 0, &a);
-                wipe_free(a.der, a.derlen);
-            }
-        }
+        )
+            lwl_callback(c, "_store_put", push_put, NULL, 0, &a);
     }
     if (c->ctx->callbacks & LWL_CB_NEW_SESSION) {
         if (c->is_server || wolfSSL_SESSION_is_resumable(sess) == 1)
@@ -342,6 +710,7 @@ static int new_session_cb(WOLFSSL *ssl, WOLFSSL_SESSION *sess) {
 }
 
 typedef struct GetArgs {
+    lwl_Conn *c;
     const unsigned char *id;
     int idlen;
     WOLFSSL_SESSION *found;
@@ -354,39 +723,42 @@ static int push_id(lua_State *L, void *ud) {
     return 1;
 }
 
+/* What the store returned: checked like an import (layout, MAC), then for
+ * this context's trust, its id and its age. Anything unusable is a cache
+ * miss, said in last_error (the connection is index 1 of the protected call). */
 static void collect_get(lua_State *L, void *ud) {
     GetArgs *g = (GetArgs *)ud;
+    Sess tmp;
     size_t len;
-    const char *der;
+    const char *b, *why;
+    char text[300];
     if (lua_isnil(L, -1) || (lua_isboolean(L, -1) && !lua_toboolean(L, -1))) return;
     if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "session_store.get must return a string or nil (got %s)",
                    luaL_typename(L, -1));
-    der = lua_tolstring(L, -1, &len);
-    g->found = sess_from_der((const unsigned char *)der, len);
-    if (g->found != NULL && version_name(sess_version_number(g->found)) == NULL) {
-        wolfSSL_SESSION_free(g->found);
-        g->found = NULL;
-    }
-    if (g->found != NULL) { /* a session stored under another id is no answer */
+    b = lua_tolstring(L, -1, &len);
+    memset(&tmp, 0, sizeof tmp);
+    why = sess_unwrap(L, (const unsigned char *)b, len, &tmp);
+    if (why == NULL && !same_bytes(tmp.t.fp, g->c->ctx->trust, FP_LEN))
+        why = "session refused: it was made under other trust settings";
+    if (why == NULL) {
         unsigned int n = 0;
-        const unsigned char *id = wolfSSL_SESSION_get_id(g->found, &n);
-        if (id == NULL || (int)n != g->idlen || memcmp(id, g->id, n) != 0) {
-            wolfSSL_SESSION_free(g->found);
-            g->found = NULL;
-        }
+        const unsigned char *id = wolfSSL_SESSION_get_id(tmp.s, &n);
+        long born = wolfSSL_SESSION_get_time(tmp.s);
+        long timeout = wolfSSL_SESSION_get_timeout(tmp.s);
+        if (id == NULL || (int)n != g->idlen || memcmp(id, g->id, n) != 0)
+            why = "the stored session has another id";
+        else if (timeout > 0 && born + timeout < (long)time(NULL))
+            why = "the stored session has expired";
     }
-    if (g->found == NULL) {
+    if (why != NULL) {
+        if (tmp.s) wolfSSL_SESSION_free(tmp.s);
         g->bad = 1;
-    } else {
-        long born = wolfSSL_SESSION_get_time(g->found);
-        long timeout = wolfSSL_SESSION_get_timeout(g->found);
-        if (timeout > 0 && born + timeout < (long)time(NULL)) {
-            wolfSSL_SESSION_free(g->found);
-            g->found = NULL;
-            g->bad = 1;
-        }
+        snprintf(text, sizeof text, "session_store.get: %s (a full handshake follows)", why);
+        lwl_set_last_error(L, 1, "session_store", text, 0, 0);
+        return;
     }
+    g->found = tmp.s;
 }
 
 static WOLFSSL_SESSION *get_session_cb(WOLFSSL *ssl, const unsigned char *id, int len,
@@ -400,9 +772,12 @@ static WOLFSSL_SESSION *get_session_cb(WOLFSSL *ssl, const unsigned char *id, in
      * ids nobody stored: do not ask the store for them. */
     if (wolfSSL_version(ssl) == TLS1_3_VERSION) return NULL;
     memset(&g, 0, sizeof g);
+    g.c = c;
     g.id = id;
     g.idlen = len;
     if (lwl_callback(c, "_store_get", push_id, collect_get, 1, &g) < 0) {
+        /* a store outage must not fail handshakes: a miss, kept in last_error */
+        c->cb_error = 0;
         if (g.found) wolfSSL_SESSION_free(g.found);
         return NULL;
     }
@@ -443,7 +818,7 @@ typedef struct TicketKey {
     unsigned char key[CHACHA20_POLY1305_AEAD_KEYSIZE];
 } TicketKey;
 
-typedef struct TicketKeys {
+typedef struct lwl_TicketKeys {
     int n;        /* static keys, newest first */
     int dynamic;  /* on_ticket_key is set */
     TicketKey k[MAX_TICKET_KEYS];
@@ -477,12 +852,6 @@ static int derive(const unsigned char *secret, size_t len, TicketKey *out) {
     wc_Sha256Free(&sha);
     wipe(h, sizeof h);
     return 1;
-}
-
-static int tk_gc(lua_State *L) {
-    TicketKeys *tk = (TicketKeys *)lua_touserdata(L, 1);
-    if (tk) wipe(tk, sizeof *tk);
-    return 0;
 }
 
 typedef struct KeyAsk {
@@ -581,29 +950,16 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
     return ret;
 }
 
-/* The key store of a context: a userdata in its uservalue, so it lives as
- * long as the context object, which every connection keeps alive. */
-static TicketKeys *ticket_keys_of(lua_State *L, lwl_Context *x, int ctxidx) {
-    TicketKeys *tk;
-    int top = lua_gettop(L);
-    lwl_getuv(L, ctxidx);
-    lua_getfield(L, -1, "_ticket_keys");
-    tk = (TicketKeys *)lua_touserdata(L, -1);
-    if (tk == NULL) {
-        lua_pop(L, 1);
-        tk = (TicketKeys *)lua_newuserdata(L, sizeof *tk);
-        memset(tk, 0, sizeof *tk);
-        if (luaL_newmetatable(L, LWL_TICKET_KEYS_MT)) {
-            lua_pushcfunction(L, tk_gc);
-            lua_setfield(L, -2, "__gc");
-        }
-        lua_setmetatable(L, -2);
-        lua_setfield(L, -2, "_ticket_keys");
-        wolfSSL_CTX_set_TicketEncCtx(x->ctx, tk);
+/* The key store of a context: C memory the context owns (wolfSSL holds a
+ * pointer to it), wiped and freed with the context. */
+static TicketKeys *ticket_keys_of(lwl_Context *x) {
+    if (x->tickets == NULL) {
+        x->tickets = (TicketKeys *)calloc(1, sizeof *x->tickets);
+        if (x->tickets == NULL) return NULL;
+        wolfSSL_CTX_set_TicketEncCtx(x->ctx, x->tickets);
         wolfSSL_CTX_set_TicketEncCb(x->ctx, ticket_cb);
     }
-    lua_settop(L, top);
-    return tk;
+    return x->tickets;
 }
 #endif
 
@@ -634,7 +990,11 @@ static int ctx_ticket_keys(lua_State *L) {
             lua_pop(L, 1);
         }
     }
-    tk = ticket_keys_of(L, x, 1);
+    tk = ticket_keys_of(x);
+    if (tk == NULL) {
+        wipe(tmp, sizeof tmp);
+        return luaL_error(L, "out of memory");
+    }
     if (!lua_isnoneornil(L, 2)) {
         wipe(tk->k, sizeof tk->k);
         memcpy(tk->k, tmp, sizeof tmp[0] * (size_t)n);
@@ -650,6 +1010,77 @@ static int ctx_ticket_keys(lua_State *L) {
     return lwl_fail(L, "not supported by this wolfSSL build (needs session tickets, "
                        "ChaCha20-Poly1305 and SHA-256)");
 #endif
+}
+
+void lwl_session_context_free(lwl_Context *x) {
+#ifdef LWL_TICKET_KEYS
+    if (x->tickets != NULL) {
+        /* wolfSSL keeps the CTX while connections live: they find no keys */
+        wolfSSL_CTX_set_TicketEncCtx(x->ctx, NULL);
+        wipe(x->tickets, sizeof *x->tickets);
+        free(x->tickets);
+        x->tickets = NULL;
+    }
+#else
+    (void)x;
+#endif
+}
+
+/* core.conn_prepare_ticket(conn): a server connection whose new tickets take
+ * their key from on_ticket_key asks it now, with name nil: nil means this
+ * connection issues no ticket. wolfSSL 5.5 cannot skip a ticket once it asked
+ * for its key (the handshake would fail after the client finished). An error
+ * fails the connection: its handshake() returns it (last_error, traceback). */
+static int conn_prepare_ticket(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+#ifdef LWL_TICKET_KEYS
+    TicketKeys *tk = c->ctx->tickets;
+    KeyAsk ask;
+    int r;
+    if (!c->is_server || tk == NULL || !tk->dynamic || tk->n > 0 || c->busy || c->L != NULL)
+        return 0;
+    memset(&ask, 0, sizeof ask);
+    c->busy = 1; /* like a method call: callbacks run on this state */
+    c->L = L;
+    c->self = 1;
+    r = lwl_callback(c, "on_ticket_key", push_key_name, collect_key, 1, &ask);
+    c->L = NULL;
+    c->busy = 0;
+    c->cb_error = 0;
+    wipe(&ask.got, sizeof ask.got);
+    if (c->close_pending) { /* conn:close() inside: done now */
+        lua_getfield(L, 1, "close");
+        lua_pushvalue(L, 1);
+        lua_call(L, 1, 0);
+        return 0;
+    }
+    if (r < 0) /* it raised: the connection fails like any callback error */
+        c->failed = 1;
+    else if (r > 0 && !ask.found) {
+#ifdef WOLFSSL_TLS13
+        wolfSSL_no_ticket_TLSv13(c->ssl);
+#endif
+        wolfSSL_NoTicketTLSv12(c->ssl);
+    }
+#else
+    (void)c;
+#endif
+    return 0;
+}
+
+/* core.ctx_trust(ctx, description): the fingerprint of the context's trust
+ * settings is SHA-256 of their description (made by wolfssl/session.lua) */
+static int ctx_trust(lua_State *L) {
+    lwl_Context *x = lwl_checkcontext(L, 1);
+    size_t len;
+    const char *d = luaL_checklstring(L, 2, &len);
+    wc_Sha256 sha;
+    if (wc_InitSha256(&sha) != 0 || wc_Sha256Update(&sha, (const byte *)d, (word32)len) != 0 ||
+        wc_Sha256Final(&sha, x->trust) != 0)
+        return luaL_error(L, "SHA-256 failed");
+    wc_Sha256Free(&sha);
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 /* core.random_bytes(n) */
@@ -669,6 +1100,7 @@ void lwl_session_open(lua_State *L) {
                                        {"resumable", sess_resumable},
                                        {"timeout", sess_timeout}, {"time", sess_time},
                                        {"version", sess_version}, {"cipher", sess_cipher},
+                                       {"trust", sess_trust},
                                        {"free", sess_gc},         {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", sess_gc},
                                     {"__tostring", sess_tostring},
@@ -683,7 +1115,14 @@ void lwl_session_open(lua_State *L) {
                                      {"ctx_session_callbacks", ctx_session_callbacks},
                                      {"ctx_ticket_keys", ctx_ticket_keys},
                                      {"random_bytes", random_bytes},
+                                     {"session_set_key", session_set_key},
+                                     {"ctx_trust", ctx_trust},
+                                     {"conn_prepare_ticket", conn_prepare_ticket},
                                      {NULL, NULL}};
+    if (session_key(L) == NULL) { /* a random key per process unless set_key is called */
+        unsigned char *k = new_session_key(L);
+        if (wolfSSL_RAND_bytes(k, MAC_LEN) != 1) luaL_error(L, "random generator failed");
+    }
     lwl_newmeta(L, LWL_SESSION, methods, meta); /* core.session = methods */
     lua_getfield(L, -1, "Connection");
     luaL_setfuncs(L, conn_methods, 0);

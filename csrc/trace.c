@@ -43,6 +43,7 @@ typedef struct Rec {
     unsigned short version;
     size_t length;  /* length on the wire */
     size_t size;    /* bytes kept in data (0 for encrypted application records) */
+    unsigned long skip; /* application records of this direction counted, not queued, before it */
     unsigned char data[1];
 } Rec;
 
@@ -59,6 +60,20 @@ typedef struct Trace {
     unsigned dropped;
     int done_seen, fail_seen, ticket_seen;
     size_t call_sent;     /* bytes sent since the last flush (this method call) */
+    /* Once the handshake is done, application records are counted, not
+     * handed to Lua (nothing to report, and decrypting them to find the rare
+     * post-handshake message cost 10x the TLS work): `skipped` counts them per
+     * direction (received, sent) since the last record queued in that
+     * direction (which carries the count before it, Rec.skip), for the
+     * decryptor's sequence numbers. Lua
+     * still gets the received ones while it waits for a post-handshake
+     * message (`armed`: a ticket, a KeyUpdate answer, a client's certificate)
+     * and those of a call that answered one (it sent a record outside write). */
+    unsigned long skipped[2];
+    int bulk;             /* inside wolfSSL_write, sending only data */
+    int hold;             /* a post-handshake message waits for the next write */
+    int armed;
+    int alerts;           /* alert history seen at the last flush (a changed one goes to Lua) */
     char step[64];
 #ifdef LWL_DECRYPT
     /* secrets by wolfSSL's Tls13Secret id: early, client/server handshake,
@@ -176,6 +191,8 @@ static void enqueue(Trace *t, int dir, const unsigned char *rec, size_t len, int
         return;
     }
     r->next = NULL;
+    r->skip = t->skipped[dir];
+    t->skipped[dir] = 0;
     r->dir = (unsigned char)dir;
     r->ct = rec[0];
     r->version = (unsigned short)(rec[1] << 8 | rec[2]);
@@ -223,7 +240,8 @@ void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n) {
          * (tickets, KeyUpdate); bulk application data is not copied */
         if (h[0] == 23 && (rl <= 2048 || !wolfSSL_is_init_finished(c->ssl))) keep = 1;
 #endif
-        enqueue(t, dir, h, 5 + rl, keep);
+        if (h[0] == 23 && dir == 1 && t->bulk && t->done_seen) t->skipped[1]++; /* written data */
+        else enqueue(t, dir, h, 5 + rl, keep);
         pos += 5 + rl;
     }
     if (pos > 0) {
@@ -283,6 +301,10 @@ static int flush_push(lua_State *L, void *ud) {
         lua_setfield(L, -2, "version");
         lwl_pushint(L, r->length);
         lua_setfield(L, -2, "length");
+        if (r->skip) {
+            lwl_pushint(L, r->skip);
+            lua_setfield(L, -2, "skipped");
+        }
         if (r->size || r->ct != 23) {
             lua_pushlstring(L, (const char *)r->data, r->size);
             lua_setfield(L, -2, "data");
@@ -318,6 +340,13 @@ static int flush_push(lua_State *L, void *ud) {
     if (f->ticket) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "ticket");
+    }
+    if (t->skipped[0] || t->skipped[1]) {
+        lwl_pushint(L, t->skipped[0]);
+        lua_setfield(L, -2, "skipped_received");
+        lwl_pushint(L, t->skipped[1]);
+        lua_setfield(L, -2, "skipped_sent");
+        t->skipped[0] = t->skipped[1] = 0;
     }
     if (t->dropped) {
         lwl_pushint(L, t->dropped);
@@ -356,6 +385,7 @@ static int flush_push(lua_State *L, void *ud) {
  * already expects encrypted records fails on it all the same). */
 static void send_plain_alert(lwl_Conn *c, size_t call_sent) {
     static const unsigned char alert[7] = {21, 3, 3, 0, 2, 2, 80};
+    c->told_peer = 1;
     if (c->fd >= 0) {
         ssize_t n = send(c->fd, alert, sizeof alert, MSG_NOSIGNAL);
         (void)n;
@@ -380,6 +410,48 @@ static void send_plain_alert(lwl_Conn *c, size_t call_sent) {
         memcpy(b->p + b->head + b->len, alert, sizeof alert);
         b->len += sizeof alert;
     }
+}
+
+void lwl_trace_bulk(lwl_Conn *c, int on) {
+    Trace *t = (Trace *)c->trace;
+    if (t == NULL) return;
+    if (on < 0) t->hold = 1;           /* it goes out with the next write: */
+    else if (on) t->bulk = !t->hold;   /* that write is not only data */
+    else t->bulk = t->hold = 0;
+}
+
+/* After the handshake: take the application records out of the queue (into
+ * `skipped`) unless Lua may need them to find a post-handshake message. */
+static void drop_application(lwl_Conn *c, Trace *t) {
+    WOLFSSL_ALERT_HISTORY h;
+    Rec **p = &t->head, *r;
+    unsigned long carry[2] = {0, 0};
+    int alerts = 0, tls13 = wolfSSL_version(c->ssl) == TLS1_3_VERSION;
+    if (wolfSSL_get_alert_history(c->ssl, &h) == WOLFSSL_SUCCESS)
+        alerts = (h.last_rx.code + 1) * 1024 + h.last_tx.code + 1;
+    if (alerts != t->alerts) { /* an encrypted alert may be among them */
+        t->alerts = alerts;
+        return;
+    }
+    if (tls13 && t->armed) return;
+    for (r = t->head; r && tls13; r = r->next)
+        if (r->dir == 1 && r->ct == 23) return; /* we answered something */
+    while ((r = *p) != NULL) {
+        if (r->ct == 23) {
+            *p = r->next;
+            carry[r->dir] += r->skip + 1;
+            t->queued -= r->size;
+            free(r);
+        } else {
+            r->skip += carry[r->dir];
+            carry[r->dir] = 0;
+            p = &r->next;
+        }
+    }
+    t->skipped[0] += carry[0]; /* after the last record kept */
+    t->skipped[1] += carry[1];
+    t->tail = NULL;
+    for (r = t->head; r; r = r->next) t->tail = r;
 }
 
 /* Deliver what was queued. ret is what the wolfSSL call returned. Returns
@@ -408,6 +480,7 @@ int lwl_trace_flush(lwl_Conn *c, int ret) {
         WOLFSSL_SESSION *s = wolfSSL_get_session(c->ssl);
         f.ticket = s && wolfSSL_SESSION_has_ticket(s) && !t->ticket_seen;
     }
+    if (t->done_seen && !f.failed) drop_application(c, t);
     for (r = t->head; r; r = r->next) f.count++;
     if (f.count == 0 && !(f.done && !t->done_seen) && !(f.failed && !t->fail_seen) && !f.ticket
 #ifdef LWL_DECRYPT
@@ -470,6 +543,13 @@ static int trace_state(lua_State *L) {
         lua_setfield(L, -3, "trace");
     }
     return 1;
+}
+
+/* core.trace_arm(conn, on): Lua waits for a post-handshake message from the peer */
+static int trace_arm(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (c->trace) ((Trace *)c->trace)->armed = lua_toboolean(L, 2);
+    return 0;
 }
 
 /* core.trace_context(conn) -> the context in force (its uservalue holds the
@@ -623,6 +703,7 @@ void lwl_trace_open(lua_State *L) {
     static const luaL_Reg funcs[] = {{"trace_step", trace_step},
                                      {"trace_state", trace_state},
                                      {"trace_context", trace_context},
+                                     {"trace_arm", trace_arm},
                                      {"trace_own_certificate", trace_own_certificate},
                                      {"trace_enable", trace_enable},
                                      {"trace_open", trace_open},

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <arpa/inet.h>
 
 typedef struct lwl_X509 {
     WOLFSSL_X509 *x;
@@ -325,34 +324,12 @@ static int x509_pem(lua_State *L) {
     return 1;
 }
 
-/* An IP address (v4 or v6, any text form) against the iPAddress SANs */
-static int match_ip(WOLFSSL_X509 *x, const char *name) {
-    unsigned char want[16];
-    int i, n, wlen, ok = 0;
-    WOLFSSL_GENERAL_NAMES *names;
-    if (inet_pton(AF_INET, name, want) == 1) wlen = 4;
-    else if (inet_pton(AF_INET6, name, want) == 1) wlen = 16;
-    else return -1; /* not an address */
-    names = (WOLFSSL_GENERAL_NAMES *)wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-    n = names ? wolfSSL_sk_GENERAL_NAME_num(names) : 0;
-    for (i = 0; i < n && !ok; i++) {
-        WOLFSSL_GENERAL_NAME *g = wolfSSL_sk_GENERAL_NAME_value(names, i);
-        if (g && g->type == GEN_IPADD && wolfSSL_ASN1_STRING_length(g->d.ia5) == wlen &&
-            memcmp(wolfSSL_ASN1_STRING_data(g->d.ia5), want, (size_t)wlen) == 0)
-            ok = 1;
-    }
-    if (names) wolfSSL_GENERAL_NAMES_free(names);
-    return ok;
-}
-
 /* x:check_host(name): DNS names (wildcards as RFC 6125) or IP addresses */
 static int x509_check_host(lua_State *L) {
     WOLFSSL_X509 *x = checkx509(L, 1);
     size_t len;
     const char *name = luaL_checklstring(L, 2, &len);
-    int ok = match_ip(x, name);
-    if (ok < 0) ok = len > 0 && wolfSSL_X509_check_host(x, name, len, 0, NULL) == WOLFSSL_SUCCESS;
-    lua_pushboolean(L, ok);
+    lua_pushboolean(L, lwl_check_host(x, name, len));
     return 1;
 }
 

@@ -23,6 +23,8 @@ assert(await("handshake"))
 print(("connected: %s %s, server %s"):format(conn:version(), conn:cipher(), conn:peer_certificate():subject().text))
 assert(await("write", "hello over TLS\n"))
 print("server says: " .. assert(await("read")))
+-- the clean close: our close_notify, then the server's; only then the socket
+-- (closing it earlier with bytes unread would reset the connection)
 await("shutdown")
 conn:close()
 sock:close()

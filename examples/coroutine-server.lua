@@ -1,12 +1,15 @@
--- A TLS echo server with plain coroutines over non-blocking LuaSocket and
--- socket.select: the LuaSec scheduling style, with wolfssl.socket. One process,
--- one thread, many connections at once.
+-- A TLS echo server with plain coroutines over non-blocking LuaSocket, the
+-- LuaSec scheduling style, with wolfssl.socket. One process, one thread, many
+-- connections at once. The readiness loop is libuv's poll (luv): select()
+-- cannot watch a descriptor above 1023, and a busy server gets there.
 --
 --   lua5.4 examples/coroutine-server.lua [port [certificate key]]
 --
 -- Each line a client sends comes back as "pong <line>"; the line "count"
--- answers "count <connections open now>".
+-- answers "count <connections open now>". Many connections need many
+-- descriptors: raise the limit first (ulimit -n 10000).
 local socket = require "socket"
+local uv = require "luv"
 local ssl = require "wolfssl.socket"
 
 local port = tonumber(arg[1]) or 8443
@@ -19,14 +22,37 @@ local ctx = assert(ssl.newcontext{
 local server = assert(socket.bind("127.0.0.1", port, 1024))
 server:settimeout(0)
 
-local want_read, want_write = {}, {} -- socket -> coroutine waiting on it
+local polls = {} -- socket -> its libuv poll handle
 local open = 0
+
+local function resume(co, ...)
+  local ok, err = coroutine.resume(co, ...)
+  if not ok then io.stderr:write(tostring(err), "\n") end
+end
 
 -- Park the running coroutine until sock is ready for what err asks for.
 local function wait(sock, err)
-  if err == "wantwrite" then want_write[sock] = coroutine.running()
-  else want_read[sock] = coroutine.running() end
+  local co = coroutine.running()
+  local p = polls[sock]
+  if not p then
+    p = uv.new_poll(sock:getfd())
+    polls[sock] = p
+  end
+  p:start(err == "wantwrite" and "w" or "r", function()
+    p:stop()
+    resume(co)
+  end)
   coroutine.yield()
+end
+
+-- Close a socket, its poll handle first (libuv must let go of the fd).
+local function close(sock)
+  local p = polls[sock]
+  if p then
+    polls[sock] = nil
+    p:close()
+  end
+  sock:close()
 end
 
 local function handle(tcp)
@@ -39,7 +65,7 @@ local function handle(tcp)
     if err ~= "wantread" and err ~= "wantwrite" then
       io.stderr:write("handshake failed: ", tostring(err), "\n")
       open = open - 1
-      return s:close()
+      return close(s)
     end
     wait(s, err)
   end
@@ -64,44 +90,29 @@ local function handle(tcp)
     end
   end
   open = open - 1
-  s:close()
+  close(s)
 end
 
-local function resume(co, ...)
-  local ok, err = coroutine.resume(co, ...)
-  if not ok then io.stderr:write(tostring(err), "\n") end
+-- Accept everything that is waiting. Out of descriptors (EMFILE), pause
+-- accepting a moment instead of spinning on a listener that stays readable.
+local listener = uv.new_poll(server:getfd())
+local pause = uv.new_timer()
+local function on_listener()
+  while true do
+    local tcp, err = server:accept()
+    if not tcp then
+      if err ~= "timeout" then
+        io.stderr:write("accept: ", tostring(err), "\n")
+        listener:stop()
+        pause:start(100, 0, function() listener:start("r", on_listener) end)
+      end
+      return
+    end
+    resume(coroutine.create(handle), tcp)
+  end
 end
-
-local function spawn(f, ...) resume(coroutine.create(f), ...) end
-
-local function keys(t)
-  local list = {}
-  for k in pairs(t) do list[#list + 1] = k end
-  return list
-end
+listener:start("r", on_listener)
 
 print(("listening on 127.0.0.1:%d"):format(port))
 io.stdout:flush()
-while true do
-  local rl = keys(want_read)
-  rl[#rl + 1] = server
-  local r, w = socket.select(rl, keys(want_write), 1)
-  for _, sock in ipairs(r) do
-    if sock == server then
-      while true do -- accept everything that is waiting
-        local tcp = server:accept()
-        if not tcp then break end
-        spawn(handle, tcp)
-      end
-    else
-      local co = want_read[sock]
-      want_read[sock] = nil
-      if co then resume(co) end
-    end
-  end
-  for _, sock in ipairs(w) do
-    local co = want_write[sock]
-    want_write[sock] = nil
-    if co then resume(co) end
-  end
-end
+uv.run()

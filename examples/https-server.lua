@@ -51,6 +51,8 @@ local function serve(sock)
   local response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " .. #body ..
                    "\r\nConnection: close\r\n\r\n" .. body
   ok, err = await(conn, sock, "write", response)
+  -- the clean close: our close_notify, then the client's, and only then the
+  -- socket (closed with bytes unread, it would reset and cut the response)
   if ok then await(conn, sock, "shutdown") end
   conn:close()
   return ok, err

@@ -37,4 +37,11 @@ print("server read: " .. s:read())
 s:write("hello from the server")
 c:feed(s:drain())
 print("client read: " .. c:read())
+
+-- the clean close: each side's close_notify, carried across like the rest
+assert(not c:shutdown())                  -- nil, "wantread": sent, the server's awaited
+s:feed(c:drain())
+assert(s:shutdown())                      -- the client's came: ours goes, done
+c:feed(s:drain())
+assert(c:shutdown())                      -- both ways closed: no byte lost
 c:close(); s:close()

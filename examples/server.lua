@@ -29,7 +29,7 @@ while served < max do
   local line = ok and await("read")
   if line then
     await("write", "echo: " .. line)
-    await("shutdown")
+    await("shutdown") -- the clean close: our close_notify, then the client's
   else
     io.stderr:write("client failed: ", tostring(err), "\n")
   end

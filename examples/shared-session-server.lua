@@ -20,11 +20,18 @@
 -- * TLS 1.2 session ids: `session_store` keeps each session in Redis under
 --   `tls:sess:<id>` (SET ... EX timeout; Redis expires them, so no remove
 --   bookkeeping is needed beyond damaged entries).
+--   The sessions carry a MAC under the fleet's session key (`tls:session_key`,
+--   made by the first server): an entry no server wrote is a cache miss.
 -- * Tickets (TLS 1.3 and 1.2): every server encrypts with the same keys, read
 --   from the Redis list `tls:ticket_keys` (hex, newest first). To rotate, LPUSH a
 --   new key (`wolfssl.session.new_ticket_key()`); to retire one, LTRIM it off.
 --   Servers re-read the list before each connection (a real server would do it
 --   every few seconds). If the list is empty the first server creates it.
+-- * Redis may go away: every call to it is protected, and the connection is
+--   made again on the next call. While it is down, sessions just miss (a full
+--   handshake) and the ticket keys in hand stay in use; when it is back, both
+--   work again. (A server started while Redis is down makes its own keys and
+--   shares them once Redis is back, if Redis has none yet.)
 --
 -- Each connection gets one line back: "reused=<true|false> version=<v> port=<p>".
 -- The sessions and keys in Redis are secret key material: protect that Redis.
@@ -40,39 +47,87 @@ local CERT = os.getenv("CERT") or "spec/fixtures/certs/server.pem"
 local KEY = os.getenv("KEY") or "spec/fixtures/certs/server.key"
 local TIMEOUT = 300 -- seconds a session may be resumed
 
-local redis = assert(resp.connect("127.0.0.1", REDIS_PORT))
 local function log(...) io.stderr:write(("[%d] "):format(PORT), string.format(...), "\n") end
 
 local function tohex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
 
--- ticket keys: shared through Redis, newest first
-local function ticket_keys()
-  local keys = redis:call("LRANGE", "tls:ticket_keys", 0, -1)
-  if #keys == 0 then
-    redis:call("RPUSH", "tls:ticket_keys", tohex(wolfssl.session.new_ticket_key()))
-    keys = redis:call("LRANGE", "tls:ticket_keys", 0, -1)
+-- One Redis command: true, its reply; or nil while Redis is unreachable. The
+-- connection is made on first use and again after any failure.
+local redis, redis_down
+local function rcall(...)
+  if not redis then
+    local err
+    redis, err = resp.connect("127.0.0.1", REDIS_PORT, 0.5)
+    if not redis then
+      if not redis_down then log("redis unreachable (%s): sessions miss until it is back", tostring(err)) end
+      redis_down = true
+      return nil
+    end
+    if redis_down then log("redis is back") end
+    redis_down = false
   end
-  return keys
+  local ok, reply = pcall(redis.call, redis, ...)
+  if ok then return true, reply end
+  log("redis failed (%s): sessions miss until it is back", tostring(reply))
+  redis:close()
+  redis, redis_down = nil, true
+  return nil
 end
 
-local current = ticket_keys()
+-- ticket keys: shared through Redis, newest first; nil while Redis is down
+local current
+local function ticket_keys()
+  local ok, keys = rcall("LRANGE", "tls:ticket_keys", 0, -1)
+  if ok and #keys == 0 then -- the first server up shares the key it has
+    ok = rcall("RPUSH", "tls:ticket_keys", current and current[1] or tohex(wolfssl.session.new_ticket_key()))
+    if ok then ok, keys = rcall("LRANGE", "tls:ticket_keys", 0, -1) end
+  end
+  return ok and keys or nil
+end
+
+current = ticket_keys() or { tohex(wolfssl.session.new_ticket_key()) }
+
+-- the session key: every exported session carries a MAC under it, so a server
+-- takes from Redis only sessions a server of this fleet wrote (the first
+-- server up makes it). While Redis cannot say, the process's own random key
+-- stays in use: its sessions are then a miss for the other servers.
+local session_key
+local function reload_session_key()
+  local ok = rcall("SETNX", "tls:session_key", session_key or tohex(wolfssl.session.new_ticket_key()))
+  local key
+  if ok then ok, key = rcall("GET", "tls:session_key") end
+  if ok and key and key ~= session_key then
+    local set, err = pcall(wolfssl.session.set_key, key)
+    if set then session_key = key else log("session key in redis refused: %s", tostring(err)) end
+  end
+end
+reload_session_key()
+
 local ctx = assert(wolfssl.context{
   mode = "server", certificate = CERT, key = KEY,
   session_timeout = TIMEOUT,
   ticket_keys = current,
   session_store = {
-    get = function(id) return redis:call("GET", "tls:sess:" .. id) end,
-    put = function(id, der) redis:call("SET", "tls:sess:" .. id, der, "EX", TIMEOUT) end,
-    remove = function(id) redis:call("DEL", "tls:sess:" .. id) end,
+    get = function(id)
+      local _, der = rcall("GET", "tls:sess:" .. id)
+      return der
+    end,
+    put = function(id, der) rcall("SET", "tls:sess:" .. id, der, "EX", TIMEOUT) end,
+    remove = function(id) rcall("DEL", "tls:sess:" .. id) end,
   },
 })
 
 local function reload_keys()
+  reload_session_key()
   local keys = ticket_keys()
-  if table.concat(keys, ",") ~= table.concat(current, ",") then
-    ctx:set_ticket_keys(keys)
-    current = keys
-    log("ticket keys now %d (newest %s...)", #keys, keys[1]:sub(1, 8))
+  if keys and table.concat(keys, ",") ~= table.concat(current, ",") then
+    local ok, err = pcall(ctx.set_ticket_keys, ctx, keys)
+    if ok then
+      current = keys
+      log("ticket keys now %d (newest %s...)", #keys, keys[1]:sub(1, 8))
+    else
+      log("ticket keys in redis refused: %s", tostring(err))
+    end
   end
 end
 
@@ -101,7 +156,8 @@ while true do
       if line then
         step(sock, conn.write, conn, ("reused=%s version=%s port=%d\n"):format(
           tostring(conn:session_reused()), conn:version(), PORT))
-        -- give a TLS 1.3 client the chance to read its ticket before we close
+        -- the clean close: our close_notify, then the client's (it reads its
+        -- TLS 1.3 ticket meanwhile); only then the socket
         step(sock, conn.shutdown, conn)
       end
     else

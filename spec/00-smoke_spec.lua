@@ -1,4 +1,5 @@
--- The module loads and a memory-mode handshake completes (runs on every Lua).
+-- The module loads and a memory-mode handshake completes (runs on every Lua:
+-- `make test` runs this file on Lua 5.1 and 5.3 too).
 local wolfssl = require "wolfssl"
 local H = require "helpers"
 
@@ -8,6 +9,13 @@ describe("wolfssl", function()
     assert.matches("^%d+%.%d+%.%d+", wolfssl.WOLFSSL_VERSION)
     assert.is_true(wolfssl.features.tls13)
     assert.is_boolean(wolfssl.features.keylog)
+  end)
+
+  it("loads every Lua layer", function()
+    for _, m in ipairs { "wolfssl.socket", "wolfssl.https", "wolfssl.resty", "wolfssl.trace",
+                         "wolfssl.hello", "wolfssl.decode", "wolfssl.session", "wolfssl.x509", "wolfssl.pkey" } do
+      assert.is_table(require(m), m)
+    end
   end)
 
   it("completes a TLS 1.3 handshake in memory and carries data both ways", function()

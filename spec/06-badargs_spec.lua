@@ -13,6 +13,17 @@ local function named(name, m, args, method)
   return assert((loadstring or load)(code))(m)
 end
 
+-- the same, called with the value a: t.name(a)
+local function named_arg(name, m, a)
+  local code = ("local m, a = ...; local t = { %s = m }; return function() t.%s(a) end"):format(name, name)
+  return assert((loadstring or load)(code))(m, a)
+end
+
+-- how a type error names a userdata: Lua 5.1 and LuaJIT say "userdata"
+local function ud(tname)
+  return _VERSION == "Lua 5.1" and "[%w.]+" or (tname:gsub("%.", "%%."))
+end
+
 local function raises(pattern, f, ...)
   local ok, err = pcall(f, ...)
   assert.is_false(ok, "no error, expected " .. pattern)
@@ -182,6 +193,157 @@ describe("bad arguments", function()
       end
       raises("bad argument #1 to 'digest' %(invalid option 'md4'%)", function() x:digest("md4") end)
       raises("bad argument #1 to 'check_host' %(string expected, got no value%)", function() x:check_host() end)
+    end)
+  end)
+
+  describe("pkey", function()
+    local pkey = require "wolfssl.pkey"
+    local k = assert(pkey.generate("ec"))
+    local x = assert(x509.load(H.read("server.pem")))
+
+    it("generate and load", function()
+      raises("bad argument #1 to 'generate' %(expected \"ec\", \"rsa\" or \"ed25519\", got nil%)", pkey.generate)
+      raises("bad argument #2 to 'generate' %(table expected, got number%)", pkey.generate, "ec", 5)
+      raises("bad argument #1 to 'load' %(string expected, got nil%)", pkey.load)
+      raises("bad argument #2 to 'load' %(string expected, got number%)", pkey.load, k:pem(), 5)
+      assert.same({ nil, "not a valid key (RSA, EC or Ed25519 expected)" }, { pkey.load("\0\1\2") })
+    end)
+
+    it("methods check self and their arguments", function()
+      for _, name in ipairs { "pem", "der", "public", "type", "bits", "curve", "is_private" } do
+        local m = k[name]
+        raises("bad argument #1 to '" .. name .. "' %(wolfssl.pkey expected, got string%)", named(name, m, '"nope"'))
+        raises("bad argument #1 to '" .. name .. "' %(wolfssl.pkey expected, got " .. ud("wolfssl.x509") .. "%)",
+               named_arg(name, m, x))
+        raises("calling '" .. name .. "' on bad self %(wolfssl.pkey expected, got table%)", named(name, m, "", true))
+      end
+      raises("bad argument #1 to 'pem' %(empty password%)", function() k:pem("") end)
+      raises("bad argument #1 to 'pem' %(a public key is not encrypted%)", function() k:public():pem("pw") end)
+    end)
+  end)
+
+  describe("hello", function()
+    local hello = require "wolfssl.hello"
+    it("peek takes a string and never raises on its bytes", function()
+      raises("bad argument #1 to 'peek' %(string expected, got nil%)", hello.peek)
+      raises("bad argument #1 to 'peek' %(string expected, got table%)", hello.peek, {})
+      assert.same({ nil, "not a TLS handshake record" }, { hello.peek("\0\0\0\0\0\0") })
+    end)
+  end)
+
+  describe("trace", function()
+    local trace = require "wolfssl.trace"
+    local c = H.client_ctx():new { server_name = "localhost" }
+    local x = assert(x509.load(H.read("server.pem")))
+
+    it("attach, render, summary", function()
+      raises("bad argument #1 to 'attach' %(options table or connection expected, got nil%)", trace.attach)
+      raises("bad argument #1 to 'attach' %(options table or connection expected, got number%)", trace.attach, 5)
+      raises("bad argument #2 to 'attach' %(function, file or table expected, got number%)", trace.attach, {}, 5)
+      raises("bad argument #1 to 'render' %(message table expected, got nil%)", trace.render)
+      raises("bad argument #1 to 'render' %(message table expected, got string%)", trace.render, "x")
+      raises("bad argument #2 to 'render' %(expected \"client\" or \"server\", got sideways%)",
+             trace.render, { direction = "sent", type = "finished" }, "sideways")
+      raises("bad argument #1 to 'summary' %(wolfssl.Connection expected, got no value%)", trace.summary)
+      raises("bad argument #1 to 'summary' %(wolfssl.Connection expected, got wolfssl.x509%)", trace.summary, x, {})
+      raises("bad argument #2 to 'summary' %(table of messages expected, got number%)", trace.summary, c, 5)
+      raises("bad argument #4 to 'summary' %(number expected, got string%)", trace.summary, c, {}, nil, "1s")
+    end)
+
+    it("a recorder's methods", function()
+      local rec = trace.attach(c, {})
+      raises("bad argument #1 to 'summary' %(wolfssl.Connection expected, got number%)", function() rec:summary(5) end)
+      raises("bad argument #1 to 'messages' %(wolfssl.Connection expected, got no value%)", function() rec:messages() end)
+      raises("calling 'summary' on bad self %(trace recorder expected, got userdata%)", function() rec.summary(c) end)
+      assert.same({}, rec:messages(c))
+    end)
+  end)
+
+  describe("decode", function()
+    local decode = require "wolfssl.decode"
+    it("wrong types of the caller's own arguments raise; bytes never do", function()
+      raises("bad argument #1 to 'fields' %(handshake type name or number expected, got nil%)", decode.fields)
+      raises("bad argument #1 to 'fields' %(handshake type name or number expected, got table%)", decode.fields, {}, "")
+      raises("bad argument #3 to 'fields' %(table expected, got number%)", decode.fields, "client_hello", "", 5)
+      assert.same({ nil, "malformed client_hello: body is not a string" }, { decode.fields("client_hello", 5) })
+      assert.same({ nil, "malformed alert: expected 2 bytes, got number" }, { decode.alert(5) })
+      assert.same({ nil, "malformed change_cipher_spec: expected the single byte 1" },
+                  { decode.change_cipher_spec({}) })
+      assert.same({ {}, 0 }, { decode.records(5) })
+      assert.same({ {}, "" }, { decode.handshake_messages(false) })
+      assert.is_nil(decode.alert_name("x"))
+    end)
+  end)
+
+  describe("the self of every other Connection method", function()
+    local cctx = H.client_ctx()
+    local x = assert(x509.load(H.read("server.pem")))
+    it("names the method and what it got", function()
+      for _, name in ipairs { "set_context", "key_update", "request_certificate", "ocsp_response", "info" } do
+        local m = cctx:new { server_name = "localhost" }[name]
+        raises("bad argument #1 to '" .. name .. "' %(wolfssl.Connection expected, got string%)",
+               named(name, m, '"nope"'))
+        raises("bad argument #1 to '" .. name .. "' %(wolfssl.Connection expected, got no value%)",
+               named(name, m, ""))
+        raises("bad argument #1 to '" .. name .. "' %(wolfssl.Connection expected, got " .. ud("wolfssl.x509") .. "%)",
+               named_arg(name, m, x))
+        raises("bad argument #1 to '" .. name .. "' %(wolfssl.Connection expected, got " .. ud("wolfssl.Context") .. "%)",
+               named_arg(name, m, cctx))
+        raises("'" .. name .. "'.*wolfssl.Connection expected, got table", named(name, m, "", true))
+      end
+    end)
+
+    it("set_context names its argument, and on_servername what it returned", function()
+      local sctx = H.server_ctx()
+      local s = sctx:new()
+      raises("bad argument #1 to 'set_context' %(a server context expected %(got a client context%)%)",
+             function() s:set_context(cctx) end)
+      raises("bad argument #1 to 'set_context' %(wolfssl.Context expected, got number%)",
+             function() s:set_context(5) end)
+      local c, s2, ok, side, err = H.pair(H.client_ctx(), H.server_ctx { on_servername = function() return cctx end })
+      assert.is_nil(ok)
+      assert.equal("server", side)
+      assert.equal("callback: on_servername returned a client context (a server context expected)", err)
+      c:close(); s2:close()
+    end)
+  end)
+
+  describe("NUL bytes in strings that become C strings", function()
+    it("are refused with the option's or the argument's name", function()
+      local pkey = require "wolfssl.pkey"
+      local function bad_ctx(key, value, mode)
+        raises("bad option '" .. key .. "': must not contain a NUL byte",
+               wolfssl.context, { mode = mode or "client", [key] = value })
+      end
+      bad_ctx("cafile", H.cert("ca.pem") .. "\0.txt")
+      bad_ctx("capath", "spec\0")
+      bad_ctx("alpn", { "h2", "http/1.1\0" })
+      bad_ctx("alpn", "h2\0")
+      bad_ctx("ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256\0RC4")
+      bad_ctx("ciphersuites", { "TLS13-AES128-GCM-SHA256\0" })
+      bad_ctx("groups", "P-256\0")
+      bad_ctx("min_version", "tls1.2\0")
+      bad_ctx("password", "s3cret\0", "server")
+      raises("bad option 'crl': must not contain a NUL byte", wolfssl.context,
+             { mode = "client", cafile = H.cert("ca.pem"), crl = H.cert("crl.pem") .. "\0" })
+      raises("bad option 'psk': identity must not contain a NUL byte", wolfssl.context,
+             { mode = "client", psk = { identity = "me\0you", key = ("k"):rep(32) } })
+      raises("bad option 'psk': hint must not contain a NUL byte", wolfssl.context,
+             { mode = "server", psk = { hint = "h\0", keys = { me = ("k"):rep(32) } } })
+      local cctx = H.client_ctx()
+      raises("bad option 'server_name': must not contain a NUL byte", cctx.new, cctx,
+             { server_name = "localhost\0.evil.example" })
+      raises("bad option 'alpn': entry 1 is not a valid protocol name", cctx.new, cctx,
+             { server_name = "localhost", alpn = { "h2\0" } })
+      local ctx, err = wolfssl.context { mode = "server", certificate = H.cert("server.pem"),
+                                         key = H.cert("server.key"), password = function() return "a\0b" end }
+      assert.is_nil(ctx)
+      assert.equal("password: the password function returned a string with a NUL byte", err)
+      local k = assert(pkey.generate("ec"))
+      raises("bad argument #2 to 'load' %(the password must not contain a NUL byte%)", pkey.load, k:pem("pw"), "pw\0x")
+      raises("bad argument #1 to 'pem' %(the password must not contain a NUL byte%)", function() k:pem("pw\0x") end)
+      -- a host name with a NUL is no name the certificate holds
+      assert.is_false(assert(x509.load(H.read("server.pem"))):check_host("localhost\0.evil.example"))
     end)
   end)
 end)

@@ -142,3 +142,60 @@ describe("pkey export and load", function()
     assert.matches("^wolfssl%.pkey %(rsa 2048, public%)", tostring(keys[3]:public()))
   end)
 end)
+
+describe("hostile keys", function()
+  local function tlv(tag, body)
+    local n = #body
+    local len = n < 128 and string.char(n) or n < 256 and string.char(0x81, n)
+                or string.char(0x82, math.floor(n / 256), n % 256)
+    return string.char(tag) .. len .. body
+  end
+  local function base64(s)
+    local abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    local out = {}
+    for i = 1, #s, 3 do
+      local a, b, c = s:byte(i, i + 2)
+      local v = a * 65536 + (b or 0) * 256 + (c or 0)
+      for k = 3, 0, -1 do
+        local d = math.floor(v / 64 ^ k) % 64 + 1
+        out[#out + 1] = abc:sub(d, d)
+      end
+      if not c then out[#out] = "=" end
+      if not b then out[#out - 1] = "=" end
+    end
+    return table.concat(out)
+  end
+  local p256 = tlv(0x06, "\x2a\x86\x48\xce\x3d\x03\x01\x07")
+
+  -- SEC1 ECPrivateKey on P-256 with a 44-byte scalar and a valid public point:
+  -- wolfSSL 5.5.4 decodes it, then writes the scalar past a 32-byte buffer on export
+  local function long_scalar_key()
+    local point = assert(pkey.generate("ec")):public():der():sub(-65)
+    return tlv(0x30, tlv(0x02, "\1") .. tlv(0x04, ("\x41"):rep(44)) .. tlv(0xa0, p256)
+               .. tlv(0xa1, tlv(0x03, "\0" .. point)))
+  end
+  local MSG = "not a valid key (the EC private scalar is longer than the curve)"
+
+  it("an EC private scalar longer than the curve is refused at load (SEC1, PKCS#8, PEM)", function()
+    local sec1 = long_scalar_key()
+    local pkcs8 = tlv(0x30, tlv(0x02, "\0") .. tlv(0x30, tlv(0x06, "\x2a\x86\x48\xce\x3d\x02\x01") .. p256)
+                            .. tlv(0x04, sec1))
+    local pem = "-----BEGIN EC PRIVATE KEY-----\n" .. base64(sec1) .. "\n-----END EC PRIVATE KEY-----\n"
+    for _, bytes in ipairs { sec1, pkcs8, pem } do
+      assert.same({ nil, MSG }, { pkey.load(bytes) })
+    end
+    -- a good key still loads
+    local good = assert(pkey.generate("ec"))
+    assert(pkey.load(good:der()) == good)
+  end)
+
+  it("... and as a context key", function()
+    local sec1 = long_scalar_key()
+    local pem = "-----BEGIN EC PRIVATE KEY-----\n" .. base64(sec1) .. "\n-----END EC PRIVATE KEY-----\n"
+    for _, key in ipairs { sec1, pem } do
+      local ctx, err = wolfssl.context { mode = "server", certificate = H.cert("server.pem"), key = key }
+      assert.is_nil(ctx)
+      assert.matches(MSG, err, 1, true)
+    end
+  end)
+end)

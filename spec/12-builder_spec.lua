@@ -166,7 +166,12 @@ describe("x509.issue", function()
 end)
 
 describe("x509.csr", function()
-  if not wolfssl.features.certgen then return end
+  if not wolfssl.features.certgen then
+    it("errors clearly without certificate generation", function()
+      assert.has_error(function() x509.csr { subject = "CN=x", key = pkey.generate("ec") } end)
+    end)
+    return
+  end
 
   it("makes a CSR that openssl verifies, and a CA issues from it", function()
     local k = assert(pkey.generate("ec"))
@@ -213,5 +218,72 @@ describe("x509.csr", function()
       "bad option 'key' to 'csr': must be a private key (the CSR is signed with it)")
     assert.has_error(function() x509.csr { subject = "CN=x", key = k, ca = true } end,
       "bad argument #1 to 'csr' (unknown option 'ca')")
+  end)
+end)
+
+-- wolfSSL 5.5.4's host matcher reads past the host name for wildcard
+-- patterns it cannot place, and lets malformed ones match anything.
+describe("malformed wildcard alt-names never match", function()
+  local cakey, ca
+  setup(function()
+    cakey = assert(pkey.generate("ec"))
+    ca = assert(x509.issue { subject = "CN=Wildcard Test CA", key = cakey, ca = true })
+  end)
+  local function leaf(names)
+    local k = assert(pkey.generate("ec"))
+    return assert(x509.issue { subject = "CN=nothing.invalid", key = k, issuer = ca, issuer_key = cakey,
+      altnames = { dns = names } }), k
+  end
+  local BAD = {
+    { "*", { "localhost", "a", "example" } },
+    { "*.", { "localhost", "a", "a." } },
+    { "a*b*.example", { "ab.example", "axbx.example", "ab" } },
+    { "*.*.example", { "a.b.example", "a.b", "ab" } },
+    { "**.example", { "a.example" } },
+    { "*a", { "a", "ba" } },
+  }
+
+  it("x509:check_host", function()
+    for _, case in ipairs(BAD) do
+      local x = leaf { case[1] }
+      for _, host in ipairs(case[2]) do
+        assert.is_false(x:check_host(host), case[1] .. " matched " .. host)
+      end
+    end
+    -- well-formed wildcards still match, and only one label
+    local x = leaf { "*.example.com", "w*.test.example" }
+    assert.is_true(x:check_host("a.example.com"))
+    assert.is_true(x:check_host("A.EXAMPLE.COM"))
+    assert.is_false(x:check_host("a.b.example.com"))
+    assert.is_false(x:check_host("example.com"))
+    assert.is_false(x:check_host("localhost"))
+    assert.is_true(x:check_host("www.test.example"))
+    assert.is_false(x:check_host("xww.test.example"))
+    assert.is_false(leaf { "*" }:check_host("a.b"))
+  end)
+
+  it("a TLS 1.2 and a TLS 1.3 server's certificate fails the client's hostname check", function()
+    for _, version in ipairs { "tls1.2", "tls1.3" } do
+      for _, case in ipairs(BAD) do
+        local cert, k = leaf { case[1] }
+        local sctx = assert(wolfssl.context { mode = "server", certificate = cert, key = k })
+        local cctx = assert(wolfssl.context { mode = "client", cadata = ca, max_version = version,
+                                              min_version = version })
+        for _, host in ipairs(case[2]) do
+          local c, s, ok, _, err = H.pair(cctx, sctx, { server_name = host })
+          assert.is_falsy(ok, version .. ": " .. case[1] .. " matched " .. host)
+          assert.matches("hostname mismatch", tostring(err), 1, true)
+          assert.same({ false, "hostname mismatch", 62 }, { c:verify_result() })
+          c:close(); s:close()
+        end
+      end
+      -- and a good wildcard still connects
+      local cert, k = leaf { "*.example.com" }
+      local sctx = assert(wolfssl.context { mode = "server", certificate = cert, key = k })
+      local cctx = assert(wolfssl.context { mode = "client", cadata = ca, max_version = version })
+      local c, s, ok, side, err = H.pair(cctx, sctx, { server_name = "www.example.com" })
+      assert(ok, tostring(side) .. ": " .. tostring(err))
+      c:close(); s:close()
+    end
   end)
 end)

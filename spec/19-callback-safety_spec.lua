@@ -16,8 +16,8 @@ local TICKET_KEY = ("t"):rep(32)
 -- wolfSSL 5.5.4 fails without sending an alert (on_ticket_key: a failed
 -- ticket encryption ends the TLS 1.2 handshake with no alert) and for the
 -- callbacks that run when wolfSSL has already finished its side of the
--- handshake (keylog, on_new_session, session_store's put): the local call
--- still fails, but 5.5.4 has no public call to send an alert after that.
+-- handshake (keylog, on_new_session, session_store's put): there `told` says
+-- the peer still ends (close_notify or an alert, spec/36-peer-told_spec.lua).
 local SCENARIOS = {
   {
     name = "on_verify", side = "client",
@@ -63,14 +63,14 @@ local SCENARIOS = {
     make = function(cb) return H.client_ctx { on_state = cb }, H.server_ctx() end,
   },
   {
-    name = "keylog", side = "client", alert = false, -- delivered once wolfSSL has finished
+    name = "keylog", side = "client", alert = false, told = true, -- delivered once wolfSSL has finished
     good = function() end,
     make = function(cb)
       return H.client_ctx { keylog = cb, max_version = "tls1.2" }, H.server_ctx { max_version = "tls1.2" }
     end,
   },
   {
-    name = "on_new_session", side = "server", alert = false, -- runs as wolfSSL finishes
+    name = "on_new_session", side = "server", alert = false, told = true, -- runs as wolfSSL finishes
     good = function() end,
     make = function(cb)
       return H.client_ctx { max_version = "tls1.2" },
@@ -78,7 +78,7 @@ local SCENARIOS = {
     end,
   },
   {
-    name = "session_store", side = "server", alert = false, noconn = true, -- put(id, der) gets no connection
+    name = "session_store", side = "server", alert = false, told = true, noconn = true, -- put(id, der) gets no connection
     good = function() end,
     wrap = function(cb) return { get = function() return nil end, put = cb } end,
     make = function(store)
@@ -101,7 +101,8 @@ local SCENARIOS = {
     good = function() return H.read("ocsp-good.der") end,
     make = function(cb)
       return H.client_ctx { ocsp_stapling = "request" },
-        H.server_ctx { staple = cb, cafile = H.cert("ca.pem") }
+        H.server_ctx { staple = cb, cafile = H.cert("ca.pem"),
+                       max_version = not wolfssl.features.ocsp_staple_tls13 and "tls1.2" or nil }
     end,
   },
 }
@@ -167,6 +168,13 @@ describe("callback safety", function()
           local pok, perr = peer:handshake()
           assert.is_nil(pok)
           assert.matches("^peer sent alert ", perr)
+        elseif sc.told then -- the peer ends too, whatever it was doing
+          peer:feed(mine:drain())
+          local pok, perr = peer:handshake()
+          if pok then pok, perr = peer:read() end
+          assert.is_nil(pok)
+          assert.is_string(perr)
+          assert.is_not.equal("wantread", perr)
         end
         -- the failure sticks
         local again, msg = mine:handshake()
@@ -213,7 +221,7 @@ describe("callback safety", function()
       end)
 
       it("conn:close() inside is safe (deferred until the call returns)", function()
-        if sc.noconn then return end
+        if sc.noconn then pending(sc.name .. " is called without a connection: nothing to close") return end
         local closed
         local ok, err = pcall(run, sc, function(conn)
           conn:close()
@@ -231,4 +239,94 @@ describe("callback safety", function()
       end)
     end)
   end
+end)
+
+-- A callback that cannot be called at all (no Lua stack left) fails the
+-- handshake with a clear message: it is never skipped, so an on_verify pin
+-- is never bypassed. The stack is filled honestly: deep recursion in a
+-- coroutine, then conn:handshake() called with k extra arguments, for every
+-- k from "room to spare" to "handshake() itself cannot be called".
+describe("a callback with no Lua stack left", function()
+  local unpack = table.unpack or unpack
+  local PAD = {}
+  for i = 1, 64 do PAD[i] = i end -- the window is a few slots wide, near 20-40
+
+  local sctx = H.server_ctx()
+  local calls = 0
+  -- a pin that accepts nothing: the chain is trusted, so only the pin fails it
+  local cctx = H.client_ctx { on_verify = function() calls = calls + 1 return false end }
+
+  -- a client whose next handshake() runs on_verify
+  local function ready()
+    local c, s = cctx:new { server_name = "localhost" }, sctx:new {}
+    assert.is_nil(c:handshake())
+    s:feed(c:drain())
+    s:handshake()
+    c:feed(s:drain())
+    return c
+  end
+
+  -- the results go to upvalues: nothing on the way back needs stack
+  local ok_, err_
+  local function deep(depth, k, c)
+    if depth > 0 then
+      local a, b, d, e, f, g, h, i, j = 1, 2, 3, 4, 5, 6, 7, 8, 9
+      deep(depth - 1, k, c)
+      return a, b, d, e, f, g, h, i, j
+    end
+    ok_, err_ = c.handshake(c, unpack(PAD, 1, k))
+  end
+
+  -- {resumed, ok, err}, on_verify calls, the connection
+  local function attempt(depth, k)
+    local c = ready()
+    calls, ok_, err_ = 0, nil, nil
+    local resumed, msg = coroutine.resume(coroutine.create(deep), depth, k, c)
+    if not resumed then return { false, msg }, calls, c end
+    return { true, ok_, err_ }, calls, c
+  end
+
+  it("fails the handshake closed, and on_verify is never bypassed", function()
+    -- the depth at which calling handshake() overflows the stack
+    local lo, hi = 1, 400000
+    while hi - lo > 1 do
+      local mid = math.floor((lo + hi) / 2)
+      if attempt(mid, 0)[1] then lo = mid else hi = mid end
+    end
+    local closed, ran, raised, unrecorded = 0, 0, 0, 0
+    for k = 0, #PAD do
+      local res, n, c = attempt(lo, k)
+      if not res[1] then -- handshake() could not even be called: Lua's own error
+        local msg = tostring(res[2])
+        assert.is_truthy(msg:match("stack overflow") or msg:match("too many results"), msg)
+        raised = raised + 1
+        -- and it was not left half-way inside wolfSSL
+        local ok, err = c:handshake()
+        assert.is_nil(ok)
+        assert.matches("rejected by on_verify", err)
+      else
+        local ok, err = res[2], res[3]
+        assert.is_nil(ok, "the pin was bypassed at k = " .. k)
+        if n == 0 then
+          assert.matches("^callback: ", err)
+          assert.equal("callback", c:last_error().kind)
+          assert.equal("on_verify", c:last_error().callback)
+          closed = closed + 1
+          -- not even room to record why: said once wolfSSL has returned
+          if err:match("no Lua stack or memory left") then unrecorded = unrecorded + 1 end
+        else
+          assert.matches("rejected by on_verify", err)
+          ran = ran + 1
+        end
+        assert.equal("failed", c:state())
+      end
+    end
+    -- PUC Lua 5.1 limits the depth of calls, not stack slots: at the last
+    -- depth where handshake() can be called, the callback never can (any k)
+    if not (_VERSION == "Lua 5.1" and not rawget(_G, "jit")) then
+      assert.is_true(ran > 0 and raised > 0, "the scan did not reach both ends")
+      assert.is_true(unrecorded > 0, "no depth left the error without room to be recorded")
+    end
+    assert.is_true(closed > 0, "no depth left the callback without stack")
+  end)
 end)

@@ -171,6 +171,79 @@ describe("wolfssl.hello.peek", function()
        "interrupted by a alert record")
   end)
 
+  -- the openssl TLS 1.3 hello with a padding extension: a body of `size` bytes
+  -- (and a second copy of an extension when `dup` is given)
+  local function grown(size, dup)
+    local body = load("openssl-tls13.bin"):sub(10)
+    local p = 35
+    p = p + 1 + body:byte(p)                              -- session id
+    p = p + 2 + body:byte(p) * 256 + body:byte(p + 1)     -- cipher suites
+    p = p + 1 + body:byte(p)                              -- compression methods
+    local exts = body:sub(p + 2)
+    local extra = dup and exts:sub(1, 4 + exts:byte(3) * 256 + exts:byte(4)) or ""
+    local pad = size - #body - #extra - 4
+    extra = extra .. u16(21) .. u16(pad) .. ("\0"):rep(pad)
+    body = body:sub(1, p - 1) .. u16(#exts + #extra) .. exts .. extra
+    assert(#body == size)
+    return "\1" .. string.char(math.floor(size / 65536)) .. u16(size % 65536) .. body
+  end
+
+  -- every read brings one more 1-byte record: retry with all the bytes
+  local function peek_as_documented(size)
+    local payload = grown(size)
+    local records = {}
+    for i = 1, #payload do records[i] = "\22\3\1\0\1" .. payload:sub(i, i) end
+    local all = table.concat(records)
+    local t0, h, err = os.clock()
+    for i = 1, #records do
+      h, err = hello.peek(all:sub(1, 6 * i))
+      if i < #records then assert.equal("need more", err) end
+    end
+    local spent = os.clock() - t0
+    assert(h, err)
+    assert.equal("example.com", h.server_name)
+    assert.equal(#all, h.consumed)
+    return spent, #records
+  end
+
+  it("is linear when retried as documented: 4,000 one-byte records in well under a second", function()
+    local small = peek_as_documented(1000)
+    local spent, n = peek_as_documented(4000)
+    -- (valgrind and ASan slow Lua and every byte copied by many times, the
+    -- copies of this loop itself included: time is not measured there)
+    if os.getenv("WOLFSSL_VALGRIND") ~= "1" and not (os.getenv("LD_PRELOAD") or ""):find("asan") then
+      -- four times the records, about four times the time (quadratic: sixteen)
+      assert(spent < 8 * small + 0.01, ("%.3f s for 1,000 records, %.3f s for 4,000"):format(small, spent))
+      assert(spent < 0.5, ("%.2f s for %d records"):format(spent, n))
+    end
+    -- another hello with the same first records is still read from its own bytes
+    local other = load("openssl-tls13.bin")
+    assert.equal("example.com", assert(hello.peek(other)).server_name)
+  end)
+
+  it("refuses a hello longer than wolfSSL takes (18,462 bytes)", function()
+    local biggest = grown(18462)
+    local records = {}
+    for i = 1, #biggest, 16384 do records[#records + 1] = "\22\3\1" .. u16(#biggest:sub(i, i + 16383)) .. biggest:sub(i, i + 16383) end
+    assert.equal("example.com", assert(hello.peek(table.concat(records))).server_name)
+    local h, err = hello.peek("\22\3\1\64\0" .. grown(18463):sub(1, 16384))
+    assert.is_nil(h)
+    assert.equal("bad ClientHello length 18463 (too long: wolfSSL takes at most 18462)", err)
+    -- 131 KiB: refused from its header on
+    h, err = hello.peek("\22\3\1\0\4\1\2\0\0")
+    assert.is_nil(h)
+    assert.equal("bad ClientHello length 131072 (too long: wolfSSL takes at most 18462)", err)
+  end)
+
+  it("refuses a hello that repeats an extension", function()
+    local dup = grown(1000, true)
+    local h, err = hello.peek("\22\3\1" .. u16(#dup) .. dup)
+    assert.is_nil(h)
+    assert.equal("malformed client_hello: duplicate extension server_name", err)
+    local once = grown(1000)
+    assert(hello.peek("\22\3\1" .. u16(#once) .. once))
+  end)
+
   it("raises for a non-string argument", function()
     assert.has_error(function() hello.peek(nil) end,
                      "bad argument #1 to 'peek' (string expected, got nil)")

@@ -144,7 +144,7 @@ describe("on_message", function()
     for _, v in ipairs({ "tls1.3", "tls1.2" }) do
       local c, s, ok = H.pair(H.client_ctx(recording({ max_version = v })), H.server_ctx(recording()))
       assert(ok)
-      assert.is_true(c:shutdown())
+      assert.same({ nil, "wantread" }, { c:shutdown() }) -- sent; the server's is awaited
       s:feed(c:drain())
       assert.same({ nil, "closed" }, { s:read() })
       local sent, got = find(c, "alert", "sent"), find(s, "alert", "received")
@@ -215,6 +215,48 @@ describe("on_message with decryption (builds with the TLS 1.3 secret callback)",
     c:close(); s:close()
   end)
 
+  it("after 1,000 application records each way, still decodes KeyUpdates and post-handshake auth", function()
+    if not decrypted then pending("this wolfSSL build has no secret callback") return end
+    local c, s, ok = H.pair(H.client_ctx(recording({ post_handshake_auth = true, certificate = H.cert("client.pem"),
+                                                     key = H.cert("client.key") })),
+                            H.server_ctx(recording({ verify = "peer", cafile = H.cert("ca.pem"),
+                                                     post_handshake_auth = true })))
+    assert(ok)
+    local function chat(n)
+      for _ = 1, n do
+        assert.equal("x", H.transfer(s, c, "x"))
+        assert.equal("y", H.transfer(c, s, "y"))
+      end
+    end
+    chat(1000)
+    assert.truthy(find(c, "new_session_ticket", "received"))
+    assert.is_true(c:key_update())
+    chat(1000)
+    assert.is_true(s:key_update())
+    chat(10)
+    assert.is_true(s:request_certificate())
+    chat(10)
+    assert.matches("Test Client", tostring(assert(s:peer_certificate()):subject()))
+    chat(10)
+    for _, conn in ipairs({ c, s }) do
+      local kus = {}
+      for _, m in ipairs(conn.data.msgs) do
+        assert.is_nil(m.inferred, m.type .. " " .. m.direction .. " is inferred")
+        if m.type == "key_update" then kus[#kus + 1] = m.direction end
+      end
+      assert.equal(4, #kus) -- each side sent and received one and answered one
+    end
+    assert.truthy(find(c, "certificate_request", "received"))
+    assert.matches("Test Client", find(s, "certificate", "received").fields.certificates[1]:subject().text)
+    assert.truthy(find(s, "finished", "received"))
+    c:shutdown()
+    s:feed(c:drain())
+    s:read()
+    local alert = find(s, "alert", "received")
+    assert.equal("close_notify", alert.fields.description)
+    assert.is_true(alert.decrypted)
+  end)
+
   it("logs TLS 1.3 traffic secrets in NSS format, the same on both sides", function()
     if not decrypted then pending("this wolfSSL build has no secret callback") return end
     local lines = { client = {}, server = {} }
@@ -233,6 +275,34 @@ describe("on_message with decryption (builds with the TLS 1.3 secret callback)",
       assert.equal(64, #secret) -- SHA-256 suite
     end
     c:close(); s:close()
+  end)
+end)
+
+describe("the cost of tracing", function()
+  -- application data is counted, not decrypted nor handed to Lua
+  it("100,000 one-byte records cost at most about twice as much traced as untraced", function()
+    local function run(o)
+      local c, s, ok = H.pair(H.client_ctx(o and recording()), H.server_ctx(o and recording()))
+      assert(ok)
+      local t0 = os.clock()
+      for _ = 1, 100000 do
+        c:write("x")
+        s:feed(c:drain())
+        s:read()
+      end
+      for _ = 1, 10000 do
+        s:write("y")
+        c:feed(s:drain())
+        c:read()
+      end
+      local spent = os.clock() - t0
+      assert.equal("z", H.transfer(c, s, "z"))
+      return spent, c, s
+    end
+    local plain = run(false)
+    local traced, c = run(true)
+    assert(traced < 2 * plain + 0.05, ("traced %.2f s, untraced %.2f s"):format(traced, plain))
+    assert.truthy(find(c, "finished", "sent"))
   end)
 end)
 

@@ -6,9 +6,49 @@ local H = require "helpers"
 local socket = require "socket"
 package.path = "spec/support/?.lua;" .. package.path
 local resp = require "resp"
+local P = require "peers"
 
 local function have(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") end
 local function tohex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
+
+-- redis-server on rport, its pid in pids.redis
+local function start_redis(pids, rport)
+  pids.redis = H.spawn(("exec redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no"):format(rport))
+  assert(H.wait_port(rport, 5), "redis-server did not start")
+end
+
+-- the example on aport and bport (pids.a, pids.b), both using Redis on rport
+local function start_servers(pids, rport, aport, bport)
+  for name, port in pairs { a = aport, b = bport } do
+    pids[name] = H.spawn(("exec %s examples/shared-session-server.lua %d %d"):format(H.lua(), port, rport))
+  end
+  assert(H.wait_port(aport, 10), "server A did not start")
+  assert(H.wait_port(bport, 10), "server B did not start")
+end
+
+-- One connection: the server's line ("reused=... version=... port=..."),
+-- the client's session afterwards, and the handshake error if any.
+local function visit(port, cctx, sess)
+  local sock = assert(socket.connect("127.0.0.1", port))
+  sock:settimeout(0)
+  local conn = cctx:new{ fd = sock:getfd(), server_name = "localhost", session = sess }
+  local function step(f, ...)
+    for _ = 1, 200 do
+      local r, err, code = f(...)
+      if r or (err ~= "wantread" and err ~= "wantwrite") then return r, err, code end
+      socket.select({ sock }, nil, 0.05)
+    end
+    return nil, "timeout"
+  end
+  local ok, err, code = step(conn.handshake, conn)
+  if not ok then conn:close(); sock:close(); return nil, err, code end
+  assert(step(conn.write, conn, "hello\n"))
+  local line = assert(step(conn.read, conn)) -- (a TLS 1.3 ticket is read here too)
+  local reused = conn:session_reused()
+  local new = conn:session()
+  conn:close(); sock:close()
+  return line, reused, new
+end
 
 describe("sessions shared through Redis by two server processes", function()
   if not have("redis-server") then
@@ -20,15 +60,10 @@ describe("sessions shared through Redis by two server processes", function()
   local pids, redis = {}, nil
 
   setup(function()
-    pids.redis = H.spawn(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no"):format(rport))
-    assert(H.wait_port(rport, 5), "redis-server did not start")
+    start_redis(pids, rport)
     redis = assert(resp.connect("127.0.0.1", rport))
     redis:call("RPUSH", "tls:ticket_keys", tohex(wolfssl.session.new_ticket_key()))
-    for name, port in pairs { a = aport, b = bport } do
-      pids[name] = H.spawn(("exec %s examples/shared-session-server.lua %d %d"):format(H.lua(), port, rport))
-    end
-    assert(H.wait_port(aport, 10), "server A did not start")
-    assert(H.wait_port(bport, 10), "server B did not start")
+    start_servers(pids, rport, aport, bport)
   end)
 
   teardown(function()
@@ -36,30 +71,6 @@ describe("sessions shared through Redis by two server processes", function()
     if redis then redis:close() end
     H.kill(pids.redis)
   end)
-
-  -- One connection: the server's line ("reused=... version=... port=..."),
-  -- the client's session afterwards, and the handshake error if any.
-  local function visit(port, cctx, sess)
-    local sock = assert(socket.connect("127.0.0.1", port))
-    sock:settimeout(0)
-    local conn = cctx:new{ fd = sock:getfd(), server_name = "localhost", session = sess }
-    local function step(f, ...)
-      for _ = 1, 200 do
-        local r, err, code = f(...)
-        if r or (err ~= "wantread" and err ~= "wantwrite") then return r, err, code end
-        socket.select({ sock }, nil, 0.05)
-      end
-      return nil, "timeout"
-    end
-    local ok, err, code = step(conn.handshake, conn)
-    if not ok then conn:close(); sock:close(); return nil, err, code end
-    assert(step(conn.write, conn, "hello\n"))
-    local line = assert(step(conn.read, conn)) -- (a TLS 1.3 ticket is read here too)
-    local reused = conn:session_reused()
-    local new = conn:session()
-    conn:close(); sock:close()
-    return line, reused, new
-  end
 
   local function ctx12_ids() return H.client_ctx{ max_version = "tls1.2", session_tickets = false } end
   local function ctx12() return H.client_ctx{ max_version = "tls1.2" } end
@@ -122,5 +133,51 @@ describe("sessions shared through Redis by two server processes", function()
   it("both servers are still up (no crash on any of the above)", function()
     assert.is_true(H.wait_port(aport, 1))
     assert.is_true(H.wait_port(bport, 1))
+  end)
+end)
+
+-- Redis goes away mid-run and comes back (empty, as a restart without
+-- persistence leaves it): the example servers keep serving (sessions just
+-- miss), and share sessions and tickets again once Redis is back.
+describe("examples/shared-session-server.lua while Redis is down", function()
+  if not have("redis-server") then
+    it("needs redis-server (make deps)", function() pending("redis-server is not installed") end)
+    return
+  end
+
+  local rport, aport, bport = H.free_port(), H.free_port(), H.free_port()
+  local pids = {}
+
+  setup(function()
+    start_redis(pids, rport)
+    start_servers(pids, rport, aport, bport)
+  end)
+
+  teardown(function()
+    H.kill(pids.a); H.kill(pids.b); H.kill(pids.redis)
+  end)
+
+  it("serves without Redis, and shares sessions again when it is back", function()
+    local c12 = H.client_ctx { max_version = "tls1.2", session_tickets = false }
+    local c13 = H.client_ctx { min_version = "tls1.3" }
+    -- with Redis: a session made on A resumes on B
+    local _, _, s12 = visit(aport, c12)
+    assert.matches("reused=true", (visit(bport, c12, s12)))
+
+    H.kill(pids.redis) -- Redis goes away
+    assert(P.wait_exit(pids.redis, 5), "redis-server did not stop")
+    for _, ports in ipairs { { aport, bport }, { bport, aport } } do
+      -- both keep serving: full handshakes, nothing stored or found (a session
+      -- made on one server is unknown to the other)
+      local _, _, made = visit(ports[1], c12)
+      assert.matches("reused=false version=TLSv1.2 port=" .. ports[2], (visit(ports[2], c12, made)))
+      assert.matches("reused=false version=TLSv1.3", (visit(ports[2], c13)))
+    end
+
+    start_redis(pids, rport) -- back, empty
+    local _, _, again = visit(aport, c12)
+    assert.matches("reused=true version=TLSv1.2 port=" .. bport, (visit(bport, c12, again)))
+    local _, _, t13 = visit(aport, c13)
+    assert.matches("reused=true version=TLSv1.3 port=" .. bport, (visit(bport, c13, t13)))
   end)
 end)

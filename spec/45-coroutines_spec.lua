@@ -1,6 +1,7 @@
 -- Event loops: examples/coroutine-server.lua (coroutines over non-blocking
--- LuaSocket + socket.select, wolfssl.socket) holds 200 TLS clients at once.
--- The clients are 200 coroutines in this process, scheduled the same way.
+-- LuaSocket, libuv's poll through luv, wolfssl.socket) holds 200 TLS clients
+-- at once, and keeps serving past 1024 descriptors. The 200 clients are
+-- coroutines in this process, scheduled with socket.select.
 local socket = require "socket"
 local ssl = require "wolfssl.socket"
 local H = require "helpers"
@@ -120,5 +121,34 @@ describe("coroutines over non-blocking LuaSocket", function()
     -- the server saw every client open at the same time
     table.sort(counts)
     assert.equal(N, counts[#counts])
+  end)
+end)
+
+-- select() cannot watch a descriptor above 1023: the example must keep
+-- serving with more connections open than that. The load runs in a child
+-- with a descriptor limit high enough for both ends.
+describe("examples/coroutine-server.lua past 1024 descriptors", function()
+  local LOAD = 1100
+  local port, pid
+  local function limited(cmd) -- raise the soft limit where it is lower
+    return ("sh -c '[ $(ulimit -n) -ge 4096 ] || ulimit -n 4096; exec %s'"):format(cmd)
+  end
+  setup(function()
+    port = H.free_port()
+    pid = H.spawn(limited(("%s examples/coroutine-server.lua %d"):format(H.lua(), port)))
+    assert(H.wait_port(port, 10), "examples/coroutine-server.lua did not start")
+  end)
+  teardown(function() H.kill(pid) end)
+
+  it(("serves a client with %d connections open"):format(LOAD), function()
+    local p = io.popen(limited(("timeout 60 %s spec/support/many-clients.lua %d %d"):format(H.lua(), port, LOAD)) .. " 2>&1")
+    local out = p:read("*a")
+    p:close()
+    local count, pong = out:match("^count (%d+)\npong (.-)\n$")
+    assert(count, out)
+    assert.is_true(tonumber(count) > LOAD, out)
+    assert.equal("ping", pong)
+    -- and it is still there afterwards
+    assert.is_true(H.wait_port(port, 2))
   end)
 end)

@@ -87,7 +87,8 @@ end
 function P.wait_exit(pid, seconds)
   local deadline = socket.gettime() + (seconds or 5)
   while socket.gettime() < deadline do
-    if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then return true end
+    local alive = os.execute("kill -0 " .. pid .. " 2>/dev/null")
+    if alive ~= true and alive ~= 0 then return true end -- 5.1/LuaJIT return 0 for success
     socket.sleep(0.05)
   end
   H.kill(pid)
@@ -152,6 +153,75 @@ function P.serve_s_client(sctx, args)
   if f then f:close() end
   os.remove(out)
   return ok, err, conn, text
+end
+
+-- n bytes of numbered 1 KiB lines (tag: a letter that tells streams apart)
+function P.payload(n, tag)
+  local fill = (tag .. "bcdefghijklmnopqrstuvwxyz0123456789"):rep(29):sub(1, 1015)
+  local lines = {}
+  for i = 1, math.ceil(n / 1024) do lines[i] = ("%08d"):format(i) .. fill .. "\n" end
+  return table.concat(lines):sub(1, n)
+end
+
+-- both ways at once over an fd-mode connection: write all of `out` while
+-- reading `want` bytes (bounded in time). Returns what was read, or nil, err.
+function P.pump(conn, sock, out, want, seconds)
+  local sent, parts, got = 0, {}, 0
+  local deadline = socket.gettime() + (seconds or 60)
+  while sent < #out or got < want do
+    local moved, r, w = false, {}, {}
+    local function wait_for(err)
+      if err == "wantread" then r[1] = sock elseif err == "wantwrite" then w[1] = sock else return false end
+      return true
+    end
+    if sent < #out then
+      local n, err = conn:write(out, sent + 1, math.min(#out, sent + 65536))
+      if n then sent, moved = sent + n, true
+      elseif not wait_for(err) then return nil, "write: " .. tostring(err) end
+    end
+    if got < want then
+      local d, err = conn:read(math.min(65536, want - got))
+      if d then parts[#parts + 1], got, moved = d, got + #d, true
+      elseif not wait_for(err) then return nil, ("read: %s after %d bytes"):format(tostring(err), got) end
+    end
+    if not moved then socket.select(r, w, 0.5) end
+    if socket.gettime() > deadline then return nil, ("timeout: sent %d, read %d"):format(sent, got) end
+  end
+  return table.concat(parts)
+end
+
+-- the clean close: shutdown until true, then how the peer ended its side
+-- ("closed": its close_notify came). Returns shutdown's result, read()'s reason.
+function P.clean_close(conn, sock)
+  local ok, err = P.await(conn, sock, "shutdown")
+  if not ok then return nil, err end
+  return ok, select(2, conn:read())
+end
+
+-- run a peer client command in the background, stdin from `input` (a string),
+-- its stdout and stderr kept; returns a function that waits for it (bounded)
+-- and returns its stdout, exit status and stderr
+function P.run_peer(cmd, input, seconds)
+  local base = os.tmpname()
+  local f = assert(io.open(base .. ".in", "wb"))
+  f:write(input)
+  f:close()
+  local pid = P.spawn(("exec timeout %d env -u LD_PRELOAD sh -c '%s <%s.in >%s.out 2>%s.err; echo $? >%s.rc'")
+    :format(seconds or 60, cmd:gsub("'", "'\\''"), base, base, base, base))
+  return function()
+    P.wait_exit(pid, seconds or 60)
+    local function slurp(ext)
+      local h = io.open(base .. ext, "rb")
+      local d = h and h:read("*a") or ""
+      if h then h:close() end
+      os.remove(base .. ext)
+      return d
+    end
+    local out, rc, err = slurp(".out"), slurp(".rc"), slurp(".err")
+    slurp(".in")
+    os.remove(base)
+    return out, tonumber(rc), err
+  end
 end
 
 return P

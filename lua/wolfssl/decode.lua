@@ -915,11 +915,16 @@ end
 -- a number. ctx = {version=, is_server=, cipher=} (all optional).
 -- Returns the fields table, or nil, "malformed <type>: <why>".
 function M.fields(type_name, body, ctx)
+  if type(type_name) ~= "string" and type(type_name) ~= "number" then
+    error("bad argument #1 to 'fields' (handshake type name or number expected, got " .. type(type_name) .. ")", 2)
+  end
+  if ctx ~= nil and type(ctx) ~= "table" then
+    error("bad argument #3 to 'fields' (table expected, got " .. type(ctx) .. ")", 2)
+  end
   if type(type_name) == "number" then type_name = M.handshake_type_name(type_name) end
   if type(body) ~= "string" then
     return nil, format("malformed %s: body is not a string", tostring(type_name))
   end
-  if type(ctx) ~= "table" then ctx = nil end
   local dec = decoders[type_name]
   if not dec then return { length = #body } end
   local r = reader(body)

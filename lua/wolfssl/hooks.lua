@@ -22,23 +22,25 @@ local function check_psk(key, v)
       opts.bad(key, ("unknown field '%s' (expected identity, key, hint or keys)"):format(tostring(k)), 4)
     end
   end
-  local function bytes(field, s, max)
+  local function bytes(field, s, max, text)
     if type(s) ~= "string" or #s == 0 or #s > max then
       opts.bad(key, ("%s must be a string of 1 to %d bytes"):format(field, max), 5, s)
     end
+    -- identities and the hint reach wolfSSL as C strings
+    if text and s:find("%z") then opts.bad(key, field .. " must not contain a NUL byte", 5, s) end
   end
   if v.keys ~= nil then
     if type(v.keys) ~= "table" then opts.bad(key, "keys must be a table {identity = key}", 4, v.keys) end
     for id, k in pairs(v.keys) do
-      bytes("every identity in keys", id, MAX_IDENTITY)
+      bytes("every identity in keys", id, MAX_IDENTITY, true)
       bytes(("the key of '%s'"):format(tostring(id)), k, MAX_KEY)
     end
-    if v.hint ~= nil then bytes("hint", v.hint, MAX_IDENTITY) end
+    if v.hint ~= nil then bytes("hint", v.hint, MAX_IDENTITY, true) end
     if v.identity ~= nil or v.key ~= nil then
       opts.bad(key, "give identity/key (client) or hint/keys (server), not both", 4)
     end
   else
-    bytes("identity", v.identity, MAX_IDENTITY)
+    bytes("identity", v.identity, MAX_IDENTITY, true)
     bytes("key", v.key, MAX_KEY)
     if v.hint ~= nil then opts.bad(key, "hint is for servers (with keys)", 4) end
   end

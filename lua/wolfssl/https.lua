@@ -85,6 +85,9 @@ function M.tcp(params)
       end
       function conn.receive(c, pattern, ...)
         local line, err, partial = c.sock:receive(pattern, ...)
+        -- a stream that ended without close_notify may have been cut (a body
+        -- delimited by the close would look whole): fail with how it ended
+        if err == "closed" and c.sock._end and c.sock._end ~= "closed" then err = c.sock._end end
         if line and (pattern == nil or pattern == "*l" or pattern == "l") then
           local k, v = line:match("^([Ll][Oo][Cc][Aa][Tt][Ii][Oo][Nn]:%s*)(.-)%s*$")
           if k and v ~= "" and not v:match("^%a[%w+.-]*:") then line = k .. url.absolute(base, v) end

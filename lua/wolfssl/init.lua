@@ -102,7 +102,9 @@ end
 -- * `check_hostname`: boolean, default true for verifying clients (match `server_name`
 --   against the certificate's names and IP addresses).
 -- * `crl`: path, PEM, DER or an array: CRL checking. `ocsp_stapling` (client):
---   `"request"` or `"require"`; `staple` (server): path, DER or `function(conn)` returning DER.
+--   `"request"` or `"require"`; `staple` (server): path, DER or `function(conn)` returning DER
+--   (with `max_version = "tls1.2"` where `features.ocsp_staple_tls13` is false: wolfSSL 5.5.4
+--   leaks stapling over TLS 1.3).
 -- * `alpn`: array of protocol names (client: offered; server: chosen from).
 -- * `session_tickets` (true), `session_cache` (`"on"`/`"off"`), `session_cache_size`,
 --   `session_timeout` (seconds), `session_store` = `{get=fn(id), put=fn(id, der),
@@ -187,6 +189,7 @@ function M.context(o)
       local pok, pw = pcall(password)
       if not pok then return nil, "password: the password function raised: " .. tostring(pw) end
       if type(pw) ~= "string" then return nil, "password: the password function must return a string" end
+      if pw:find("%z") then return nil, "password: the password function returned a string with a NUL byte" end
       password = pw
     end
     ok, err = apply(ctx, "key", core.ctx_key(ctx, data, fmt, password))
@@ -245,6 +248,7 @@ function M.context(o)
     if not ok then return nil, "system_ca: " .. err end
   end
   core.ctx_verify(ctx, verify, o.verify_depth or 9, check_hostname)
+  M.session._set_trust(ctx, o, verify, check_hostname, system_ca)
 
   if o.alpn then
     ok, err = core.ctx_alpn(ctx, opts.alpn_list("alpn", o.alpn))
@@ -306,6 +310,7 @@ function Context:new(o)
   if o.server_name ~= nil and (type(o.server_name) ~= "string" or o.server_name == "") then
     opts.bad("server_name", "expected a non-empty string", 3, o.server_name)
   end
+  opts.no_nul("server_name", o.server_name, 3)
   local alpn = o.alpn and opts.alpn_list("alpn", o.alpn) or nil
   local uv = core.ctx_uservalue(self)
   local o_ctx = uv.options or {}
@@ -322,18 +327,22 @@ function Context:new(o)
   if o.data ~= nil then conn.data = o.data end
   if o.session ~= nil then
     if not M.session.is_session(o.session) then opts.bad("session", "expected a session object", 3, o.session) end
-    -- a session that cannot be used (expired, no ticket yet) means a full
-    -- handshake; conn:set_session(s) says why
-    conn:set_session(o.session)
+    -- a session that cannot be used (expired, no ticket yet, another version)
+    -- means a full handshake; conn:set_session(s) says why. One made under
+    -- other trust settings or for another server name is a mistake: raise.
+    local _, why = conn:set_session(o.session)
+    if why and why:find("^session refused") then
+      conn:close()
+      error(why, 2)
+    end
   end
+  M.session._prepare(conn, uv)
   return conn
 end
 
 --- A table of everything negotiated, for logs and `make demo`.
 function Connection:info()
-  if type(self) ~= "userdata" then
-    error(("bad argument #1 to 'info' (wolfssl.Connection expected, got %s)"):format(type(self)), 2)
-  end
+  opts.check_conn("info", self)
   local ok, reason = self:verify_result()
   local cert = self:peer_certificate()
   local t = {

@@ -108,8 +108,32 @@ end
 local function is_pem(s) return s:find("-----BEGIN", 1, true) ~= nil end
 local function is_der(s) return #s > 16 and s:byte(1) == 0x30 and s:find("[%z\1-\8\14-\31\128-\255]") ~= nil end
 
+local function typename(v)
+  local mt = type(v) == "userdata" and getmetatable(v)
+  return type(mt) == "table" and type(mt.__name) == "string" and mt.__name or type(v)
+end
+
+--- The self check of a Connection method written in Lua: raises as the C
+-- methods do ("bad argument #1 to 'info' (wolfssl.Connection expected, got x)").
+function M.check_conn(fname, v)
+  if typename(v) ~= "wolfssl.Connection" then
+    error(("bad argument #1 to '%s' (wolfssl.Connection expected, got %s)"):format(
+      fname, v == nil and "no value" or typename(v)), 3)
+  end
+end
+
+--- Raise when a string that becomes a C string (a name, a path, a
+-- password) holds a NUL byte: C would silently cut it there.
+function M.no_nul(key, v, level)
+  if type(v) == "string" and v:find("%z") then M.bad(key, "must not contain a NUL byte", (level or 3) + 1, v) end
+  if type(v) == "table" and not M.is_object(v) then
+    for _, e in ipairs(v) do M.no_nul(key, e, (level or 3) + 1) end
+  end
+end
+
 --- Read a file: bytes and "pem"|"der", or nil, "key: cannot read file 'x': reason".
 function M.read_file(key, path)
+  M.no_nul(key, path, 4)
   local f, err = io.open(path, "rb")
   if not f then
     return nil, ("%s: cannot read file '%s': %s"):format(key, path, (err or ""):gsub("^[^:]*: ", ""))
@@ -168,7 +192,7 @@ function M.alpn_list(key, v)
   end
   if type(list) ~= "table" or #list == 0 then M.bad(key, "expected a non-empty array of protocol names", 4, v) end
   for i, p in ipairs(list) do
-    if type(p) ~= "string" or #p == 0 or #p > 255 or p:find(",", 1, true) then
+    if type(p) ~= "string" or #p == 0 or #p > 255 or p:find(",", 1, true) or p:find("%z") then
       M.bad(key, ("entry %d is not a valid protocol name"):format(i), 4, p)
     end
   end
@@ -198,6 +222,15 @@ local function want(types)
   end
 end
 
+-- want(types), and no NUL byte in the string (or strings of the array)
+local function text(types)
+  local check = want(types)
+  return function(key, v)
+    check(key, v)
+    M.no_nul(key, v, 4)
+  end
+end
+
 local function one_of(...)
   local set, names = {}, {}
   for _, v in ipairs({ ... }) do set[v] = true; names[#names + 1] = ("%q"):format(v) end
@@ -216,17 +249,17 @@ end
 
 local callback = want({ ["function"] = true, callable = true })
 M.CONTEXT_TYPES = {
-  min_version = want({ string = true }), max_version = want({ string = true }),
-  ciphers = want({ string = true, table = true }), ciphersuites = want({ string = true, table = true }),
-  groups = want({ string = true, table = true }),
+  min_version = text({ string = true }), max_version = text({ string = true }),
+  ciphers = text({ string = true, table = true }), ciphersuites = text({ string = true, table = true }),
+  groups = text({ string = true, table = true }),
   certificate = want({ string = true, table = true, userdata = true }),
   key = want({ string = true, userdata = true, table = true }),
-  password = want({ string = true, ["function"] = true, callable = true }),
-  cafile = want({ string = true }), capath = want({ string = true }),
+  password = text({ string = true, ["function"] = true, callable = true }),
+  cafile = text({ string = true }), capath = text({ string = true }),
   cadata = want({ string = true, table = true, userdata = true }),
   system_ca = want({ boolean = true }), check_hostname = want({ boolean = true }),
   verify = one_of("none", "peer", "require"), verify_depth = integer(0),
-  alpn = want({ string = true, table = true }),
+  alpn = text({ string = true, table = true }),
   session_tickets = want({ boolean = true }),
   session_cache = function(key, v)
     if v ~= "on" and v ~= "off" and type(v) ~= "boolean" then M.bad(key, 'expected "on" or "off"', 4, v) end

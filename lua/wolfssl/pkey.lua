@@ -51,6 +51,7 @@ function M.load(data, password)
   if password ~= nil and type(password) ~= "string" then
     argerror("load", 2, "string expected, got " .. type(password))
   end
+  if password and password:find("%z") then argerror("load", 2, "the password must not contain a NUL byte") end
   return core.pkey_load(data, password)
 end
 

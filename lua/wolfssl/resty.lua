@@ -14,11 +14,14 @@
 --     local line = tls:receive("*l")
 --     tls:setkeepalive()  -- keeps the TLS session for the next request
 --
--- Sessions: `wrap` looks the session for `session_key` (default
--- "server_name:port" of the cosocket's peer is unknown to us, so the default key is
--- the server name) up in a per-worker cache and resumes it; `close` and
--- `setkeepalive` store the newest session there. The cosocket itself is not
--- pooled: a TLS stream cannot be handed to the next request, a session can.
+-- Sessions: `wrap` looks a session up in a per-worker cache and resumes it;
+-- `close` and `setkeepalive` store the newest session there. The cache is kept
+-- per context and keyed by the server name, the cosocket's peer (host:port,
+-- when the cosocket tells it) and `session_key` (use it to tell upstreams
+-- apart, e.g. "host:port"): a session is only offered to the context that
+-- made it, for the same name. A session made under other trust settings is
+-- refused anyway (DESIGN.md "Sessions carry their trust"). The cosocket itself
+-- is not pooled: a TLS stream cannot be handed to the next request, a session can.
 -- @module wolfssl.resty
 local wolfssl = require "wolfssl"
 
@@ -26,17 +29,39 @@ local M = {}
 
 local CHUNK = 16384
 
--- Per-worker session cache: key -> session object (bounded).
-local cache, cache_keys, CACHE_MAX = {}, {}, 256
+-- Per-worker session caches: context -> {keys = {...}, [key] = session}
+-- (bounded per context; a context that is gone takes its cache with it).
+local caches, CACHE_MAX = setmetatable({}, { __mode = "k" }), 256
 
-local function cache_put(key, sess)
-  if cache[key] == nil then
-    cache_keys[#cache_keys + 1] = key
-    if #cache_keys > CACHE_MAX then
-      cache[table.remove(cache_keys, 1)] = nil
+local function cache_of(ctx)
+  local c = caches[ctx]
+  if not c then
+    c = { keys = {}, sessions = {} }
+    caches[ctx] = c
+  end
+  return c
+end
+
+local function cache_put(ctx, key, sess)
+  local c = cache_of(ctx)
+  if c.sessions[key] == nil then
+    c.keys[#c.keys + 1] = key
+    if #c.keys > CACHE_MAX then
+      c.sessions[table.remove(c.keys, 1)] = nil
     end
   end
-  cache[key] = sess
+  c.sessions[key] = sess
+end
+
+-- The cache key of a connection: server name, peer address, session_key.
+local function cache_key(sock, opts)
+  if opts.session_key == false then return nil end
+  local peer = ""
+  if type(sock.getpeername) == "function" then
+    local ok, host, port = pcall(sock.getpeername, sock)
+    if ok and host then peer = tostring(host) .. ":" .. tostring(port) end
+  end
+  return table.concat({ opts.server_name or "", peer, tostring(opts.session_key or "") }, "\0")
 end
 
 --- Make a context: the same options as `wolfssl.context`.
@@ -48,7 +73,7 @@ end
 
 --- Forget every cached session (e.g. after rotating trust settings).
 function M.flush_sessions()
-  cache, cache_keys = {}, {}
+  caches = setmetatable({}, { __mode = "k" })
 end
 
 --- A TLS stream over a cosocket (the result of `wrap`).
@@ -132,12 +157,16 @@ function TLS:send(data)
   return len
 end
 
+-- The stream ends with "closed" (the peer's close_notify), "truncated" (the
+-- cosocket ended without one: data may have been cut) or "connection reset".
+local ENDS = { closed = true, truncated = true, ["connection reset"] = true }
+
 local function fill(self)
-  if self.eof then return nil, "closed" end
+  if self.eof then return nil, self.eof end
   local conn = self.conn
   local data, err = drive(self, function() return conn:read(CHUNK) end)
   if not data then
-    if err == "closed" then self.eof = true end
+    if ENDS[err] then self.eof = err end
     return nil, err
   end
   self.buf = self.buf .. data
@@ -145,8 +174,9 @@ local function fill(self)
 end
 
 --- Receive, with cosocket patterns: "*l" (a line, CR dropped), "*a" (until the
--- peer closes), or a byte count.
--- @return data, or nil, err, partial
+-- peer's close_notify), or a byte count.
+-- @return data, or nil, err, partial (err "truncated" when the stream ended
+-- without close_notify: "*a" then returns nil, "truncated", all the data)
 -- receive could not finish: nil, err and what was buffered (cosocket style)
 local function give_up(self, err)
   local partial = self.buf
@@ -218,19 +248,19 @@ end
 local function save_session(self)
   if self.session_key and self.conn.session then
     local sess = self.conn:session()
-    if sess then cache_put(self.session_key, sess) end
+    if sess then cache_put(self.ctx, self.session_key, sess) end
   end
 end
 
---- Send close_notify, keep the session for the next `wrap` with the same key,
--- close the cosocket.
+--- The clean close: send close_notify and wait for the peer's (as the
+-- cosocket's timeout allows), so that no byte is lost either way; keep the
+-- session for the next `wrap` with the same key; close the cosocket.
 function TLS:close()
   if self.closed then return 1 end
   save_session(self)
-  pcall(function()
-    if self.conn:shutdown() then flush(self) end
-  end)
-  self.conn:close()
+  local conn = self.conn
+  pcall(drive, self, function() return conn:shutdown() end)
+  conn:close()
   self.closed = true
   return self.sock:close()
 end
@@ -254,7 +284,8 @@ end
 -- @param ctx a client or server `wolfssl.context` (or context options)
 -- @tparam[opt] table opts `server_name` (SNI and the name the certificate must
 -- match), `alpn`, `session` (a session object to resume), `session_key`
--- (cache key: default the server name; false: no cache)
+-- (added to the cache key, which is per context and holds the server name and
+-- the peer; false: no cache)
 -- @return a TLS object
 function M.wrap(sock, ctx, opts)
   if (type(sock) ~= "table" and type(sock) ~= "userdata") or type(sock.send) ~= "function" then
@@ -273,13 +304,13 @@ function M.wrap(sock, ctx, opts)
       error(("bad argument #3 to 'wrap' (unknown option '%s')"):format(tostring(k)), 2)
     end
   end
-  local key = opts.session_key
-  if key == nil then key = opts.server_name end
+  local key = cache_key(sock, opts)
   local session = opts.session
-  if session == nil and key then session = cache[key] end
+  if session == nil and key then session = cache_of(ctx).sessions[key] end
   local conn = ctx:new{ server_name = opts.server_name, alpn = opts.alpn }
+  -- a session that does not fit (trust, name, version, expired) means a full handshake
   if session and conn.set_session then conn:set_session(session) end
-  return setmetatable({ sock = sock, conn = conn, buf = "", session_key = key or nil }, TLS)
+  return setmetatable({ sock = sock, conn = conn, ctx = ctx, buf = "", session_key = key }, TLS)
 end
 
 return M

@@ -65,7 +65,9 @@
 --   while a store is set. The functions run inside the handshake, through a
 --   protected call: they must not yield (in OpenResty, prefetch the entry with
 --   `wolfssl.hello.peek(bytes).session_id` before the handshake and return it
---   from `get`). An error in them fails the handshake like any callback error.
+--   from `get`). An error in `get` is a cache miss (a full handshake; the error
+--   is kept in `conn:last_error()`): a store outage does not fail handshakes.
+--   An error in `put` fails the handshake like any callback error.
 --   TLS 1.3 and ticket resumption never use the store: share ticket keys instead.
 -- * `ticket_keys = {newest, older, ...}`: keys shared by every server of a fleet.
 --   **Format:** each key is 32 random bytes, or the same as 64 hex digits
@@ -82,22 +84,141 @@
 -- * `on_ticket_key(conn, name)`: a ticket arrived under a key name (32 hex digits)
 --   that is not in `ticket_keys`: return that key (32 bytes) to accept it, or nil
 --   (full handshake). With no `ticket_keys` at all it is also asked for the key
---   of each new ticket, with `name = nil`. It runs inside the handshake: no
---   yielding.
+--   of each new ticket, with `name = nil`: first when `ctx:new` makes the
+--   connection (nil then means this connection issues no ticket; the handshake
+--   succeeds on both sides), then for each ticket. It runs inside the handshake
+--   (or `ctx:new`): no yielding. An error in it fails the connection.
+--
+-- ### Exported sessions and trust
+--
+-- A session records what its first handshake established: the server name it
+-- was made for, whether the server's certificate was verified (and the verify
+-- mode), and a fingerprint of the trust settings of the context that made it
+-- (verify, verify_depth, check_hostname, the CAs: cafile contents, capath,
+-- cadata, system_ca; crl, ocsp_stapling, and the identity of on_verify).
+-- `conn:set_session(s)` returns `nil, "session refused: ..."` and
+-- `ctx:new{session = s}` raises that message when the context's trust settings
+-- or the connection's server name differ; the session is never offered.
+-- `session:trust()` shows the record (`server_name`, `verified`, `verify`).
+-- On a resumed connection `verify_result()` reports the session's verification.
+-- A session whose protocol version the context does not enable is not offered
+-- (`set_session` says why; the handshake is a full one).
+--
+-- `s:export()` gives (lengths big-endian): `"LWS1"`, flags (1 byte: 1 verified,
+-- 2 has a server name), verify mode (1 byte: 0 none, 1 peer, 2 require), the
+-- trust fingerprint (32 bytes, SHA-256), the server name's length (2 bytes) and
+-- the name, the length (4 bytes) of wolfSSL's serialisation and the
+-- serialisation, then HMAC-SHA256 of all that under the session key (32
+-- bytes). `import` checks the MAC first, then every length of wolfSSL's
+-- serialisation against the field it fills (wolfSSL 5.5.4 does not), and only
+-- then lets wolfSSL parse it. A server checks what `session_store.get` returns
+-- the same way: anything else (damaged, forged, another key, other trust
+-- settings) is a cache miss noted in `conn:last_error()`. The session key is
+-- random per process unless `set_key` sets one: a fleet sharing a store sets
+-- the same key everywhere. A context with `on_verify` resumes only sessions
+-- made in the same process under the same function.
 --
 -- @module wolfssl.session
 local core = require "wolfssl.core"
 
 local M = {}
 
---- Load a session exported with `s:export()`.
--- @tparam string der
--- @return session, or nil and a message when the bytes are not a session
-function M.import(der)
-  if type(der) ~= "string" then
-    error(("bad argument #1 to 'import' (string expected, got %s)"):format(type(der)), 2)
+--- Load a session exported with `s:export()`. The bytes are checked before
+-- wolfSSL parses them: their MAC under the session key (see `set_key`), then
+-- every length against its field.
+-- @tparam string bytes
+-- @return session, or nil and a message: "not a valid exported session", or
+-- "the exported session was not made under this process's session key ..."
+function M.import(bytes)
+  if type(bytes) ~= "string" then
+    error(("bad argument #1 to 'import' (string expected, got %s)"):format(type(bytes)), 2)
   end
-  return core.session_import(der)
+  return core.session_import(bytes)
+end
+
+local function hexkey(key, i, v)
+  if type(v) ~= "string" then return nil, ("entry %d is not a string"):format(i) end
+  if #v == 32 then return v end
+  if #v == 64 and v:match("^%x+$") then
+    return (v:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end))
+  end
+  return nil, ("entry %d must be 32 bytes or 64 hex digits (got %d bytes)"):format(i, #v)
+end
+
+--- Set the session key: the key of the MAC every exported session carries
+-- (`s:export()`, and what a server hands `session_store.put`). Without it each
+-- process has its own random key, so only the process that exported a session
+-- can import it. Processes that share sessions (a fleet behind one Redis, a
+-- client that keeps sessions on disk across restarts) set the same key. Call it
+-- before exporting or importing; it applies to the whole Lua state.
+-- **Secret**: whoever has it can make a server accept a forged session.
+-- @tparam string key 32 bytes or 64 hex digits (`new_ticket_key()` makes one)
+function M.set_key(key)
+  local k, err = hexkey("key", 1, key)
+  if not k then
+    error("bad argument #1 to 'set_key' (" .. (type(key) == "string" and err:gsub("^entry 1 ", "")
+      or ("string expected, got " .. type(key))) .. ")", 2)
+  end
+  return core.session_set_key(k)
+end
+
+-- Trust fingerprints. A function (on_verify) is known by an id unique in this
+-- process (never reused, even once the function is gone): a context with
+-- on_verify resumes only sessions made in this process under the same function.
+local fn_ids, fn_next = setmetatable({}, { __mode = "k" }), 0
+local PROCESS = core.random_bytes(16)
+
+local function fn_id(f)
+  if f == nil then return "" end
+  local id = fn_ids[f]
+  if not id then
+    fn_next = fn_next + 1
+    id = PROCESS .. fn_next
+    fn_ids[f] = id
+  end
+  return id
+end
+
+-- The bytes a value stands for: strings as they are, certificates and CRL
+-- objects by their DER, arrays item by item.
+local function bytes_of(v)
+  if type(v) == "table" then
+    local parts = {}
+    for i, item in ipairs(v) do
+      local b = bytes_of(item)
+      parts[i] = #b .. ":" .. b
+    end
+    return table.concat(parts)
+  elseif type(v) == "userdata" and type(v.der) == "function" then
+    return v:der()
+  end
+  return tostring(v)
+end
+
+--- Record the trust settings of a new context (called by wolfssl.context with
+-- the resolved verify mode, check_hostname and system_ca).
+function M._set_trust(ctx, o, verify, check_hostname, system_ca)
+  local cafile = o.cafile and (io.open(o.cafile, "rb") or nil)
+  local ca = cafile and cafile:read("*a") or o.cafile
+  if cafile then cafile:close() end
+  local parts = {}
+  for _, item in ipairs {
+    { "mode", o.mode }, { "verify", verify }, { "verify_depth", o.verify_depth or 9 },
+    { "check_hostname", check_hostname }, { "cafile", ca }, { "capath", o.capath },
+    { "cadata", o.cadata }, { "system_ca", system_ca }, { "crl", o.crl },
+    { "ocsp_stapling", o.ocsp_stapling }, { "on_verify", fn_id(o.on_verify) },
+  } do
+    local v = item[2] == nil and "" or bytes_of(item[2])
+    parts[#parts + 1] = item[1] .. "=" .. #v .. ":" .. v -- (5.1's format %s stops at a NUL)
+  end
+  return core.ctx_trust(ctx, table.concat(parts, ";"))
+end
+
+--- Per-connection steps (called by ctx:new): a server whose new tickets take
+-- their key from on_ticket_key asks it now (name nil); nil means this
+-- connection issues no ticket (wolfSSL cannot skip one later).
+function M._prepare(conn, uv)
+  if uv.on_ticket_key then core.conn_prepare_ticket(conn) end
 end
 
 --- A new random ticket key (32 bytes).
@@ -125,8 +246,12 @@ end
 --- Session objects.
 -- @type session
 
---- The session as a string (wolfSSL's serialisation). **Secret key material.**
+--- The session as a string (format above: its trust record, wolfSSL's
+-- serialisation and a MAC). **Secret key material.**
 -- @function session:export
+
+--- The trust record: `{server_name = , verified = boolean, verify = "none"|"peer"|"require"}`.
+-- @function session:trust
 
 --- The session id in lowercase hex (nil when there is none).
 -- @function session:id
@@ -157,20 +282,13 @@ end
 -- the ticket was read).
 -- @function conn:session
 
---- Offer `s` for resumption (client, before the handshake): true, or nil and why.
+--- Offer `s` for resumption (client, before the handshake): true, or nil and
+-- why ("session refused: ..." when it was made under other trust settings or
+-- for another server name).
 -- @function conn:set_session
 
 --- True when the handshake resumed a session (abbreviated handshake).
 -- @function conn:session_reused
-
-local function hexkey(key, i, v)
-  if type(v) ~= "string" then return nil, ("entry %d is not a string"):format(i) end
-  if #v == 32 then return v end
-  if #v == 64 and v:match("^%x+$") then
-    return (v:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end))
-  end
-  return nil, ("entry %d must be 32 bytes or 64 hex digits (got %d bytes)"):format(i, #v)
-end
 
 local function key_list(opts, key, v, level)
   if type(v) ~= "table" or #v == 0 then opts.bad(key, "expected a non-empty array of keys", level, v) end

@@ -329,6 +329,9 @@ function SSLConnection:dohandshake()
   end
 end
 
+-- How a stream can end (conn:read, conn:write): LuaSec says "closed" for each.
+local ENDS = { closed = true, truncated = true, ["connection reset"] = true }
+
 -- Read one chunk into the buffer. Returns true, or nil, err.
 local function fill(self, deadline, n)
   if self._failed then return nil, "closed" end
@@ -358,7 +361,13 @@ local function fill(self, deadline, n)
     return true
   end
   self._want = "nothing"
-  if err == "closed" then self._eof = true else self._failed = true end -- later calls: "closed"
+  if ENDS[err] then
+    -- the end of the stream: LuaSec says "closed" however it ended; how it
+    -- ended stays in _end (wolfssl.https fails a truncated body with it)
+    self._eof, self._end = true, err
+    return nil, "closed"
+  end
+  self._failed = true -- later calls: "closed"
   return nil, err
 end
 
@@ -471,6 +480,7 @@ function SSLConnection:send(data, i, j)
     else
       self._want = "nothing"
       self._failed = true
+      if ENDS[err] then err = "closed" end -- the peer is gone: LuaSocket's word
       return nil, err, pos - 1
     end
   end
@@ -492,14 +502,31 @@ function SSLConnection:settimeout(t, mode)
   return 1
 end
 
---- Close: send close_notify when possible (never blocks), free the TLS state,
--- close the socket. Calling it again does nothing.
+-- Seconds close() waits for the peer's close_notify on a blocking wrapper.
+local CLOSE_WAIT = 10
+
+-- The clean close: our close_notify, then the peer's (or the end of the
+-- transport), waiting as the timeout allows. What arrives meanwhile is taken
+-- from the socket (and dropped with the connection): closing a socket with
+-- unread bytes would reset it and cut what the peer has yet to read.
+local function shutdown(self, conn)
+  local deadline = socket.gettime() + (self._timeout or CLOSE_WAIT)
+  while true do
+    local ok, done, err = pcall(conn.shutdown, conn)
+    if not ok or done or (err ~= "wantread" and err ~= "wantwrite") then return end
+    if not wait(self, err, deadline) then return end
+  end
+end
+
+--- Close: the clean close (send close_notify, then wait for the peer's, up to
+-- the timeout — 10 s when there is none — so that no byte is lost either way),
+-- free the TLS state, close the socket. Calling it again does nothing.
 function SSLConnection:close()
   if self._closed then return end
   self._closed = true
   local conn = self._conn
   if conn then
-    if self._hs_done then pcall(conn.shutdown, conn) end
+    if self._hs_done and not self._failed then shutdown(self, conn) end
     conn:close()
     self._conn = nil
   end

@@ -169,16 +169,49 @@ function Dispatch:handshake_message(d, m, r, decrypted)
   })
   if decrypted then -- the sender's keys change after its Finished / a KeyUpdate
     local ep = st.epoch[((d == "sent") ~= self.info.is_server) and "client" or "server"]
+    local after = ep.name == "application"
     if name == "finished" and ep.name == "handshake" then
       ep.name, ep.gen, ep.seq = "application", 0, 0
     elseif name == "key_update" then
       ep.gen, ep.seq = ep.gen + 1, 0
     end
+    self:expect(d, name, fields, after)
     if name == "encrypted_extensions" or name == "certificate" or name == "finished" then
       if (d == "sent") == self.info.is_server then st.server_flight_done = true
       else st.client_flight_done = true end
     end
   end
+end
+
+-- After the handshake the C side hands over received application records
+-- only while a post-handshake message is awaited (core.trace_arm): the
+-- server's tickets (until its first application data), the answer to our
+-- KeyUpdate, the client's certificate after our CertificateRequest. Records
+-- of a call that answered the peer (a KeyUpdate, a CertificateRequest) come
+-- too. The others are only counted (info.skipped_*).
+function Dispatch:expect(d, name, fields, after)
+  local st = self.st
+  local wait = st.wait or {}
+  st.wait = wait
+  if d == "received" then
+    if name == "new_session_ticket" then st.ticket_read = true end
+    if name == "finished" and not self.info.is_server and not after then wait.ticket = true
+    elseif name == "key_update" then wait.key_update = nil
+    elseif name == "finished" and after then wait.certificate = nil end
+  elseif after and name == "key_update" and fields and fields.request_update then
+    wait.key_update = true
+  elseif name == "certificate_request" and st.done_reported then
+    wait.certificate = true
+  end
+  core.trace_arm(self.conn, next(wait) ~= nil)
+end
+
+-- n application records counted in C, not handed over: their sequence numbers
+function Dispatch:skip(d, n)
+  local st = self.st
+  if not st.epoch or not n or n == 0 then return end
+  local ep = st.epoch[((d == "sent") ~= self.info.is_server) and "client" or "server"]
+  ep.seq = ep.seq + n
 end
 
 -- TLS 1.3: decrypt a copy of an encrypted record (builds with the secret
@@ -203,6 +236,9 @@ function Dispatch:decrypt(r)
     local msgs, rest = decode.handshake_messages(st.hs[d] .. pt)
     st.hs[d] = rest
     for _, m in ipairs(msgs) do self:handshake_message(d, m, r, true) end
+  elseif inner == APP and st.wait and st.wait.ticket and d == "received" then
+    st.wait.ticket = nil -- tickets come before the server's first data
+    core.trace_arm(self.conn, next(st.wait) ~= nil)
   elseif inner == ALERT then
     local f, err = decode.alert(pt)
     self:emit({ direction = d, content_type = "alert", type = "alert", data = pt,
@@ -332,12 +368,18 @@ local function dispatch(conn, records, info)
   local st = state_of(conn)
   local self = setmetatable({ conn = conn, st = st, info = info, cb = callbacks_of(conn),
                               alerted = {} }, Dispatch)
-  for i = 1, #records do self:record(records[i]) end
+  for i = 1, #records do
+    local r = records[i]
+    if r.skipped then self:skip(r.direction, r.skipped) end
+    self:record(r)
+  end
+  self:skip("sent", info.skipped_sent)
+  self:skip("received", info.skipped_received)
   if st.pend.sent > 0 then self:close_flight("sent", true) end
   if (info.done or info.error) and st.pend.received > 0 then self:close_flight("received", true) end
-  if info.ticket and st.version == TLS13 and not info.is_server and (not DECRYPTS or st.nodecrypt) then
+  if info.ticket and st.version == TLS13 and not info.is_server and not st.ticket_read then
     -- the session now holds a ticket: at least one arrived (how many is not
-    -- visible without decryption)
+    -- visible without decryption, or once application records are only counted)
     self:emit({ direction = "received", content_type = "handshake", type = "new_session_ticket",
                 inferred = true, fields = { at_least_one = true } })
   end
@@ -535,8 +577,29 @@ DETAIL.alert = function(f)
   return ("%s %s"):format(f.level or "?", f.description or "?")
 end
 
+local function argerror(n, fname, why, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, why), level or 3)
+end
+
+local function is_conn(v)
+  return type(v) == "userdata" and getmetatable(v) and getmetatable(v).__name == "wolfssl.Connection"
+end
+
+-- argument n of fname must be a connection (level: as for error(), from the caller)
+local function check_conn(n, fname, v, level)
+  if not is_conn(v) then
+    local mt = type(v) == "userdata" and getmetatable(v)
+    argerror(n, fname, "wolfssl.Connection expected, got " ..
+             (v == nil and "no value" or mt and mt.__name or type(v)), (level or 3) + 1)
+  end
+end
+
 --- One line for one message. role: "client" or "server" (whose view).
 function M.render(msg, role)
+  if type(msg) ~= "table" then argerror(1, "render", "message table expected, got " .. type(msg)) end
+  if role ~= nil and role ~= "client" and role ~= "server" then
+    argerror(2, "render", 'expected "client" or "server", got ' .. tostring(role))
+  end
   local me, peer = "C", "S"
   if role == "server" then me, peer = "S", "C" end
   local arrow = msg.direction == "sent" and (me .. " -> " .. peer) or (me .. " <- " .. peer)
@@ -577,6 +640,13 @@ M.round_trips = round_trips
 -- @param err the failure message, if the handshake failed
 -- @param seconds time taken
 function M.summary(conn, messages, err, seconds)
+  check_conn(1, "summary", conn)
+  if messages ~= nil and type(messages) ~= "table" then
+    argerror(2, "summary", "table of messages expected, got " .. type(messages))
+  end
+  if seconds ~= nil and type(seconds) ~= "number" then
+    argerror(4, "summary", "number expected, got " .. type(seconds))
+  end
   local lines = {}
   local role = conn:is_server() and "server" or "client"
   local ms = seconds and ("%.1f ms"):format(seconds * 1000) or "?"
@@ -630,19 +700,26 @@ function Recorder:_conn(conn)
   return per
 end
 
-function Recorder:messages(conn) return self:_conn(conn).messages end
+local function check_recorder(fname, self, conn)
+  if getmetatable(self) ~= Recorder then
+    error(("calling '%s' on bad self (trace recorder expected, got %s)"):format(fname, type(self)), 3)
+  end
+  check_conn(1, fname, conn, 4)
+end
+
+function Recorder:messages(conn)
+  check_recorder("messages", self, conn)
+  return self:_conn(conn).messages
+end
 
 --- Write the summary for conn (and return its lines).
 function Recorder:summary(conn, err)
+  check_recorder("summary", self, conn)
   local per = self:_conn(conn)
   local secs = (per.finish or now()) - per.start
   local lines = M.summary(conn, per.messages, err, secs)
   for _, l in ipairs(lines) do self.write(l) end
   return lines
-end
-
-local function is_conn(v)
-  return type(v) == "userdata" and getmetatable(v) and getmetatable(v).__name == "wolfssl.Connection"
 end
 
 --- Trace a context's connections (options table) or one connection.

@@ -13,7 +13,10 @@
 --   response to staple. wolfSSL verifies it before stapling it, so the server
 --   context must trust the CA that issued its certificate (cafile/cadata), and
 --   it caches the response per certificate until the response's nextUpdate:
---   a function is called when wolfSSL has no valid cached response.
+--   a function is called when wolfSSL has no valid cached response. Where
+--   `features.ocsp_staple_tls13` is false (wolfSSL 5.5.4 leaks about 8 KiB per
+--   TLS 1.3 ClientHello asking for a staple), a stapling server must set
+--   `max_version = "tls1.2"`.
 -- @module wolfssl.trust
 local core = require "wolfssl.core"
 
@@ -76,6 +79,11 @@ function M.install(wolfssl, opts)
     else
       opts.bad("staple", "expected a path, a DER string or a function(conn) returning DER", 4, v)
     end
+    if not features.ocsp_staple_tls13 and features.tls13 and o.max_version ~= "tls1.2"
+       and o.max_version ~= "tls1.1" then
+      opts.bad("staple", "this wolfSSL build leaks memory (8 KiB) on every TLS 1.3 ClientHello" ..
+        ' that asks for a staple: set max_version = "tls1.2" to staple (features.ocsp_staple_tls13)', 4)
+    end
     local ok, err = core.ctx_staple(ctx)
     if not ok then return nil, "staple: " .. err end
     return true
@@ -88,6 +96,7 @@ function M.install(wolfssl, opts)
   -- 5.5.4 does not give a client the response's bytes, so there is no `der`
   -- (`wolfssl.features.ocsp_response_der` is false).
   function wolfssl.Connection:ocsp_response()
+    opts.check_conn("ocsp_response", self)
     local status, produced = self:_ocsp_status()
     if not status then return nil end
     return { status = status, produced_at = produced }

@@ -1,0 +1,54 @@
+/* testutil.c: descriptor helpers for the suite's fd-mode specs, in
+ * wolfssl.core._test. They hand out raw descriptor operations no user needs,
+ * so a normal process does not see them: the table exists only when the
+ * environment has WOLFSSL_TEST_LUA (the Makefile's test runs set it). */
+#include "lwolfssl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* _test.socketpair([nonblocking]) -> fd1, fd2 | nil, msg: a connected AF_UNIX
+ * stream pair, for the fd-mode specs. */
+static int test_socketpair(lua_State *L) {
+    int sv[2], i;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return lwl_fail(L, strerror(errno));
+    if (lua_toboolean(L, 1))
+        for (i = 0; i < 2; i++) fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK);
+    lwl_pushint(L, sv[0]);
+    lwl_pushint(L, sv[1]);
+    return 2;
+}
+
+/* _test.setblocking(fd, on): LuaSocket keeps its sockets O_NONBLOCK; the specs
+ * use this to test truly blocking descriptors */
+static int test_setblocking(lua_State *L) {
+    int fd = (int)luaL_checkinteger(L, 1);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return lwl_fail(L, strerror(errno));
+    fl = lua_toboolean(L, 2) ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK);
+    if (fcntl(fd, F_SETFL, fl) != 0) return lwl_fail(L, strerror(errno));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* _test.closefd(fd) -> true | nil, msg */
+static int test_closefd(lua_State *L) {
+    int fd = (int)luaL_checkinteger(L, 1);
+    if (close(fd) != 0) return lwl_fail(L, strerror(errno));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+void lwl_test_open(lua_State *L) {
+    static const luaL_Reg funcs[] = {{"socketpair", test_socketpair},
+                                     {"closefd", test_closefd},
+                                     {"setblocking", test_setblocking},
+                                     {NULL, NULL}};
+    if (getenv("WOLFSSL_TEST_LUA") == NULL) return;
+    luaL_newlib(L, funcs);
+    lua_setfield(L, -2, "_test");
+}
