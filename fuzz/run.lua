@@ -1,5 +1,5 @@
 -- Load a fuzz driver: the one Lua entry point shared by the libFuzzer harness
--- (fuzz/harness.c) and the replay (fuzz/replay.lua, spec/07-fuzz-replay_spec.lua).
+-- (fuzz/harness.c) and the replay (fuzz/replay.lua, spec/08-fuzz-replay_spec.lua).
 --   local run = dofile(ROOT .. "/fuzz/run.lua")(ROOT, "server")
 --   run(bytes) -> true | false, message   (a finding raises: see common.lua)
 return function(root, target)
