@@ -14,6 +14,8 @@ package.path = root .. "/fuzz/?.lua;" .. root .. "/lua/?.lua;" .. root .. "/lua/
 local C = require "drivers.common"
 local decode = require "wolfssl.decode"
 
+require("wolfssl.session").set_key(C.SESSION_KEY) -- as drivers/session.lua
+
 local OUT = root .. "/fuzz/corpus/"
 local count = {}
 

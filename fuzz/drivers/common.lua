@@ -29,6 +29,10 @@ end
 
 local PSK_KEY = string.rep("k", 32)
 
+-- the session key (the MAC of exported sessions): fixed, so the seeds that
+-- fuzz/make-corpus.lua exports import in the fuzz process
+C.SESSION_KEY = string.rep("s", 32)
+
 -- name, client options, server options (merged over the defaults below)
 C.PAIRS = {
   { name = "tls13", client = { alpn = { "h2", "http/1.1" } }, server = { alpn = { "h2" } } },
