@@ -4,10 +4,15 @@
 #   make test       install what is missing, build, run the whole suite
 #   make demo       install what is missing, build, run the handshake demo
 #   make bench      benchmarks against our C loop and LuaSec
+#   make fuzz       libFuzzer targets (clang-14, ASan+UBSan, ASan-built wolfSSL), each
+#                   run FUZZ_SECS seconds (default 60); crashes land in fuzz/regressions/
+#   make fuzz-corpus  remake the seed corpora (fuzz/corpus/) from real handshakes
 #
 # Variables: LUA (lua5.4, lua5.3, lua5.1, luajit), LUA_INCDIR, LIBFLAG, CFLAGS,
 # LIBDIR, LUADIR (install), WOLFSSL (tuned | system), WOLFSSL_SRC (a wolfSSL
-# source tree for the tuned build), WOLFSSL_INCDIR / WOLFSSL_LIBDIR (override).
+# source tree for the tuned build), WOLFSSL_INCDIR / WOLFSSL_LIBDIR (override);
+# fuzz: FUZZ_SECS, FUZZ_TARGETS (subset), FUZZ_FLAVOUR (tuned | debian: wolfSSL
+# configured like the system build), FUZZ_CC (clang-14). See fuzz/README.md.
 
 LUA ?= lua5.4
 WOLFSSL ?= tuned
@@ -57,7 +62,8 @@ RUN_ENV = LUA_PATH="$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;$(ROOT)/spec/?.lua;
           LUA_CPATH="$(ROOT)/$(OUT)/?.so;;" WOLFSSL_TEST_LUA=$(LUA) \
           WOLFSSL_TEST_BUILD=$(WOLFSSL)
 
-.PHONY: all deps test test-one demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl
+.PHONY: all deps test test-one demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
+        fuzz fuzz-build fuzz-corpus
 
 all: $(MODULE)
 
@@ -120,6 +126,44 @@ check-asan:
 check-valgrind: all
 	@$(RUN_ENV) WOLFSSL_VALGRIND=1 bash build-aux/run-busted.sh $(LUA)
 
+# Fuzzing: one libFuzzer binary per driver in fuzz/drivers/ (fuzz/harness.c with
+# the C core linked in), against an ASan + coverage build of wolfSSL made from
+# the same source and flags as the tuned build (or Debian's: FUZZ_FLAVOUR=debian).
+FUZZ_CC ?= clang-14
+FUZZ_SECS ?= 60
+FUZZ_FLAVOUR ?= tuned
+FUZZ_TARGETS ?= $(filter-out common,$(basename $(notdir $(wildcard fuzz/drivers/*.lua))))
+FUZZ_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer
+FUZZ_WOLFSSL = $(ROOT)/$(BUILD)/wolfssl-$(FUZZ_FLAVOUR)-asan
+FUZZ_OUT = $(BUILD)/fuzz/$(FUZZ_FLAVOUR)
+FUZZ_OBJS = $(patsubst csrc/%.c,$(FUZZ_OUT)/obj/%.o,$(SRCS))
+FUZZ_BUILD_NAME = $(if $(filter debian,$(FUZZ_FLAVOUR)),system,tuned)
+
+$(FUZZ_WOLFSSL)/.stamp: build-aux/build-wolfssl.sh
+	@WOLFSSL_CC=$(FUZZ_CC) WOLFSSL_FLAVOUR=$(FUZZ_FLAVOUR) \
+	  WOLFSSL_EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+	  bash build-aux/build-wolfssl.sh $(FUZZ_WOLFSSL) $(WOLFSSL_SRC)
+
+$(FUZZ_OUT)/obj/%.o: csrc/%.c $(HDRS) $(FUZZ_WOLFSSL)/.stamp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(WARN) -I/usr/include/lua5.4 \
+	  -I$(FUZZ_WOLFSSL)/include -DLWL_VERSION='"$(VERSION)"' -DLWL_BUILD='"$(FUZZ_BUILD_NAME)"' -c -o $@ $<
+
+$(FUZZ_OUT)/%: fuzz/harness.c $(FUZZ_OBJS)
+	$(FUZZ_CC) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer $(WARN) -I/usr/include/lua5.4 \
+	  -DFUZZ_TARGET='"$*"' -DFUZZ_ROOT='"$(ROOT)"' -o $@ fuzz/harness.c $(FUZZ_OBJS) \
+	  -L$(FUZZ_WOLFSSL)/lib -Wl,-rpath,$(FUZZ_WOLFSSL)/lib -lwolfssl -llua5.4 -lm
+
+.SECONDARY: $(FUZZ_OBJS)
+
+fuzz-build: $(addprefix $(FUZZ_OUT)/,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	@FUZZ_SECS=$(FUZZ_SECS) bash fuzz/run-fuzz.sh $(FUZZ_OUT) $(FUZZ_TARGETS)
+
+fuzz-corpus: all
+	@$(RUN_ENV) $(LUA) fuzz/make-corpus.lua $(ROOT)
+
 docs:
 	@ldoc -c doc/config.ld . >/dev/null && echo "docs in doc/html/index.html"
 
@@ -139,4 +183,4 @@ install: all
 	if [ -f bin/wolfssl-trace ]; then install -m 755 bin/wolfssl-trace $(DESTDIR)$(BINDIR)/wolfssl-trace; fi
 
 clean:
-	rm -rf $(BUILD)/system $(BUILD)/tuned $(BUILD)/asan $(BUILD)/test-results
+	rm -rf $(BUILD)/system $(BUILD)/tuned $(BUILD)/asan $(BUILD)/fuzz $(BUILD)/test-results

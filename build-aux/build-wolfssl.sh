@@ -2,6 +2,7 @@
 # Build the "tuned" wolfSSL used by lua-wolfssl into a project-local prefix.
 #
 #   build-aux/build-wolfssl.sh PREFIX [SRC_DIR]
+#   WOLFSSL_CC=clang-14 WOLFSSL_EXTRA_CFLAGS="-fsanitize=..." build-aux/build-wolfssl.sh PREFIX
 #
 # PREFIX   absolute install dir (e.g. $PWD/build/wolfssl-tuned). Result:
 #          PREFIX/lib/libwolfssl.so*, PREFIX/include/wolfssl/..., PREFIX/lib/pkgconfig/wolfssl.pc
@@ -12,7 +13,10 @@
 #
 # The source tree is never modified: it is copied to a scratch build dir next to PREFIX.
 # PREFIX/.stamp records the version and the exact configure flags; when it matches, the
-# script exits at once. Output: one line per phase; the full log is PREFIX/../wolfssl-build.log.
+# script exits at once. Output: one line per phase; the full log is PREFIX-build.log.
+# WOLFSSL_CC (compiler) and WOLFSSL_EXTRA_CFLAGS (appended to our CFLAGS) make an instrumented
+# copy with the same configure flags, e.g. the ASan + coverage build `make fuzz` links against;
+# they are recorded in the stamp (and absent from it when unset).
 # Touches no system files: the library is linked later with an rpath.
 set -euo pipefail
 # Called from make: a caller's `make CFLAGS=...` (check-asan) reaches our own
@@ -28,8 +32,8 @@ SRC_DIR=${2:-}
 PREFIX=${PREFIX%/}
 TOP=$(dirname "$PREFIX")            # e.g. build/
 mkdir -p "$TOP"
-LOG=$TOP/wolfssl-build.log
-WORK=$TOP/wolfssl-obj               # scratch copy of the source, built in place
+LOG=$PREFIX-build.log
+WORK=$PREFIX-obj                    # scratch copy of the source, built in place (one per prefix)
 JOBS=${JOBS:-2}
 
 say() { printf 'wolfssl: %s\n' "$*"; }
@@ -146,7 +150,21 @@ EXTRA_CPPFLAGS=(
                                   # syscall instead of three
 )
 
+# WOLFSSL_FLAVOUR=debian: configured like Debian 12's own package instead (its debian/rules), for
+# an instrumented twin of the system build (make fuzz FUZZ_FLAVOUR=debian).
+FLAVOUR=${WOLFSSL_FLAVOUR:-tuned}
+case $FLAVOUR in
+    tuned) ;;
+    debian)
+        CONFIGURE_FLAGS=(--enable-distro --enable-pkcs11 --disable-examples --disable-silent-rules)
+        EXTRA_CPPFLAGS=() ;;
+    *) echo "build-wolfssl: unknown WOLFSSL_FLAVOUR=$FLAVOUR (tuned or debian)" >&2; exit 2 ;;
+esac
+
 CFLAGS_TUNED="-O2 -g"             # -g for valgrind/ASan backtraces; no -march: asm paths use runtime cpuid
+BUILD_CC=${WOLFSSL_CC:-}
+EXTRA_CFLAGS=${WOLFSSL_EXTRA_CFLAGS:-}
+CFLAGS_TUNED="$CFLAGS_TUNED${EXTRA_CFLAGS:+ $EXTRA_CFLAGS}"
 
 # ---------------------------------------------------------------------------------------------
 # Locate the source
@@ -182,7 +200,8 @@ STAMP_TEXT="wolfssl $VERSION
 source: $SRC_DIR
 configure: ${CONFIGURE_FLAGS[*]}
 CPPFLAGS: ${EXTRA_CPPFLAGS[*]}
-CFLAGS: $CFLAGS_TUNED"
+CFLAGS: $CFLAGS_TUNED${BUILD_CC:+
+CC: $BUILD_CC}"
 
 if [[ -f $PREFIX/.stamp && -f $PREFIX/include/wolfssl/options.h ]] \
    && [[ "$(cat "$PREFIX/.stamp")" == "$STAMP_TEXT" ]] \
@@ -221,7 +240,8 @@ fi
 say "configure"
 rm -rf "$PREFIX"
 ( cd "$WORK" && ./configure --prefix="$PREFIX" "${CONFIGURE_FLAGS[@]}" \
-      CPPFLAGS="${EXTRA_CPPFLAGS[*]}" CFLAGS="$CFLAGS_TUNED" ) >>"$LOG" 2>&1 || fail "configure"
+      CPPFLAGS="${EXTRA_CPPFLAGS[*]}" CFLAGS="$CFLAGS_TUNED" ${BUILD_CC:+CC="$BUILD_CC"} ) >>"$LOG" 2>&1 \
+      || fail "configure"
 
 say "make -j$JOBS"
 ( cd "$WORK" && make -j"$JOBS" ) >>"$LOG" 2>&1 || fail "make"
@@ -229,8 +249,8 @@ say "make -j$JOBS"
 say "install into $PREFIX"
 ( cd "$WORK" && make install ) >>"$LOG" 2>&1 || fail "make install"
 
-# Sanity: the defines we depend on made it into the installed options.h.
-for def in HAVE_SECRET_CALLBACK WOLFSSL_EARLY_DATA WOLFSSL_AESNI WOLFSSL_SP_X86_64_ASM \
+# Sanity: the defines we depend on made it into the installed options.h (tuned flavour).
+[[ $FLAVOUR == tuned ]] && for def in HAVE_SECRET_CALLBACK WOLFSSL_EARLY_DATA WOLFSSL_AESNI WOLFSSL_SP_X86_64_ASM \
            OPENSSL_ALL HAVE_EXT_CACHE HAVE_KEYING_MATERIAL WOLFSSL_POST_HANDSHAKE_AUTH \
            HAVE_EX_DATA WOLFSSL_SYS_CA_CERTS WOLFSSL_TICKET_HAVE_ID \
            OPENSSL_COMPATIBLE_DEFAULTS NO_SESSION_CACHE_REF WOLFSSL_ALWAYS_VERIFY_CB; do
@@ -239,7 +259,7 @@ for def in HAVE_SECRET_CALLBACK WOLFSSL_EARLY_DATA WOLFSSL_AESNI WOLFSSL_SP_X86_
 done
 # ...and the one we must not get back (see --enable-sessioncerts above): it more than doubles
 # the memory of every connection. Some configure switches (nginx, haproxy, ...) force it on.
-if grep -q "^#define SESSION_CERTS\b" "$PREFIX/include/wolfssl/options.h"; then
+if [[ $FLAVOUR == tuned ]] && grep -q "^#define SESSION_CERTS\b" "$PREFIX/include/wolfssl/options.h"; then
     fail "options.h defines SESSION_CERTS (~36 KiB per connection): a configure flag forced it on"
 fi
 
