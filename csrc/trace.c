@@ -599,11 +599,13 @@ static int trace_enable(lua_State *L) {
 }
 
 #ifdef LWL_DECRYPT
+/* The context is empty: "" rather than NULL, since wolfSSL memcpy()s it even
+ * when its length is 0 (undefined for NULL; UBSan stops the fuzzers on it). */
 static int expand_label(const unsigned char *secret, int slen, const char *label,
                         unsigned char *out, int olen, int digest) {
     return wc_Tls13_HKDF_Expand_Label(out, (word32)olen, secret, (word32)slen,
                                       (const byte *)"tls13 ", 6, (const byte *)label,
-                                      (word32)strlen(label), NULL, 0, digest);
+                                      (word32)strlen(label), (const byte *)"", 0, digest);
 }
 #endif
 

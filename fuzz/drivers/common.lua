@@ -13,11 +13,6 @@ local C = {}
 
 C.ROOT = rawget(_G, "FUZZ_ROOT") or "."
 
--- Known wolfSSL 5.5.4 bugs that a driver would hit on nearly every input
--- (issue 11) are stepped around unless FUZZ_KNOWN=1, so a campaign can find
--- something else meanwhile; their reproducers are in fuzz/regressions/pending/.
-C.KNOWN = os.getenv("FUZZ_KNOWN") == "1"
-
 function C.cert(name) return C.ROOT .. "/spec/fixtures/certs/" .. name end
 
 function C.read(path)
@@ -82,9 +77,7 @@ end
 --- A new connection of pair i's side, traced (the renderer runs on every
 -- message), and its trace recorder.
 function C.connection(side, i)
-  -- a name with a dot: a dotless one ("localhost") against a wildcard alt-name
-  -- reads past the name in wolfSSL 5.5.4 (issue 11 item 3)
-  local name = C.PAIRS[i].client.server_name or "a.test.localhost"
+  local name = C.PAIRS[i].client.server_name or "localhost"
   local conn = C.context(side, i):new{ server_name = side == "client" and name or nil }
   return conn, trace.attach(conn, function() end)
 end
