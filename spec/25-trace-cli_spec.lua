@@ -27,6 +27,18 @@ describe("wolfssl-trace", function()
     assert.equal(2, rc)
   end)
 
+  it("takes a bad port for a usage error, exit 2, before connecting", function()
+    for _, t in ipairs({ "localhost:abc", "localhost:", "localhost:0", "localhost:65536",
+                         "[::1]:abc", "[::1]x", ":443" }) do
+      local out, rc = cli(t)
+      assert.equal(2, rc, t)
+      assert.matches("usage: wolfssl%-trace host", out, 1, false, t)
+      assert.not_matches("cannot connect", out, 1, false, t)
+    end
+    local out = cli("localhost:abc")
+    assert.matches("bad port in localhost:abc", out, 1, true)
+  end)
+
   it("exits 1 when nothing listens", function()
     local out, rc = cli(("127.0.0.1:%d --cafile %s --timeout 2"):format(H.free_port(), CA))
     assert.equal(1, rc)
