@@ -444,6 +444,27 @@ describe("context options", function()
       raises("bad option 'session_tickets'", { mode = "client", session_tickets = "yes" })
     end)
 
+    it('session_tickets and session_cache take both true/false and "on"/"off"', function()
+      -- tickets: the client's hello carries the extension exactly when they are on
+      for _, v in ipairs { true, "on", false, "off" } do
+        local h = client_hello(client { max_version = "tls1.2", session_tickets = v })
+        assert.equal(v == true or v == "on", has(h.extensions, "session_ticket"), tostring(v))
+      end
+      -- the server's id cache: a TLS 1.2 session id resumes exactly when it is on
+      for _, v in ipairs { true, "on", false, "off" } do
+        local cc = client { max_version = "tls1.2", session_tickets = "off" }
+        local sc = server { session_cache = v, session_tickets = false }
+        local sess = ok_pair(cc, sc):session()
+        local c2, _, ok = H.pair(cc, sc, { server_name = "localhost", session = sess })
+        assert.is_true(ok)
+        assert.equal(v == true or v == "on", c2:session_reused(), "session_cache = " .. tostring(v))
+      end
+      raises('bad option \'session_tickets\': expected true, false, "on" or "off"',
+        { mode = "client", session_tickets = "yes" })
+      raises('bad option \'session_cache\': expected true, false, "on" or "off"',
+        { mode = "server", session_cache = 1 })
+    end)
+
     it("session_cache = off: the server keeps no session, so none resumes", function()
       for _, case in ipairs { { "on", true }, { "off", false } } do
         local cc = client { max_version = "tls1.2" }

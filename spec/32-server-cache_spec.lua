@@ -173,6 +173,8 @@ describe("session_store", function()
       "bad option 'session_store': unknown field 'del' (expected get, put, remove)")
     assert.has_error(function() H.server_ctx{ session_store = { get = f, put = f }, session_cache = "off" } end,
       "bad option 'session_store': needs session_cache \"on\"")
+    assert.has_error(function() H.server_ctx{ session_store = { get = f, put = f }, session_cache = false } end,
+      "bad option 'session_store': needs session_cache \"on\"")
     assert.has_error(function() H.client_ctx{ session_store = { get = f, put = f } } end,
       "bad option 'session_store': is for servers")
   end)

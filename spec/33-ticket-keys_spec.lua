@@ -190,6 +190,8 @@ describe("ticket keys", function()
     assert.truthy(err:find("bad option 'ticket_keys': expected a non-empty array of keys", 1, true), err)
     assert.has_error(function() H.server_ctx{ ticket_keys = { K1 }, session_tickets = false } end,
       "bad option 'ticket_keys': needs session_tickets (it is false)")
+    assert.has_error(function() H.server_ctx{ ticket_keys = { K1 }, session_tickets = "off" } end,
+      "bad option 'ticket_keys': needs session_tickets (it is off)")
     assert.has_error(function() H.client_ctx{ ticket_keys = { K1 } } end,
       "bad option 'ticket_keys': is for servers")
     local s = H.server_ctx()

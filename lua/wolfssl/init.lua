@@ -108,7 +108,7 @@ end
 --   (with `max_version = "tls1.2"` where `features.ocsp_staple_tls13` is false: wolfSSL 5.5.4
 --   leaks stapling over TLS 1.3).
 -- * `alpn`: array of protocol names (client: offered; server: chosen from).
--- * `session_tickets` (true), `session_cache` (`"on"`/`"off"`), `session_cache_size`,
+-- * `session_tickets` (on), `session_cache` (on): each `true`/`false` or `"on"`/`"off"`; `session_cache_size`,
 --   `session_timeout` (seconds), `session_store` = `{get=fn(id), put=fn(id, der),
 --   remove=fn(id)}` (server cache outside the process), `ticket_keys` (array of keys,
 --   newest first, see `wolfssl.session`), `on_ticket_key(conn, name)`.
@@ -262,11 +262,8 @@ function M.context(o)
   end
 
   -- sessions
-  local tickets = o.session_tickets
-  if tickets == nil then tickets = true end
-  local cache = o.session_cache
-  if cache == nil then cache = "on" end
-  core.ctx_sessions(ctx, tickets, cache == "on" or cache == true, o.session_cache_size, o.session_timeout)
+  core.ctx_sessions(ctx, opts.switch(o.session_tickets, true), opts.switch(o.session_cache, true),
+    o.session_cache_size, o.session_timeout)
 
   -- TLS 1.2 renegotiation: refused unless asked for (and the build has it)
   if o.renegotiation == "allow" then

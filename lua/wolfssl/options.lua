@@ -265,6 +265,18 @@ local function integer(min)
   end
 end
 
+-- On/off options (session_tickets, session_cache) take a boolean or "on"/"off".
+local SWITCH = { on = true, off = false, [true] = true, [false] = false }
+local function switch(key, v)
+  if SWITCH[v] == nil then M.bad(key, 'expected true, false, "on" or "off"', 4, v) end
+end
+
+--- The boolean value of a checked on/off option, or default when it is nil.
+function M.switch(v, default)
+  if v == nil then return default end
+  return SWITCH[v]
+end
+
 local callback = want({ ["function"] = true, callable = true })
 M.CONTEXT_TYPES = {
   min_version = text({ string = true }), max_version = text({ string = true }),
@@ -278,10 +290,7 @@ M.CONTEXT_TYPES = {
   system_ca = want({ boolean = true }), check_hostname = want({ boolean = true }),
   verify = one_of("none", "peer", "require"), verify_depth = integer(0),
   alpn = text({ string = true, table = true }),
-  session_tickets = want({ boolean = true }),
-  session_cache = function(key, v)
-    if v ~= "on" and v ~= "off" and type(v) ~= "boolean" then M.bad(key, 'expected "on" or "off"', 4, v) end
-  end,
+  session_tickets = switch, session_cache = switch,
   session_cache_size = integer(1), session_timeout = integer(1),
   post_handshake_auth = want({ boolean = true }),
   renegotiation = one_of("refuse", "allow"),

@@ -49,9 +49,9 @@
 --
 -- ### Server side
 --
--- * `session_cache = "on"|"off"`, `session_cache_size = n`, `session_timeout = s`:
+-- * `session_cache = "on"|"off"` (or `true`/`false`), `session_cache_size = n`, `session_timeout = s`:
 --   wolfSSL's internal (per process) cache of TLS 1.2 session ids.
--- * `session_tickets = false`: no tickets (TLS 1.2 then resumes by session id,
+-- * `session_tickets = false` (or `"off"`): no tickets (TLS 1.2 then resumes by session id,
 --   TLS 1.3 does not resume).
 -- * `session_store = {get = fn(id), put = fn(id, der), remove = fn(id)}`: the TLS 1.2
 --   session-id cache kept outside the process (Redis, memcached, a shared dict).
@@ -310,6 +310,11 @@ function M._install(wolfssl, opts)
   local function server_only(key, o)
     if o.mode ~= "server" then opts.bad(key, "is for servers", 5) end
   end
+  local function no_tickets(key, o)
+    if not opts.switch(o.session_tickets, true) then
+      opts.bad(key, ("needs session_tickets (it is %s)"):format(tostring(o.session_tickets)), 5)
+    end
+  end
 
   handlers.on_new_session = function(ctx, _, o)
     if not features.session_store then opts.bad("on_new_session", "is not supported by this wolfSSL build", 4) end
@@ -332,7 +337,7 @@ function M._install(wolfssl, opts)
         opts.bad("session_store", ("unknown field '%s' (expected get, put, remove)"):format(tostring(k)), 4)
       end
     end
-    if o.session_cache == "off" or o.session_cache == false then
+    if not opts.switch(o.session_cache, true) then
       opts.bad("session_store", 'needs session_cache "on"', 4)
     end
     local get, put, remove = store.get, store.put, store.remove
@@ -347,7 +352,7 @@ function M._install(wolfssl, opts)
   handlers.ticket_keys = function(ctx, v, o)
     server_only("ticket_keys", o)
     if not features.ticket_keys then opts.bad("ticket_keys", "is not supported by this wolfSSL build", 4) end
-    if o.session_tickets == false then opts.bad("ticket_keys", "needs session_tickets (it is false)", 4) end
+    no_tickets("ticket_keys", o)
     local ok, err = core.ctx_ticket_keys(ctx, key_list(opts, "ticket_keys", v, 5), o.on_ticket_key ~= nil)
     if not ok then opts.bad("ticket_keys", err, 4) end
     return true
@@ -356,7 +361,7 @@ function M._install(wolfssl, opts)
   handlers.on_ticket_key = function(ctx, _, o)
     server_only("on_ticket_key", o)
     if not features.ticket_keys then opts.bad("on_ticket_key", "is not supported by this wolfSSL build", 4) end
-    if o.session_tickets == false then opts.bad("on_ticket_key", "needs session_tickets (it is false)", 4) end
+    no_tickets("on_ticket_key", o)
     local ok, err = core.ctx_ticket_keys(ctx, nil, true)
     if not ok then opts.bad("on_ticket_key", err, 4) end
     return true
