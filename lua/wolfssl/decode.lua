@@ -14,6 +14,7 @@
 -- Garbage never raises: every read goes through a bounds-checked reader whose
 -- first failure is remembered ("sticky" error) and reported by the caller.
 -- Unknown 16-bit code points are named "0xABCD", unknown 8-bit ones "0xAB".
+-- @module wolfssl.decode
 
 local M = {}
 

@@ -15,6 +15,7 @@
 -- legacy_version when there is no supported_versions extension.
 -- Pure Lua (Lua 5.1-5.4, LuaJIT); never raises on bad bytes. Retrying with all
 -- the bytes costs only the new records: the work done so far is kept.
+-- @module wolfssl.hello
 
 local decode = require "wolfssl.decode"
 

@@ -312,8 +312,9 @@ end
 -- @type SSLConnection
 
 --- Run the handshake.
--- @return true, or false and a message ("wantread"/"wantwrite" on timeout,
--- "closed", "certificate verify failed: ...", ...)
+-- The message is `"wantread"`/`"wantwrite"` on a timeout, `"closed"` when the
+-- peer went away, or why the handshake failed (`"certificate verify failed: ..."`).
+-- @return true, or false and a message
 function SSLConnection:dohandshake()
   check(self)
   local conn, cerr = connection(self)
