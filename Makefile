@@ -3,6 +3,8 @@
 #   make            build the module (tuned wolfSSL, Lua 5.4)
 #   make test       install what is missing, build, run the whole suite
 #   make demo       install what is missing, build, run the handshake demo
+#   make env        print the LUA_PATH/LUA_CPATH exports to run Lua from this checkout
+#   make docs       the LDoc reference in doc/html/ (prints only LDoc's warnings)
 #   make bench      benchmarks against our C loop and LuaSec
 #   make fuzz       libFuzzer targets (clang-14, ASan+UBSan, ASan-built wolfSSL), each
 #                   run FUZZ_SECS seconds (default 60); crashes land in fuzz/regressions/
@@ -62,7 +64,7 @@ RUN_ENV = LUA_PATH="$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;$(ROOT)/spec/?.lua;
           LUA_CPATH="$(ROOT)/$(OUT)/?.so;;" WOLFSSL_TEST_LUA=$(LUA) \
           WOLFSSL_TEST_BUILD=$(WOLFSSL)
 
-.PHONY: all deps test test-one demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
+.PHONY: all deps env test test-one demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
         fuzz fuzz-build fuzz-corpus
 
 all: $(MODULE)
@@ -83,7 +85,7 @@ $(TUNED_PREFIX)/.stamp: build-aux/build-wolfssl.sh
 # Debian packages the suite, the demo and the benchmarks use. Idempotent.
 DEB_PACKAGES = gcc make pkg-config libwolfssl-dev lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev \
   lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev lua-busted luarocks lua-socket lua-sec \
-  lua-luv lua-ldoc nginx-light libnginx-mod-http-lua redis-server openssl gnutls-bin curl \
+  lua-luv lua-ldoc lua-discount nginx-light libnginx-mod-http-lua redis-server openssl gnutls-bin curl \
   valgrind clang dpkg-dev autoconf automake libtool testssl.sh
 deps:
 	@bash build-aux/deps.sh $(DEB_PACKAGES)
@@ -164,8 +166,19 @@ fuzz: fuzz-build
 fuzz-corpus: all
 	@$(RUN_ENV) $(LUA) fuzz/make-corpus.lua $(ROOT)
 
+# The exports that let a snippet or bin/wolfssl-trace run from this checkout,
+# for the LUA and WOLFSSL given:  eval "$(make -s env)"  (builds nothing: run make first)
+env:
+	@echo 'export LUA_PATH="$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;;"'
+	@echo 'export LUA_CPATH="$(ROOT)/$(OUT)/?.so;;"'
+	@[ -f $(MODULE) ] || echo "make env: $(MODULE) is not built yet (make LUA=$(LUA) WOLFSSL=$(WOLFSSL))" >&2
+
+# LDoc's progress lines are dropped; anything else it prints is a warning to fix.
+LDOC_NOISE = -e '^reading configuration from' -e '^changing to directory' -e '^output written to'
 docs:
-	@ldoc -c doc/config.ld . >/dev/null && echo "docs in doc/html/index.html"
+	@out=$$(ldoc -c doc/config.ld . 2>&1) || { echo "$$out" >&2; exit 1; }; \
+	  echo "$$out" | grep -v $(LDOC_NOISE) >&2 || true
+	@echo "docs in doc/html/index.html"
 
 # Test certificates, made by our own builder (wolfssl.x509.issue / pkey; the
 # openssl CLI for the CRL, OCSP responses and traditional key encodings).
