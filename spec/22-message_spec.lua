@@ -140,6 +140,50 @@ describe("on_message", function()
     c:close(); s:close()
   end)
 
+  it("names a fatal alert sent under the keys, once each way, and invents none (issue 16)", function()
+    for _, v in ipairs({ "tls1.2", "tls1.3" }) do
+      local c, s, ok = H.pair(H.client_ctx(recording({ max_version = v })), H.server_ctx(recording()))
+      assert(ok)
+      while s:read() do end -- tickets
+      while c:read() do end
+      assert(c:write("hello"))
+      local b = c:drain()
+      s:feed(b:sub(1, -2) .. string.char((b:byte(-1) + 1) % 256)) -- tampered: bad_record_mac
+      assert.is_nil((s:read()))
+      c:feed(s:drain())
+      local _, err = c:read()
+      assert.matches("bad_record_mac", err)
+      local function alerts(conn)
+        local out = {}
+        for _, m in ipairs(conn.data.msgs) do
+          if m.type == "alert" then out[#out + 1] = m end
+        end
+        return out
+      end
+      for _, side in ipairs({ { c, "received" }, { s, "sent" } }) do
+        local list = alerts(side[1])
+        assert.equal(1, #list, v)
+        local a = list[1]
+        assert.equal(side[2], a.direction)
+        assert.equal("fatal", a.fields.level)
+        assert.equal("bad_record_mac", a.fields.description)
+        if a.inferred then assert.matches("named from wolfSSL's alert history", a.why) end
+        if v == "tls1.2" then -- TLS 1.2 alerts under the keys are not decoded
+          assert.is_true(a.inferred)
+          assert.equal("encrypted record, named from wolfSSL's alert history", a.why)
+        end
+      end
+      c:close(); s:close()
+    end
+  end)
+
+  it("shows an encrypted alert it cannot name for certain without a name", function()
+    local render = require("wolfssl.trace").render
+    local line = render({ direction = "received", content_type = "alert", type = "alert", inferred = true,
+                          why = "encrypted record, not decoded", fields = { encrypted = true, length = 26 } })
+    assert.equal("  C <- S  Alert               level and description not readable  [encrypted record, not decoded]", line)
+  end)
+
   it("reports close_notify both ways after the handshake (TLS 1.3 and 1.2)", function()
     for _, v in ipairs({ "tls1.3", "tls1.2" }) do
       local c, s, ok = H.pair(H.client_ctx(recording({ max_version = v })), H.server_ctx(recording()))
