@@ -177,6 +177,21 @@ describe("wolfssl-trace", function()
       assert.matches("Result: OK %(TLSv1.2,", out)
     end)
 
+    it("TLS 1.2 Finished both ways, decrypted, with AES-GCM and ChaCha20-Poly1305 (openssl, gnutls)", function()
+      local fin = "C %-> S  Finished +verify_data " .. ("%x"):rep(24) .. " %(12 bytes%)\n.*" ..
+                  "C <%- S  Finished +verify_data " .. ("%x"):rep(24) .. " %(12 bytes%)\n"
+      for _, cipher in ipairs({ "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305" }) do
+        local out = traced("exec timeout 30 openssl s_server -accept %d -cert %s -key %s -tls1_2 -cipher " .. cipher .. " -quiet", "openssl")
+        assert.matches(fin, out)
+        assert.matches("Result: OK %(TLSv1.2, " .. cipher:gsub("%-", "%%-") .. "%)", out)
+        H.kill(pid)
+      end
+      local out = traced("exec timeout 30 gnutls-serv --port %d --x509certfile %s --x509keyfile %s " ..
+                         "--priority NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+CHACHA20-POLY1305", "gnutls-serv")
+      assert.matches(fin, out)
+      assert.matches("Result: OK %(TLSv1.2, ECDHE%-ECDSA%-CHACHA20%-POLY1305%)", out)
+    end)
+
     it("TLS 1.3 keeps the curve in the name (it is part of the scheme there)", function()
       local out = traced("exec timeout 30 openssl s_server -accept %d -cert %s -key %s -tls1_3 -quiet", "openssl")
       assert.matches("Result: OK %(TLSv1.3,", out)

@@ -16,13 +16,17 @@
 --            fields = decoded fields (decode.fields; certificates as x509 objects),
 --            inferred = true when the message was not read from the wire in clear
 --              (TLS 1.3 encrypted handshake messages on a wolfSSL build without the
---              secret callback, TLS 1.2 encrypted Finished): reported from the
+--              secret callback, a TLS 1.2 Finished under a suite other than AES-GCM /
+--              ChaCha20-Poly1305, whose `fields.why` says so): reported from the
 --              connection's state after the fact; `fields` then holds what the state
 --              tells (peer chain, ALPN...), and `encrypted = true` when a record was
 --              seen but could not be read,
 --            why = for an inferred alert, why it was not read and what names it
 --              (an encrypted alert that wolfSSL's history cannot name for certain
---              has no level/description); an alert no record carried is not shown}
+--              has no level/description); an alert no record carried is not shown,
+--            decrypted = true for a message read from a decrypted copy of its record
+--              (TLS 1.3 on builds with the secret callback; the TLS 1.2 Finished on
+--              every build, from the connection's own master secret)}
 --        on_state(conn, where, state)  where = "handshake": state = "<type> sent" /
 --            "<type> received" for each message, then "done" or "failed";
 --            where = "alert": state = "<description> sent|received"
@@ -159,6 +163,9 @@ function Dispatch:handshake_message(d, m, r, decrypted)
   elseif fields and name == "client_hello" then
     st.offered_session_id = fields.session_id
   end
+  if fields and fields.random and (name == "client_hello" or name == "server_hello") then
+    st[name == "client_hello" and "client_random" or "server_random"] = fields.random
+  end
   if fields and name == "certificate" and fields.certificates then
     fields.der = fields.certificates
     fields.certificates = x509_list(fields.certificates)
@@ -244,6 +251,41 @@ function Dispatch:decrypt(r)
     self:emit({ direction = d, content_type = "alert", type = "alert", data = pt,
                 fields = f, error = err, record_version = r.version, decrypted = true })
   end -- application data is not a protocol message
+  return true
+end
+
+local function unhex(h)
+  return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end))
+end
+
+-- TLS 1.2: decrypt a copy of the sender's first record under its new keys
+-- (its Finished) from the connection's own master secret; false when it
+-- cannot be done (st.why12 says why), so the caller shows it undecoded
+function Dispatch:open12(r)
+  local st, d = self.st, r.direction
+  st.tried12 = st.tried12 or {}
+  if st.tried12[d] or not r.data then return false end
+  st.tried12[d] = true -- later records have other sequence numbers
+  if not (st.client_random and st.server_random) then
+    st.why12 = "hellos not seen"
+    return false
+  end
+  local hdr = string.char(HS, math.floor(r.version / 256), r.version % 256,
+                          math.floor(r.length / 256), r.length % 256)
+  local pt, why = core.trace_open12(self.conn, (d == "sent") ~= self.info.is_server, hdr .. r.data,
+                                    unhex(st.client_random), unhex(st.server_random))
+  if not pt then
+    st.why12 = why
+    return false
+  end
+  local msgs = decode.handshake_messages(pt)
+  if #msgs ~= 1 or msgs[1].type_name ~= "finished" then
+    st.why12 = "decrypted record is not one Finished message"
+    return false
+  end
+  local fields, err = decode.fields("finished", msgs[1].body, { version = st.version })
+  self:emit({ direction = d, content_type = "handshake", type = "finished", data = msgs[1].data,
+              fields = fields, error = err, record_version = r.version, decrypted = true })
   return true
 end
 
@@ -375,9 +417,11 @@ function Dispatch:record(r)
     end
   elseif ct == HS then
     if st.enc[d] and st.version ~= TLS13 then
+      if self:open12(r) then return end
       -- TLS 1.2: the only handshake message after ChangeCipherSpec is Finished
       self:emit({ direction = d, content_type = "handshake", type = "finished", inferred = true,
-                  fields = { encrypted = true, length = r.length }, record_version = r.version })
+                  fields = { encrypted = true, length = r.length, why = st.why12 },
+                  record_version = r.version })
       return
     end
     local msgs, rest = decode.handshake_messages(st.hs[d] .. (r.data or ""))
@@ -606,6 +650,9 @@ end
 
 DETAIL.finished = function(f)
   if f.encrypted then return "" end
+  if f.verify_data_length == 12 and f.verify_data then -- TLS 1.2: short enough to show
+    return ("verify_data %s (12 bytes)"):format(f.verify_data)
+  end
   if f.verify_data_length then return ("verify_data %d bytes"):format(f.verify_data_length) end
   return "handshake transcript confirmed"
 end
@@ -658,7 +705,11 @@ function M.render(msg, role)
   if msg.why then
     line = line .. "  [" .. msg.why .. "]"
   elseif msg.inferred then
-    line = line .. (f and f.encrypted and "  [encrypted record, not decoded]" or "  [inferred: encrypted on this build]")
+    if f and f.encrypted then
+      line = line .. "  [encrypted record, not decoded" .. (f.why and ": " .. f.why or "") .. "]"
+    else
+      line = line .. "  [inferred: encrypted on this build]"
+    end
   end
   return (line:gsub("%s+$", ""))
 end
