@@ -35,6 +35,20 @@
 #define KEYLOG_LINE 200
 #endif
 
+/* TLS 1.2 Finished: the key block from the master secret (TLS PRF), AEAD suites */
+#include <wolfssl/wolfcrypt/kdf.h>
+#if defined(WOLFSSL_HAVE_PRF) && (defined(OPENSSL_EXTRA) || defined(WOLFSSL_EXTRA)) && \
+    (defined(HAVE_AESGCM) || (defined(HAVE_CHACHA) && defined(HAVE_POLY1305)))
+#define LWL_DECRYPT12 1
+#include <wolfssl/wolfcrypt/hash.h>
+#ifdef HAVE_AESGCM
+#include <wolfssl/wolfcrypt/aes.h>
+#endif
+#if defined(HAVE_CHACHA) && defined(HAVE_POLY1305)
+#include <wolfssl/wolfcrypt/chacha20_poly1305.h>
+#endif
+#endif
+
 #define MAX_QUEUED (4u << 20) /* records waiting for Lua: beyond, they are dropped */
 
 typedef struct Rec {
@@ -701,6 +715,100 @@ static int trace_open(lua_State *L) {
 #endif
 }
 
+/* core.trace_open12(conn, from_client, record, client_random, server_random)
+ * -> plaintext | nil, why.
+ * Decrypts a copy of the first record under a TLS 1.2 sender's new keys (its
+ * Finished: sequence number 0) from the connection's own master secret: the
+ * handshake's while it runs, the session's once it is done. AEAD suites only
+ * (AES-GCM, ChaCha20-Poly1305). */
+static int trace_open12(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    int from_client = lua_toboolean(L, 2);
+    size_t len, crl, srl;
+    const unsigned char *rec = (const unsigned char *)luaL_checklstring(L, 3, &len);
+    const unsigned char *cr = (const unsigned char *)luaL_checklstring(L, 4, &crl);
+    const unsigned char *sr = (const unsigned char *)luaL_checklstring(L, 5, &srl);
+#ifdef LWL_DECRYPT12
+    unsigned char ms[48], seed[64], block[2 * 32 + 2 * 12], nonce[12], aad[13], *out;
+    unsigned char *hms = NULL, *hsr = NULL, *hcr = NULL;
+    unsigned int hmsl = 0, hsrl = 0, hcrl = 0;
+    int suite, keylen, ivlen, hash, chacha = 0, ok = 0, i;
+    const unsigned char *key, *iv, *body;
+    size_t n;
+    if (crl != 32 || srl != 32) return luaL_argerror(L, crl != 32 ? 4 : 5, "32-byte random expected");
+    suite = wolfSSL_get_current_cipher_suite(c->ssl);
+    switch (suite) {
+    case 0x009C: case 0x009E: case 0xC02B: case 0xC02F: keylen = 16; ivlen = 4; hash = sha256_mac; break;
+    case 0x009D: case 0x009F: case 0xC02C: case 0xC030: keylen = 32; ivlen = 4; hash = sha384_mac; break;
+    case 0xCCA8: case 0xCCA9: case 0xCCAA: keylen = 32; ivlen = 12; hash = sha256_mac; chacha = 1; break;
+    default: return lwl_fail(L, "cipher suite not supported by the trace decoder (AES-GCM and ChaCha20-Poly1305 only)");
+    }
+    if (wolfSSL_get_keys(c->ssl, &hms, &hmsl, &hsr, &hsrl, &hcr, &hcrl) == WOLFSSL_SUCCESS &&
+        hms != NULL && hmsl == sizeof ms) {
+        memcpy(ms, hms, sizeof ms);
+    } else {
+        WOLFSSL_SESSION *sess = wolfSSL_get_session(c->ssl);
+        if (sess == NULL || wolfSSL_SESSION_get_master_key(sess, ms, sizeof ms) != (int)sizeof ms)
+            return lwl_fail(L, "no master secret");
+    }
+    memcpy(seed, sr, 32); /* key expansion: server random first */
+    memcpy(seed + 32, cr, 32);
+    i = wc_PRF_TLS(block, (word32)(2 * keylen + 2 * ivlen), ms, sizeof ms,
+                   (const byte *)"key expansion", 13, seed, sizeof seed, 1, hash, NULL, INVALID_DEVID);
+    memset(ms, 0, sizeof ms);
+    if (i != 0) return lwl_fail(L, "key derivation failed");
+    key = block + (from_client ? 0 : keylen);          /* no MAC keys in AEAD suites */
+    iv = block + 2 * keylen + (from_client ? 0 : ivlen);
+    if (chacha) { /* nonce: the IV (sequence number 0 XORed in changes nothing) */
+        if (len < 5 + 16) return lwl_fail(L, "record too short");
+        memcpy(nonce, iv, 12);
+        body = rec + 5;
+        n = len - 5 - 16;
+    } else {      /* nonce: 4-byte salt + the record's 8-byte explicit part */
+        if (len < 5 + 8 + 16) return lwl_fail(L, "record too short");
+        memcpy(nonce, iv, 4);
+        memcpy(nonce + 4, rec + 5, 8);
+        body = rec + 5 + 8;
+        n = len - 5 - 8 - 16;
+    }
+    memset(aad, 0, 8);                 /* sequence number 0 */
+    memcpy(aad + 8, rec, 3);           /* type, version */
+    aad[11] = (unsigned char)(n >> 8); /* plaintext length */
+    aad[12] = (unsigned char)(n & 255);
+    out = (unsigned char *)malloc(n ? n : 1);
+    if (out == NULL) {
+        memset(block, 0, sizeof block);
+        return luaL_error(L, "out of memory");
+    }
+    if (chacha) {
+#if defined(HAVE_CHACHA) && defined(HAVE_POLY1305)
+        ok = wc_ChaCha20Poly1305_Decrypt(key, nonce, aad, 13, body, (word32)n, body + n, out) == 0;
+#endif
+    } else {
+#ifdef HAVE_AESGCM
+        Aes aes;
+        if (wc_AesInit(&aes, NULL, INVALID_DEVID) == 0) {
+            ok = wc_AesGcmSetKey(&aes, key, (word32)keylen) == 0 &&
+                 wc_AesGcmDecrypt(&aes, out, body, (word32)n, nonce, 12, body + n, 16, aad, 13) == 0;
+            wc_AesFree(&aes);
+        }
+#endif
+    }
+    memset(block, 0, sizeof block);
+    if (!ok) {
+        free(out);
+        return lwl_fail(L, "record does not decrypt (not the sender's first record under its keys?)");
+    }
+    lua_pushlstring(L, (const char *)out, n);
+    memset(out, 0, n);
+    free(out);
+    return 1;
+#else
+    (void)c; (void)from_client; (void)rec; (void)len; (void)cr; (void)sr; (void)crl; (void)srl;
+    return lwl_fail(L, "TLS 1.2 decryption is not supported by this wolfSSL build");
+#endif
+}
+
 void lwl_trace_open(lua_State *L) {
     static const luaL_Reg funcs[] = {{"trace_step", trace_step},
                                      {"trace_state", trace_state},
@@ -709,6 +817,7 @@ void lwl_trace_open(lua_State *L) {
                                      {"trace_own_certificate", trace_own_certificate},
                                      {"trace_enable", trace_enable},
                                      {"trace_open", trace_open},
+                                     {"trace_open12", trace_open12},
                                      {NULL, NULL}};
     luaL_setfuncs(L, funcs, 0);
 }

@@ -261,6 +261,24 @@ describe("wolfssl.decode", function()
       assert.equal("example.org", f.server_name)
     end)
 
+    it("names signature schemes as the versions offered read them (issue 16)", function()
+      -- TLS 1.3 offered: RFC 8446 names, the curve is part of the scheme
+      local f = assert(decode.fields("client_hello", (hello_body("gnutls.bin"))))
+      assert.is_true(contains(f.signature_algorithms, "ecdsa_secp256r1_sha256"))
+      -- TLS 1.2 only: (hash, signature) pairs, ECDSA on any curve
+      for _, name in ipairs({ "openssl-tls12.bin", "gnutls-tls12.bin" }) do
+        f = assert(decode.fields("client_hello", (hello_body(name))))
+        assert.is_true(contains(f.signature_algorithms, "ecdsa_sha256"), name)
+        assert.is_true(contains(f.signature_algorithms, "ecdsa_sha512"), name)
+        assert.is_false(contains(f.signature_algorithms, "ecdsa_secp256r1_sha256"), name)
+        assert.is_false(contains(f.signature_algorithms, "ecdsa_secp521r1_sha512"), name)
+        assert.is_true(contains(f.signature_algorithms, "rsa_pss_rsae_sha256"), name)
+        for _, e in ipairs(f.extensions) do
+          if e.name == "signature_algorithms" then assert.equal(f.signature_algorithms, e.value) end
+        end
+      end
+    end)
+
     it("decodes pre_shared_key, early_data, cookie, padding, post_handshake_auth", function()
       local exts = ext(41, v16(v16("ticket-identity") .. u32(12345)) .. v16(v8(("b"):rep(32))))
       local body = u16(0x0303) .. ("r"):rep(32) .. v8("") .. v16(u16(0x1301)) .. v8("\0")
@@ -347,7 +365,8 @@ describe("wolfssl.decode", function()
       assert.equal("ECDHE", f.kx)
       assert.equal("x25519", f.curve)
       assert.equal(32, f.public_key_length)
-      assert.equal("ecdsa_secp256r1_sha256", f.signature_scheme)
+      -- TLS 1.2: ECDSA with SHA-256, the code says nothing about the curve (issue 16)
+      assert.equal("ecdsa_sha256", f.signature_scheme)
       assert.is_true(f.signature_length >= 68 and f.signature_length <= 72)
       -- the same without a ctx: the layout is guessed from the named_curve byte
       local g = assert(decode.fields("server_key_exchange", msgs[3].msg.body))
@@ -458,7 +477,7 @@ describe("wolfssl.decode", function()
         v8("\1\64") .. v16(u16(0x0401) .. u16(0x0403)) .. v16(v16("CN=ca")), v12))
       assert.is_false(f.tls13)
       assert.same({ "rsa_sign", "ecdsa_sign" }, f.certificate_types)
-      assert.same({ "rsa_pkcs1_sha256", "ecdsa_secp256r1_sha256" }, f.signature_algorithms)
+      assert.same({ "rsa_pkcs1_sha256", "ecdsa_sha256" }, f.signature_algorithms) -- TLS 1.2 names
       assert.equal(1, f.authorities)
     end)
 
@@ -466,6 +485,26 @@ describe("wolfssl.decode", function()
       local f = assert(decode.fields("certificate_verify", u16(0x0804) .. v16(("s"):rep(256)), v13))
       assert.equal("rsa_pss_rsae_sha256", f.scheme)
       assert.equal(256, f.signature_length)
+    end)
+
+    it("names a signature scheme by protocol version (issue 16)", function()
+      assert.equal("ecdsa_secp521r1_sha512", decode.sigscheme_name(0x0603, 0x0304))
+      assert.equal("ecdsa_secp521r1_sha512", decode.sigscheme_name(0x0603)) -- version unknown
+      for _, v in ipairs({ 0x0303, 0x0302, 0xFEFD }) do
+        assert.equal("ecdsa_sha512", decode.sigscheme_name(0x0603, v))
+        assert.equal("ecdsa_sha256", decode.sigscheme_name(0x0403, v))
+        assert.equal("rsa_pkcs1_sha384", decode.sigscheme_name(0x0501, v))
+        assert.equal("rsa_pss_rsae_sha256", decode.sigscheme_name(0x0804, v))
+        assert.equal("ed25519", decode.sigscheme_name(0x0807, v))
+      end
+      assert.equal("ecdsa_secp384r1_sha384", decode.sigscheme_name(0x0503, 0xFEFC)) -- DTLS 1.3
+      local cv = u16(0x0603) .. v16(("s"):rep(70))
+      assert.equal("ecdsa_sha512", assert(decode.fields("certificate_verify", cv, v12)).scheme)
+      assert.equal("ecdsa_secp521r1_sha512", assert(decode.fields("certificate_verify", cv, v13)).scheme)
+      local ske = u8(3) .. u16(23) .. v8(("k"):rep(65)) .. cv
+      local f = assert(decode.fields("server_key_exchange", ske, { version = 0x0303, cipher = 0xC02B }))
+      assert.equal("ecdsa_sha512", f.signature_scheme)
+      assert.equal(0x0603, f.signature_scheme_id)
     end)
 
     it("DHE and PSK ServerKeyExchange", function()

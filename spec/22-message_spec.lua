@@ -83,7 +83,7 @@ describe("on_message", function()
     c:close(); s:close()
   end)
 
-  it("decodes a whole TLS 1.2 ECDHE handshake in clear, Finished marked encrypted", function()
+  it("decodes a whole TLS 1.2 ECDHE handshake, Finished decrypted from the master secret", function()
     local c, s, ok, _, err = H.pair(H.client_ctx({ max_version = "tls1.2" }),
                                     H.server_ctx(recording({ session_tickets = false })))
     assert(ok, err)
@@ -96,9 +96,11 @@ describe("on_message", function()
     assert.equal("TLSv1.2", ske.version)
     assert.equal(32, find(s, "client_key_exchange").fields.public_key_length)
     assert.equal(1, find(s, "change_cipher_spec").fields.value)
+    -- issue 16: no longer "encrypted, not decoded" (AES-GCM suite: decrypted on both builds)
     local fin = find(s, "finished", "received")
-    assert.is_true(fin.inferred)
-    assert.is_true(fin.fields.encrypted)
+    assert.is_nil(fin.inferred)
+    assert.is_true(fin.decrypted)
+    assert.equal(12, fin.fields.verify_data_length)
     c:close(); s:close()
   end)
 
@@ -138,6 +140,50 @@ describe("on_message", function()
     assert.equal("certificate_expired", a.fields.description)
     if not decrypted then assert.is_true(a.inferred) end
     c:close(); s:close()
+  end)
+
+  it("names a fatal alert sent under the keys, once each way, and invents none (issue 16)", function()
+    for _, v in ipairs({ "tls1.2", "tls1.3" }) do
+      local c, s, ok = H.pair(H.client_ctx(recording({ max_version = v })), H.server_ctx(recording()))
+      assert(ok)
+      while s:read() do end -- tickets
+      while c:read() do end
+      assert(c:write("hello"))
+      local b = c:drain()
+      s:feed(b:sub(1, -2) .. string.char((b:byte(-1) + 1) % 256)) -- tampered: bad_record_mac
+      assert.is_nil((s:read()))
+      c:feed(s:drain())
+      local _, err = c:read()
+      assert.matches("bad_record_mac", err)
+      local function alerts(conn)
+        local out = {}
+        for _, m in ipairs(conn.data.msgs) do
+          if m.type == "alert" then out[#out + 1] = m end
+        end
+        return out
+      end
+      for _, side in ipairs({ { c, "received" }, { s, "sent" } }) do
+        local list = alerts(side[1])
+        assert.equal(1, #list, v)
+        local a = list[1]
+        assert.equal(side[2], a.direction)
+        assert.equal("fatal", a.fields.level)
+        assert.equal("bad_record_mac", a.fields.description)
+        if a.inferred then assert.matches("named from wolfSSL's alert history", a.why) end
+        if v == "tls1.2" then -- TLS 1.2 alerts under the keys are not decoded
+          assert.is_true(a.inferred)
+          assert.equal("encrypted record, named from wolfSSL's alert history", a.why)
+        end
+      end
+      c:close(); s:close()
+    end
+  end)
+
+  it("shows an encrypted alert it cannot name for certain without a name", function()
+    local render = require("wolfssl.trace").render
+    local line = render({ direction = "received", content_type = "alert", type = "alert", inferred = true,
+                          why = "encrypted record, not decoded", fields = { encrypted = true, length = 26 } })
+    assert.equal("  C <- S  Alert               level and description not readable  [encrypted record, not decoded]", line)
   end)
 
   it("reports close_notify both ways after the handshake (TLS 1.3 and 1.2)", function()

@@ -38,13 +38,82 @@ describe("wolfssl.trace", function()
     assert(ok)
     local text = joined(rec:summary(c))
     local all = joined(lines)
-    assert.matches("C <%- S  ServerKeyExchange +ECDHE; group X25519; public key 32 bytes; signed with ecdsa_secp256r1_sha256", all)
+    assert.matches("C <%- S  ServerKeyExchange +ECDHE; group X25519; public key 32 bytes; signed with ecdsa_sha256", all)
     assert.matches("C %-> S  ClientKeyExchange +ECDHE; public key 32 bytes", all)
     assert.matches("C %-> S  ChangeCipherSpec", all)
     assert.matches("C <%- S  ServerHelloDone", all)
     assert.matches("TLSv1.2, [%w_]*ECDHE.ECDSA.[%w_-]+, group X25519", text)
     assert.matches("full handshake, 2 round trips", text)
     c:close(); s:close()
+  end)
+
+  describe("TLS 1.2 Finished, decrypted from the connection's own master secret (issue 16)", function()
+    local function finished(rec, conn, direction)
+      for _, m in ipairs(rec:messages(conn)) do
+        if m.type == "finished" and m.direction == direction then return m end
+      end
+    end
+
+    for _, suite in ipairs({ "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+                             "ECDHE-ECDSA-CHACHA20-POLY1305" }) do
+      it(suite .. ": both Finished messages, both sides, the same verify_data", function()
+        local clines, slines = {}, {}
+        local co = { mode = "client", cafile = H.cert("ca.pem"), max_version = "tls1.2", ciphers = suite }
+        local so = { mode = "server", certificate = H.cert("server.pem"), key = H.cert("server.key"),
+                     max_version = "tls1.2", ciphers = suite }
+        local crec, srec = trace.attach(co, clines), trace.attach(so, slines)
+        local c, s, ok, _, err = H.pair(assert(wolfssl.context(co)), assert(wolfssl.context(so)))
+        assert(ok, err)
+        for _, dir in ipairs({ { "sent", "received" }, { "received", "sent" } }) do
+          local mine, theirs = finished(crec, c, dir[1]), finished(srec, s, dir[2])
+          assert.is_nil(mine.inferred)
+          assert.is_true(mine.decrypted)
+          assert.equal(12, mine.fields.verify_data_length)
+          assert.equal(mine.fields.verify_data, theirs.fields.verify_data)
+          assert.equal("\20\0\0\12", mine.data:sub(1, 4))
+        end
+        assert.not_equal(finished(crec, c, "sent").fields.verify_data,
+                         finished(crec, c, "received").fields.verify_data)
+        local text = joined(clines)
+        assert.matches("C %-> S  Finished +verify_data " .. ("%x"):rep(24) .. " %(12 bytes%)\n", text)
+        assert.matches("C <%- S  Finished +verify_data " .. ("%x"):rep(24) .. " %(12 bytes%)", text)
+        assert.is_nil(text:find("not decoded", 1, true), text)
+        assert.matches("S <%- C  Finished +verify_data " .. ("%x"):rep(24), joined(slines))
+        c:close(); s:close()
+      end)
+    end
+
+    it("a resumed session: the Finished messages come from the resumed master secret", function()
+      local lines = {}
+      local co = { mode = "client", cafile = H.cert("ca.pem"), max_version = "tls1.2" }
+      local rec = trace.attach(co, lines)
+      local cctx, sctx = assert(wolfssl.context(co)), H.server_ctx()
+      local c, s, ok = H.pair(cctx, sctx)
+      assert(ok)
+      local sess = assert(c:session())
+      c:close(); s:close()
+      local c2, s2, ok2 = H.pair(cctx, sctx, { server_name = "localhost", session = sess })
+      assert(ok2)
+      assert.is_true(c2:session_reused())
+      local fin = {}
+      for _, m in ipairs(rec:messages(c2)) do
+        if m.type == "finished" then fin[#fin + 1] = m.direction .. " " .. tostring(m.fields.verify_data_length) end
+      end
+      assert.same({ "received 12", "sent 12" }, fin) -- the server finishes first when resuming
+      c2:close(); s2:close()
+    end)
+
+    it("a suite the decoder does not handle: shown undecoded, with the reason", function()
+      local lines = {}
+      local suite = "ECDHE-ECDSA-AES128-SHA256"
+      local co = { mode = "client", cafile = H.cert("ca.pem"), max_version = "tls1.2", ciphers = suite }
+      trace.attach(co, lines)
+      local c, s, ok, _, err = H.pair(assert(wolfssl.context(co)),
+                                      H.server_ctx({ max_version = "tls1.2", ciphers = suite }))
+      assert(ok, err) -- both builds have this CBC suite
+      assert.matches("C %-> S  Finished +%[encrypted record, not decoded: cipher suite not supported", joined(lines))
+      c:close(); s:close()
+    end)
   end)
 
   it("renders from the server's side with the arrows reversed", function()

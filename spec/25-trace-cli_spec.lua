@@ -15,6 +15,68 @@ end
 
 local CA = H.cert("ca.pem")
 
+-- A traced memory-mode client over a TCP socket, so the test holds every byte
+-- it sends: returns the connection, the socket, the trace lines.
+local function socket_client(port, max_version)
+  local wolfssl, trace, socket = require "wolfssl", require "wolfssl.trace", require "socket"
+  local sock = socket.tcp()
+  sock:settimeout(10)
+  assert(sock:connect("127.0.0.1", port))
+  local lines = {}
+  local o = { mode = "client", cafile = CA, max_version = max_version }
+  trace.attach(o, lines)
+  local conn = assert(wolfssl.context(o)):new({ server_name = "localhost" })
+  return conn, sock, lines
+end
+
+-- the next TLS record from the socket (waits for it), nil once closed
+local function next_record(sock)
+  local hdr = sock:receive(5)
+  if not hdr then return nil end
+  local body = sock:receive(hdr:byte(4) * 256 + hdr:byte(5))
+  return body and hdr .. body
+end
+
+-- handshake, then one application record with its last byte flipped: the
+-- server fails its integrity check and answers with an encrypted fatal alert.
+-- Returns the client's trace lines and what its read() said.
+local function tamper_after_handshake(port, max_version)
+  local conn, sock, lines = socket_client(port, max_version)
+  while true do
+    local ok, err = conn:handshake()
+    local out = conn:drain()
+    if #out > 0 then assert(sock:send(out)) end
+    if ok then break end
+    assert.equal("wantread", err)
+    conn:feed(assert(next_record(sock), "the server closed during the handshake"))
+  end
+  assert(conn:write("hello\n"))
+  local out = conn:drain()
+  assert(sock:send(out:sub(1, -2) .. string.char((out:byte(-1) + 1) % 256)))
+  local data, err
+  repeat -- tickets may come first (TLS 1.3), then the alert
+    local r = next_record(sock)
+    if not r then break end
+    conn:feed(r)
+    data, err = conn:read()
+  until not data and err ~= "wantread"
+  conn:close()
+  sock:close()
+  return table.concat(lines, "\n"), err
+end
+
+-- what the trace must say about a peer's fatal alert after the keys are in
+-- force: the alert received, named, and why it is named; nothing sent
+local function assert_peer_alert(text, err, version)
+  assert.matches("bad_record_mac", tostring(err))
+  assert.matches("C <%- S  Alert +fatal bad_record_mac", text)
+  assert.is_nil(text:find("C -> S  Alert", 1, true), text) -- we sent no alert
+  assert.is_nil(text:find("decode_error", 1, true), text)
+  if version == "tls1.2" then
+    assert.matches("C <%- S  Alert +fatal bad_record_mac  %[encrypted record, named from wolfSSL's alert history%]", text)
+  end
+end
+
 describe("wolfssl-trace", function()
   it("explains its usage and exits 2 on bad arguments", function()
     local out, rc = cli("")
@@ -77,6 +139,18 @@ describe("wolfssl-trace", function()
       assert.matches("Result: OK %(TLSv1.2,", out)
     end)
 
+    it("prints our close_notify with the trace, before the summary and the result (issue 16)", function()
+      for _, v in ipairs({ "--tls1.2", "--tls1.3" }) do
+        local out, rc = cli(("127.0.0.1:%d --servername chain.localhost --cafile %s %s"):format(port, CA, v))
+        assert.equal(0, rc, out)
+        local close = out:find("C -> S  Alert               warning close_notify", 1, true)
+        assert.truthy(close, out)
+        assert.is_true(close < out:find("  == TLSv1.", 1, true), out)
+        assert.is_true(close < out:find("Result: OK", 1, true), out)
+        assert.is_nil(out:find("close_notify", out:find("Result: OK", 1, true), true), out)
+      end
+    end)
+
     it("exits 1 with the reason when the name does not match", function()
       local out, rc = cli(("127.0.0.1:%d --servername nothere.example --cafile %s"):format(port, CA))
       assert.equal(1, rc)
@@ -84,6 +158,88 @@ describe("wolfssl-trace", function()
       assert.matches("Result: handshake FAILED: hostname mismatch", out)
       assert.matches("Verification: FAILED", out)
     end)
+  end)
+
+  describe("TLS 1.2 signature schemes name no curve (issue 16)", function()
+    local pid
+    after_each(function() H.kill(pid) end)
+
+    local function traced(cmd, name)
+      assert(have(name), name .. " is needed")
+      local port = H.free_port()
+      pid = H.spawn(cmd:format(port, H.cert("server.pem"), H.cert("server.key")))
+      assert(H.wait_port(port, 5), name .. " did not start")
+      local out, rc = cli(("127.0.0.1:%d --servername localhost --cafile %s"):format(port, CA))
+      assert.equal(0, rc, out)
+      return out
+    end
+
+    it("openssl s_server -sigalgs ECDSA+SHA512 with a P-256 key: ecdsa_sha512", function()
+      local out = traced("exec timeout 30 openssl s_server -accept %d -cert %s -key %s -tls1_2 -sigalgs ECDSA+SHA512 -quiet", "openssl")
+      assert.matches("C <%- S  ServerKeyExchange +ECDHE; group X25519; public key 32 bytes; signed with ecdsa_sha512\n", out)
+      assert.is_nil(out:find("secp521r1", 1, true), out)
+      assert.matches("Result: OK %(TLSv1.2,", out)
+    end)
+
+    it("gnutls-serv with only SIGN-ECDSA-SHA512 and a P-256 key: ecdsa_sha512", function()
+      local out = traced("exec timeout 30 gnutls-serv --port %d --x509certfile %s --x509keyfile %s " ..
+                         "--priority NORMAL:-VERS-ALL:+VERS-TLS1.2:-SIGN-ALL:+SIGN-ECDSA-SHA512", "gnutls-serv")
+      assert.matches("C <%- S  ServerKeyExchange +ECDHE; group X25519; public key 32 bytes; signed with ecdsa_sha512\n", out)
+      assert.is_nil(out:find("secp521r1", 1, true), out)
+      assert.matches("Result: OK %(TLSv1.2,", out)
+    end)
+
+    it("TLS 1.2 Finished both ways, decrypted, with AES-GCM and ChaCha20-Poly1305 (openssl, gnutls)", function()
+      local fin = "C %-> S  Finished +verify_data " .. ("%x"):rep(24) .. " %(12 bytes%)\n.*" ..
+                  "C <%- S  Finished +verify_data " .. ("%x"):rep(24) .. " %(12 bytes%)\n"
+      for _, cipher in ipairs({ "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305" }) do
+        local out = traced("exec timeout 30 openssl s_server -accept %d -cert %s -key %s -tls1_2 -cipher " .. cipher .. " -quiet", "openssl")
+        assert.matches(fin, out)
+        assert.matches("Result: OK %(TLSv1.2, " .. cipher:gsub("%-", "%%-") .. "%)", out)
+        H.kill(pid)
+      end
+      local out = traced("exec timeout 30 gnutls-serv --port %d --x509certfile %s --x509keyfile %s " ..
+                         "--priority NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+CHACHA20-POLY1305", "gnutls-serv")
+      assert.matches(fin, out)
+      assert.matches("Result: OK %(TLSv1.2, ECDHE%-ECDSA%-CHACHA20%-POLY1305%)", out)
+    end)
+
+    it("TLS 1.3 keeps the curve in the name (it is part of the scheme there)", function()
+      local out = traced("exec timeout 30 openssl s_server -accept %d -cert %s -key %s -tls1_3 -quiet", "openssl")
+      assert.matches("Result: OK %(TLSv1.3,", out)
+      local decrypted = (require "wolfssl").features.msg_trace_decrypted
+      if decrypted then
+        assert.matches("C <%- S  CertificateVerify +signed with ecdsa_secp256r1_sha256", out)
+      else
+        assert.matches("C <%- S  CertificateVerify +proof of the private key  %[inferred", out)
+      end
+    end)
+  end)
+
+  describe("a peer's fatal alert once the keys are in force (issue 16)", function()
+    local pid
+    after_each(function() H.kill(pid) end)
+    local function server(cmd, name)
+      assert(have(name), name .. " is needed")
+      local port = H.free_port()
+      pid = H.spawn(cmd:format(port, H.cert("server.pem"), H.cert("server.key")))
+      assert(H.wait_port(port, 5), name .. " did not start")
+      return port
+    end
+
+    for _, v in ipairs({ "tls1.2", "tls1.3" }) do
+      it("openssl s_server, " .. v .. ": named, with why, and none of ours invented", function()
+        local port = server("exec timeout 30 openssl s_server -accept %d -cert %s -key %s -rev -quiet", "openssl")
+        local text, err = tamper_after_handshake(port, v)
+        assert_peer_alert(text, err, v)
+      end)
+
+      it("gnutls-serv, " .. v .. ": named, with why, and none of ours invented", function()
+        local port = server("exec timeout 30 gnutls-serv --port %d --x509certfile %s --x509keyfile %s", "gnutls-serv")
+        local text, err = tamper_after_handshake(port, v)
+        assert_peer_alert(text, err, v)
+      end)
+    end
   end)
 
   describe("against gnutls-serv", function()
@@ -104,6 +260,15 @@ describe("wolfssl-trace", function()
       assert.matches("CertificateRequest", out)
       assert.matches("C %-> S  Certificate +CN=Test Client", out)
       assert.matches("Verification: OK", out)
+    end)
+
+    it("shows the peer's fatal decode_error (no client certificate), and no alert of ours (issue 16)", function()
+      local out, rc = cli(("127.0.0.1:%d --servername localhost --cafile %s --tls1.2"):format(port, CA))
+      assert.equal(1, rc, out)
+      assert.matches("C %-> S  Finished", out)
+      assert.matches("C <%- S  Alert +fatal decode_error\n", out)
+      assert.is_nil(out:find("C -> S  Alert", 1, true), out) -- we sent none
+      assert.matches("Result: handshake FAILED", out)
     end)
 
     it("fails, exit 1, when the server's CA is not trusted", function()

@@ -304,10 +304,23 @@ M.extension_name      = namer16(extensions)
 M.group_name          = namer16(groups)
 M.cipher_suite_name   = namer16(cipher_suites)
 
-function M.sigscheme_name(n)
+-- a protocol version before TLS 1.3 (TLS 1.0-1.2, DTLS 1.0/1.2)
+local function before13(v)
+  return type(v) == "number" and ((v >= 0x0300 and v < 0x0304) or v == 0xFEFF or v == 0xFEFD)
+end
+M.before13 = before13
+
+-- The name of a signature scheme code, read as the protocol version says
+-- (unknown version: TLS 1.3's names). Before TLS 1.3 the code is a (hash,
+-- signature) pair: 0x0603 is ECDSA with SHA-512 on any curve, not
+-- ecdsa_secp521r1_sha512 (RFC 5246 7.4.1.4.1, RFC 8446 4.2.3).
+function M.sigscheme_name(n, version)
   if type(n) ~= "number" then return nil end
-  if sigschemes[n] then return sigschemes[n] end
   local h, s = floor(n / 256), n % 256
+  if before13(version) and hash_names[h] and sig_names[s] then
+    return sig_names[s] .. "_" .. hash_names[h]
+  end
+  if sigschemes[n] then return sigschemes[n] end
   if hash_names[h] and sig_names[s] then return sig_names[s] .. "_" .. hash_names[h] end
   if is_grease(n) then return "GREASE" end
   return format("0x%04X", n)
@@ -452,6 +465,9 @@ end
 
 ext_decoders.supported_groups = names16(M.group_name, "named_group_list")
 ext_decoders.signature_algorithms = names16(M.sigscheme_name, "supported_signature_algorithms")
+-- the same list named as TLS 1.2 reads it
+local function name12(n) return M.sigscheme_name(n, 0x0303) end
+local sigschemes12 = names16(name12, "supported_signature_algorithms")
 ext_decoders.signature_algorithms_cert = ext_decoders.signature_algorithms
 ext_decoders.ec_point_formats = u8names(point_formats, "ec_point_format_list")
 ext_decoders.psk_key_exchange_modes = u8names(psk_modes, "ke_modes")
@@ -604,6 +620,14 @@ decoders.client_hello = function(r, ctx)
   if type(f.versions) ~= "table" then f.versions = { M.version_name(f.legacy_version) } end
   f.groups = ext_value(m, "supported_groups")
   f.signature_algorithms = ext_value(m, "signature_algorithms")
+  local offers13 = false
+  for _, v in ipairs(f.versions) do offers13 = offers13 or v == "TLSv1.3" or v == "DTLSv1.3" end
+  if not offers13 then -- a TLS 1.2 hello: its codes are (hash, signature) pairs
+    for _, e in ipairs(f.extensions) do
+      if (e.type == 13 or e.type == 50) and e.value then e.value = sigschemes12(reader(e.data)) end
+    end
+    f.signature_algorithms = ext_value(m, "signature_algorithms")
+  end
   local ks = ext_value(m, "key_share")
   if type(ks) == "table" then
     f.key_share_groups = {}
@@ -730,8 +754,7 @@ decoders.certificate_request = function(r, ctx, body)
                                                                  "certificate_types")
   -- TLS 1.0/1.1 have no signature algorithms here
   if not (ctx and ctx.version and ctx.version < 0x0303 and ctx.version > 0x0300) then
-    f.signature_algorithms = r:subvec(2, "supported_signature_algorithms", 2)
-      :list(2, M.sigscheme_name, "supported_signature_algorithms")
+    f.signature_algorithms = sigschemes12(r)
   end
   local cas, n = r:subvec(2, "certificate_authorities"), 0
   while cas:left() > 0 and not cas:err() do cas:vec(2, "DistinguishedName", 1); n = n + 1 end
@@ -739,10 +762,10 @@ decoders.certificate_request = function(r, ctx, body)
   return f
 end
 
-decoders.certificate_verify = function(r)
+decoders.certificate_verify = function(r, ctx)
   local f = {}
   f.scheme_id = r:u16("algorithm")
-  f.scheme = M.sigscheme_name(f.scheme_id)
+  f.scheme = M.sigscheme_name(f.scheme_id, ctx and ctx.version)
   f.signature_length = #r:vec(2, "signature")
   return f
 end
@@ -774,7 +797,7 @@ local function read_signature(r, f, ctx)
     return
   end
   f.signature_scheme_id = r:u16("signature algorithm")
-  f.signature_scheme = M.sigscheme_name(f.signature_scheme_id)
+  f.signature_scheme = M.sigscheme_name(f.signature_scheme_id, (ctx and ctx.version) or 0x0303)
   f.signature_length = #r:vec(2, "signature", 1)
 end
 

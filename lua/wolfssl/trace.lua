@@ -16,10 +16,17 @@
 --            fields = decoded fields (decode.fields; certificates as x509 objects),
 --            inferred = true when the message was not read from the wire in clear
 --              (TLS 1.3 encrypted handshake messages on a wolfSSL build without the
---              secret callback, TLS 1.2 encrypted Finished): reported from the
+--              secret callback, a TLS 1.2 Finished under a suite other than AES-GCM /
+--              ChaCha20-Poly1305, whose `fields.why` says so): reported from the
 --              connection's state after the fact; `fields` then holds what the state
 --              tells (peer chain, ALPN...), and `encrypted = true` when a record was
---              seen but could not be read}
+--              seen but could not be read,
+--            why = for an inferred alert, why it was not read and what names it
+--              (an encrypted alert that wolfSSL's history cannot name for certain
+--              has no level/description); an alert no record carried is not shown,
+--            decrypted = true for a message read from a decrypted copy of its record
+--              (TLS 1.3 on builds with the secret callback; the TLS 1.2 Finished on
+--              every build, from the connection's own master secret)}
 --        on_state(conn, where, state)  where = "handshake": state = "<type> sent" /
 --            "<type> received" for each message, then "done" or "failed";
 --            where = "alert": state = "<description> sent|received"
@@ -83,7 +90,7 @@ local function state_of(conn)
     st.hs = { sent = "", received = "" }        -- partial handshake messages
     st.enc = { sent = false, received = false } -- that direction is encrypted
     st.pend = { sent = 0, received = 0 }        -- encrypted records of the open flight
-    st.alert_seen = {}                          -- last alert reported, by direction
+    st.hist = {}                                -- wolfSSL's alert history at the last flush
     st.start = now()
   end
   return st
@@ -120,10 +127,7 @@ function Dispatch:emit(msg)
   local st = self.st
   msg.version = msg.version or version_name(st.version)
   st.count = (st.count or 0) + 1
-  if msg.type == "alert" and msg.fields then
-    self.alerted[msg.direction] = true
-    st.alert_seen[msg.direction] = msg.fields.code
-  end
+  if msg.type == "alert" then self.alerted[msg.direction] = true end
   if self.cb.on_message then self:call("on_message", self.cb.on_message, msg) end
   local sinks = st.sinks
   if sinks then
@@ -158,6 +162,9 @@ function Dispatch:handshake_message(d, m, r, decrypted)
     st.version = fields.version
   elseif fields and name == "client_hello" then
     st.offered_session_id = fields.session_id
+  end
+  if fields and fields.random and (name == "client_hello" or name == "server_hello") then
+    st[name == "client_hello" and "client_random" or "server_random"] = fields.random
   end
   if fields and name == "certificate" and fields.certificates then
     fields.der = fields.certificates
@@ -247,6 +254,41 @@ function Dispatch:decrypt(r)
   return true
 end
 
+local function unhex(h)
+  return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end))
+end
+
+-- TLS 1.2: decrypt a copy of the sender's first record under its new keys
+-- (its Finished) from the connection's own master secret; false when it
+-- cannot be done (st.why12 says why), so the caller shows it undecoded
+function Dispatch:open12(r)
+  local st, d = self.st, r.direction
+  st.tried12 = st.tried12 or {}
+  if st.tried12[d] or not r.data then return false end
+  st.tried12[d] = true -- later records have other sequence numbers
+  if not (st.client_random and st.server_random) then
+    st.why12 = "hellos not seen"
+    return false
+  end
+  local hdr = string.char(HS, math.floor(r.version / 256), r.version % 256,
+                          math.floor(r.length / 256), r.length % 256)
+  local pt, why = core.trace_open12(self.conn, (d == "sent") ~= self.info.is_server, hdr .. r.data,
+                                    unhex(st.client_random), unhex(st.server_random))
+  if not pt then
+    st.why12 = why
+    return false
+  end
+  local msgs = decode.handshake_messages(pt)
+  if #msgs ~= 1 or msgs[1].type_name ~= "finished" then
+    st.why12 = "decrypted record is not one Finished message"
+    return false
+  end
+  local fields, err = decode.fields("finished", msgs[1].body, { version = st.version })
+  self:emit({ direction = d, content_type = "handshake", type = "finished", data = msgs[1].data,
+              fields = fields, error = err, record_version = r.version, decrypted = true })
+  return true
+end
+
 -- a flight of n encrypted TLS 1.3 handshake records, told from the state
 function Dispatch:infer_flight(d, n)
   local conn, st, info = self.conn, self.st, self.info
@@ -303,28 +345,48 @@ function Dispatch:infer_flight(d, n)
   end
 end
 
+-- why an alert line was not read from the wire
+local INFER_HISTORY = "encrypted record, named from wolfSSL's alert history"
+-- (TLS 1.3: an alert hides in a record that looks like application data)
+function Dispatch:hidden_why()
+  local st = self.st
+  if not DECRYPTS then return "encrypted on this build, named from wolfSSL's alert history" end
+  return "encrypted record the trace could not open: " .. tostring(st.decrypt_error or "no keys") ..
+         "; named from wolfSSL's alert history"
+end
+
 function Dispatch:close_flight(d, at_end)
   local st, info = self.st, self.info
   local n = st.pend[d]
   if n == 0 then return end
   st.pend[d] = 0
-  local code = d == "sent" and info.alert_sent or info.alert_received
-  local alert_last = at_end and info.error and code and not self.alerted[d]
-    and code ~= st.alert_seen[d]
+  local alert_last = at_end and info.error and self:new_alert(d) and not self.alerted[d]
   if alert_last then n = n - 1 end
   if n > 0 then self:infer_flight(d, n) end
-  if alert_last then self:infer_alert(d) end
+  if alert_last then self:infer_alert(d, self:hidden_why()) end
 end
 
-function Dispatch:infer_alert(d, encrypted)
-  local info = self.info
-  local code = d == "sent" and info.alert_sent or info.alert_received
-  local level = d == "sent" and info.alert_sent_level or info.alert_received_level
-  if not code then return end
+-- wolfSSL's alert history for direction d (the last alert sent / received):
+-- code, level; nil when there is none
+local function history(info, d)
+  if d == "sent" then return info.alert_sent, info.alert_sent_level end
+  return info.alert_received, info.alert_received_level
+end
+
+-- the history for d changed during this call: wolfSSL sent / processed an
+-- alert in that direction (the same alert twice in a row is not told apart)
+function Dispatch:new_alert(d)
+  local code, level = history(self.info, d)
+  return code ~= nil and (code * 256 + (level or 0)) ~= (self.st.hist[d] or -1)
+end
+
+-- an alert wolfSSL's history names (only when new_alert(d) holds)
+function Dispatch:infer_alert(d, why)
+  local code, level = history(self.info, d)
   self:emit({
-    direction = d, content_type = "alert", type = "alert", inferred = true,
-    fields = { level = level == 2 and "fatal" or level == 1 and "warning" or "fatal",
-               description = decode.alert_name(code), code = code, encrypted = encrypted },
+    direction = d, content_type = "alert", type = "alert", inferred = true, why = why,
+    fields = { level = level == 1 and "warning" or "fatal", description = decode.alert_name(code),
+               code = code, encrypted = true },
   })
 end
 
@@ -339,7 +401,15 @@ function Dispatch:record(r)
     if st.version ~= TLS13 then st.enc[d] = true end
   elseif ct == ALERT then
     if st.enc[d] or #(r.data or "") ~= 2 then
-      self:infer_alert(d, true)
+      -- an encrypted alert: named only when it is the one alert record this
+      -- call saw that way and wolfSSL's history took a new alert meanwhile
+      if self.enc_alerts[d] == 1 and self:new_alert(d) then
+        self:infer_alert(d, INFER_HISTORY)
+      else
+        self:emit({ direction = d, content_type = "alert", type = "alert", inferred = true,
+                    why = "encrypted record, not decoded", record_version = r.version,
+                    fields = { encrypted = true, length = r.length } })
+      end
     else
       local f, err = decode.alert(r.data)
       self:emit({ direction = d, content_type = "alert", type = "alert", data = r.data,
@@ -347,9 +417,11 @@ function Dispatch:record(r)
     end
   elseif ct == HS then
     if st.enc[d] and st.version ~= TLS13 then
+      if self:open12(r) then return end
       -- TLS 1.2: the only handshake message after ChangeCipherSpec is Finished
       self:emit({ direction = d, content_type = "handshake", type = "finished", inferred = true,
-                  fields = { encrypted = true, length = r.length }, record_version = r.version })
+                  fields = { encrypted = true, length = r.length, why = st.why12 },
+                  record_version = r.version })
       return
     end
     local msgs, rest = decode.handshake_messages(st.hs[d] .. (r.data or ""))
@@ -357,6 +429,7 @@ function Dispatch:record(r)
     for _, m in ipairs(msgs) do self:handshake_message(d, m, r) end
   elseif ct == APP then
     if st.version == TLS13 and self:decrypt(r) then return end
+    if st.version == TLS13 then self.unread[d] = true end -- may hide an alert
     if st.version == TLS13 and not (st.server_flight_done and st.client_flight_done and st.done_reported) then
       local from_server = (d == "sent") == self.info.is_server
       if from_server or not st.client_flight_done then st.pend[d] = st.pend[d] + 1 end
@@ -367,7 +440,14 @@ end
 local function dispatch(conn, records, info)
   local st = state_of(conn)
   local self = setmetatable({ conn = conn, st = st, info = info, cb = callbacks_of(conn),
-                              alerted = {} }, Dispatch)
+                              alerted = {}, unread = {}, enc_alerts = { sent = 0, received = 0 } },
+                            Dispatch)
+  for i = 1, #records do
+    local r = records[i]
+    if r.content_type == ALERT and (st.enc[r.direction] or #(r.data or "") ~= 2) then
+      self.enc_alerts[r.direction] = self.enc_alerts[r.direction] + 1
+    end
+  end
   for i = 1, #records do
     local r = records[i]
     if r.skipped then self:skip(r.direction, r.skipped) end
@@ -383,11 +463,16 @@ local function dispatch(conn, records, info)
     self:emit({ direction = "received", content_type = "handshake", type = "new_session_ticket",
                 inferred = true, fields = { at_least_one = true } })
   end
-  -- alerts we could not read (encrypted, no keys): wolfSSL's alert history
-  -- tells the last one each way; report it when it changed
+  -- a TLS 1.3 alert hidden in a record this build could not read: wolfSSL's
+  -- alert history names it when it changed during this call and such a
+  -- record went that way. An alert the history holds but no record carried
+  -- was not on the wire (yet): it is not shown.
   for _, d in ipairs({ "sent", "received" }) do
-    local code = d == "sent" and info.alert_sent or info.alert_received
-    if code and code ~= st.alert_seen[d] and not self.alerted[d] then self:infer_alert(d) end
+    if self.unread[d] and not self.alerted[d] and self:new_alert(d) then
+      self:infer_alert(d, self:hidden_why())
+    end
+    local code, level = history(info, d)
+    st.hist[d] = code and code * 256 + (level or 0) or nil
   end
   if info.error and not st.fail_reported and not st.done_reported then
     st.fail_reported = true
@@ -565,6 +650,9 @@ end
 
 DETAIL.finished = function(f)
   if f.encrypted then return "" end
+  if f.verify_data_length == 12 and f.verify_data then -- TLS 1.2: short enough to show
+    return ("verify_data %s (12 bytes)"):format(f.verify_data)
+  end
   if f.verify_data_length then return ("verify_data %d bytes"):format(f.verify_data_length) end
   return "handshake transcript confirmed"
 end
@@ -574,7 +662,8 @@ DETAIL.key_update = function(f)
 end
 
 DETAIL.alert = function(f)
-  return ("%s %s"):format(f.level or "?", f.description or "?")
+  if not f.description then return "level and description not readable" end
+  return ("%s %s"):format(f.level or "?", f.description)
 end
 
 local function argerror(n, fname, why, level)
@@ -613,8 +702,14 @@ function M.render(msg, role)
     detail = msg.error
   end
   local line = ("  %s  %-19s %s"):format(arrow, name, detail)
-  if msg.inferred then
-    line = line .. (f and f.encrypted and "  [encrypted record, not decoded]" or "  [inferred: encrypted on this build]")
+  if msg.why then
+    line = line .. "  [" .. msg.why .. "]"
+  elseif msg.inferred then
+    if f and f.encrypted then
+      line = line .. "  [encrypted record, not decoded" .. (f.why and ": " .. f.why or "") .. "]"
+    else
+      line = line .. "  [inferred: encrypted on this build]"
+    end
   end
   return (line:gsub("%s+$", ""))
 end
