@@ -623,6 +623,34 @@ static int expand_label(const unsigned char *secret, int slen, const char *label
 }
 #endif
 
+#if defined(LWL_DECRYPT) || defined(LWL_DECRYPT12)
+/* Open one AEAD record body (n bytes, then its 16-byte tag) into out with a
+ * 12-byte nonce: ChaCha20-Poly1305 or AES-GCM. 1 when it authenticates. */
+static int aead_open(int chacha, const unsigned char *key, int keylen, const unsigned char *nonce,
+                     const unsigned char *aad, int aadlen, const unsigned char *body, size_t n,
+                     unsigned char *out) {
+    int ok = 0;
+    if (chacha) {
+#if defined(HAVE_CHACHA) && defined(HAVE_POLY1305)
+        ok = wc_ChaCha20Poly1305_Decrypt(key, nonce, aad, (word32)aadlen, body, (word32)n, body + n,
+                                         out) == 0;
+#endif
+    } else {
+#ifdef HAVE_AESGCM
+        Aes aes;
+        if (wc_AesInit(&aes, NULL, INVALID_DEVID) == 0) {
+            ok = wc_AesGcmSetKey(&aes, key, (word32)keylen) == 0 &&
+                 wc_AesGcmDecrypt(&aes, out, body, (word32)n, nonce, 12, body + n, 16, aad,
+                                  (word32)aadlen) == 0;
+            wc_AesFree(&aes);
+        }
+#endif
+    }
+    (void)keylen;
+    return ok;
+}
+#endif
+
 /* core.trace_open(conn, from_client, epoch, generation, seq, record) ->
  * plaintext, inner content type | nil, why.
  * Decrypts a copy of one TLS 1.3 record (header included) with the traffic
@@ -679,20 +707,7 @@ static int trace_open(lua_State *L) {
     n = len - 5 - 16;
     out = (unsigned char *)malloc(n ? n : 1);
     if (out == NULL) return luaL_error(L, "out of memory");
-    if (suite == 0x1303) {
-#if defined(HAVE_CHACHA) && defined(HAVE_POLY1305)
-        ok = wc_ChaCha20Poly1305_Decrypt(key, iv, rec, 5, rec + 5, (word32)n, rec + 5 + n, out) == 0;
-#endif
-    } else {
-#ifdef HAVE_AESGCM
-        Aes aes;
-        if (wc_AesInit(&aes, NULL, INVALID_DEVID) == 0) {
-            ok = wc_AesGcmSetKey(&aes, key, (word32)keylen) == 0 &&
-                 wc_AesGcmDecrypt(&aes, out, rec + 5, (word32)n, iv, 12, rec + 5 + n, 16, rec, 5) == 0;
-            wc_AesFree(&aes);
-        }
-#endif
-    }
+    ok = aead_open(suite == 0x1303, key, keylen, iv, rec, 5, rec + 5, n, out);
     memset(key, 0, sizeof key);
     if (!ok) {
         free(out);
@@ -780,20 +795,7 @@ static int trace_open12(lua_State *L) {
         memset(block, 0, sizeof block);
         return luaL_error(L, "out of memory");
     }
-    if (chacha) {
-#if defined(HAVE_CHACHA) && defined(HAVE_POLY1305)
-        ok = wc_ChaCha20Poly1305_Decrypt(key, nonce, aad, 13, body, (word32)n, body + n, out) == 0;
-#endif
-    } else {
-#ifdef HAVE_AESGCM
-        Aes aes;
-        if (wc_AesInit(&aes, NULL, INVALID_DEVID) == 0) {
-            ok = wc_AesGcmSetKey(&aes, key, (word32)keylen) == 0 &&
-                 wc_AesGcmDecrypt(&aes, out, body, (word32)n, nonce, 12, body + n, 16, aad, 13) == 0;
-            wc_AesFree(&aes);
-        }
-#endif
-    }
+    ok = aead_open(chacha, key, keylen, nonce, aad, 13, body, n, out);
     memset(block, 0, sizeof block);
     if (!ok) {
         free(out);
