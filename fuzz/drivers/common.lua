@@ -133,4 +133,19 @@ function C.try(obj, name, ...)
   if ok then return v end
 end
 
+--- Feed the fuzzed bytes to a new connection of `side` (a client first sends
+-- its ClientHello, dropped), step it, then end the transport and step again.
+function C.drive(side, bytes)
+  local i, data = C.split(bytes)
+  local conn = C.connection(side, i)
+  if side == "client" then C.step(conn) end
+  conn:feed(data)
+  local ok = C.step(conn)
+  if not ok then
+    conn:feed_eof()
+    C.step(conn)
+  end
+  C.finish(conn, ok)
+end
+
 return C
