@@ -995,13 +995,21 @@ end
 local Capture = {}
 Capture.__index = Capture
 
+--- What the capture holds so far: {packets = n, keylog_lines = n (secrets embedded)}.
+function Capture:info()
+  local st, w = self.st, self.st.pcap or self.writer
+  local n = 0
+  for _ in pairs(st.pcap_logged or {}) do n = n + 1 end
+  return { packets = w.packets, keylog_lines = n }
+end
+
 --- End the capture: TCP FIN both ways, the file closed (it is complete on
 -- disk after each call of the connection already).
 function Capture:close()
   local st = self.st
   if st.pcap then
     st.pcap:close()
-    st.pcap = nil
+    self.writer, st.pcap = st.pcap, nil
     core.trace_capture(self.conn, false)
   end
 end
