@@ -1010,7 +1010,7 @@ function Capture:close()
   if st.pcap then
     st.pcap:close()
     self.writer, st.pcap = st.pcap, nil
-    core.trace_capture(self.conn, false)
+    pcall(core.trace_capture, self.conn, false) -- (a closed connection has nothing left to capture)
   end
 end
 
