@@ -272,6 +272,49 @@ describe("wolfssl.trace", function()
       c:close(); s:close()
     end)
 
+    it("a KeyUpdate: the next traffic secret of its sender, where the build decrypts it", function()
+      local lines = {}
+      local co = { mode = "client", cafile = H.cert("ca.pem") }
+      local rec = trace.attach(co, lines)
+      local c, s, ok = H.pair(assert(wolfssl.context(co)), H.server_ctx())
+      assert(ok)
+      assert.equal("x", H.transfer(s, c, "x"))
+      assert.is_true(c:key_update())
+      assert.equal("after", H.transfer(c, s, "after"))
+      assert.equal("reply", H.transfer(s, c, "reply")) -- the server's own KeyUpdate comes first
+      local stages = {}
+      for _, k in ipairs(rec:keys(c)) do stages[#stages + 1] = k.stage end
+      if wolfssl.features.msg_trace_decrypted then
+        assert.same({ "handshake", "application", "key_update", "key_update" }, stages)
+        local text = joined(lines)
+        assert.matches("C %-> S  KeyUpdate[^\n]*\n  %*%*  Keys +key update, HKDF%-SHA256; inputs: the client's previous traffic secret\n" ..
+                       "        client_application_traffic_secret_1 +32 bytes", text)
+        assert.matches("C <%- S  KeyUpdate[^\n]*\n  %*%*  Keys +key update[^\n]*\n        server_application_traffic_secret_1", text)
+      else -- the KeyUpdate is inside an encrypted record this build cannot read: no step is made up
+        assert.same({ "handshake", "application" }, stages)
+      end
+      c:close(); s:close()
+    end)
+
+    it("names what each suite derives, static RSA and DHE in words (wolfssl.keyschedule)", function()
+      local ks = require "wolfssl.keyschedule"
+      local p = ks.suite("TLS_RSA_WITH_AES_256_CBC_SHA")
+      assert.same({ 32, 0, 20, "AES-256-CBC", "SHA-256" }, { p.key, p.iv, p.mac, p.cipher, p.hash })
+      p = ks.suite("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256")
+      assert.same({ 32, 12, 0, true }, { p.key, p.iv, p.mac, p.aead })
+      p = ks.suite("TLS_AES_256_GCM_SHA384", true)
+      assert.same({ 32, 12, 0, "SHA-384", 48 }, { p.key, p.iv, p.mac, p.hash, p.hash_len })
+      local rsa = table.concat(ks.render(ks.tls12({ suite = "TLS_RSA_WITH_AES_128_GCM_SHA256", kx = "RSA" })), "\n")
+      assert.matches("inputs: premaster secret %(48 bytes%) chosen by the client and sent encrypted to the server's RSA key: " ..
+                     "no forward secrecy", rsa)
+      assert.matches("client_random %+ server_random %(no extended master secret%)", rsa)
+      local dhe = table.concat(ks.render(ks.tls12({ suite = "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", kx = "DHE",
+                                                     dh_bits = 2048, ems = true })), "\n")
+      assert.matches("DH shared secret %(2048%-bit group%) as premaster secret", dhe)
+      local upd = table.concat(ks.render(ks.tls13_key_update({ suite = "TLS_AES_128_GCM_SHA256", side = "client", generation = 1 })), "\n")
+      assert.matches("client_application_traffic_secret_1 +32 bytes  HKDF%-Expand%-Label%(client_application_traffic_secret_0, \"traffic upd\"", upd)
+    end)
+
     it("rejects bad options", function()
       assert.has_error(function() trace.attach({}, {}, 42) end,
         "bad argument #3 to 'attach' (options table expected, got number)")
