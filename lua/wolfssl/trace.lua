@@ -35,15 +35,19 @@
 -- 2. The renderer, for people:
 --
 --        local trace = require "wolfssl.trace"
---        local rec = trace.attach(options_or_conn [, sink])
+--        local rec = trace.attach(options_or_conn [, sink [, opts]])
 --        -- options table (before wolfssl.context): adds on_message/on_state that
 --        --   chain to the ones already there; every connection of the context is
 --        --   traced. A connection: traced from now on (attach before its first
 --        --   handshake() call, or the first messages are missed).
 --        -- sink: a function(line), a file (io.stdout by default), or a table that
 --        --   collects the lines.
+--        -- opts (third argument): {secrets = true} prints the key schedule's secret bytes
 --        rec:summary(conn [, err])  -- writes and returns the closing summary lines
 --        rec:messages(conn)         -- the messages seen on conn, in order
+--        rec:keys(conn)             -- the key schedule steps (wolfssl.keyschedule), in order
+--        trace.pcap(conn, path)     -- a pcapng capture with its key log (wolfssl.pcap);
+--                                   --   returns a capture (:info(), :close()) or nil, why
 --        trace.render(msg [, role]) -- one line for one message
 --        trace.summary(conn, messages [, err [, seconds]]) -- the summary lines
 --
