@@ -296,6 +296,26 @@ describe("wolfssl.trace", function()
       c:close(); s:close()
     end)
 
+    it("pre-shared keys: in the TLS 1.2 premaster secret, in the TLS 1.3 early secret", function()
+      local KEY = ("k"):rep(32)
+      for _, v in ipairs({ "tls1.2", "tls1.3" }) do
+        local lines = {}
+        local o = { mode = "client", verify = "none", max_version = v, psk = { identity = "client1", key = KEY } }
+        trace.attach(o, lines)
+        local c, s, ok, _, err = H.pair(assert(wolfssl.context(o)), assert(wolfssl.context({
+          mode = "server", max_version = v, psk = { hint = "hinty", keys = { client1 = KEY } } })), {})
+        assert(ok, err)
+        local text = joined(lines)
+        if v == "tls1.2" then
+          assert.matches("inputs: P%-256 shared secret %(ECDHE_PSK%) as premaster secret and the pre%-shared key", text)
+        else
+          assert.matches("inputs: the PSK %(a pre%-shared key, or a resumption ticket's secret%), P%-256 shared secret %(ECDHE%)", text)
+          assert.matches("early_secret +32 bytes  HKDF%-Extract%(0, PSK%)", text)
+        end
+        c:close(); s:close()
+      end
+    end)
+
     it("names what each suite derives, static RSA and DHE in words (wolfssl.keyschedule)", function()
       local ks = require "wolfssl.keyschedule"
       local p = ks.suite("TLS_RSA_WITH_AES_256_CBC_SHA")

@@ -58,13 +58,15 @@ local function step(stage, kdf, inputs, secrets, suite)
            keys = { key = suite.key, iv = suite.iv, mac = suite.mac, cipher = suite.cipher } }
 end
 
---- TLS 1.3, after ServerHello. o: suite (name), group (key share) or nil, psk (bool)
+--- TLS 1.3, after ServerHello. o: suite (name), group (key share) or nil,
+-- psk: true (a resumption), "external" (the context has pre-shared keys too: either)
 function M.tls13_handshake(o)
   local s = M.suite(o.suite, true)
   local n = s.hash_len
   local shared = o.group and (o.group .. " shared secret") or nil
   local inputs = {}
-  if o.psk then inputs[#inputs + 1] = "the PSK (resumption secret of the earlier session)" end
+  if o.psk == "external" then inputs[#inputs + 1] = "the PSK (a pre-shared key, or a resumption ticket's secret)"
+  elseif o.psk then inputs[#inputs + 1] = "the PSK (resumption secret of the earlier session)" end
   if shared then inputs[#inputs + 1] = shared .. " (ECDHE)" end
   inputs[#inputs + 1] = "transcript hash ClientHello..ServerHello"
   local th = "ClientHello..ServerHello"
@@ -125,6 +127,7 @@ function M.tls12(o)
     else
       pms = ("premaster secret from the %s key exchange"):format(kx)
     end
+    if kx ~= "PSK" and kx:match("PSK") then pms = pms .. " and the pre-shared key" end
     inputs = { pms }
     if o.ems then
       inputs[#inputs + 1] = "session hash ClientHello..ClientKeyExchange (extended master secret)"

@@ -166,7 +166,9 @@ function Dispatch:keys_after(msg)
   if st.version == TLS13 then
     if t == "server_hello" and not st.keys_hs then
       st.keys_hs = true
-      self:key_step(keyschedule.tls13_handshake({ suite = suite, group = st.group, psk = st.psk }))
+      local o = self.cb.options or {}
+      local psk = st.psk and ((o.psk ~= nil or self.cb.on_psk ~= nil) and "external" or true)
+      self:key_step(keyschedule.tls13_handshake({ suite = suite, group = st.group, psk = psk }))
     elseif t == "finished" and from_server and st.keys_hs and not st.keys_app then
       st.keys_app = true
       self:key_step(keyschedule.tls13_application({ suite = suite }))
