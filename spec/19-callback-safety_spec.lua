@@ -310,6 +310,7 @@ describe("a callback with no Lua stack left", function()
         local ok, err = c:handshake()
         assert.is_nil(ok)
         assert.matches("rejected by on_verify", err)
+        break -- (more arguments leave less room: every larger k raises too)
       else
         local ok, err = res[2], res[3]
         assert.is_nil(ok, "the pin was bypassed at k = " .. k)
