@@ -39,12 +39,13 @@ function M.default_groups(features, server, psk_tls12_client)
   return table.concat(list, ":")
 end
 
--- Group names users write -> names wolfSSL's set1_groups_list knows.
-local GROUP_ALIASES = {
-  x25519 = "X25519", x448 = "X448", ["p-256"] = "P-256", secp256r1 = "P-256", prime256v1 = "P-256",
-  ["p-384"] = "P-384", secp384r1 = "P-384", ["p-521"] = "P-521", secp521r1 = "P-521",
-  ffdhe2048 = "ffdhe2048", ffdhe3072 = "ffdhe3072",
-}
+-- Group names users write (lowercased) -> names wolfSSL's set1_groups_list
+-- knows: the short names and the IANA names of decode.GROUP_SHORT, and
+-- OpenSSL's name of P-256.
+local GROUP_ALIASES = { prime256v1 = "P-256", ffdhe2048 = "ffdhe2048", ffdhe3072 = "ffdhe3072" }
+for iana, short in pairs(require("wolfssl.decode").GROUP_SHORT) do
+  GROUP_ALIASES[iana], GROUP_ALIASES[short:lower()] = short, short
+end
 function M.group_list(list)
   local out = {}
   for g in list:gmatch("[^:]+") do out[#out + 1] = GROUP_ALIASES[g:lower()] or g end

@@ -552,8 +552,7 @@ end
 M.cert_line = cert_line
 
 -- group names as the `groups` option spells them
-local GROUPS = { secp256r1 = "P-256", secp384r1 = "P-384", secp521r1 = "P-521", x25519 = "X25519", x448 = "X448" }
-local function g(name) return GROUPS[name] or name end
+local function g(name) return decode.GROUP_SHORT[name] or name end
 local function glist(t, max)
   if type(t) ~= "table" then return tostring(t) end
   local out = {}
