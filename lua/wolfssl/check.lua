@@ -43,12 +43,12 @@ function M.bad(key, why, level, value)
 end
 
 -- Sets of valid keys, built once per list (ctx:new runs for every
--- connection: no table built per call). Rebuilt if the list grows.
+-- connection: no table built per call).
 local key_sets = setmetatable({}, { __mode = "k" })
 local function set_of(valid)
   local s = key_sets[valid]
-  if s and s[0] == #valid then return s end
-  s = { [0] = #valid }
+  if s then return s end
+  s = {}
   for _, k in ipairs(valid) do s[k] = true end
   key_sets[valid] = s
   return s

@@ -3,7 +3,6 @@
 -- the C side is csrc/hooks.c.
 local core = require "wolfssl.core"
 local check = require "wolfssl.check"
-local opts = check
 -- (the PSK cipher suites are chosen with the others, in wolfssl/options.lua)
 
 local M = {}
@@ -11,33 +10,33 @@ local M = {}
 local MAX_IDENTITY, MAX_KEY = 127, 64
 
 function M.check_psk(key, v)
-  if type(v) ~= "table" then opts.bad(key, "expected a table ({identity=, key=} or {hint=, keys={...}})", 4, v) end
+  if type(v) ~= "table" then check.bad(key, "expected a table ({identity=, key=} or {hint=, keys={...}})", 4, v) end
   for k in pairs(v) do
     if k ~= "identity" and k ~= "key" and k ~= "hint" and k ~= "keys" then
-      opts.bad(key, ("unknown field '%s' (expected identity, key, hint or keys)"):format(tostring(k)), 4)
+      check.bad(key, ("unknown field '%s' (expected identity, key, hint or keys)"):format(tostring(k)), 4)
     end
   end
   local function bytes(field, s, max, text)
     if type(s) ~= "string" or #s == 0 or #s > max then
-      opts.bad(key, ("%s must be a string of 1 to %d bytes"):format(field, max), 5, s)
+      check.bad(key, ("%s must be a string of 1 to %d bytes"):format(field, max), 5, s)
     end
     -- identities and the hint reach wolfSSL as C strings
-    if text and s:find("%z") then opts.bad(key, field .. " must not contain a NUL byte", 5, s) end
+    if text and s:find("%z") then check.bad(key, field .. " must not contain a NUL byte", 5, s) end
   end
   if v.keys ~= nil then
-    if type(v.keys) ~= "table" then opts.bad(key, "keys must be a table {identity = key}", 4, v.keys) end
+    if type(v.keys) ~= "table" then check.bad(key, "keys must be a table {identity = key}", 4, v.keys) end
     for id, k in pairs(v.keys) do
       bytes("every identity in keys", id, MAX_IDENTITY, true)
       bytes(("the key of '%s'"):format(tostring(id)), k, MAX_KEY)
     end
     if v.hint ~= nil then bytes("hint", v.hint, MAX_IDENTITY, true) end
     if v.identity ~= nil or v.key ~= nil then
-      opts.bad(key, "give identity/key (client) or hint/keys (server), not both", 4)
+      check.bad(key, "give identity/key (client) or hint/keys (server), not both", 4)
     end
   else
     bytes("identity", v.identity, MAX_IDENTITY, true)
     bytes("key", v.key, MAX_KEY)
-    if v.hint ~= nil then opts.bad(key, "hint is for servers (with keys)", 4) end
+    if v.hint ~= nil then check.bad(key, "hint is for servers (with keys)", 4) end
   end
 end
 
@@ -46,40 +45,40 @@ end
 
 function M.apply_servername(ctx)
   local ok, err = core.hooks_servername(ctx)
-  if not ok then opts.bad("on_servername", err, 4) end
+  if not ok then check.bad("on_servername", err, 4) end
   return true
 end
 
 function M.apply_alpn(ctx, _, o)
   if o.alpn ~= nil then
-    opts.bad("on_alpn", "give a server alpn list or on_alpn, not both", 4)
+    check.bad("on_alpn", "give a server alpn list or on_alpn, not both", 4)
   end
   local ok, err = core.hooks_alpn(ctx)
-  if not ok then opts.bad("on_alpn", err, 4) end
+  if not ok then check.bad("on_alpn", err, 4) end
   return true
 end
 
 function M.apply_on_psk(ctx, _, o, st)
-  if o.psk ~= nil then opts.bad("on_psk", "give psk or on_psk, not both", 4) end
-  if not core.features.psk then opts.bad("on_psk", "PSK is not supported by this wolfSSL build", 4) end
+  if o.psk ~= nil then check.bad("on_psk", "give psk or on_psk, not both", 4) end
+  if not core.features.psk then check.bad("on_psk", "PSK is not supported by this wolfSSL build", 4) end
   local ok, err = core.hooks_psk(ctx)
-  if not ok then opts.bad("on_psk", err, 4) end
+  if not ok then check.bad("on_psk", err, 4) end
   return true
 end
 
 -- The fixed keys become an on_psk of our own (a copy: later edits of the
 -- options table don't leak in).
 function M.apply_psk(ctx, v, o, st)
-  if not core.features.psk then opts.bad("psk", "PSK is not supported by this wolfSSL build", 4) end
+  if not core.features.psk then check.bad("psk", "PSK is not supported by this wolfSSL build", 4) end
   local hint
   if o.mode == "server" then
-    if v.keys == nil then opts.bad("psk", "a server needs {keys = {identity = key}}", 4) end
+    if v.keys == nil then check.bad("psk", "a server needs {keys = {identity = key}}", 4) end
     local keys = {}
     for id, k in pairs(v.keys) do keys[id] = k end
     hint = v.hint
     st.uv.on_psk = function(_, identity) return identity and keys[identity] or nil end
   else
-    if v.keys ~= nil then opts.bad("psk", "a client needs {identity =, key =}", 4) end
+    if v.keys ~= nil then check.bad("psk", "a client needs {identity =, key =}", 4) end
     local identity, key = v.identity, v.key
     st.uv.on_psk = function() return identity, key end
   end

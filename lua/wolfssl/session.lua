@@ -346,20 +346,22 @@ function M._apply_store(ctx, store, o, st)
   return true
 end
 
-function M._apply_ticket_keys(ctx, v, o)
-  if not features.ticket_keys then check.bad("ticket_keys", "is not supported by this wolfSSL build", 4) end
-  no_tickets("ticket_keys", o)
-  local ok, err = core.ctx_ticket_keys(ctx, key_list("ticket_keys", v, 5), o.on_ticket_key ~= nil)
-  if not ok then check.bad("ticket_keys", err, 4) end
+-- ticket_keys (the list) and on_ticket_key (keys asked for) are one C call
+-- (a tail call: the same level as the row's apply)
+local function apply_tickets(key, ctx, o, list, dynamic)
+  if not features.ticket_keys then check.bad(key, "is not supported by this wolfSSL build", 4) end
+  no_tickets(key, o)
+  local ok, err = core.ctx_ticket_keys(ctx, list, dynamic)
+  if not ok then check.bad(key, err, 4) end
   return true
 end
 
+function M._apply_ticket_keys(ctx, v, o)
+  return apply_tickets("ticket_keys", ctx, o, key_list("ticket_keys", v, 5), o.on_ticket_key ~= nil)
+end
+
 function M._apply_ticket_key_cb(ctx, _, o)
-  if not features.ticket_keys then check.bad("on_ticket_key", "is not supported by this wolfSSL build", 4) end
-  no_tickets("on_ticket_key", o)
-  local ok, err = core.ctx_ticket_keys(ctx, nil, true)
-  if not ok then check.bad("on_ticket_key", err, 4) end
-  return true
+  return apply_tickets("on_ticket_key", ctx, o, nil, true)
 end
 
 --- Replace a server context's ticket keys (newest first), e.g. to rotate:
