@@ -107,16 +107,17 @@ describe("wolfssl-trace", function()
     assert.matches("cannot connect", out)
   end)
 
+  -- one server for the whole block: it serves one client after another
   describe("against openssl s_server", function()
     local port, pid
-    before_each(function()
+    setup(function()
       assert(have("openssl"), "openssl is needed")
       port = H.free_port()
-      pid = H.spawn(("exec timeout 30 openssl s_server -accept %d -cert %s -key %s -cert_chain %s -alpn h2 -quiet")
+      pid = H.spawn(("exec timeout 120 openssl s_server -accept %d -cert %s -key %s -cert_chain %s -alpn h2 -quiet")
         :format(port, H.cert("server-chain.pem"), H.cert("server-chain.key"), H.cert("inter.pem")))
       assert(H.wait_port(port, 5), "openssl s_server did not start")
     end)
-    after_each(function() H.kill(pid) end)
+    teardown(function() H.kill(pid) end)
 
     it("prints the TLS 1.3 trace, the chain and the verification, exit 0", function()
       local out, rc = cli(("127.0.0.1:%d --servername chain.localhost --cafile %s --alpn h2,http/1.1"):format(port, CA))
@@ -242,16 +243,16 @@ describe("wolfssl-trace", function()
     end
   end)
 
-  describe("against gnutls-serv", function()
+  describe("against gnutls-serv", function() -- (one server for the block, as above)
     local port, pid
-    before_each(function()
+    setup(function()
       assert(have("gnutls-serv"), "gnutls-serv is needed")
       port = H.free_port()
-      pid = H.spawn(("exec timeout 30 gnutls-serv --port %d --x509certfile %s --x509keyfile %s --require-client-cert --x509cafile %s")
+      pid = H.spawn(("exec timeout 120 gnutls-serv --port %d --x509certfile %s --x509keyfile %s --require-client-cert --x509cafile %s")
         :format(port, H.cert("server.pem"), H.cert("server.key"), CA))
       assert(H.wait_port(port, 5), "gnutls-serv did not start")
     end)
-    after_each(function() H.kill(pid) end)
+    teardown(function() H.kill(pid) end)
 
     it("does mutual TLS with --cert/--key", function()
       local out, rc = cli(("127.0.0.1:%d --servername localhost --cafile %s --cert %s --key %s")
