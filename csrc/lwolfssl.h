@@ -128,6 +128,7 @@ void lwl_session_open(lua_State *L); /* session.c: sessions, stores, ticket keys
 void lwl_trace_open(lua_State *L);   /* trace.c: records seen, on_message, on_state */
 void lwl_hooks_open(lua_State *L);   /* hooks.c: servername, ALPN, PSK, keylog, TLS 1.3 extras */
 void lwl_test_open(lua_State *L);    /* testutil.c: core._test, for the suite only */
+long lwl_now(void);                  /* testutil.c: time(NULL), moved on by _test.advance_clock */
 
 /* trace.c: called by the I/O callbacks with every chunk of bytes received
  * (dir 0) or sent (dir 1), only when c->trace is set. No Lua runs inside. */

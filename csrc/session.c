@@ -633,7 +633,7 @@ static int conn_set_session(lua_State *L) {
     if (refused != NULL) return lwl_fail(L, refused);
     born = wolfSSL_SESSION_get_time(s);
     timeout = wolfSSL_SESSION_get_timeout(s);
-    if (timeout > 0 && born + timeout < (long)time(NULL))
+    if (timeout > 0 && born + timeout < lwl_now())
         return lwl_fail(L, "the session has expired");
     if (wolfSSL_SESSION_is_resumable(s) != 1)
         return lwl_fail(L, "the session is not resumable (a TLS 1.3 session needs its ticket)");
@@ -748,7 +748,7 @@ static void collect_get(lua_State *L, void *ud) {
         long timeout = wolfSSL_SESSION_get_timeout(tmp.s);
         if (id == NULL || (int)n != g->idlen || memcmp(id, g->id, n) != 0)
             why = "the stored session has another id";
-        else if (timeout > 0 && born + timeout < (long)time(NULL))
+        else if (timeout > 0 && born + timeout < lwl_now())
             why = "the stored session has expired";
     }
     if (why != NULL) {

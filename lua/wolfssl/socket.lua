@@ -26,7 +26,7 @@
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 local core = require "wolfssl.core"
-local opts = require "wolfssl.options"
+local opts = require "wolfssl.check"
 
 local M = {
   _VERSION = "1.2.0",          -- the LuaSec API level this module follows
@@ -173,9 +173,6 @@ function M.newcontext(params)
   if alpn ~= nil then
     if type(alpn) == "function" then
       if mode ~= "server" then return nil, "invalid ALPN parameter" end
-      if not opts.IMPLEMENTED.on_alpn then
-        bad("alpn", "a selection function needs on_alpn, not supported by this version of lua-wolfssl yet")
-      end
       o.on_alpn = function(_, offered)
         local r = alpn(offered)
         if type(r) == "table" then
@@ -617,9 +614,6 @@ function SSLConnection:sni(arg, strict)
     local info = ctxinfo[self._ctx]
     if not info then
       error("sni: the context was not made by wolfssl.socket.newcontext", 2)
-    end
-    if not opts.IMPLEMENTED.on_servername then
-      error("sni: server name switching needs on_servername, not supported by this version of lua-wolfssl yet", 2)
     end
     if not info.sni_ctx then
       -- the same context plus a dispatcher: the wrapper is the connection's data

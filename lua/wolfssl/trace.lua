@@ -84,8 +84,7 @@ local function x509_list(ders)
 end
 
 -- group names as the `groups` option spells them
-local GROUPS = { secp256r1 = "P-256", secp384r1 = "P-384", secp521r1 = "P-521", x25519 = "X25519", x448 = "X448" }
-local function g(name) return GROUPS[name] or name end
+local function g(name) return decode.GROUP_SHORT[name] or name end
 
 local function version_name(v)
   return v and decode.version_name(v) or nil
@@ -612,26 +611,20 @@ function Dispatch:capture(wire)
   send()
 end
 
---- Install the dispatcher (called by `wolfssl` when it loads).
-function M._install(wolfssl, opts)
-  opts.IMPLEMENTED.on_message = true
-  opts.IMPLEMENTED.on_state = true
-  opts.IMPLEMENTED.keylog = true
-  local function install(ctx, value, o, uv)
-    uv._on_record = dispatch
-    return true
+-- The context options on_message, on_state and keylog (rows of
+-- wolfssl/options.lua) route the context's records to the dispatcher.
+function M._apply_callback(_, _, _, st)
+  st.uv._on_record = dispatch
+  return true
+end
+
+function M._apply_keylog(ctx, v, o, st)
+  local tls13 = o.max_version == nil or o.max_version == "tls1.3"
+  if tls13 and not core.features.keylog_tls13 then
+    require("wolfssl.check").bad("keylog", "TLS 1.3 key logging needs a wolfSSL build with the secret callback " ..
+      "(wolfssl.features.keylog_tls13 is false); set max_version = \"tls1.2\" or use the tuned build", 4)
   end
-  wolfssl._context_options.on_message = install
-  wolfssl._context_options.on_state = install
-  wolfssl._context_options.keylog = function(ctx, value, o, uv)
-    local tls13 = o.max_version == nil or o.max_version == "tls1.3"
-    if tls13 and not wolfssl.features.keylog_tls13 then
-      opts.bad("keylog", "TLS 1.3 key logging needs a wolfSSL build with the secret callback " ..
-               "(wolfssl.features.keylog_tls13 is false); set max_version = \"tls1.2\" or use the tuned build", 4)
-    end
-    uv._on_record = dispatch
-    return true
-  end
+  return M._apply_callback(ctx, v, o, st)
 end
 
 ---------------------------------------------------------------------------
