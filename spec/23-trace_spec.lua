@@ -214,6 +214,28 @@ describe("wolfssl.trace", function()
       c:close(); s:close()
     end)
 
+    it("wolfssl.trace{secrets = true} (the issue's spelling): a tracer whose recorders print the secret bytes", function()
+      local tracer = trace { secrets = true }
+      assert.is_function(tracer.attach)
+      assert.equal(trace.render, tracer.render) -- the rest of the module, as is
+      local lines = {}
+      local co = { mode = "client", cafile = H.cert("ca.pem"), max_version = "tls1.2" }
+      tracer.attach(co, lines)
+      local c, s, ok, _, err = H.pair(assert(wolfssl.context(co)), H.server_ctx({}))
+      assert(ok, err)
+      assert.matches("master_secret[^\n]*\n          = %x+  %[SECRET, shown because secrets = true%]", joined(lines))
+      -- without it, no bytes; and a wrong option names itself
+      local plain = {}
+      local co2 = { mode = "client", cafile = H.cert("ca.pem"), max_version = "tls1.2" }
+      trace.attach(co2, plain)
+      local c2, s2, ok2 = H.pair(assert(wolfssl.context(co2)), H.server_ctx({}))
+      assert(ok2)
+      assert.is_nil(joined(plain):find("SECRET", 1, true))
+      assert.error_matches(function() trace { secrets = "yes" } end, "secrets: boolean expected, got string")
+      assert.error_matches(function() trace { secret = true } end, "unknown option 'secret'")
+      c:close(); s:close(); c2:close(); s2:close()
+    end)
+
     it("TLS 1.2 ECDHE: master secret (extended) and key block after ClientKeyExchange; secrets = true prints the key log's", function()
       local text, rec, c, s, keylog = traced({ max_version = "tls1.2" }, {}, true)
       assert.equal("master_secret", rec:keys(c)[1].stage)

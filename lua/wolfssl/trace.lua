@@ -43,6 +43,7 @@
 --        -- sink: a function(line), a file (io.stdout by default), or a table that
 --        --   collects the lines.
 --        -- opts (third argument): {secrets = true} prints the key schedule's secret bytes
+--        trace{secrets = true}.attach(...) -- the same, as the default of a tracer
 --        rec:summary(conn [, err])  -- writes and returns the closing summary lines
 --        rec:messages(conn)         -- the messages seen on conn, in order
 --        rec:keys(conn)             -- the key schedule steps (wolfssl.keyschedule), in order
@@ -1039,5 +1040,27 @@ function M.pcap(conn, path)
   core.ctx_uservalue(core.trace_context(conn))._on_record = dispatch
   return setmetatable({ conn = conn, st = st, path = path }, Capture)
 end
+
+--- `wolfssl.trace{secrets = true}`: a tracer whose recorders take these
+-- options by default (`tracer.attach(target, sink)`); every other field is
+-- the module's own. Options: secrets (boolean).
+local TRACER_KEYS = { "secrets" }
+setmetatable(M, { __call = function(_, opts)
+  if type(opts) ~= "table" then argerror(1, "trace", "options table expected, got " .. type(opts)) end
+  require("wolfssl.check").check_keys("trace", opts, TRACER_KEYS)
+  if opts.secrets ~= nil and type(opts.secrets) ~= "boolean" then
+    argerror(1, "trace", "secrets: boolean expected, got " .. type(opts.secrets))
+  end
+  local defaults = { secrets = opts.secrets }
+  local tracer = {}
+  function tracer.attach(target, sink, o)
+    if o ~= nil and type(o) ~= "table" then argerror(3, "attach", "options table expected, got " .. type(o)) end
+    local merged = {}
+    for k, v in pairs(defaults) do merged[k] = v end
+    for k, v in pairs(o or {}) do merged[k] = v end
+    return M.attach(target, sink, merged)
+  end
+  return setmetatable(tracer, { __index = M })
+end })
 
 return M
