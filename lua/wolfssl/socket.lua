@@ -27,6 +27,7 @@ local socket = require "socket"
 local wolfssl = require "wolfssl"
 local core = require "wolfssl.core"
 local opts = require "wolfssl.options"
+local sx509 = require "wolfssl.socket_x509"
 
 local M = {
   _VERSION = "1.2.0",          -- the LuaSec API level this module follows
@@ -208,9 +209,11 @@ end
 
 --- Load a certificate from PEM or DER text (`ssl.loadcertificate`).
 -- @tparam string data PEM or DER
--- @return a `wolfssl.x509`, or nil and a message
+-- @return a certificate as LuaSec's (`wolfssl.socket_x509`), or nil and a message
 function M.loadcertificate(data)
-  return wolfssl.x509.load(data)
+  local x, err = wolfssl.x509.load(data)
+  if not x then return nil, err end
+  return sx509.wrap(x)
 end
 
 local SSLConnection = {}
@@ -541,27 +544,28 @@ end
 
 --- The peer's certificate (n = 1) or the n-th of its chain.
 -- @tparam[opt=1] integer n
--- @return a `wolfssl.x509`, or nil
+-- @return a certificate as LuaSec's (`wolfssl.socket_x509`), or nil
 function SSLConnection:getpeercertificate(n)
   check(self)
   n = n or 1
   local conn = self._conn
   if not conn or not self._hs_done then return nil end
-  if n == 1 then return conn:peer_certificate() end
+  if n == 1 then return sx509.wrap(conn:peer_certificate()) end
   local chain = conn:peer_chain()
-  return chain and chain[n] or nil
+  return chain and sx509.wrap(chain[n]) or nil
 end
 
 --- The certificates the peer sent, leaf first.
--- @return array of `wolfssl.x509`, or nil
+-- @return array of certificates as LuaSec's (`wolfssl.socket_x509`), or nil
 function SSLConnection:getpeerchain()
   check(self)
   local conn = self._conn
   if not conn or not self._hs_done then return nil end
   local chain = conn:peer_chain()
-  if chain and #chain > 0 then return chain end
-  local cert = conn:peer_certificate()
-  return cert and { cert } or nil
+  if not chain or #chain == 0 then chain = { conn:peer_certificate() } end
+  if #chain == 0 then return nil end
+  for i, x in ipairs(chain) do chain[i] = sx509.wrap(x) end
+  return chain
 end
 
 --- Whether the peer's certificate was verified.
