@@ -933,6 +933,30 @@ static int conn_export_keying_material(lua_State *L) {
 #endif
 }
 
+/* conn:finished([peer]): the verify_data of our Finished message, or of the
+ * peer's ("tls-unique" channel binding, LuaSec's getfinished/getpeerfinished);
+ * nil before the handshake is done, or where the build keeps none
+ * (WOLFSSL_HAVE_TLS_UNIQUE: OPENSSL_ALL builds). */
+static int conn_finished(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    int peer = lua_toboolean(L, 2);
+#ifdef WOLFSSL_HAVE_TLS_UNIQUE
+    unsigned char buf[64];
+    size_t n = 0;
+    if (c->done)
+        n = peer ? wolfSSL_get_peer_finished(c->ssl, buf, sizeof buf)
+                 : wolfSSL_get_finished(c->ssl, buf, sizeof buf);
+    if (n > 0 && n <= sizeof buf) {
+        lua_pushlstring(L, (const char *)buf, n);
+        return 1;
+    }
+#else
+    (void)c; (void)peer;
+#endif
+    lua_pushnil(L);
+    return 1;
+}
+
 /* ---- metamethods ---- */
 
 static int conn_gc(lua_State *L) {
@@ -1006,6 +1030,7 @@ static const luaL_Reg conn_methods[] = {
     {"is_server", conn_is_server},
     {"getfd", conn_getfd},
     {"export_keying_material", conn_export_keying_material},
+    {"finished", conn_finished},
     {NULL, NULL}};
 
 void lwl_conn_open(lua_State *L) {

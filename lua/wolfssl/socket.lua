@@ -50,6 +50,23 @@ local PROTOCOLS = {
   tlsv1_2 = { "tls1.2", "tls1.2" }, tlsv1_3 = { "tls1.3", "tls1.3" },
   tlsv1 = { "tls1.0", "tls1.0" }, tlsv1_1 = { "tls1.1", "tls1.1" },
 }
+-- Versions a build may lack, and those nobody may use: LuaSec's nil, "invalid
+-- protocol (...)", with why and what to use instead
+local OBSOLETE = {
+  tlsv1 = { "tls1_0", "TLS 1.0" }, tlsv1_1 = { "tls1_1", "TLS 1.1" },
+  sslv3 = { false, "SSL 3.0" }, sslv2 = { false, "SSL 2.0" },
+}
+
+local function protocol_error(proto)
+  local o = OBSOLETE[proto]
+  local use = 'use "tlsv1_2", "tlsv1_3" or "any"'
+  if not o then return ("invalid protocol (%s): %s"):format(proto, use) end
+  if o[1] == false then
+    return ("invalid protocol (%s): %s is obsolete and insecure; %s"):format(proto, o[2], use)
+  end
+  return ("invalid protocol (%s): %s is obsolete and insecure, and this wolfSSL build does not offer it; %s")
+    :format(proto, o[2], use)
+end
 
 -- LuaSec `options`. Each either sets something or is already how wolfSSL
 -- behaves (the reason is given); anything else is an error.
@@ -93,7 +110,7 @@ function M.newcontext(params)
   end
   local known = { "mode", "protocol", "key", "certificate", "password", "cafile", "capath",
     "verify", "options", "ciphers", "ciphersuites", "curveslist", "curve", "depth", "alpn",
-    "certificates", "dhparam", "dane", "verifyext" }
+    "certificates", "dhparam", "dane", "verifyext", "host" }
   opts.check_keys("newcontext", params, known)
   for _, k in ipairs({ "dhparam", "dane", "verifyext" }) do
     if params[k] ~= nil then
@@ -105,9 +122,15 @@ function M.newcontext(params)
   local o = { mode = mode }
 
   local proto = params.protocol or "any"
+  if type(proto) ~= "string" then bad("protocol", 'expected "any", "tlsv1_2" or "tlsv1_3"', proto) end
   local range = PROTOCOLS[proto]
-  if not range then bad("protocol", 'expected "any", "tlsv1_2" or "tlsv1_3"', proto) end
+  if not range or (OBSOLETE[proto] and not wolfssl.features[OBSOLETE[proto][1]]) then
+    return nil, protocol_error(proto)
+  end
   o.min_version, o.max_version = range[1], range[2]
+  if params.host ~= nil and (type(params.host) ~= "string" or params.host == "") then
+    bad("host", "expected the server's name (a non-empty string)", params.host)
+  end
 
   local cert, key, password = params.certificate, params.key, params.password
   if params.certificates ~= nil then
@@ -200,7 +223,7 @@ function M.newcontext(params)
     end
   end
 
-  local info = { mode = mode, options = o }
+  local info = { mode = mode, options = o, host = params.host }
   local ctx, err = wolfssl.context(o)
   if not ctx then return nil, err end
   ctxinfo[ctx] = info
@@ -238,7 +261,10 @@ function M.wrap(sock, params_or_ctx)
     error("bad argument #2 to 'wrap' (parameters or context expected)", 2)
   end
   local fd = sock:getfd()
-  if type(fd) ~= "number" or fd < 0 then return nil, "closed" end
+  if type(fd) ~= "number" or fd < 0 then
+    -- LuaSocket makes the descriptor at connect/bind: a fresh tcp{master} has none
+    return nil, "no descriptor (not connected, or closed): wrap a socket once connected or accepted"
+  end
   local holder = sock
   if type(sock.setfd) == "function" and socket.tcp then
     -- LuaSec semantics: the wrapper owns the descriptor from now on
@@ -247,9 +273,11 @@ function M.wrap(sock, params_or_ctx)
     holder:setfd(fd)
     sock:setfd(-1)
   end
+  local info = ctxinfo[ctx]
   local self = setmetatable({
     _sock = holder, _fd = fd, _ctx = ctx, _buf = {}, _buflen = 0,
     _received = 0, _sent = 0, _birth = socket.gettime(), _want = "nothing",
+    _sni = info and ctx:mode() == "client" and info.host or nil,
   }, SSLConnection)
   return self
 end
@@ -296,12 +324,20 @@ local function wait(self, want, deadline)
   return true
 end
 
+local NO_HOST = 'no host name to check the certificate against: call conn:sni("name") '
+  .. 'before the handshake, or pass host = "name" in the parameters of wrap (verify = "none" checks nothing)'
+
 -- The wolfSSL connection, made at the first call that needs it (so that sni()
 -- can still set the server name).
 local function connection(self)
   local conn = self._conn
   if conn then return conn end
   local ctx = self._ctx
+  -- a verifying client without a name would accept any trusted certificate
+  local info = ctxinfo[ctx]
+  if not self._sni and info and info.mode == "client" and info.options.check_hostname then
+    return nil, NO_HOST
+  end
   local alpn
   local err
   conn, err = core.conn_new(ctx, self._fd, self._sni, alpn)
@@ -580,28 +616,77 @@ function SSLConnection:getpeerverification()
   return false, { { reason or "verification failed" } }
 end
 
-local function cipher_bits(name)
-  if not name then return nil end
-  local n = name:match("AES[_-]?(%d+)") or (name:find("CHACHA20", 1, true) and "256")
-  return n and tonumber(n) or nil
+-- LuaSec's info() fields from a suite name (OpenSSL's style for TLS 1.2,
+-- IANA's for TLS 1.3, as wolfSSL names them) and the version
+local function suite_info(cipher, version)
+  local u = cipher:upper()
+  local bits = tonumber(u:match("AES[_-]?(%d+)")) or (u:find("CHACHA20", 1, true) and 256) or nil
+  local t = { bits = bits, algbits = bits, export = false }
+  if u:find("GCM", 1, true) then t.encryption, t.mac = ("AESGCM(%d)"):format(bits), "AEAD"
+  elseif u:find("CCM", 1, true) then t.encryption, t.mac = ("AESCCM(%d)"):format(bits), "AEAD"
+  elseif u:find("CHACHA20", 1, true) then t.encryption, t.mac = "CHACHA20/POLY1305(256)", "AEAD"
+  elseif bits then t.encryption, t.mac = ("AES(%d)"):format(bits), u:match("(SHA%d*)$") end
+  if version == "TLSv1.3" then
+    t.key, t.authentication = "any", "any"
+  else
+    local kx, au = u:match("^(E?C?DHE)%-(%u+)%-")
+    if kx then
+      t.key, t.authentication = kx == "ECDHE" and "ECDH" or "DH", au
+    elseif u:match("^PSK") or u:match("^DHE%-PSK") or u:match("^ECDHE%-PSK") then
+      t.key, t.authentication = "PSK", "PSK"
+    else
+      t.key, t.authentication = "RSA", "RSA"
+    end
+  end
+  return t
 end
 
---- What was negotiated: `{protocol=, cipher=, bits=, algbits=, encryption=, key=,
--- authentication=, mac=, compression=}`, or one field of it.
+--- What was negotiated, as LuaSec reports it: `{protocol=, cipher=, bits=,
+-- algbits=, encryption=, key=, authentication=, mac=, export=}`
+-- (`compression` is nil: TLS compression is never used), or one field of it.
 -- @tparam[opt] string field
 function SSLConnection:info(field)
   check(self)
   local conn = self._conn
   if not conn or not self._hs_done then return nil end
-  local cipher = conn:cipher()
-  local bits = cipher_bits(cipher)
-  local t = {
-    protocol = conn:version(), cipher = cipher, bits = bits, algbits = bits,
-    encryption = cipher and (cipher:match("(AES[_-]?%d+[_-]?GCM)") or cipher:match("(CHACHA20)")) or nil,
-    key = conn:group(), compression = "none",
-  }
+  local cipher, version = conn:cipher(), conn:version()
+  local t = cipher and suite_info(cipher, version) or {}
+  t.protocol, t.cipher = version, cipher
   if field then return t[field] end
   return t
+end
+
+--- The verify_data of our Finished message ("tls-unique" channel binding on
+-- TLS 1.2; on TLS 1.3 RFC 9266 asks for
+-- `exportkeyingmaterial("EXPORTER-Channel-Binding", 32)` instead), or nil.
+function SSLConnection:getfinished()
+  check(self)
+  local conn = self._conn
+  return conn and self._hs_done and conn:finished() or nil
+end
+
+--- The verify_data of the peer's Finished message, or nil.
+function SSLConnection:getpeerfinished()
+  check(self)
+  local conn = self._conn
+  return conn and self._hs_done and conn:finished(true) or nil
+end
+
+--- RFC 5705 / 8446 keying material: `len` bytes for `label` (and `context`).
+-- @return the bytes, or nil and a message
+function SSLConnection:exportkeyingmaterial(label, len, context)
+  check(self)
+  if type(label) ~= "string" then
+    error(("bad argument #1 to 'exportkeyingmaterial' (string expected, got %s)"):format(type(label)), 2)
+  end
+  if math.type and math.type(len) ~= "integer" or type(len) ~= "number" then
+    error(("bad argument #2 to 'exportkeyingmaterial' (integer expected, got %s)"):format(type(len)), 2)
+  end
+  local conn = self._conn
+  if not conn or not self._hs_done then return nil, "the handshake is not finished" end
+  local ok, out, err = pcall(conn.export_keying_material, conn, label, len, context)
+  if not ok then return nil, (tostring(out):gsub("^.-:%d+: ", "")) end
+  return out, err
 end
 
 --- Client: the server name to send, and to check the certificate against.
@@ -674,6 +759,19 @@ end
 function SSLConnection:getfd()
   check(self)
   return self._fd
+end
+
+--- Use another descriptor (LuaSec's `core.setfd`): only before the handshake starts.
+-- The wrapper owns it from now on.
+function SSLConnection:setfd(fd)
+  check(self)
+  if type(fd) ~= "number" then
+    error(("bad argument #1 to 'setfd' (number expected, got %s)"):format(type(fd)), 2)
+  end
+  if self._conn then error("setfd: must be called before the handshake starts", 2) end
+  self._sock:setfd(fd)
+  self._fd = fd
+  return true
 end
 
 --- Whether data is buffered and can be read without waiting (for socket.select).
