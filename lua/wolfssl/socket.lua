@@ -643,12 +643,13 @@ end
 
 --- What was negotiated, as LuaSec reports it: `{protocol=, cipher=, bits=,
 -- algbits=, encryption=, key=, authentication=, mac=, export=}`
--- (`compression` is nil: TLS compression is never used), or one field of it.
+-- (`compression` is nil: TLS compression is never used), or one field of it;
+-- before the handshake, nil and "closed" as LuaSec.
 -- @tparam[opt] string field
 function SSLConnection:info(field)
   check(self)
   local conn = self._conn
-  if not conn or not self._hs_done then return nil end
+  if not conn or not self._hs_done then return nil, "closed" end -- LuaSec's words
   local cipher, version = conn:cipher(), conn:version()
   local t = cipher and suite_info(cipher, version) or {}
   t.protocol, t.cipher = version, cipher
