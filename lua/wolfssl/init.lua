@@ -302,7 +302,8 @@ function M.context(o)
 end
 
 --- Make a connection from a context.
--- @tparam[opt] table o `fd`, `server_name`, `alpn`, `session`, `data`
+-- @tparam[opt] table o `fd`, `server_name`, `alpn`, `session`, `data`,
+-- `timeout` (fd mode: seconds each call may wait, as `conn:settimeout`)
 function Context:new(o)
   if o == nil then o = {} end
   if type(o) ~= "table" then
@@ -325,6 +326,9 @@ function Context:new(o)
   end
   opts.no_nul("server_name", o.server_name, 3)
   local alpn = o.alpn and opts.alpn_list("alpn", o.alpn) or nil
+  if o.timeout ~= nil and (type(o.timeout) ~= "number" or o.timeout < 0) then
+    opts.bad("timeout", "expected seconds (a number >= 0; math.huge: no limit)", 3, o.timeout)
+  end
   local uv = core.ctx_uservalue(self)
   local o_ctx = uv.options or {}
   if self:mode() == "client" and not o.server_name then
@@ -339,6 +343,7 @@ function Context:new(o)
   local conn, err = core.conn_new(self, fd, o.server_name, alpn)
   if not conn then return nil, err end -- descriptors or memory ran out
   if o.data ~= nil then conn.data = o.data end
+  if o.timeout ~= nil then conn:settimeout(o.timeout) end
   if o.session ~= nil then
     if not M.session.is_session(o.session) then opts.bad("session", "expected a session object", 3, o.session) end
     -- a session that cannot be used (expired, no ticket yet, another version)
@@ -386,5 +391,6 @@ require("wolfssl.trace")._install(M, opts) -- on_message, on_state, keylog
 require("wolfssl.hooks").install(M) -- on_servername, on_alpn, on_psk, psk
 M.pkey = require "wolfssl.pkey"
 require("wolfssl.trust").install(M, opts) -- crl, ocsp_stapling, staple
+M.connect = require("wolfssl.connect").connect -- blocking client in one call
 
 return M

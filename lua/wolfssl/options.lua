@@ -41,7 +41,7 @@ M.CONTEXT_KEYS = {
   "on_verify", "on_servername", "on_alpn", "on_psk", "on_new_session", "session_store",
   "on_ticket_key", "on_message", "on_state", "keylog",
 }
-M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data" }
+M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data", "timeout" }
 
 -- Callbacks the binding runs today; the others raise "not supported yet".
 M.IMPLEMENTED = { on_verify = true,

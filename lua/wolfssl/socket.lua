@@ -297,31 +297,27 @@ local function check(self)
   return self
 end
 
--- Seconds left before the current call's deadline, nil for no limit.
-local function remaining(self, deadline)
-  if not deadline then return nil end
-  local left = deadline - socket.gettime()
-  return left > 0 and left or 0
-end
-
 local function deadline_of(self)
   local t = self._timeout
   if t == nil then return nil end
   return socket.gettime() + t
 end
 
--- Wait until the socket is readable ("wantread") or writable ("wantwrite").
--- Returns true, or false on timeout.
-local function wait(self, want, deadline)
-  self._want = want == "wantread" and "read" or "write"
-  local left = remaining(self, deadline)
-  if left == 0 then return false end
-  local sock = self._sock
-  local r, w, err
-  if want == "wantread" then r, w, err = socket.select({ sock }, nil, left)
-  else r, w, err = socket.select(nil, { sock }, left) end
-  if err == "timeout" then return false end
-  return true
+-- One call of the wolfSSL connection (fn), which waits for the socket in C
+-- (poll: any descriptor number, unlike socket.select) until the deadline
+-- (none: no limit). When the time is up, one more call that does not wait
+-- gives LuaSec's "wantread" / "wantwrite", and want() says which.
+local function step(self, deadline, fn, conn, ...)
+  local left = deadline and deadline - socket.gettime() or math.huge
+  if left > 0 then
+    conn:settimeout(left)
+    local a, b, c = fn(conn, ...)
+    if b ~= "timeout" then return a, b, c end
+  end
+  conn:settimeout(nil)
+  local a, b, c = fn(conn, ...)
+  if b == "wantread" then self._want = "read" elseif b == "wantwrite" then self._want = "write" end
+  return a, b, c
 end
 
 local NO_HOST = 'no host name to check the certificate against: call conn:sni("name") '
@@ -358,18 +354,12 @@ function SSLConnection:dohandshake()
   check(self)
   local conn, cerr = connection(self)
   if not conn then return false, cerr end
-  local deadline = deadline_of(self)
-  while true do
-    local ok, err = conn:handshake()
-    if ok then self._want = "nothing"; self._hs_done = true; return true end
-    if err == "wantread" or err == "wantwrite" then
-      if not wait(self, err, deadline) then return false, err end
-    else
-      self._want = "nothing"
-      self._failed = true
-      return false, err
-    end
-  end
+  local ok, err = step(self, deadline_of(self), conn.handshake, conn)
+  if ok then self._want = "nothing"; self._hs_done = true; return true end
+  if err == "wantread" or err == "wantwrite" then return false, err end -- the time is up
+  self._want = "nothing"
+  self._failed = true
+  return false, err
 end
 
 -- How a stream can end (conn:read, conn:write): LuaSec says "closed" for each.
@@ -382,28 +372,21 @@ local function fill(self, deadline, n)
   if not conn then return nil, cerr end
   if not self._hs_done then
     -- reading before dohandshake(): LuaSec runs the handshake implicitly
-    local ok, err = conn:handshake()
+    local ok, err = step(self, deadline, conn.handshake, conn)
     if ok then self._hs_done = true end
     if not ok then
       if err ~= "wantread" and err ~= "wantwrite" then self._failed = true end
-      if err == "wantread" or err == "wantwrite" then
-        if not wait(self, err, deadline) then return nil, err end
-        return true
-      end
       return nil, err
     end
   end
-  local data, err = conn:read(n or CHUNK)
+  local data, err = step(self, deadline, conn.read, conn, n or CHUNK)
   if data then
     self._buf[#self._buf + 1] = data
     self._buflen = self._buflen + #data
     self._received = self._received + #data
     return true
   end
-  if err == "wantread" or err == "wantwrite" then
-    if not wait(self, err, deadline) then return nil, err end
-    return true
-  end
+  if err == "wantread" or err == "wantwrite" then return nil, err end -- the time is up
   self._want = "nothing"
   if ENDS[err] then
     -- the end of the stream: LuaSec says "closed" however it ended; how it
@@ -516,12 +499,12 @@ function SSLConnection:send(data, i, j)
   end
   local pos = i
   while pos <= j do
-    local n, err = conn:write(data, pos, j)
+    local n, err = step(self, deadline, conn.write, conn, data, pos, j)
     if n then
       pos = pos + n
       self._sent = self._sent + n
     elseif err == "wantread" or err == "wantwrite" then
-      if not wait(self, err, deadline) then return nil, err, pos - 1 end
+      return nil, err, pos - 1 -- the time is up
     else
       self._want = "nothing"
       self._failed = true
@@ -556,11 +539,7 @@ local CLOSE_WAIT = 10
 -- unread bytes would reset it and cut what the peer has yet to read.
 local function shutdown(self, conn)
   local deadline = socket.gettime() + (self._timeout or CLOSE_WAIT)
-  while true do
-    local ok, done, err = pcall(conn.shutdown, conn)
-    if not ok or done or (err ~= "wantread" and err ~= "wantwrite") then return end
-    if not wait(self, err, deadline) then return end
-  end
+  pcall(step, self, deadline, conn.shutdown, conn)
 end
 
 --- Close: the clean close (send close_notify, then wait for the peer's, up to
