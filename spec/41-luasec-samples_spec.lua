@@ -89,7 +89,7 @@ return M
       -- chain's server calls getlocalchain (LuaSec 1.3): Debian's LuaSec 1.2 lacks it,
       -- as does wolfssl.socket; both servers stop there, the same way
       if sample == "chain" then
-        assert.matches("attempt to call a nil value (method 'getlocalchain')", ref, 1, true)
+        assert.matches("server exit 1\n.*getlocalchain", ref) -- Lua and LuaJIT word it differently
       else
         assert.matches("server exit 0\n", ref, 1, true)
       end
