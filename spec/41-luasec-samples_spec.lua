@@ -42,7 +42,7 @@ local function run(sample, server, client)
   local out = sh(("%s/spec/support/luasec-sample.sh %s %s '%s' '%s' %d %s"):format(
     ROOT, work, sample, server, client, port, H.lua()))
   -- addresses and number formats are not behaviour
-  out = out:gsub(": 0x%x+", ": 0x?"):gsub("(%d+)%.0\n", "%1\n"):gsub("%.(%a+)%-%d+%.lua", ".%1.lua")
+  out = out:gsub("(%W)0x%x+", "%10x?"):gsub("(%d+)%.0\n", "%1\n"):gsub("%.(%a+)%-%d+%.lua", ".%1.lua")
   return out
 end
 
