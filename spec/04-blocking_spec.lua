@@ -6,14 +6,6 @@ local H = require "helpers"
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 
-local function openssl_server(extra)
-  local port = H.free_port()
-  local pid = H.spawn(("exec openssl s_server -accept 127.0.0.1:%d -cert %s -key %s %s"):format(
-    port, H.cert("server.pem"), H.cert("server.key"), extra or "-www"))
-  assert(H.wait_port(port, 5), "openssl s_server did not start")
-  return port, pid
-end
-
 -- a TCP listener that never answers: connections complete in the backlog
 local function silent_listener()
   local srv = assert(socket.bind("127.0.0.1", 0))
@@ -36,7 +28,7 @@ end
 
 describe("blocking use", function()
   local port, pid
-  setup(function() port, pid = openssl_server() end)
+  setup(function() port, pid = H.openssl_server() end)
   teardown(function() H.kill(pid) end)
 
   it("ctx:new{timeout=} makes each call wait: handshake, write, read in one call each", function()

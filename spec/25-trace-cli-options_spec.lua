@@ -55,17 +55,9 @@ while true do
 end
 ]==]
 
-local function openssl_server()
-  local port = H.free_port()
-  local pid = H.spawn(("exec openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -www"):format(
-    port, H.cert("server.pem"), H.cert("server.key")))
-  assert(H.wait_port(port, 5), "openssl s_server did not start")
-  return port, pid
-end
-
 describe("wolfssl-trace options", function()
   local port, pid
-  setup(function() port, pid = openssl_server() end)
+  setup(function() port, pid = H.openssl_server() end)
   teardown(function() H.kill(pid) end)
 
   it("--insecure shows the whole handshake when verification fails, and says so", function()
@@ -142,10 +134,7 @@ describe("wolfssl-trace options", function()
   describe("--starttls", function()
     local rpath
     setup(function()
-      rpath = os.tmpname()
-      local f = assert(io.open(rpath, "w"))
-      f:write(RESPONDER)
-      f:close()
+      rpath = H.write_tmp(RESPONDER)
     end)
     teardown(function() os.remove(rpath) end)
 

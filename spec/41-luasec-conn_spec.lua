@@ -9,14 +9,6 @@ local wolfssl = require "wolfssl"
 
 local have_luasec = pcall(require, "ssl")
 
-local function write_tmp(text)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
-
 local function hex(s) return s and (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) or "nil" end
 
 -- info() of one connection, one line of sorted key=value, by either module
@@ -67,14 +59,6 @@ while true do
 end
 ]==]
 
-local function start_openssl()
-  local port = H.free_port()
-  local pid = H.spawn(("exec openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -quiet"):format(
-    port, H.cert("server.pem"), H.cert("server.key")))
-  assert(H.wait_port(port, 5), "openssl s_server did not start")
-  return port, pid
-end
-
 local function client(port, params)
   local p = { mode = "client", protocol = "any", cafile = H.cert("ca.pem"), host = "localhost" }
   for k, v in pairs(params or {}) do p[k] = v end
@@ -86,7 +70,7 @@ end
 local d = have_luasec and describe or pending
 d("wolfssl.socket connections answer as LuaSec's", function()
   local info_path, server_path
-  setup(function() info_path, server_path = write_tmp(INFO), write_tmp(SERVER) end)
+  setup(function() info_path, server_path = H.write_tmp(INFO), H.write_tmp(SERVER) end)
   teardown(function() os.remove(info_path); os.remove(server_path) end)
 
   local function info(mod, port, protocol, suite)
@@ -97,7 +81,7 @@ d("wolfssl.socket connections answer as LuaSec's", function()
   end
 
   it("info(): every field, for TLS 1.2 and 1.3 suites, against openssl s_server", function()
-    local port, pid = start_openssl()
+    local port, pid = H.openssl_server("-quiet")
     local ok, err = pcall(function()
       for _, case in ipairs({
         { "tlsv1_2", "ECDHE-ECDSA-AES256-GCM-SHA384" }, { "tlsv1_2", "ECDHE-ECDSA-AES128-GCM-SHA256" },
@@ -183,7 +167,7 @@ describe("wolfssl.socket wrap and descriptors", function()
   end)
 
   it("setfd() before the handshake moves the connection to another descriptor; after it raises", function()
-    local port, pid = start_openssl()
+    local port, pid = H.openssl_server("-quiet")
     local ok, err = pcall(function()
       local other = assert(socket.connect("127.0.0.1", port))
       local s = client(port)

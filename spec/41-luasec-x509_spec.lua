@@ -114,10 +114,7 @@ end
 local d = have_luasec and describe or pending
 d("wolfssl.socket certificates answer as LuaSec's ssl.x509", function()
   setup(function()
-    script_path = os.tmpname()
-    local f = assert(io.open(script_path, "w"))
-    f:write(SCRIPT)
-    f:close()
+    script_path = H.write_tmp(SCRIPT)
   end)
   teardown(function() os.remove(script_path) end)
 
