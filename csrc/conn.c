@@ -6,9 +6,12 @@
 #include "lwolfssl.h"
 
 #include <errno.h>
+#include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define READ_CHUNK 16384 /* one TLS record of plaintext */
@@ -72,6 +75,39 @@ static void buf_free(lwl_Buf *b) {
 
 /* ---- I/O callbacks (no Lua here) ---- */
 
+static double now_monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* fd mode with a timeout (conn:settimeout): wait until the descriptor is
+ * ready, up to the deadline of the call in progress. poll, not select: any
+ * descriptor number. 1 when ready (or poll failed: recv/send will say why),
+ * 0 when there is no timeout or its time is up (then timed_out is set). */
+static int wait_fd(lwl_Conn *c, short events) {
+    for (;;) {
+        struct pollfd p;
+        int ms = -1, r;
+        if (c->deadline < 0) return 0;
+        if (c->deadline != HUGE_VAL) {
+            double left = c->deadline - now_monotonic();
+            if (left <= 0) {
+                c->timed_out = 1;
+                return 0;
+            }
+            ms = left > 86400.0 ? 86400000 : (int)(left * 1000.0) + 1;
+        }
+        p.fd = c->fd;
+        p.events = events;
+        p.revents = 0;
+        r = poll(&p, 1, ms);
+        if (r > 0) return 1;
+        if (r < 0 && errno != EINTR) return 1;
+        /* r == 0 or EINTR: look at the clock again */
+    }
+}
+
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
     lwl_Conn *c = (lwl_Conn *)ud;
     (void)ssl;
@@ -93,7 +129,10 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
                 return WOLFSSL_CBIO_ERR_CONN_CLOSE;
             }
             if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_READ;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (wait_fd(c, POLLIN)) continue;
+                return WOLFSSL_CBIO_ERR_WANT_READ;
+            }
             if (errno == ECONNRESET) {
                 c->transport_reset = 1;
                 return WOLFSSL_CBIO_ERR_CONN_RST;
@@ -137,7 +176,10 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
                 n = 0;
                 break;
             }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_WRITE;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (wait_fd(c, POLLOUT)) continue;
+                return WOLFSSL_CBIO_ERR_WANT_WRITE;
+            }
             if (errno == EPIPE || errno == ECONNRESET) {
                 c->transport_reset = 1;
                 return errno == EPIPE ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_CONN_RST;
@@ -169,7 +211,10 @@ static int flush_queued(lwl_Conn *c) {
             continue;
         }
         if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (wait_fd(c, POLLOUT)) continue;
+            return 0;
+        }
         c->transport_reset = 1; /* EPIPE, ECONNRESET, or a socket that broke */
         buf_free(&c->out);
         return -1;
@@ -209,6 +254,8 @@ static void conn_free(lwl_Conn *c) {
     lwl_policy_free(c);
     free(c->server_name);
     c->server_name = NULL;
+    if (c->owns_fd && c->fd >= 0) close(c->fd);
+    c->owns_fd = 0;
 }
 
 /* core.conn_new(ctx, fd|nil, server_name|nil, alpn|nil) -> connection */
@@ -234,6 +281,7 @@ static int conn_new(lua_State *L) {
                                : errno ? strerror(errno) : "cannot make a connection: out of memory");
     c->ctx = ctx;
     c->fd = fd;
+    c->timeout = -1;
     c->is_server = ctx->is_server;
     wolfSSL_SSLSetIORecv(c->ssl, io_recv);
     wolfSSL_SSLSetIOSend(c->ssl, io_send);
@@ -289,6 +337,9 @@ static lwl_Conn *enter(lua_State *L) {
     c->self = 1;
     c->cb_error = 0;
     c->cb_unreported = NULL;
+    c->timed_out = 0;
+    c->deadline = (c->fd < 0 || c->timeout < 0) ? -1
+                  : c->timeout == HUGE_VAL ? HUGE_VAL : now_monotonic() + c->timeout;
     return c;
 }
 
@@ -360,11 +411,13 @@ static int io_result(lua_State *L, lwl_Conn *c, int ret) {
     switch (err) {
     case WOLFSSL_ERROR_WANT_READ:
         lua_pushnil(L);
-        lua_pushliteral(L, "wantread");
+        if (c->timed_out) lua_pushliteral(L, "timeout");
+        else lua_pushliteral(L, "wantread");
         return 2;
     case WOLFSSL_ERROR_WANT_WRITE:
         lua_pushnil(L);
-        lua_pushliteral(L, "wantwrite");
+        if (c->timed_out) lua_pushliteral(L, "timeout");
+        else lua_pushliteral(L, "wantwrite");
         return 2;
     case WOLFSSL_ERROR_ZERO_RETURN:
         c->got_close_notify = 1;
@@ -645,9 +698,11 @@ static int conn_shutdown(lua_State *L) {
         return -n;
     }
     if (c->fd >= 0 && flush_queued(c) == 0) {
+        int timed_out = c->timed_out;
         leave(c);
         lua_pushnil(L);
-        lua_pushliteral(L, "wantwrite");
+        if (timed_out) lua_pushliteral(L, "timeout");
+        else lua_pushliteral(L, "wantwrite");
         return 2;
     }
     ended = c->transport_end || c->transport_reset;
@@ -933,6 +988,54 @@ static int conn_export_keying_material(lua_State *L) {
 #endif
 }
 
+/* conn:settimeout(seconds | nil): fd mode, how long each call may wait for
+ * the socket (poll); then nil, "timeout". nil: no waiting (wantread /
+ * wantwrite), math.huge: no limit. */
+static int conn_settimeout(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        c->timeout = -1;
+    } else {
+        lua_Number t = luaL_checknumber(L, 2);
+        luaL_argcheck(L, t >= 0, 2, "must not be negative (nil: no waiting)");
+        c->timeout = t;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.conn_own_fd(conn): close() (and the collector) close the descriptor
+ * too: wolfssl.connect made it. */
+static int conn_own_fd(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    c->owns_fd = c->fd >= 0;
+    return 0;
+}
+
+/* conn:finished([peer]): the verify_data of our Finished message, or of the
+ * peer's ("tls-unique" channel binding, LuaSec's getfinished/getpeerfinished);
+ * nil before the handshake is done, or where the build keeps none
+ * (WOLFSSL_HAVE_TLS_UNIQUE: OPENSSL_ALL builds). */
+static int conn_finished(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    int peer = lua_toboolean(L, 2);
+#ifdef WOLFSSL_HAVE_TLS_UNIQUE
+    unsigned char buf[64];
+    size_t n = 0;
+    if (c->done)
+        n = peer ? wolfSSL_get_peer_finished(c->ssl, buf, sizeof buf)
+                 : wolfSSL_get_finished(c->ssl, buf, sizeof buf);
+    if (n > 0 && n <= sizeof buf) {
+        lua_pushlstring(L, (const char *)buf, n);
+        return 1;
+    }
+#else
+    (void)c; (void)peer;
+#endif
+    lua_pushnil(L);
+    return 1;
+}
+
 /* ---- metamethods ---- */
 
 static int conn_gc(lua_State *L) {
@@ -1006,10 +1109,12 @@ static const luaL_Reg conn_methods[] = {
     {"is_server", conn_is_server},
     {"getfd", conn_getfd},
     {"export_keying_material", conn_export_keying_material},
+    {"finished", conn_finished},
+    {"settimeout", conn_settimeout},
     {NULL, NULL}};
 
 void lwl_conn_open(lua_State *L) {
-    static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {"conn_own_fd", conn_own_fd}, {NULL, NULL}};
     luaL_newmetatable(L, LWL_CONN);
     lua_pushliteral(L, LWL_CONN);
     lua_setfield(L, -2, "__name");

@@ -93,6 +93,10 @@ typedef struct lwl_Conn {
     void *ext;            /* session.c / hooks.c per-connection state, if any */
     struct lwl_Chain *chain; /* chain.c: the peer's certificates (no SESSION_CERTS) */
     unsigned hello_groups; /* policy.c: the curves the client's ClientHello listed */
+    double timeout;       /* fd mode: seconds each call may wait (poll); < 0: none */
+    double deadline;      /* of the call in progress: < 0 none, HUGE_VAL no limit */
+    int timed_out;        /* the call in progress waited until its deadline */
+    int owns_fd;          /* close() closes fd too (wolfssl.connect) */
     unsigned char *hello; size_t hello_len; /* policy.c: the first record, until whole */
     const char *refused_curve; /* policy.c: our certificate's curve, not offered by the client */
 } lwl_Conn;

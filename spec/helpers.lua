@@ -145,4 +145,23 @@ end
 
 function H.lua() return os.getenv("WOLFSSL_TEST_LUA") or "lua5.4" end
 
+-- openssl s_server on a free port with the fixtures' server certificate
+-- (`extra`: more options, "-www" by default). Returns port, pid (H.kill it).
+function H.openssl_server(extra)
+  local port = H.free_port()
+  local pid = H.spawn(("exec openssl s_server -accept 127.0.0.1:%d -cert %s -key %s %s"):format(
+    port, H.cert("server.pem"), H.cert("server.key"), extra or "-www"))
+  assert(H.wait_port(port, 5), "openssl s_server did not start")
+  return port, pid
+end
+
+-- A temporary file holding `text` (a script for a child process): its path.
+function H.write_tmp(text)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+
 return H

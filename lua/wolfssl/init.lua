@@ -97,7 +97,8 @@ function M.context(o)
 end
 
 --- Make a connection from a context.
--- @tparam[opt] table o `fd`, `server_name`, `alpn`, `session`, `data`
+-- @tparam[opt] table o `fd`, `server_name`, `alpn`, `session`, `data`,
+-- `timeout` (fd mode: seconds each call may wait, as `conn:settimeout`)
 function Context:new(o)
   if o == nil then o = {} end
   if type(o) ~= "table" then
@@ -120,6 +121,9 @@ function Context:new(o)
   end
   check.no_nul("server_name", o.server_name, 3)
   local alpn = o.alpn and check.alpn_list("alpn", o.alpn) or nil
+  if o.timeout ~= nil and (type(o.timeout) ~= "number" or o.timeout < 0) then
+    check.bad("timeout", "expected seconds (a number >= 0; math.huge: no limit)", 3, o.timeout)
+  end
   local uv = core.ctx_uservalue(self) -- (raises when self is no context)
   if self:mode() == "client" and not o.server_name and checks_hostname[self] ~= false then
     error("bad option 'server_name' to 'new': required to check the server's certificate" ..
@@ -128,6 +132,7 @@ function Context:new(o)
   local conn, err = core.conn_new(self, fd, o.server_name, alpn)
   if not conn then return nil, err end -- descriptors or memory ran out
   if o.data ~= nil then conn.data = o.data end
+  if o.timeout ~= nil then conn:settimeout(o.timeout) end
   if o.session ~= nil then
     if not M.session.is_session(o.session) then check.bad("session", "expected a session object", 3, o.session) end
     -- a session that cannot be used (expired, no ticket yet, another version)
@@ -175,5 +180,6 @@ M.Connection = Connection
 -- Methods written in Lua (the C ones are registered by the core)
 Context.set_ticket_keys = M.session._set_ticket_keys
 Connection.ocsp_response = require("wolfssl.trust").ocsp_response
+M.connect = require("wolfssl.connect").connect -- blocking client in one call
 
 return M

@@ -364,6 +364,6 @@ for i, row in ipairs(M.CONTEXT) do
   if row.bit then M.CALLBACKS[#M.CALLBACKS + 1] = row[1] end
 end
 
-M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data" }
+M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data", "timeout" }
 
 return M
