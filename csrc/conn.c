@@ -13,63 +13,6 @@
 
 #define READ_CHUNK 16384 /* one TLS record of plaintext */
 
-/* ---- byte queues ---- */
-
-/* A queue whose cap is 0 but p is set borrows the bytes of a Lua string
- * (conn:feed keeps the string alive in the uservalue): no copy until more
- * bytes arrive before it is used up. */
-static int buf_own(lwl_Buf *b, size_t extra) {
-    size_t cap = 4096;
-    unsigned char *p;
-    while (cap < b->len + extra) cap *= 2;
-    p = (unsigned char *)malloc(cap);
-    if (p == NULL) return 0;
-    memcpy(p, b->p + b->head, b->len);
-    b->p = p;
-    b->head = 0;
-    b->cap = cap;
-    return 1;
-}
-
-static int buf_append(lwl_Buf *b, const void *data, size_t n) {
-    if (b->cap == 0 && b->p != NULL && !buf_own(b, n)) return 0;
-    if (b->head + b->len + n > b->cap) {
-        if (b->head > 0) { /* slide down before growing */
-            memmove(b->p, b->p + b->head, b->len);
-            b->head = 0;
-        }
-        if (b->len + n > b->cap) {
-            size_t cap = b->cap ? b->cap : 4096;
-            unsigned char *p;
-            while (cap < b->len + n) cap *= 2;
-            p = (unsigned char *)realloc(b->p, cap);
-            if (p == NULL) return 0;
-            b->p = p;
-            b->cap = cap;
-        }
-    }
-    memcpy(b->p + b->head + b->len, data, n);
-    b->len += n;
-    return 1;
-}
-
-/* Take n bytes from the front; an emptied queue gives its memory back so idle
- * connections stay small. */
-static void buf_consume(lwl_Buf *b, size_t n) {
-    b->head += n;
-    b->len -= n;
-    if (b->len == 0) {
-        if (b->cap) free(b->p);
-        b->p = NULL;
-        b->head = b->cap = 0;
-    }
-}
-
-static void buf_free(lwl_Buf *b) {
-    if (b->cap) free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
 /* ---- I/O callbacks (no Lua here) ---- */
 
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
@@ -114,7 +57,7 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
     }
     c->nrecv += (size_t)sz;
     if (c->is_server && !c->done) lwl_policy_received(c, (const unsigned char *)buf, (size_t)sz);
-    buf_consume(&c->in, (size_t)sz);
+    lwl_buf_consume(&c->in, (size_t)sz);
     if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, sz);
     return sz;
 }
@@ -147,13 +90,13 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
         /* wolfSSL 5.5.4 would send a close_notify again after WANT_WRITE (it
          * builds a new one on the next wolfSSL_shutdown): take it all now and
          * let shutdown() send what is left */
-        if (!buf_append(&c->out, buf + n, (size_t)(sz - n))) return WOLFSSL_CBIO_ERR_GENERAL;
+        if (!lwl_buf_append(&c->out, buf + n, (size_t)(sz - n))) return WOLFSSL_CBIO_ERR_GENERAL;
         c->nsent += (size_t)(sz - n);
         if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf + n, (int)(sz - n));
         return sz;
     }
     /* memory mode, or fd mode behind a queued close_notify (order kept) */
-    if (!buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
+    if (!lwl_buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
     c->nsent += (size_t)sz;
     if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, sz);
     return sz;
@@ -165,32 +108,22 @@ static int flush_queued(lwl_Conn *c) {
     while (c->out.len > 0) {
         ssize_t n = send(c->fd, c->out.p + c->out.head, c->out.len, MSG_NOSIGNAL);
         if (n >= 0) {
-            buf_consume(&c->out, (size_t)n);
+            lwl_buf_consume(&c->out, (size_t)n);
             continue;
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
         c->transport_reset = 1; /* EPIPE, ECONNRESET, or a socket that broke */
-        buf_free(&c->out);
+        lwl_buf_free(&c->out);
         return -1;
     }
     return 1;
-}
-
-lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl) {
-    return ssl ? (lwl_Conn *)wolfSSL_GetIOReadCtx(ssl) : NULL;
 }
 
 /* ---- accessors (liolib style) ---- */
 
 static lwl_Conn *toconn(lua_State *L, int idx) {
     return (lwl_Conn *)luaL_checkudata(L, idx, LWL_CONN);
-}
-
-lwl_Conn *lwl_checkconn(lua_State *L, int idx) {
-    lwl_Conn *c = toconn(L, idx);
-    if (c->ssl == NULL || c->close_pending) luaL_error(L, "attempt to use a closed connection");
-    return c;
 }
 
 /* Release everything; never does I/O. Safe to call twice. */
@@ -201,9 +134,9 @@ static void conn_free(lwl_Conn *c) {
         c->ssl = NULL;
         wolfSSL_free(ssl);
     }
-    buf_free(&c->in);
-    buf_free(&c->out);
-    buf_free(&c->app);
+    lwl_buf_free(&c->in);
+    lwl_buf_free(&c->out);
+    lwl_buf_free(&c->app);
     lwl_trace_free(c);
     lwl_chain_free(c);
     lwl_policy_free(c);
@@ -320,7 +253,7 @@ static void send_plain_alert(lwl_Conn *c, int code) {
         ssize_t n = send(c->fd, rec, sizeof rec, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)n; /* best effort: the connection is failing anyway */
     } else {
-        (void)buf_append(&c->out, rec, sizeof rec);
+        (void)lwl_buf_append(&c->out, rec, sizeof rec);
     }
 }
 
@@ -470,7 +403,7 @@ static int conn_read(lua_State *L) {
     if (c->app.len > 0 && want > 0) { /* what arrived while shutdown() waited */
         size_t k = (size_t)want < c->app.len ? (size_t)want : c->app.len;
         lua_pushlstring(L, (const char *)c->app.p + c->app.head, k);
-        buf_consume(&c->app, k);
+        lwl_buf_consume(&c->app, k);
         leave(c);
         return 1;
     }
@@ -609,7 +542,7 @@ static int await_close_notify(lua_State *L, lwl_Conn *c) {
         ret = wolfSSL_read(c->ssl, chunk, (int)sizeof chunk);
         if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
         if (ret > 0 && !c->cb_error) {
-            if (buf_append(&c->app, chunk, (size_t)ret)) continue;
+            if (lwl_buf_append(&c->app, chunk, (size_t)ret)) continue;
             lua_pushnil(L); /* no luaL_error here: leave() must still run */
             lua_pushliteral(L, "out of memory");
             return -2;
@@ -690,7 +623,7 @@ static int conn_feed(lua_State *L) {
         lua_setfield(L, -2, "feeding");
         lua_pop(L, 1);
         c->feeding = 1;
-    } else if (len > 0 && !buf_append(&c->in, s, len)) {
+    } else if (len > 0 && !lwl_buf_append(&c->in, s, len)) {
         return luaL_error(L, "out of memory");
     }
     lwl_pushint(L, len);
@@ -711,7 +644,7 @@ static int conn_drain(lua_State *L) {
     size_t n = c->out.len;
     if (max >= 0 && (size_t)max < n) n = (size_t)max;
     lua_pushlstring(L, n ? (const char *)c->out.p + c->out.head : "", n);
-    if (n) buf_consume(&c->out, n);
+    if (n) lwl_buf_consume(&c->out, n);
     return 1;
 }
 

@@ -11,19 +11,6 @@ static lwl_Context *tocontext(lua_State *L, int idx) {
     return (lwl_Context *)luaL_checkudata(L, idx, LWL_CONTEXT);
 }
 
-lwl_Context *lwl_checkcontext(lua_State *L, int idx) {
-    lwl_Context *c = tocontext(L, idx);
-    if (c->ctx == NULL) luaL_error(L, "attempt to use a freed context");
-    return c;
-}
-
-static int ok_or_fail(lua_State *L, int ok, const char *what) {
-    if (ok) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    return lwl_fail(L, what);
-}
 
 /* core.context_new(is_server) -> context */
 static int context_new(lua_State *L) {
@@ -96,7 +83,7 @@ static int ctx_versions(lua_State *L) {
 static int ctx_ciphers(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
     const char *list = luaL_checkstring(L, 2);
-    return ok_or_fail(L, wolfSSL_CTX_set_cipher_list(c->ctx, list) == WOLFSSL_SUCCESS,
+    return lwl_ok_or_fail(L, wolfSSL_CTX_set_cipher_list(c->ctx, list) == WOLFSSL_SUCCESS,
                       "no usable cipher suite in the list");
 }
 
@@ -109,7 +96,7 @@ static int ctx_groups(lua_State *L) {
     memcpy(buf, list, len + 1);
     /* set1_curves_list, not set1_groups_list: in 5.5.4 only the former knows
      * "X25519"/"X448"; it also sets the TLS 1.3 key share order (ssl.c) */
-    return ok_or_fail(L, wolfSSL_CTX_set1_curves_list(c->ctx, buf) == WOLFSSL_SUCCESS,
+    return lwl_ok_or_fail(L, wolfSSL_CTX_set1_curves_list(c->ctx, buf) == WOLFSSL_SUCCESS,
                       "unknown or unsupported group in the list");
 }
 
@@ -129,7 +116,7 @@ static int ctx_certificate(lua_State *L) {
         r = wolfSSL_CTX_use_certificate_chain_buffer_format(c->ctx, data, (long)len, fmt);
     else
         r = wolfSSL_CTX_use_certificate_buffer(c->ctx, data, (long)len, fmt);
-    return ok_or_fail(L, r == WOLFSSL_SUCCESS, "not a valid certificate");
+    return lwl_ok_or_fail(L, r == WOLFSSL_SUCCESS, "not a valid certificate");
 }
 
 /* core.ctx_key(ctx, bytes, "pem"|"der" [, password]) */
@@ -154,19 +141,18 @@ static int ctx_key(lua_State *L) {
         }
         refused = lwl_ec_scalar_too_long(der, derlen);
         r = refused ? 0 : wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, der, derlen, WOLFSSL_FILETYPE_ASN1);
-        memset(der, 0, (size_t)derlen);
-        free(der);
+        lwl_wipe_free(der, (size_t)derlen);
         if (refused) return lwl_fail(L, LWL_EC_SCALAR_MSG);
     } else {
         if (lwl_ec_scalar_too_long(data, (int)len)) return lwl_fail(L, LWL_EC_SCALAR_MSG);
         r = wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, data, (long)len, fmt);
     }
-    return ok_or_fail(L, r == WOLFSSL_SUCCESS, "not a valid private key");
+    return lwl_ok_or_fail(L, r == WOLFSSL_SUCCESS, "not a valid private key");
 }
 
 static int ctx_check_key(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
-    return ok_or_fail(L, wolfSSL_CTX_check_private_key(c->ctx) == WOLFSSL_SUCCESS,
+    return lwl_ok_or_fail(L, wolfSSL_CTX_check_private_key(c->ctx) == WOLFSSL_SUCCESS,
                       "the private key does not match the certificate");
 }
 
@@ -176,7 +162,7 @@ static int ctx_ca_buffer(lua_State *L) {
     size_t len;
     const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 2, &len);
     int fmt = format_of(L, 3);
-    return ok_or_fail(L, wolfSSL_CTX_load_verify_buffer(c->ctx, data, (long)len, fmt) ==
+    return lwl_ok_or_fail(L, wolfSSL_CTX_load_verify_buffer(c->ctx, data, (long)len, fmt) ==
                              WOLFSSL_SUCCESS,
                       "no valid CA certificate");
 }
@@ -185,7 +171,7 @@ static int ctx_ca_buffer(lua_State *L) {
 static int ctx_capath(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
     const char *dir = luaL_checkstring(L, 2);
-    return ok_or_fail(L, wolfSSL_CTX_load_verify_locations(c->ctx, NULL, dir) ==
+    return lwl_ok_or_fail(L, wolfSSL_CTX_load_verify_locations(c->ctx, NULL, dir) ==
                              WOLFSSL_SUCCESS,
                       "no CA certificate could be loaded from the directory");
 }
@@ -199,7 +185,7 @@ static int ctx_system_ca(lua_State *L) {
     }
 #endif
     /* Debian's bundle; other systems set cafile/capath explicitly. */
-    return ok_or_fail(L, wolfSSL_CTX_load_verify_locations(
+    return lwl_ok_or_fail(L, wolfSSL_CTX_load_verify_locations(
                              c->ctx, "/etc/ssl/certs/ca-certificates.crt", NULL) ==
                              WOLFSSL_SUCCESS,
                       "could not load the system trust store");
@@ -265,7 +251,7 @@ static int ctx_post_handshake_auth(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
 #ifdef WOLFSSL_POST_HANDSHAKE_AUTH
     if (!c->is_server)
-        return ok_or_fail(L, wolfSSL_CTX_allow_post_handshake_auth(c->ctx) == 0,
+        return lwl_ok_or_fail(L, wolfSSL_CTX_allow_post_handshake_auth(c->ctx) == 0,
                           "could not enable post-handshake authentication");
     lua_pushboolean(L, 1);
     return 1;
@@ -279,7 +265,7 @@ static int ctx_post_handshake_auth(lua_State *L) {
 static int ctx_renegotiation(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
 #ifdef HAVE_SECURE_RENEGOTIATION
-    return ok_or_fail(L, wolfSSL_CTX_UseSecureRenegotiation(c->ctx) == WOLFSSL_SUCCESS,
+    return lwl_ok_or_fail(L, wolfSSL_CTX_UseSecureRenegotiation(c->ctx) == WOLFSSL_SUCCESS,
                       "could not enable secure renegotiation");
 #else
     (void)c;

@@ -42,7 +42,6 @@ enum {
     LWL_CB_TICKET_KEY = 1 << 9
 };
 
-lwl_Context *lwl_checkcontext(lua_State *L, int idx);
 void lwl_context_open(lua_State *L);
 void lwl_session_context_free(lwl_Context *x); /* session.c: wipes and frees the ticket keys */
 
@@ -90,15 +89,12 @@ typedef struct lwl_Conn {
     lwl_Buf app;          /* plaintext that arrived while shutdown() awaited the
                            * peer's close_notify: read() returns it first */
     void *trace;          /* trace.c's state when on_message/on_state is set */
-    void *ext;            /* session.c / hooks.c per-connection state, if any */
     struct lwl_Chain *chain; /* chain.c: the peer's certificates (no SESSION_CERTS) */
     unsigned hello_groups; /* policy.c: the curves the client's ClientHello listed */
     unsigned char *hello; size_t hello_len; /* policy.c: the first record, until whole */
     const char *refused_curve; /* policy.c: our certificate's curve, not offered by the client */
 } lwl_Conn;
 
-lwl_Conn *lwl_checkconn(lua_State *L, int idx);
-lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl);
 void lwl_conn_open(lua_State *L);
 
 /* ---- x509.c ---- */
@@ -180,18 +176,30 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 /* ---- errors.c ---- */
 const char *lwl_verify_reason(int code);
 int lwl_verify_code(int code);
-const char *lwl_alert_name(int code);
 /* Describe the failure `err` (from wolfSSL_get_error) into buf; returns kind */
 const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz);
 /* Store {kind, message, code, alert, traceback} as the connection's last error */
 void lwl_set_last_error(lua_State *L, int self, const char *kind,
                         const char *msg, int code, int alert);
-int lwl_fail(lua_State *L, const char *msg); /* pushes nil, msg; returns 2 */
 
-/* ---- core.c helpers ---- */
+/* ---- names.c: alert, version and group names (core.names) ---- */
+const char *lwl_alert_name(int code);       /* "unknown" when unknown */
+const char *lwl_version_name(int v);        /* 0x0304 -> "TLSv1.3"; NULL when unknown */
+const char *lwl_group_name(const char *wolfssl_name);
+void lwl_names_open(lua_State *L);
+
+/* ---- util.c: the bottom helpers (they call no other file) ---- */
+lwl_Context *lwl_checkcontext(lua_State *L, int idx); /* raises on a freed context */
+lwl_Conn *lwl_checkconn(lua_State *L, int idx);       /* raises on a closed connection */
+lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl);
+int lwl_fail(lua_State *L, const char *msg); /* pushes nil, msg; returns 2 */
+int lwl_ok_or_fail(lua_State *L, int ok, const char *msg); /* true, or nil, msg */
 void lwl_newmeta(lua_State *L, const char *name, const luaL_Reg *methods,
                  const luaL_Reg *meta);
-const char *lwl_tls_version_name(int v);
-const char *lwl_group_name(const char *wolfssl_name);
+void lwl_wipe(void *p, size_t n);      /* secrets: writes the compiler keeps */
+void lwl_wipe_free(void *p, size_t n); /* wipe, then free (NULL is fine) */
+int lwl_buf_append(lwl_Buf *b, const void *data, size_t n); /* 0: out of memory */
+void lwl_buf_consume(lwl_Buf *b, size_t n);
+void lwl_buf_free(lwl_Buf *b);
 
 #endif

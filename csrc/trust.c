@@ -19,14 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ok_or_fail(lua_State *L, int ok, const char *what) {
-    if (ok) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    return lwl_fail(L, what);
-}
-
 /* core.ctx_crl(ctx, bytes, "pem"|"der") */
 static int ctx_crl(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
@@ -37,7 +29,7 @@ static int ctx_crl(lua_State *L) {
     int type = strcmp(fmt, "der") == 0 ? WOLFSSL_FILETYPE_ASN1 : WOLFSSL_FILETYPE_PEM;
     if (wolfSSL_CTX_EnableCRL(c->ctx, WOLFSSL_CRL_CHECKALL) != WOLFSSL_SUCCESS)
         return lwl_fail(L, "could not enable CRL checking");
-    return ok_or_fail(L, wolfSSL_CTX_LoadCRLBuffer(c->ctx, data, (long)len, type) ==
+    return lwl_ok_or_fail(L, wolfSSL_CTX_LoadCRLBuffer(c->ctx, data, (long)len, type) ==
                              WOLFSSL_SUCCESS,
                       "not a valid CRL (or its issuer is not a trusted CA: load cafile first)");
 #else

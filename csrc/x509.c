@@ -129,7 +129,7 @@ static void push_name(lua_State *L, WOLFSSL_X509_NAME *name) {
         lua_setfield(L, -2, "oid");
         lua_rawseti(L, -2, i + 1);
     }
-    /* one-line "CN=x, O=y" as field `text` and as __tostring via Lua side */
+    /* one-line "CN=x, O=y" as field `text`, and __tostring of the name table */
     {
         char line[512];
         size_t used = 0;
