@@ -51,8 +51,20 @@ typedef struct lwl_Buf {
     size_t head, len, cap; /* live bytes are p[head .. head+len) */
 } lwl_Buf;
 
-typedef struct lwl_Conn {
+typedef struct lwl_Conn lwl_Conn;
+
+/* transport.c: how bytes move (memory, fd; DTLS adds datagrams) */
+typedef struct lwl_Transport {
+    const char *name;
+    int (*recv)(lwl_Conn *c, char *buf, int sz);       /* bytes, or WOLFSSL_CBIO_ERR_* */
+    int (*send)(lwl_Conn *c, const char *buf, int sz); /* bytes taken, or WOLFSSL_CBIO_ERR_* */
+    int (*flush)(lwl_Conn *c); /* what waits in `out`: 1 sent, 0 would block, -1 gone */
+    void (*write_raw)(lwl_Conn *c, const unsigned char *p, size_t n); /* best effort */
+} lwl_Transport;
+
+struct lwl_Conn {
     WOLFSSL *ssl;         /* NULL once closed */
+    const lwl_Transport *io; /* transport.c: memory or fd */
     lwl_Context *ctx;     /* the context in force (kept alive by the uservalue) */
     lua_State *L;         /* state of the method call in progress, else NULL */
     int self;             /* stack index of the connection in that call */
@@ -93,9 +105,20 @@ typedef struct lwl_Conn {
     unsigned hello_groups; /* policy.c: the curves the client's ClientHello listed */
     unsigned char *hello; size_t hello_len; /* policy.c: the first record, until whole */
     const char *refused_curve; /* policy.c: our certificate's curve, not offered by the client */
-} lwl_Conn;
+};
 
 void lwl_conn_open(lua_State *L);
+
+/* ---- transport.c ---- */
+void lwl_transport_attach(lwl_Conn *c, int fd); /* fd < 0: memory mode */
+void lwl_transport_free(lwl_Conn *c);
+/* the one plaintext fatal alert writer; memory mode first takes back the
+ * last `withdraw` bytes queued for the peer */
+void lwl_transport_alert(lwl_Conn *c, int code, size_t withdraw);
+void lwl_transport_leave(lua_State *L, lwl_Conn *c, int self); /* end of a method call */
+int lwl_transport_feed(lua_State *L);     /* conn:feed(s) */
+int lwl_transport_feed_eof(lua_State *L); /* conn:feed_eof() */
+int lwl_transport_drain(lua_State *L);    /* conn:drain([max]) */
 
 /* ---- x509.c ---- */
 void lwl_x509_push_der(lua_State *L, const unsigned char *der, int len);
@@ -134,7 +157,10 @@ void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n);
  * return value: delivers queued records to Lua; -1 when a callback raised). */
 int lwl_trace_attach(lwl_Conn *c);
 void lwl_trace_free(lwl_Conn *c);
-int lwl_trace_flush(lwl_Conn *c, int ret);
+/* lwl_trace_flush returns 0, -1 when a callback raised after the handshake,
+ * -2 when it raised during it: the caller must tell the peer (the alert
+ * writer, withdrawing the *withdraw bytes this call queued) */
+int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw);
 /* conn_write brackets wolfSSL_write with lwl_trace_bulk(c, 1) ... (c, 0);
  * key_update and request_certificate call lwl_trace_bulk(c, -1): wolfSSL may
  * send their message with the next write */

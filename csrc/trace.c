@@ -394,40 +394,6 @@ static int flush_push(lua_State *L, void *ud) {
     return 2;
 }
 
-/* A callback failed after wolfSSL returned: the handshake must still fail
- * for the peer. In memory mode, what this call produced has not left the
- * process: withdraw it, so the peer never sees our next flight (or our
- * Finished), and put a fatal internal_error alert in its place, in clear. In
- * fd mode the bytes are gone: send the alert after them (a peer that
- * already expects encrypted records fails on it all the same). */
-static void send_plain_alert(lwl_Conn *c, size_t call_sent) {
-    static const unsigned char alert[7] = {21, 3, 3, 0, 2, 2, 80};
-    c->told_peer = 1;
-    if (c->fd >= 0) {
-        ssize_t n = send(c->fd, alert, sizeof alert, MSG_NOSIGNAL);
-        (void)n;
-    } else { /* append to the memory-mode output queue (conn.c's layout) */
-        lwl_Buf *b = &c->out;
-        b->len -= call_sent <= b->len ? call_sent : b->len;
-        if (b->head + b->len + sizeof alert > b->cap) {
-            size_t cap = b->cap ? b->cap : 64;
-            unsigned char *p;
-            if (b->head > 0) {
-                memmove(b->p, b->p + b->head, b->len);
-                b->head = 0;
-            }
-            while (cap < b->len + sizeof alert) cap *= 2;
-            if (cap > b->cap) {
-                p = (unsigned char *)realloc(b->p, cap);
-                if (p == NULL) return;
-                b->p = p;
-                b->cap = cap;
-            }
-        }
-        memcpy(b->p + b->head + b->len, alert, sizeof alert);
-        b->len += sizeof alert;
-    }
-}
 
 void lwl_trace_bulk(lwl_Conn *c, int on) {
     Trace *t = (Trace *)c->trace;
@@ -473,12 +439,13 @@ static void drop_application(lwl_Conn *c, Trace *t) {
 
 /* Deliver what was queued. ret is what the wolfSSL call returned. Returns
  * -1 when the Lua side raised (the error is in last_error), else 0. */
-int lwl_trace_flush(lwl_Conn *c, int ret) {
+int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw) {
     Trace *t = (Trace *)c->trace;
     Flush f;
     Rec *r;
     int rc, was_done;
     size_t call_sent;
+    *withdraw = 0;
     if (t == NULL) return 0;
     call_sent = t->call_sent;
     t->call_sent = 0;
@@ -527,8 +494,9 @@ int lwl_trace_flush(lwl_Conn *c, int ret) {
             }
             lua_pop(L, 3);
         }
-        if (!was_done) send_plain_alert(c, call_sent);
-        return -1;
+        if (was_done) return -1;
+        *withdraw = call_sent;
+        return -2;
     }
     return 0;
 }
