@@ -721,7 +721,7 @@ static int conn_peer_chain(lua_State *L) {
     }
     return 1;
 #else
-    return lwl_chain_push(L, c); /* chain.c: kept by the verify callback */
+    return lwl_chain_push(L, c); /* verify.c: kept by the verify callback */
 #endif
 }
 
@@ -907,6 +907,10 @@ static const luaL_Reg conn_methods[] = {
     {"getfd", conn_getfd},
     {"export_keying_material", conn_export_keying_material},
     {"key_update", conn_key_update},
+    {"set_context", lwl_negotiate_set_context},
+    {"session", lwl_session_get},
+    {"set_session", lwl_session_set},
+    {"_ocsp_status", lwl_verify_ocsp_status},
     {"request_certificate", conn_request_certificate},
     {NULL, NULL}};
 

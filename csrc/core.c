@@ -184,7 +184,7 @@ static void push_features(lua_State *L) {
     FEATURE("system_ca", on);
     /* wolfSSL keeps the peer's chain on the session (SESSION_CERTS): a resumed
      * connection still answers peer_certificate()/peer_chain(); without it the
-     * binding keeps the chain of full handshakes only (chain.c) */
+     * binding keeps the chain of full handshakes only (verify.c) */
 #ifdef SESSION_CERTS
     on = 1;
 #else
@@ -220,10 +220,10 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
     lwl_conn_open(L);
     lwl_x509_open(L);
     lwl_pkey_open(L);
-    lwl_trust_open(L);
+    lwl_verify_open(L);
     lwl_session_open(L);
     lwl_trace_open(L);
-    lwl_hooks_open(L);
+    lwl_negotiate_open(L);
     lwl_names_open(L);
     lwl_test_open(L);
     return 1;

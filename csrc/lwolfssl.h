@@ -101,7 +101,7 @@ struct lwl_Conn {
     lwl_Buf app;          /* plaintext that arrived while shutdown() awaited the
                            * peer's close_notify: read() returns it first */
     void *trace;          /* trace.c's state when on_message/on_state is set */
-    struct lwl_Chain *chain; /* chain.c: the peer's certificates (no SESSION_CERTS) */
+    struct lwl_Chain *chain; /* verify.c: the peer's certificates (no SESSION_CERTS) */
     unsigned hello_groups; /* policy.c: the curves the client's ClientHello listed */
     unsigned char *hello; size_t hello_len; /* policy.c: the first record, until whole */
     const char *refused_curve; /* policy.c: our certificate's curve, not offered by the client */
@@ -139,14 +139,19 @@ int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
 
 #define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
 
-/* ---- files that add to core and to the Connection methods (core.Connection,
- * at module["Connection"] while they open; module table on top) ---- */
-void lwl_pkey_open(lua_State *L);    /* pkey.c: wolfssl.pkey */
-void lwl_trust_open(lua_State *L);   /* trust.c: CRL, OCSP stapling */
-void lwl_session_open(lua_State *L); /* session.c: sessions, stores, ticket keys */
-void lwl_trace_open(lua_State *L);   /* trace.c: records seen, on_message, on_state */
-void lwl_hooks_open(lua_State *L);   /* hooks.c: servername, ALPN, PSK, keylog, TLS 1.3 extras */
-void lwl_test_open(lua_State *L);    /* testutil.c: core._test, for the suite only */
+/* ---- the files that add to core (module table on top while they open);
+ * their connection methods are registered by conn.c only ---- */
+void lwl_pkey_open(lua_State *L);      /* pkey.c: wolfssl.pkey */
+void lwl_verify_open(lua_State *L);    /* verify.c: CRL, OCSP stapling primitives */
+void lwl_session_open(lua_State *L);   /* session.c: sessions, stores, ticket keys */
+void lwl_trace_open(lua_State *L);     /* trace.c: records seen, on_message, on_state */
+void lwl_negotiate_open(lua_State *L); /* negotiate.c: servername, ALPN, PSK installers */
+void lwl_test_open(lua_State *L);      /* testutil.c: core._test, for the suite only */
+/* connection methods implemented beside their concern */
+int lwl_negotiate_set_context(lua_State *L); /* conn:set_context(ctx) */
+int lwl_session_get(lua_State *L);           /* conn:session() */
+int lwl_session_set(lua_State *L);           /* conn:set_session(s) */
+int lwl_verify_ocsp_status(lua_State *L);    /* conn:_ocsp_status() */
 
 /* trace.c: called by the I/O callbacks with every chunk of bytes received
  * (dir 0) or sent (dir 1), only when c->trace is set. No Lua runs inside. */
@@ -166,7 +171,7 @@ int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw);
  * send their message with the next write */
 void lwl_trace_bulk(lwl_Conn *c, int on);
 
-/* ---- chain.c: the certificates the peer sent (leaf first), kept by the
+/* ---- verify.c: the certificates the peer sent (leaf first), kept by the
  * binding when wolfSSL does not keep them (built without SESSION_CERTS) ---- */
 struct lwl_Chain;
 int lwl_chain_add(lwl_Conn *c, const unsigned char *der, int len); /* 0: out of memory */
@@ -197,7 +202,7 @@ void lwl_callbacks_open(lua_State *L);
 /* Once wolfSSL has returned: write last_error for a callback that failed
  * with no room to (no stack or memory). 0 when even that failed. */
 int lwl_callback_report(lwl_Conn *c);
-int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
+int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store); /* verify.c */
 
 /* ---- errors.c ---- */
 const char *lwl_verify_reason(int code);

@@ -579,7 +579,7 @@ static const char *trust_refusal(lwl_Conn *c, const Sess *s, char *buf, size_t s
 /* ---- connection methods ---- */
 
 /* conn:session() -> session | nil, message */
-static int conn_session(lua_State *L) {
+int lwl_session_get(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     WOLFSSL_SESSION *cur;
     if (!c->done) return lwl_fail(L, "no session: the handshake is not finished");
@@ -597,7 +597,7 @@ static int conn_session(lua_State *L) {
 }
 
 /* conn:set_session(s) -> true | nil, message; clients, before the handshake */
-static int conn_set_session(lua_State *L) {
+int lwl_session_set(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     Sess *sess = tosess(L, 2);
     WOLFSSL_SESSION *s = checksess(L, 2);
@@ -1082,9 +1082,6 @@ void lwl_session_open(lua_State *L) {
                                     {"__close", sess_gc},
 #endif
                                     {NULL, NULL}};
-    static const luaL_Reg conn_methods[] = {{"session", conn_session},
-                                            {"set_session", conn_set_session},
-                                            {NULL, NULL}};
     static const luaL_Reg funcs[] = {{"session_import", sess_import},
                                      {"ctx_session_callbacks", ctx_session_callbacks},
                                      {"ctx_ticket_keys", ctx_ticket_keys},
@@ -1098,9 +1095,6 @@ void lwl_session_open(lua_State *L) {
         if (wolfSSL_RAND_bytes(k, MAC_LEN) != 1) luaL_error(L, "random generator failed");
     }
     lwl_newmeta(L, LWL_SESSION, methods, meta); /* core.session = methods */
-    lua_getfield(L, -1, "Connection");
-    luaL_setfuncs(L, conn_methods, 0);
-    lua_pop(L, 1);
     luaL_setfuncs(L, funcs, 0);
     lua_getfield(L, -1, "features");
     if (lua_istable(L, -1)) {

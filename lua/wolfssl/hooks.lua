@@ -1,6 +1,6 @@
 --- Context options for the decision callbacks (internal): on_servername,
 -- on_alpn, on_psk and psk. Installed into the wolfssl module by init.lua;
--- the C side is csrc/hooks.c.
+-- the C side is csrc/negotiate.c.
 local core = require "wolfssl.core"
 local opts = require "wolfssl.options"
 

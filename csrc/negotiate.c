@@ -1,5 +1,6 @@
-/* hooks.c: the decision callbacks - on_servername (and conn:set_context),
- * on_alpn, on_psk - and the TLS 1.3 extras key_update / request_certificate.
+/* negotiate.c: what the two sides agree on, and the callbacks that decide
+ * it - on_servername (and conn:set_context), on_alpn, on_psk - plus the
+ * server's post-handshake authentication mode.
  *
  * Every Lua callback runs through lwl_callback (callbacks.c): protected, on
  * the coroutine that called the method. A callback that *refuses* (nil, or
@@ -104,7 +105,7 @@ static void switch_context(lua_State *L, int ci, int xi) {
     lua_pop(L, 1);
 }
 
-static int conn_set_context(lua_State *L) {
+int lwl_negotiate_set_context(lua_State *L) {
     lwl_checkconn(L, 1);
     lwl_checkcontext(L, 2);
     switch_context(L, 1, 2);
@@ -458,16 +459,11 @@ static int hooks_pha_server(lua_State *L) {
 #endif
 }
 
-void lwl_hooks_open(lua_State *L) {
-    static const luaL_Reg methods[] = {{"set_context", conn_set_context},
-                                       {NULL, NULL}};
+void lwl_negotiate_open(lua_State *L) {
     static const luaL_Reg funcs[] = {{"hooks_servername", hooks_servername},
                                      {"hooks_alpn", hooks_alpn},
                                      {"hooks_psk", hooks_psk},
                                      {"hooks_pha_server", hooks_pha_server},
                                      {NULL, NULL}};
-    lua_getfield(L, -1, "Connection");
-    luaL_setfuncs(L, methods, 0);
-    lua_pop(L, 1);
     luaL_setfuncs(L, funcs, 0);
 }
