@@ -59,6 +59,7 @@ static int conn_new(lua_State *L) {
                                ? "cannot make a connection: too many open files (wolfSSL needs a descriptor for its random generator)"
                                : errno ? strerror(errno) : "cannot make a connection: out of memory");
     c->ctx = ctx;
+    ctx->used = 1;
     c->is_server = ctx->is_server;
     lwl_transport_attach(c, fd);
 #ifdef HAVE_KEYING_MATERIAL

@@ -273,18 +273,105 @@ static int ctx_renegotiation(lua_State *L) {
 #endif
 }
 
-/* core.ctx_uservalue(ctx) -> the table that holds its Lua callbacks */
-static int ctx_uservalue(lua_State *L) {
-    lwl_checkcontext(L, 1);
+/* ---- the callback registry ----
+ *
+ * One row per Lua callback a context can hold: its name (the option, and its
+ * key in the context's uservalue, where callbacks.c finds it), the bit C
+ * tests where a callback may or may not be set, and the installer that hands
+ * wolfSSL the trampoline when the callback is set. Rows without an installer:
+ * on_verify (verify.c lwl_verify_cb, installed with the verify mode),
+ * on_psk (negotiate.c, core.hooks_psk with the hint), on_new_session and
+ * session_store (session.c, core.ctx_session_callbacks), on_ticket_key
+ * (session.c, core.ctx_ticket_keys), on_message, on_state, keylog (trace.c,
+ * per connection), and the rows the Lua layer sets for them (_on_record: the
+ * trace dispatcher; staple: verify.c, core.ctx_staple; _store_*: the store's
+ * methods). A new callback (on_early_data) is one row here. */
+typedef const char *(*Installer)(lwl_Context *x);
+
+static const struct Callback {
+    const char *name;
+    unsigned bit;
+    Installer install;
+    int public; /* an option of wolfssl.context (core.CALLBACKS) */
+    int late;   /* may be set once the context has made connections */
+} registry[] = {
+    {"on_verify", LWL_CB_VERIFY, NULL, 1, 0},
+    {"on_servername", LWL_CB_SERVERNAME, lwl_negotiate_servername, 1, 0},
+    {"on_alpn", LWL_CB_ALPN, lwl_negotiate_alpn, 1, 0},
+    {"on_psk", LWL_CB_PSK, NULL, 1, 0},
+    {"on_new_session", LWL_CB_NEW_SESSION, NULL, 1, 0},
+    {"on_message", LWL_CB_MESSAGE, NULL, 1, 0},
+    {"on_state", LWL_CB_STATE, NULL, 1, 0},
+    {"keylog", LWL_CB_KEYLOG, NULL, 1, 0},
+    {"session_store", LWL_CB_SESSION_STORE, NULL, 1, 0},
+    {"on_ticket_key", LWL_CB_TICKET_KEY, NULL, 1, 0},
+    {"_on_record", 0, NULL, 0, 1}, /* trace.attach(conn): always the dispatcher */
+    {"staple", 0, NULL, 0, 0},
+    {"_store_get", 0, NULL, 0, 0},
+    {"_store_put", 0, NULL, 0, 0},
+    {"_store_remove", 0, NULL, 0, 0},
+    {NULL, 0, NULL, 0, 0}};
+
+static const struct Callback *callback_row(lua_State *L, int idx) {
+    const char *name = luaL_checkstring(L, idx);
+    int i;
+    for (i = 0; registry[i].name; i++)
+        if (strcmp(registry[i].name, name) == 0) return &registry[i];
+    luaL_argerror(L, idx, lua_pushfstring(L, "no callback named '%s'", name));
+    return NULL;
+}
+
+/* core.ctx_callback(ctx, name) -> the callback set, or nil
+ * core.ctx_callback(ctx, name, fn) -> true | nil, msg: set it, once, and
+ * before the context makes its first connection: no Lua code can swap or add
+ * an on_verify under live connections (setting the same value again is a
+ * no-op). Which callbacks are set is known to C from here only. */
+static int ctx_callback(lua_State *L) {
+    lwl_Context *x = lwl_checkcontext(L, 1);
+    const struct Callback *row = callback_row(L, 2);
+    int set = !lua_isnone(L, 3);
+    luaL_argcheck(L, !set || !lua_isnil(L, 3), 3, "a callback expected");
+    lua_settop(L, 3);
     lwl_getuv(L, 1);
+    lua_getfield(L, -1, row->name);
+    if (!set) return 1;
+    if (!lua_isnil(L, -1)) {
+        if (lua_rawequal(L, -1, 3)) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+        return luaL_error(L, "the context's %s is already set (callbacks are set once)", row->name);
+    }
+    if (x->used && !row->late)
+        return luaL_error(L, "the context's callbacks are fixed once it has made a connection");
+    lua_pop(L, 1);
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, row->name);
+    x->callbacks |= row->bit;
+    if (row->install) {
+        const char *why = row->install(x);
+        if (why) return lwl_fail(L, why);
+    }
+    lua_pushboolean(L, 1);
     return 1;
 }
 
-/* core.ctx_callbacks(ctx, bits): which Lua callbacks are set (from init.lua) */
-static int ctx_callbacks(lua_State *L) {
-    lwl_Context *c = lwl_checkcontext(L, 1);
-    c->callbacks = (unsigned)luaL_checkinteger(L, 2);
-    return 0;
+/* core.ctx_checks_hostname(ctx): a client context that matches the server's
+ * name against its certificate (ctx:new then needs server_name) */
+static int ctx_checks_hostname(lua_State *L) {
+    lwl_Context *x = lwl_checkcontext(L, 1);
+    lua_pushboolean(L, !x->is_server && x->verify && x->check_hostname);
+    return 1;
+}
+
+static void push_callback_names(lua_State *L) {
+    int i, n = 0;
+    lua_newtable(L);
+    for (i = 0; registry[i].name; i++) {
+        if (!registry[i].public) continue;
+        lua_pushstring(L, registry[i].name);
+        lua_rawseti(L, -2, ++n);
+    }
 }
 
 void lwl_context_open(lua_State *L) {
@@ -310,9 +397,11 @@ void lwl_context_open(lua_State *L) {
                                      {"ctx_sessions", ctx_sessions},
                                      {"ctx_post_handshake_auth", ctx_post_handshake_auth},
                                      {"ctx_renegotiation", ctx_renegotiation},
-                                     {"ctx_uservalue", ctx_uservalue},
-                                     {"ctx_callbacks", ctx_callbacks},
+                                     {"ctx_callback", ctx_callback},
+                                     {"ctx_checks_hostname", ctx_checks_hostname},
                                      {NULL, NULL}};
     lwl_newmeta(L, LWL_CONTEXT, methods, meta);
     luaL_setfuncs(L, funcs, 0);
+    push_callback_names(L);
+    lua_setfield(L, -2, "CALLBACKS"); /* core.CALLBACKS: the callback options */
 }

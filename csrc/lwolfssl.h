@@ -24,7 +24,8 @@ typedef struct lwl_Context {
     int verify;           /* 0 none, 1 peer, 2 require */
     int check_hostname;
     char *alpn;           /* comma-separated list for wolfSSL_UseALPN, or NULL */
-    unsigned callbacks;   /* LWL_CB_* bits: which Lua callbacks are set */
+    unsigned callbacks;   /* LWL_CB_* bits: which Lua callbacks are set (context.c) */
+    int used;             /* it made a connection: its callbacks are fixed */
     struct lwl_TicketKeys *tickets; /* session.c: ticket keys (C memory, wiped on free) */
     unsigned char trust[32]; /* session.c: fingerprint of the trust settings */
 } lwl_Context;
@@ -149,6 +150,9 @@ void lwl_negotiate_open(lua_State *L); /* negotiate.c: servername, ALPN, PSK ins
 void lwl_test_open(lua_State *L);      /* testutil.c: core._test, for the suite only */
 /* connection methods implemented beside their concern */
 int lwl_negotiate_set_context(lua_State *L); /* conn:set_context(ctx) */
+/* installers of the callback registry (context.c): NULL or why not */
+const char *lwl_negotiate_servername(lwl_Context *x);
+const char *lwl_negotiate_alpn(lwl_Context *x);
 int lwl_session_get(lua_State *L);           /* conn:session() */
 int lwl_session_set(lua_State *L);           /* conn:set_session(s) */
 int lwl_verify_ocsp_status(lua_State *L);    /* conn:_ocsp_status() */

@@ -385,40 +385,51 @@ static unsigned int psk_server_cb(WOLFSSL *ssl, const char *identity, unsigned c
 
 /* ---- core primitives used by wolfssl/hooks.lua (true or nil, msg) ---- */
 
-/* core.hooks_servername(ctx): install the servername callback (server) */
-static int hooks_servername(lua_State *L) {
-    lwl_Context *x = lwl_checkcontext(L, 1);
+/* Installers (the callback registry's, context.c): hand wolfSSL the
+ * trampoline of a callback just set. NULL, or why the build cannot. */
+
+/* on_servername (server) */
+const char *lwl_negotiate_servername(lwl_Context *x) {
 #ifdef HAVE_SNI
     wolfSSL_CTX_set_servername_callback(x->ctx, sni_cb);
 #ifdef HAVE_ALPN
     /* a switch may land on a context with on_alpn: be ready to ask it */
     wolfSSL_CTX_set_alpn_select_cb(x->ctx, alpn_cb, NULL);
 #endif
-    lua_pushboolean(L, 1);
-    return 1;
+    return NULL;
 #else
     (void)x;
-    return lwl_fail(L, "server names (SNI) are not supported by this wolfSSL build");
+    return "server names (SNI) are not supported by this wolfSSL build";
 #endif
 }
 
-/* core.hooks_alpn(ctx): install the ALPN select callback (server); the
- * connection's own list becomes "x-never" so that a refusal is fatal */
-static int hooks_alpn(lua_State *L) {
-    lwl_Context *x = lwl_checkcontext(L, 1);
+/* on_alpn (server): the connection's own list becomes "x-never" so that a
+ * refusal is fatal */
+const char *lwl_negotiate_alpn(lwl_Context *x) {
 #ifdef HAVE_ALPN
     char *never = (char *)malloc(sizeof NEVER_ALPN);
-    if (never == NULL) return luaL_error(L, "out of memory");
+    if (never == NULL) return "out of memory";
     memcpy(never, NEVER_ALPN, sizeof NEVER_ALPN);
     free(x->alpn);
     x->alpn = never;
     wolfSSL_CTX_set_alpn_select_cb(x->ctx, alpn_cb, NULL);
-    lua_pushboolean(L, 1);
-    return 1;
+    return NULL;
 #else
     (void)x;
-    return lwl_fail(L, "ALPN is not supported by this wolfSSL build");
+    return "ALPN is not supported by this wolfSSL build";
 #endif
+}
+
+/* core.hooks_servername(ctx), core.hooks_alpn(ctx): the same installers,
+ * for wolfssl/hooks.lua (true or nil, msg) */
+static int hooks_servername(lua_State *L) {
+    const char *why = lwl_negotiate_servername(lwl_checkcontext(L, 1));
+    return lwl_ok_or_fail(L, why == NULL, why);
+}
+
+static int hooks_alpn(lua_State *L) {
+    const char *why = lwl_negotiate_alpn(lwl_checkcontext(L, 1));
+    return lwl_ok_or_fail(L, why == NULL, why);
 }
 
 /* core.hooks_psk(ctx [, hint]): install the PSK callbacks (TLS 1.2 and 1.3) */

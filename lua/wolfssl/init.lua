@@ -17,12 +17,6 @@ local Connection = core.Connection -- methods of connection userdata (C)
 
 local VERSIONS = { ["tls1.0"] = 0x0301, ["tls1.1"] = 0x0302, ["tls1.2"] = 0x0303, ["tls1.3"] = 0x0304 }
 
--- Callbacks a context can hold, and the bit that tells C each one is set.
-local CALLBACK_BITS = {
-  on_verify = 1, on_servername = 2, on_alpn = 4, on_psk = 8, on_new_session = 16,
-  on_message = 32, on_state = 64, keylog = 128, session_store = 256, on_ticket_key = 512,
-}
-
 -- Options handled by later parts of the binding register themselves here:
 -- name -> function(ctx, value, options, uservalue) returning true or nil, msg.
 M._context_options = {}
@@ -277,27 +271,22 @@ function M.context(o)
   end
 
   -- callbacks and the options later parts handle
-  local uv = core.ctx_uservalue(ctx)
-  local bits = 0
-  for name, bit in pairs(CALLBACK_BITS) do
-    if o[name] ~= nil then
-      uv[name] = o[name]
-      bits = bits + bit
-    end
+  -- C keeps the callbacks (core.ctx_callback: set once; C knows which are set)
+  for _, name in ipairs(core.CALLBACKS) do
+    if o[name] ~= nil then core.ctx_callback(ctx, name, o[name]) end
   end
-  uv.options = o
+  local uv = setmetatable({}, { __newindex = function(_, k, v) core.ctx_callback(ctx, k, v) end })
   for key, handler in pairs(M._context_options) do
     if o[key] ~= nil then
       ok, err = handler(ctx, o[key], o, uv)
       if not ok then return nil, err end
     end
   end
-  for name in pairs(CALLBACK_BITS) do
+  for _, name in ipairs(core.CALLBACKS) do
     if o[name] ~= nil and not opts.IMPLEMENTED[name] then
       opts.bad(name, "is not supported by this version of lua-wolfssl yet", 3)
     end
   end
-  core.ctx_callbacks(ctx, bits)
   return ctx
 end
 
@@ -325,16 +314,9 @@ function Context:new(o)
   end
   opts.no_nul("server_name", o.server_name, 3)
   local alpn = o.alpn and opts.alpn_list("alpn", o.alpn) or nil
-  local uv = core.ctx_uservalue(self)
-  local o_ctx = uv.options or {}
-  if self:mode() == "client" and not o.server_name then
-    local verify = o_ctx.verify or "peer"
-    local check = o_ctx.check_hostname
-    if check == nil then check = verify ~= "none" end
-    if check then
-      error("bad option 'server_name' to 'new': required to check the server's certificate" ..
-            " (or make the context with check_hostname = false)", 2)
-    end
+  if not o.server_name and core.ctx_checks_hostname(self) then
+    error("bad option 'server_name' to 'new': required to check the server's certificate" ..
+          " (or make the context with check_hostname = false)", 2)
   end
   local conn, err = core.conn_new(self, fd, o.server_name, alpn)
   if not conn then return nil, err end -- descriptors or memory ran out
@@ -350,7 +332,7 @@ function Context:new(o)
       error(why, 2)
     end
   end
-  M.session._prepare(conn, uv)
+  M.session._prepare(conn)
   return conn
 end
 

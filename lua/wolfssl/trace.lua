@@ -98,7 +98,7 @@ end
 
 local function callbacks_of(conn)
   local ctx = core.trace_context(conn)
-  return core.ctx_uservalue(ctx)
+  return setmetatable({}, { __index = function(_, name) return core.ctx_callback(ctx, name) end })
 end
 
 local function other(d) return d == "sent" and "received" or "sent" end
@@ -835,7 +835,7 @@ function M.attach(target, sink)
     local st = state_of(target)
     st.sinks = st.sinks or {}
     st.sinks[#st.sinks + 1] = rec
-    core.ctx_uservalue(core.trace_context(target))._on_record = dispatch
+    core.ctx_callback(core.trace_context(target), "_on_record", dispatch)
     rec.complete = fresh
     rec:_conn(target)
     return rec
