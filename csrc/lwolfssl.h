@@ -1,5 +1,9 @@
 /* lwolfssl.h: types and functions shared by the C files of wolfssl.core.
- * Nothing here is exported: only luaopen_wolfssl_core is. */
+ * Nothing here is exported: only luaopen_wolfssl_core is.
+ *
+ * The functions are listed top-down, as the files call each other: a file
+ * calls only files listed below it (docs/internals.md has the map and the
+ * graph). core.c opens the module; util.c, at the bottom, calls nothing. */
 #ifndef LWOLFSSL_H
 #define LWOLFSSL_H
 
@@ -42,9 +46,6 @@ enum {
     LWL_CB_SESSION_STORE = 1 << 8,
     LWL_CB_TICKET_KEY = 1 << 9
 };
-
-void lwl_context_open(lua_State *L);
-void lwl_session_context_free(lwl_Context *x); /* session.c: wipes and frees the ticket keys */
 
 /* ---- conn.c ---- */
 typedef struct lwl_Buf {
@@ -108,9 +109,23 @@ struct lwl_Conn {
     const char *refused_curve; /* policy.c: our certificate's curve, not offered by the client */
 };
 
+/* ==== the Lua-facing types (each opens its part of core) ==== */
+
+/* ---- context.c: wolfssl.Context, its primitives, the callback registry ---- */
+void lwl_context_open(lua_State *L);
+
+/* ---- conn.c: wolfssl.Connection, the one call path, every connection
+ * method registered in one table ---- */
 void lwl_conn_open(lua_State *L);
 
-/* ---- transport.c ---- */
+/* ---- negotiate.c: SNI, ALPN, PSK, set_context ---- */
+void lwl_negotiate_open(lua_State *L);       /* core.hooks_* installers */
+int lwl_negotiate_set_context(lua_State *L); /* conn:set_context(ctx) */
+/* installers of the callback registry (context.c): NULL or why not */
+const char *lwl_negotiate_servername(lwl_Context *x);
+const char *lwl_negotiate_alpn(lwl_Context *x);
+
+/* ---- transport.c: how bytes move; the one plaintext alert writer ---- */
 void lwl_transport_attach(lwl_Conn *c, int fd); /* fd < 0: memory mode */
 void lwl_transport_free(lwl_Conn *c);
 /* the one plaintext fatal alert writer; memory mode first takes back the
@@ -121,74 +136,50 @@ int lwl_transport_feed(lua_State *L);     /* conn:feed(s) */
 int lwl_transport_feed_eof(lua_State *L); /* conn:feed_eof() */
 int lwl_transport_drain(lua_State *L);    /* conn:drain([max]) */
 
-/* ---- x509.c ---- */
-void lwl_x509_push_der(lua_State *L, const unsigned char *der, int len);
-void lwl_x509_push(lua_State *L, WOLFSSL_X509 *x); /* takes ownership */
-WOLFSSL_X509 *lwl_x509_test(lua_State *L, int idx);
-void lwl_x509_open(lua_State *L);
-void lwl_cert_cn(WOLFSSL_X509 *x, char *buf, size_t sz); /* "CN=..." or "" */
+/* ---- session.c: wolfssl.session objects, on_new_session, session_store,
+ * ticket keys ---- */
+void lwl_session_open(lua_State *L);
+int lwl_session_get(lua_State *L);             /* conn:session() */
+int lwl_session_set(lua_State *L);             /* conn:set_session(s) */
+void lwl_session_context_free(lwl_Context *x); /* wipes and frees the ticket keys */
 
-/* ---- hostname.c ---- */
-/* wolfSSL's host matcher (MatchDomainName) reads past the host name for
- * wildcards it cannot place until PR 10119 (in 5.9.2): before that, names
- * are matched here and wolfSSL's matcher is never called. */
-#if LIBWOLFSSL_VERSION_HEX < 0x05009002
-#define LWL_GUARD_HOSTNAME 1
-#endif
-/* Does x name host (DNS name with wildcards, or IP address)? */
-int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
-
-#define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
-
-/* ---- the files that add to core (module table on top while they open);
- * their connection methods are registered by conn.c only ---- */
-void lwl_pkey_open(lua_State *L);      /* pkey.c: wolfssl.pkey */
-void lwl_verify_open(lua_State *L);    /* verify.c: CRL, OCSP stapling primitives */
-void lwl_session_open(lua_State *L);   /* session.c: sessions, stores, ticket keys */
-void lwl_trace_open(lua_State *L);     /* trace.c: records seen, on_message, on_state */
-void lwl_negotiate_open(lua_State *L); /* negotiate.c: servername, ALPN, PSK installers */
-void lwl_test_open(lua_State *L);      /* testutil.c: core._test, for the suite only */
-/* connection methods implemented beside their concern */
-int lwl_negotiate_set_context(lua_State *L); /* conn:set_context(ctx) */
-/* installers of the callback registry (context.c): NULL or why not */
-const char *lwl_negotiate_servername(lwl_Context *x);
-const char *lwl_negotiate_alpn(lwl_Context *x);
-int lwl_session_get(lua_State *L);           /* conn:session() */
-int lwl_session_set(lua_State *L);           /* conn:set_session(s) */
-int lwl_verify_ocsp_status(lua_State *L);    /* conn:_ocsp_status() */
-
-/* trace.c: called by the I/O callbacks with every chunk of bytes received
- * (dir 0) or sent (dir 1), only when c->trace is set. No Lua runs inside. */
+/* ---- trace.c: records seen (on_message, on_state), decryption, keylog ---- */
+void lwl_trace_open(lua_State *L);
+/* called by the I/O callbacks with every chunk of bytes received (dir 0) or
+ * sent (dir 1), only when c->trace is set. No Lua runs inside. */
 void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n);
-/* trace.c: lwl_trace_attach (conn_new: sets c->trace when the context has
+/* lwl_trace_attach (conn_new: sets c->trace when the context has
  * on_message/on_state/keylog; 0 when out of memory), lwl_trace_free
- * (conn_free), lwl_trace_flush (after each wolfSSL call of a method, with its
- * return value: delivers queued records to Lua; -1 when a callback raised). */
+ * (conn_free) */
 int lwl_trace_attach(lwl_Conn *c);
 void lwl_trace_free(lwl_Conn *c);
-/* lwl_trace_flush returns 0, -1 when a callback raised after the handshake,
- * -2 when it raised during it: the caller must tell the peer (the alert
- * writer, withdrawing the *withdraw bytes this call queued) */
+/* after each wolfSSL call (conn.c run): delivers queued records to Lua.
+ * 0, -1 when a callback raised after the handshake, -2 when it raised during
+ * it: the caller must tell the peer (the alert writer, withdrawing the
+ * *withdraw bytes this call queued) */
 int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw);
-/* conn_write brackets wolfSSL_write with lwl_trace_bulk(c, 1) ... (c, 0);
+/* write brackets wolfSSL_write with lwl_trace_bulk(c, 1) ... (c, 0);
  * key_update and request_certificate call lwl_trace_bulk(c, -1): wolfSSL may
  * send their message with the next write */
 void lwl_trace_bulk(lwl_Conn *c, int on);
 
-/* ---- verify.c: the certificates the peer sent (leaf first), kept by the
- * binding when wolfSSL does not keep them (built without SESSION_CERTS) ---- */
+/* ---- verify.c: the verify callback, on_verify, the peer's chain, CRL,
+ * OCSP, staple ---- */
+void lwl_verify_open(lua_State *L);       /* CRL, OCSP stapling primitives */
+int lwl_verify_ocsp_status(lua_State *L); /* conn:_ocsp_status() */
+int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
+#define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
+/* the certificates the peer sent (leaf first), kept by the binding when
+ * wolfSSL does not keep them (built without SESSION_CERTS) */
 struct lwl_Chain;
 int lwl_chain_add(lwl_Conn *c, const unsigned char *der, int len); /* 0: out of memory */
 void lwl_chain_capture(lwl_Conn *c, WOLFSSL_X509_STORE_CTX *store); /* from the verify callback */
 int lwl_chain_push(lua_State *L, lwl_Conn *c); /* array of x509, or nil; returns 1 */
 void lwl_chain_free(lwl_Conn *c);
 
-/* ---- policy.c: server rules wolfSSL lacks (installed on every server CTX) ---- */
-void lwl_policy_install(WOLFSSL_CTX *ctx);
-void lwl_policy_received(lwl_Conn *c, const unsigned char *buf, size_t n); /* io_recv, servers */
-void lwl_policy_free(lwl_Conn *c); /* conn_free */
+/* ==== the services below them ==== */
 
-/* ---- callbacks.c ---- */
+/* ---- callbacks.c: the protected trampoline every Lua callback runs through ---- */
 /* Run the Lua callback `name` of the connection's context, protected.
  * push_args pushes the arguments after the connection and returns how many;
  * collect reads the nres results (it may raise: that counts as the callback
@@ -206,9 +197,8 @@ void lwl_callbacks_open(lua_State *L);
 /* Once wolfSSL has returned: write last_error for a callback that failed
  * with no room to (no stack or memory). 0 when even that failed. */
 int lwl_callback_report(lwl_Conn *c);
-int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store); /* verify.c */
 
-/* ---- errors.c ---- */
+/* ---- errors.c: messages for failures ---- */
 const char *lwl_verify_reason(int code);
 int lwl_verify_code(int code);
 /* Describe the failure `err` (from wolfSSL_get_error) into buf; returns kind */
@@ -216,6 +206,32 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz);
 /* Store {kind, message, code, alert, traceback} as the connection's last error */
 void lwl_set_last_error(lua_State *L, int self, const char *kind,
                         const char *msg, int code, int alert);
+
+/* ---- x509.c: wolfssl.x509 (pkey.c, pkey.h: wolfssl.pkey, below it) ---- */
+void lwl_x509_push_der(lua_State *L, const unsigned char *der, int len);
+void lwl_x509_push(lua_State *L, WOLFSSL_X509 *x); /* takes ownership */
+WOLFSSL_X509 *lwl_x509_test(lua_State *L, int idx);
+void lwl_x509_open(lua_State *L);
+void lwl_cert_cn(WOLFSSL_X509 *x, char *buf, size_t sz); /* "CN=..." or "" */
+void lwl_pkey_open(lua_State *L);
+
+/* ---- policy.c: server rules wolfSSL lacks (installed on every server CTX) ---- */
+void lwl_policy_install(WOLFSSL_CTX *ctx);
+void lwl_policy_received(lwl_Conn *c, const unsigned char *buf, size_t n); /* io_recv, servers */
+void lwl_policy_free(lwl_Conn *c); /* conn_free */
+
+/* ---- testutil.c: core._test, for the suite only ---- */
+void lwl_test_open(lua_State *L);
+
+/* ---- hostname.c ---- */
+/* wolfSSL's host matcher (MatchDomainName) reads past the host name for
+ * wildcards it cannot place until PR 10119 (in 5.9.2): before that, names
+ * are matched here and wolfSSL's matcher is never called. */
+#if LIBWOLFSSL_VERSION_HEX < 0x05009002
+#define LWL_GUARD_HOSTNAME 1
+#endif
+/* Does x name host (DNS name with wildcards, or IP address)? */
+int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
 
 /* ---- names.c: alert, version and group names (core.names) ---- */
 const char *lwl_alert_name(int code);       /* "unknown" when unknown */
