@@ -86,7 +86,7 @@ $(TUNED_PREFIX)/.stamp: build-aux/build-wolfssl.sh
 DEB_PACKAGES = gcc make pkg-config libwolfssl-dev lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev \
   lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev lua-busted luarocks lua-socket lua-sec \
   lua-luv lua-ldoc lua-discount nginx-light libnginx-mod-http-lua redis-server openssl gnutls-bin curl \
-  valgrind clang dpkg-dev autoconf automake libtool testssl.sh
+  valgrind clang libclang-rt-14-dev dpkg-dev autoconf automake libtool testssl.sh tshark
 deps:
 	@bash build-aux/deps.sh $(DEB_PACKAGES)
 

@@ -64,6 +64,13 @@ typedef struct Rec {
     unsigned char data[1];
 } Rec;
 
+typedef struct Chunk { /* bytes as they crossed the transport, for a capture */
+    struct Chunk *next;
+    unsigned char dir;
+    size_t len;
+    unsigned char data[1];
+} Chunk;
+
 typedef struct Acc { /* bytes of one direction not yet cut into records */
     unsigned char *p;
     size_t len, cap;
@@ -71,6 +78,8 @@ typedef struct Acc { /* bytes of one direction not yet cut into records */
 
 typedef struct Trace {
     int records;          /* capture records (on_message / on_state set) */
+    int capture;          /* keep every byte too, in order (wolfssl.trace.pcap) */
+    Chunk *wire, *wire_tail;
     Acc acc[2];
     Rec *head, *tail;
     size_t queued;
@@ -120,6 +129,16 @@ static void queue_free(Trace *t) {
     t->queued = 0;
 }
 
+static void wire_free(Trace *t) {
+    Chunk *k = t->wire;
+    while (k) {
+        Chunk *next = k->next;
+        free(k);
+        k = next;
+    }
+    t->wire = t->wire_tail = NULL;
+}
+
 void lwl_trace_free(lwl_Conn *c) {
     Trace *t = (Trace *)c->trace;
     if (t == NULL) return;
@@ -128,6 +147,7 @@ void lwl_trace_free(lwl_Conn *c) {
     acc_free(&t->acc[0]);
     acc_free(&t->acc[1]);
     queue_free(t);
+    wire_free(t);
     lwl_wipe(t, sizeof *t); /* traffic secrets, key log lines */
     free(t);
 }
@@ -227,6 +247,19 @@ void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n) {
     size_t pos = 0;
     if (t == NULL || n <= 0 || dir < 0 || dir > 1) return;
     if (dir == 1) t->call_sent += (size_t)n;
+    if (t->capture) {
+        Chunk *k = (Chunk *)malloc(sizeof *k + (size_t)n);
+        if (k == NULL) {
+            t->dropped++;
+        } else {
+            k->next = NULL;
+            k->dir = (unsigned char)dir;
+            k->len = (size_t)n;
+            memcpy(k->data, buf, (size_t)n);
+            if (t->wire_tail) t->wire_tail->next = k; else t->wire = k;
+            t->wire_tail = k;
+        }
+    }
     if (!t->records) return;
     a = &t->acc[dir];
     if (a->len + (size_t)n > a->cap) {
@@ -364,6 +397,21 @@ static int flush_push(lua_State *L, void *ud) {
         lua_setfield(L, -2, "skipped_sent");
         t->skipped[0] = t->skipped[1] = 0;
     }
+    if (t->wire) { /* info.wire = {{direction=, data=}, ...} in transport order */
+        Chunk *k;
+        int n = 0;
+        lua_newtable(L);
+        for (k = t->wire; k; k = k->next) {
+            lua_createtable(L, 0, 2);
+            lua_pushstring(L, k->dir ? "sent" : "received");
+            lua_setfield(L, -2, "direction");
+            lua_pushlstring(L, (const char *)k->data, k->len);
+            lua_setfield(L, -2, "data");
+            lua_rawseti(L, -2, ++n);
+        }
+        lua_setfield(L, -2, "wire");
+        wire_free(t);
+    }
     if (t->dropped) {
         lwl_pushint(L, t->dropped);
         lua_setfield(L, -2, "dropped");
@@ -466,7 +514,8 @@ int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw) {
     }
     if (t->done_seen && !f.failed) drop_application(c, t);
     for (r = t->head; r; r = r->next) f.count++;
-    if (f.count == 0 && !(f.done && !t->done_seen) && !(f.failed && !t->fail_seen) && !f.ticket
+    if (f.count == 0 && !(f.done && !t->done_seen) && !(f.failed && !t->fail_seen) && !f.ticket &&
+        t->wire == NULL
 #ifdef LWL_DECRYPT
         && t->nkeylog == 0
 #endif
@@ -480,6 +529,7 @@ int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw) {
     if (f.done) c->done = 1; /* so version(), cipher()... answer inside the callbacks */
     rc = lwl_callback(c, "_on_record", flush_push, NULL, 0, &f);
     queue_free(t);
+    wire_free(t); /* not handed over (the callback could not be called) */
     if (rc < 0) {
         if (!was_done) c->done = 0; /* failed, not established: handshake() says so again */
         /* name the user's callback (trace.lua notes which one runs) */
@@ -565,21 +615,98 @@ static int trace_own_certificate(lua_State *L) {
     return 0;
 }
 
-/* core.trace_enable(conn): trace a connection made before trace.attach */
-static int trace_enable(lua_State *L) {
-    lwl_Conn *c = lwl_checkconn(L, 1);
+/* the connection's Trace, made if it has none (a connection made before
+ * trace.attach / trace.pcap) */
+static Trace *trace_of(lua_State *L, lwl_Conn *c) {
     Trace *t = (Trace *)c->trace;
     if (t == NULL) {
         t = (Trace *)calloc(1, sizeof *t);
-        if (t == NULL) return luaL_error(L, "out of memory");
+        if (t == NULL) luaL_error(L, "out of memory");
         c->trace = t;
 #ifdef LWL_DECRYPT
         t->app_gen[0] = t->app_gen[1] = -1;
         wolfSSL_set_tls13_secret_cb(c->ssl, secret_cb, c);
 #endif
     }
-    t->records = 1;
+    return t;
+}
+
+/* core.trace_enable(conn): trace a connection made before trace.attach */
+static int trace_enable(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    trace_of(L, c)->records = 1;
     lua_pushboolean(L, c->nrecv == 0 && !c->done); /* false: records were missed */
+    return 1;
+}
+
+/* core.trace_capture(conn, on) -> true | false when bytes went by already:
+ * from now on every byte the connection sends and receives goes to the
+ * dispatcher too (info.wire), its records traced. on = false stops it. */
+static int trace_capture(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    Trace *t;
+    if (!lua_toboolean(L, 2)) {
+        if (c->trace) {
+            ((Trace *)c->trace)->capture = 0;
+            wire_free((Trace *)c->trace);
+        }
+        return 0;
+    }
+    if (c->nrecv != 0 || c->nsent != 0 || c->done) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    t = trace_of(L, c);
+    t->records = 1;
+    t->capture = 1;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.trace_secrets(conn) -> {label = bytes}: the secrets the connection
+ * derived so far, by their NSS key log labels: TLS 1.3 traffic secrets (builds
+ * with the secret callback), the TLS 1.2 master secret (MASTER_SECRET). */
+static int trace_secrets(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    Trace *t = (Trace *)c->trace;
+    lua_newtable(L);
+    if (t == NULL || c->ssl == NULL) return 1;
+#ifdef LWL_DECRYPT
+    {
+        static const char *const labels[] = {
+            "CLIENT_EARLY_TRAFFIC_SECRET", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"};
+        int id;
+        for (id = 0; id < 5; id++) {
+            if (t->secret_len[id] == 0) continue;
+            lua_pushlstring(L, (const char *)t->secret[id], t->secret_len[id]);
+            lua_setfield(L, -2, labels[id]);
+        }
+    }
+#endif
+    if (wolfSSL_version(c->ssl) != TLS1_3_VERSION) {
+        unsigned char ms[48], *hms = NULL, *hsr = NULL, *hcr = NULL;
+        unsigned int hmsl = 0, hsrl = 0, hcrl = 0;
+        WOLFSSL_SESSION *s;
+        int m = 0;
+        if (wolfSSL_get_keys(c->ssl, &hms, &hmsl, &hsr, &hsrl, &hcr, &hcrl) == WOLFSSL_SUCCESS &&
+            hms != NULL && hmsl == sizeof ms) {
+            memcpy(ms, hms, sizeof ms);
+            m = (int)sizeof ms;
+        } else if ((s = wolfSSL_get_session(c->ssl)) != NULL) {
+            m = wolfSSL_SESSION_get_master_key(s, ms, sizeof ms);
+        }
+        /* before the key exchange the buffer holds zeros, not a secret */
+        if (m == (int)sizeof ms) {
+            int i, zero = 1;
+            for (i = 0; i < m; i++) zero &= ms[i] == 0;
+            if (!zero) {
+                lua_pushlstring(L, (const char *)ms, sizeof ms);
+                lua_setfield(L, -2, "MASTER_SECRET");
+            }
+        }
+        lwl_wipe(ms, sizeof ms);
+    }
     return 1;
 }
 
@@ -790,6 +917,8 @@ void lwl_trace_open(lua_State *L) {
                                      {"trace_arm", trace_arm},
                                      {"trace_own_certificate", trace_own_certificate},
                                      {"trace_enable", trace_enable},
+                                     {"trace_capture", trace_capture},
+                                     {"trace_secrets", trace_secrets},
                                      {"trace_open", trace_open},
                                      {"trace_open12", trace_open12},
                                      {NULL, NULL}};
