@@ -111,6 +111,8 @@ function M.install(wolfssl)
   end
 
   handlers.psk = function(ctx, v, o, uv)
+    -- (checked here too: handlers run in any order, and a callback is set once)
+    if o.on_psk ~= nil then opts.bad("on_psk", "give psk or on_psk, not both", 4) end
     if not wolfssl.features.psk then opts.bad("psk", "PSK is not supported by this wolfSSL build", 4) end
     local hint
     if o.mode == "server" then
