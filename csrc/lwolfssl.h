@@ -172,8 +172,6 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 /* the certificates the peer sent (leaf first), kept by the binding when
  * wolfSSL does not keep them (built without SESSION_CERTS) */
 struct lwl_Chain;
-int lwl_chain_add(lwl_Conn *c, const unsigned char *der, int len); /* 0: out of memory */
-void lwl_chain_capture(lwl_Conn *c, WOLFSSL_X509_STORE_CTX *store); /* from the verify callback */
 int lwl_chain_push(lua_State *L, lwl_Conn *c); /* array of x509, or nil; returns 1 */
 void lwl_chain_free(lwl_Conn *c);
 
@@ -210,7 +208,6 @@ void lwl_set_last_error(lua_State *L, int self, const char *kind,
 /* ---- x509.c: wolfssl.x509 (pkey.c, pkey.h: wolfssl.pkey, below it) ---- */
 void lwl_x509_push_der(lua_State *L, const unsigned char *der, int len);
 void lwl_x509_push(lua_State *L, WOLFSSL_X509 *x); /* takes ownership */
-WOLFSSL_X509 *lwl_x509_test(lua_State *L, int idx);
 void lwl_x509_open(lua_State *L);
 void lwl_cert_cn(WOLFSSL_X509 *x, char *buf, size_t sz); /* "CN=..." or "" */
 void lwl_pkey_open(lua_State *L);

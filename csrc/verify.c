@@ -54,7 +54,8 @@ void lwl_chain_free(lwl_Conn *c) {
 }
 
 /* Append a copy of one DER certificate. Returns 0 when out of memory. */
-int lwl_chain_add(lwl_Conn *c, const unsigned char *der, int len) {
+#ifndef SESSION_CERTS
+static int chain_add(lwl_Conn *c, const unsigned char *der, int len) {
     struct lwl_Chain *ch = c->chain;
     unsigned char *copy;
     if (len <= 0) return 1;
@@ -83,7 +84,7 @@ int lwl_chain_add(lwl_Conn *c, const unsigned char *der, int len) {
  * top first (depth N..0). The first call of a delivery (a depth not below
  * the previous one, or the top of the list) replaces what was kept: a new
  * handshake or post-handshake authentication brings a new chain. */
-void lwl_chain_capture(lwl_Conn *c, WOLFSSL_X509_STORE_CTX *store) {
+static void chain_capture(lwl_Conn *c, WOLFSSL_X509_STORE_CTX *store) {
     int depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
     int total = store->totalCerts, i;
     struct lwl_Chain *ch = c->chain;
@@ -96,7 +97,7 @@ void lwl_chain_capture(lwl_Conn *c, WOLFSSL_X509_STORE_CTX *store) {
         ch->cap = total;
         c->chain = ch;
         for (i = 0; i < total; i++) {
-            if (!lwl_chain_add(c, store->certs[i].buffer, (int)store->certs[i].length)) {
+            if (!chain_add(c, store->certs[i].buffer, (int)store->certs[i].length)) {
                 lwl_chain_free(c); /* never a partial chain */
                 return;
             }
@@ -104,6 +105,7 @@ void lwl_chain_capture(lwl_Conn *c, WOLFSSL_X509_STORE_CTX *store) {
     }
     c->chain->depth = depth;
 }
+#endif
 
 /* Pushes an array of new x509 objects (copies owned by Lua), leaf first, or nil */
 int lwl_chain_push(lua_State *L, lwl_Conn *c) {
@@ -180,7 +182,7 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
     }
 #endif
 #ifndef SESSION_CERTS
-    lwl_chain_capture(c, store); /* for peer_chain(), whatever verify is */
+    chain_capture(c, store); /* for peer_chain(), whatever verify is */
 #endif
     if (c->ctx->verify == 0) return 1; /* verify = "none": never fail */
     c->verified = 1;
