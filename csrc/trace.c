@@ -10,9 +10,12 @@
  * wolfssl/trace.lua) through lwl_callback: protected, errors stored in
  * conn:last_error() and reported by the method.
  *
- * This build does not decrypt: TLS 1.3 encrypted handshake records are passed
- * on with their length only, and the dispatcher reports the messages they
- * carry from the connection's state, marked inferred. */
+ * Where the build has the traffic secrets (LWL_DECRYPT: TLS 1.3 secret
+ * callback; LWL_DECRYPT12: the TLS 1.2 PRF), trace_open/trace_open12 decrypt a
+ * copy of the handshake records for the dispatcher; elsewhere encrypted
+ * records are passed on with their length only and the dispatcher reports
+ * their messages from the connection's state, marked inferred. Every copy of
+ * a secret or of decrypted bytes is wiped (lwl_wipe). */
 #include "lwolfssl.h"
 
 #include <stdlib.h>
@@ -145,7 +148,7 @@ void lwl_trace_free(lwl_Conn *c) {
     acc_free(&t->acc[1]);
     queue_free(t);
     wire_free(t);
-    memset(t, 0, sizeof *t); /* traffic secrets */
+    lwl_wipe(t, sizeof *t); /* traffic secrets, key log lines */
     free(t);
 }
 
@@ -279,8 +282,7 @@ void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n) {
         size_t rl = (size_t)h[3] << 8 | h[4];
         int keep;
         if (a->len - pos < 5 + rl) break;
-        /* encrypted application records after the handshake: length only
-         * (nothing to decode on this build, and no copy of bulk data) */
+        /* encrypted application records: length only (no copy of bulk data) */
         keep = !(h[0] == 23);
 #ifdef LWL_DECRYPT
         /* a copy to decrypt: the handshake, and small records after it
@@ -428,6 +430,7 @@ static int flush_push(lua_State *L, void *ud) {
                 lua_rawseti(L, -2, k + 1);
             }
             lua_setfield(L, -2, "keylog_lines");
+            lwl_wipe(f->t->keylog, sizeof f->t->keylog);
             f->t->nkeylog = 0;
         }
 #endif
@@ -439,40 +442,6 @@ static int flush_push(lua_State *L, void *ud) {
     return 2;
 }
 
-/* A callback failed after wolfSSL returned: the handshake must still fail
- * for the peer. In memory mode, what this call produced has not left the
- * process: withdraw it, so the peer never sees our next flight (or our
- * Finished), and put a fatal internal_error alert in its place, in clear. In
- * fd mode the bytes are gone: send the alert after them (a peer that
- * already expects encrypted records fails on it all the same). */
-static void send_plain_alert(lwl_Conn *c, size_t call_sent) {
-    static const unsigned char alert[7] = {21, 3, 3, 0, 2, 2, 80};
-    c->told_peer = 1;
-    if (c->fd >= 0) {
-        ssize_t n = send(c->fd, alert, sizeof alert, MSG_NOSIGNAL);
-        (void)n;
-    } else { /* append to the memory-mode output queue (conn.c's layout) */
-        lwl_Buf *b = &c->out;
-        b->len -= call_sent <= b->len ? call_sent : b->len;
-        if (b->head + b->len + sizeof alert > b->cap) {
-            size_t cap = b->cap ? b->cap : 64;
-            unsigned char *p;
-            if (b->head > 0) {
-                memmove(b->p, b->p + b->head, b->len);
-                b->head = 0;
-            }
-            while (cap < b->len + sizeof alert) cap *= 2;
-            if (cap > b->cap) {
-                p = (unsigned char *)realloc(b->p, cap);
-                if (p == NULL) return;
-                b->p = p;
-                b->cap = cap;
-            }
-        }
-        memcpy(b->p + b->head + b->len, alert, sizeof alert);
-        b->len += sizeof alert;
-    }
-}
 
 void lwl_trace_bulk(lwl_Conn *c, int on) {
     Trace *t = (Trace *)c->trace;
@@ -518,12 +487,13 @@ static void drop_application(lwl_Conn *c, Trace *t) {
 
 /* Deliver what was queued. ret is what the wolfSSL call returned. Returns
  * -1 when the Lua side raised (the error is in last_error), else 0. */
-int lwl_trace_flush(lwl_Conn *c, int ret) {
+int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw) {
     Trace *t = (Trace *)c->trace;
     Flush f;
     Rec *r;
     int rc, was_done;
     size_t call_sent;
+    *withdraw = 0;
     if (t == NULL) return 0;
     call_sent = t->call_sent;
     t->call_sent = 0;
@@ -574,8 +544,9 @@ int lwl_trace_flush(lwl_Conn *c, int ret) {
             }
             lua_pop(L, 3);
         }
-        if (!was_done) send_plain_alert(c, call_sent);
-        return -1;
+        if (was_done) return -1;
+        *withdraw = call_sent;
+        return -2;
     }
     return 0;
 }
@@ -734,7 +705,7 @@ static int trace_secrets(lua_State *L) {
                 lua_setfield(L, -2, "MASTER_SECRET");
             }
         }
-        memset(ms, 0, sizeof ms);
+        lwl_wipe(ms, sizeof ms);
     }
     return 1;
 }
@@ -796,7 +767,7 @@ static int trace_open(lua_State *L) {
     const unsigned char *secret;
     int slen, digest, keylen, suite, i, ok = 0;
     unsigned char key[32], iv[12], *out;
-    size_t n;
+    size_t n, plain;
     if (t == NULL) return lwl_fail(L, "connection is not traced");
     if (len < 5 + 17) return lwl_fail(L, "record too short");
     suite = wolfSSL_get_current_cipher_suite(c->ssl);
@@ -835,20 +806,21 @@ static int trace_open(lua_State *L) {
     out = (unsigned char *)malloc(n ? n : 1);
     if (out == NULL) return luaL_error(L, "out of memory");
     ok = aead_open(suite == 0x1303, key, keylen, iv, rec, 5, rec + 5, n, out);
-    memset(key, 0, sizeof key);
+    lwl_wipe(key, sizeof key);
+    lwl_wipe(iv, sizeof iv);
     if (!ok) {
-        free(out);
+        lwl_wipe_free(out, n ? n : 1);
         return lwl_fail(L, "record does not decrypt (wrong key or sequence)");
     }
+    plain = n;
     while (n > 0 && out[n - 1] == 0) n--; /* TLSInnerPlaintext padding */
     if (n == 0) {
-        free(out);
+        lwl_wipe_free(out, plain ? plain : 1);
         return lwl_fail(L, "record has no content type");
     }
     lua_pushlstring(L, (const char *)out, n - 1);
     lwl_pushint(L, out[n - 1]);
-    memset(out, 0, n);
-    free(out);
+    lwl_wipe_free(out, plain);
     return 2;
 #else
     (void)c; (void)from_client; (void)epoch; (void)gen; (void)seq; (void)rec; (void)len;
@@ -897,7 +869,7 @@ static int trace_open12(lua_State *L) {
     memcpy(seed + 32, cr, 32);
     i = wc_PRF_TLS(block, (word32)(2 * keylen + 2 * ivlen), ms, sizeof ms,
                    (const byte *)"key expansion", 13, seed, sizeof seed, 1, hash, NULL, INVALID_DEVID);
-    memset(ms, 0, sizeof ms);
+    lwl_wipe(ms, sizeof ms);
     if (i != 0) return lwl_fail(L, "key derivation failed");
     key = block + (from_client ? 0 : keylen);          /* no MAC keys in AEAD suites */
     iv = block + 2 * keylen + (from_client ? 0 : ivlen);
@@ -919,18 +891,18 @@ static int trace_open12(lua_State *L) {
     aad[12] = (unsigned char)(n & 255);
     out = (unsigned char *)malloc(n ? n : 1);
     if (out == NULL) {
-        memset(block, 0, sizeof block);
+        lwl_wipe(block, sizeof block);
         return luaL_error(L, "out of memory");
     }
     ok = aead_open(chacha, key, keylen, nonce, aad, 13, body, n, out);
-    memset(block, 0, sizeof block);
+    lwl_wipe(block, sizeof block);
+    lwl_wipe(nonce, sizeof nonce);
     if (!ok) {
-        free(out);
+        lwl_wipe_free(out, n ? n : 1);
         return lwl_fail(L, "record does not decrypt (not the sender's first record under its keys?)");
     }
     lua_pushlstring(L, (const char *)out, n);
-    memset(out, 0, n);
-    free(out);
+    lwl_wipe_free(out, n ? n : 1);
     return 1;
 #else
     (void)c; (void)from_client; (void)rec; (void)len; (void)cr; (void)sr; (void)crl; (void)srl;

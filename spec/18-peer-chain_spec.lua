@@ -1,7 +1,7 @@
 -- conn:peer_chain() / conn:peer_certificate(): the certificates the peer sent,
 -- leaf first. wolfSSL keeps them on the session only when built with
 -- SESSION_CERTS (features.session_certs: the system build); otherwise the
--- binding keeps the chain of each full handshake (csrc/chain.c). The one
+-- binding keeps the chain of each full handshake (csrc/verify.c). The one
 -- build difference: a resumed handshake carries no certificate, so only a
 -- SESSION_CERTS build still answers there (from the saved session).
 local wolfssl = require "wolfssl"

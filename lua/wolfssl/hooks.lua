@@ -1,6 +1,7 @@
 --- Context options for the decision callbacks (internal): on_servername,
 -- on_alpn, on_psk and psk, applied by the rows of wolfssl/options.lua;
--- the C side is csrc/hooks.c.
+-- the C side is csrc/negotiate.c (its installers run when core.ctx_callback
+-- sets the callback).
 local core = require "wolfssl.core"
 local check = require "wolfssl.check"
 -- (the PSK cipher suites are chosen with the others, in wolfssl/options.lua)
@@ -43,18 +44,10 @@ end
 -- apply(ctx, value, options, st) -> true or nil, msg (st: what wolfssl.context
 -- resolved so far, and st.uv, the context's uservalue).
 
-function M.apply_servername(ctx)
-  local ok, err = core.hooks_servername(ctx)
-  if not ok then check.bad("on_servername", err, 4) end
-  return true
-end
-
-function M.apply_alpn(ctx, _, o)
+function M.apply_alpn(_, _, o)
   if o.alpn ~= nil then
     check.bad("on_alpn", "give a server alpn list or on_alpn, not both", 4)
   end
-  local ok, err = core.hooks_alpn(ctx)
-  if not ok then check.bad("on_alpn", err, 4) end
   return true
 end
 
@@ -69,6 +62,8 @@ end
 -- The fixed keys become an on_psk of our own (a copy: later edits of the
 -- options table don't leak in).
 function M.apply_psk(ctx, v, o, st)
+  -- (before on_psk's row sets it: a callback is set once)
+  if o.on_psk ~= nil then check.bad("on_psk", "give psk or on_psk, not both", 4) end
   if not core.features.psk then check.bad("psk", "PSK is not supported by this wolfSSL build", 4) end
   local hint
   if o.mode == "server" then

@@ -16,10 +16,6 @@ local M = {
 local Context = core.Context       -- methods of context userdata (C)
 local Connection = core.Connection -- methods of connection userdata (C)
 
--- What ctx:new needs to know of a client context: does it check the server's
--- name (then server_name is required)? The options table itself is not kept.
-local checks_hostname = setmetatable({}, { __mode = "k" })
-
 --- Make a context. Every key is checked: an unknown key or a bad value raises
 -- an error naming the key (with the nearest valid key as a suggestion).
 --
@@ -78,21 +74,20 @@ function M.context(o)
   end
   local st = { server = o.mode == "server" } -- what the rows resolve, for later rows
   local ctx = core.context_new(st.server)
-  st.uv = core.ctx_uservalue(ctx)
-  local bits = 0
+  -- the callbacks the rows hand to C (core.ctx_callback: each set once, and C
+  -- alone knows which are set); the options table itself is not kept
+  st.uv = setmetatable({}, { __newindex = function(_, k, v) assert(core.ctx_callback(ctx, k, v)) end })
   for _, row in ipairs(opts.CONTEXT) do
     local key, v = row[1], o[row[1]]
-    if v ~= nil and row.bit then
-      st.uv[key] = v
-      bits = bits + row.bit
+    if v ~= nil and opts.IS_CALLBACK[key] then
+      local ok, err = core.ctx_callback(ctx, key, v)
+      if not ok then check.bad(key, err, 3) end
     end
     if row.apply and (v ~= nil or row.always) then
       local ok, err = row.apply(ctx, v, o, st)
       if not ok then return nil, err end
     end
   end
-  core.ctx_callbacks(ctx, bits)
-  if not st.server then checks_hostname[ctx] = st.check_hostname end
   return ctx
 end
 
@@ -124,8 +119,7 @@ function Context:new(o)
   if o.timeout ~= nil and (type(o.timeout) ~= "number" or o.timeout < 0) then
     check.bad("timeout", "expected seconds (a number >= 0; math.huge: no limit)", 3, o.timeout)
   end
-  local uv = core.ctx_uservalue(self) -- (raises when self is no context)
-  if self:mode() == "client" and not o.server_name and checks_hostname[self] ~= false then
+  if not o.server_name and core.ctx_checks_hostname(self) then -- (raises when self is no context)
     error("bad option 'server_name' to 'new': required to check the server's certificate" ..
           " (or make the context with check_hostname = false)", 2)
   end
@@ -144,7 +138,7 @@ function Context:new(o)
       error(why, 2)
     end
   end
-  M.session._prepare(conn, uv)
+  M.session._prepare(conn)
   return conn
 end
 

@@ -311,7 +311,8 @@ local boolean = want({ boolean = true })
 -- { key, check = function(key, value) raising on a bad value,
 --   apply = function(ctx, value, options, st), always = apply when nil too,
 --   modes = "client" | "server" (with wrong_mode, the message otherwise),
---   required = checked when nil, bit = the LWL_CB_* bit of a callback C calls }
+--   required = checked when nil }
+-- The callbacks among them are core.CALLBACKS (csrc/context.c's registry).
 M.CONTEXT = {
   { "mode", check = mode, required = true },
   { "min_version", check = string_ },
@@ -344,25 +345,22 @@ M.CONTEXT = {
   { "psk", check = hooks.check_psk, apply = hooks.apply_psk },
   { "ticket_keys", apply = session._apply_ticket_keys, modes = "server" },
   -- callbacks (the context's uservalue holds them under their key)
-  { "on_verify", check = callback, bit = 1 },
-  { "on_servername", check = callback, bit = 2, apply = hooks.apply_servername,
+  { "on_verify", check = callback },
+  { "on_servername", check = callback, modes = "server", wrong_mode = "is for server contexts" },
+  { "on_alpn", check = callback, apply = hooks.apply_alpn,
     modes = "server", wrong_mode = "is for server contexts" },
-  { "on_alpn", check = callback, bit = 4, apply = hooks.apply_alpn,
-    modes = "server", wrong_mode = "is for server contexts" },
-  { "on_psk", check = callback, bit = 8, apply = hooks.apply_on_psk },
-  { "on_new_session", check = callback, bit = 16, apply = session._apply_new_session },
-  { "session_store", check = want({ table = true }), bit = 256, apply = session._apply_store, modes = "server" },
-  { "on_ticket_key", check = callback, bit = 512, apply = session._apply_ticket_key_cb, modes = "server" },
-  { "on_message", check = callback, bit = 32, apply = trace._apply_callback },
-  { "on_state", check = callback, bit = 64, apply = trace._apply_callback },
-  { "keylog", check = callback, bit = 128, apply = trace._apply_keylog },
+  { "on_psk", check = callback, apply = hooks.apply_on_psk },
+  { "on_new_session", check = callback, apply = session._apply_new_session },
+  { "session_store", check = want({ table = true }), apply = session._apply_store, modes = "server" },
+  { "on_ticket_key", check = callback, apply = session._apply_ticket_key_cb, modes = "server" },
+  { "on_message", check = callback, apply = trace._apply_callback },
+  { "on_state", check = callback, apply = trace._apply_callback },
+  { "keylog", check = callback, apply = trace._apply_keylog },
 }
 
-M.CONTEXT_KEYS, M.CALLBACKS = {}, {}
-for i, row in ipairs(M.CONTEXT) do
-  M.CONTEXT_KEYS[i] = row[1]
-  if row.bit then M.CALLBACKS[#M.CALLBACKS + 1] = row[1] end
-end
+M.CONTEXT_KEYS, M.CALLBACKS, M.IS_CALLBACK = {}, core.CALLBACKS, {}
+for i, row in ipairs(M.CONTEXT) do M.CONTEXT_KEYS[i] = row[1] end
+for _, name in ipairs(core.CALLBACKS) do M.IS_CALLBACK[name] = true end
 
 M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data", "timeout" }
 

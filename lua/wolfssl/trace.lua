@@ -107,7 +107,7 @@ end
 
 local function callbacks_of(conn)
   local ctx = core.trace_context(conn)
-  return core.ctx_uservalue(ctx)
+  return setmetatable({}, { __index = function(_, name) return core.ctx_callback(ctx, name) end })
 end
 
 local function other(d) return d == "sent" and "received" or "sent" end
@@ -166,8 +166,8 @@ function Dispatch:keys_after(msg)
   if st.version == TLS13 then
     if t == "server_hello" and not st.keys_hs then
       st.keys_hs = true
-      local o = self.cb.options or {}
-      local psk = st.psk and ((o.psk ~= nil or self.cb.on_psk ~= nil) and "external" or true)
+      -- the psk option sets on_psk too: either means an external PSK
+      local psk = st.psk and (self.cb.on_psk ~= nil and "external" or true)
       self:key_step(keyschedule.tls13_handshake({ suite = suite, group = st.group, psk = psk }))
     elseif t == "finished" and from_server and st.keys_hs and not st.keys_app then
       st.keys_app = true
@@ -969,7 +969,7 @@ function M.attach(target, sink, opts)
     local st = state_of(target)
     st.sinks = st.sinks or {}
     st.sinks[#st.sinks + 1] = rec
-    core.ctx_uservalue(core.trace_context(target))._on_record = dispatch
+    core.ctx_callback(core.trace_context(target), "_on_record", dispatch)
     rec.complete = fresh
     rec:_conn(target)
     return rec
@@ -1037,7 +1037,7 @@ function M.pcap(conn, path)
   end
   st.pcap = require("wolfssl.pcap").new(f)
   st.pcap_logged = {}
-  core.ctx_uservalue(core.trace_context(conn))._on_record = dispatch
+  core.ctx_callback(core.trace_context(conn), "_on_record", dispatch)
   return setmetatable({ conn = conn, st = st, path = path }, Capture)
 end
 
