@@ -8,6 +8,7 @@
 --              `return 200`; config written to a temp dir under build/bench/
 --   Lua        bench/lua_server.lua: lua-wolfssl fd mode, the documented pattern
 --   C          bench/c/tcploop.c server: the same steps in C on the same wolfSSL
+--              (blocking sockets; "non-blocking": O_NONBLOCK + poll(), as the Lua one)
 -- The load: bench/c/tcploop.c client (tuned wolfSSL), the same for all servers:
 -- N sequential connections, TLS 1.3 X25519, "GET /", response, close_notify.
 -- Measure: utime + stime of the server process only (/proc/PID/stat; for nginx
@@ -107,7 +108,7 @@ local function start_bg(cmd, stdout)
   return sh(("%s >%s 2>>%s/server.err & echo $!"):format(cmd, stdout or "/dev/null", TMP)):match("%d+")
 end
 
-local function nginx(kind)
+local function nginx(kind, _, prefix)
   local port = free_port()
   local d = TMP .. "/nginx"
   os.execute("rm -rf " .. d .. " && mkdir -p " .. d .. "/tmp")
@@ -115,7 +116,7 @@ local function nginx(kind)
   local conf = ([[
 worker_processes 1;
 daemon off;
-master_process on;
+master_process %s;
 pid %s/nginx.pid;
 error_log %s/error.log info;
 worker_rlimit_nofile 20000;
@@ -135,17 +136,18 @@ http {
     location / { return 200 "ok\n"; }
   }
 }
-]]):format(d, d, d, d, d, d, d, port, CERTS, rsa and "rsa-server.pem" or "server.pem", CERTS,
+]]):format(prefix and "off" or "on", d, d, d, d, d, d, d, port, CERTS, rsa and "rsa-server.pem" or "server.pem", CERTS,
     rsa and "rsa-server.key" or "server.key")
   -- as root, nginx would switch the worker to nobody, who cannot read build/
   if sh("id -u"):match("^0") then conf = "user root root;\n" .. conf end
   local f = assert(io.open(d .. "/nginx.conf", "w"))
   f:write(conf)
   f:close()
-  local master = start_bg(("nginx -p %s -c %s/nginx.conf -e %s/error.log"):format(d, d, d))
+  local master = start_bg(("%snginx -p %s -c %s/nginx.conf -e %s/error.log"):format(prefix or "", d, d, d))
   local worker
-  for _ = 1, 400 do
-    worker = sh("pgrep -P " .. master):match("%d+")
+  for _ = 1, 800 do
+    -- one worker under a master; under valgrind (prefix) one process, no master
+    worker = prefix and master or sh("pgrep -P " .. master):match("%d+")
     if worker and sh("ss -Hltn 'sport = :" .. port .. "'"):match("LISTEN") then break end
     socket.sleep(0.025)
   end
@@ -155,10 +157,10 @@ http {
   end }
 end
 
-local function portfile_server(cmd)
+local function portfile_server(cmd, prefix)
   local pf = TMP .. "/port"
   os.remove(pf)
-  local pid = start_bg(cmd(pf))
+  local pid = start_bg((prefix or "") .. cmd(pf))
   local port = tonumber(wait_for(pf))
   return { pid = pid, port = port, stop = function()
     os.execute("kill " .. pid .. "; while kill -0 " .. pid .. " 2>/dev/null; do sleep 0.02; done")
@@ -166,19 +168,19 @@ local function portfile_server(cmd)
 end
 
 local function lua_server(build)
-  return function(kind, idle)
+  return function(kind, idle, prefix)
     return portfile_server(function(pf)
-      return ("env LUA_PATH='%s/../lua/?.lua;%s/../lua/?/init.lua;;' LUA_CPATH='%s;;' %s %s/lua_server.lua %s %s %s %s")
-        :format(DIR, DIR, build.cpath, LUA, DIR, CERTS, kind, pf, idle and "idle" or "")
-    end)
+      return ("%s %s/lua_server.lua %s %s %s %s"):format(LUA, DIR, CERTS, kind, pf, idle and "idle" or "")
+    end, ("env LUA_PATH='%s/../lua/?.lua;%s/../lua/?/init.lua;;' LUA_CPATH='%s;;' %s")
+      :format(DIR, DIR, build.cpath, prefix or ""))
   end
 end
 
-local function c_server(build)
-  return function(kind, idle)
+local function c_server(build, nonblocking)
+  return function(kind, idle, prefix)
     return portfile_server(function(pf)
       return ("%s server %s %s %s %s"):format(build.tcp, CERTS, kind, pf, idle and "idle" or "")
-    end)
+    end, (nonblocking and "env TCPLOOP_NONBLOCK=1 " or "") .. (prefix or ""))
   end
 end
 
@@ -186,6 +188,9 @@ local COLS = { { key = "nginx", title = "nginx (OpenSSL 3.0)", start = nginx } }
 for _, b in ipairs(BUILDS) do
   COLS[#COLS + 1] = { key = "lua-" .. b.name, title = "Lua server " .. b.name, start = lua_server(b) }
   COLS[#COLS + 1] = { key = "c-" .. b.name, title = "C server " .. b.name, start = c_server(b) }
+  if b.name == "tuned" then -- the C server waiting in poll() on non-blocking sockets, as the Lua one does
+    COLS[#COLS + 1] = { key = "cnb-tuned", title = "C server tuned, non-blocking", start = c_server(b, true) }
+  end
 end
 
 local ROWS = {
@@ -219,6 +224,27 @@ local function measure(col, row)
   return a, b
 end
 
+-- one cell under callgrind: user-space instructions of the server per
+-- handshake (counters zeroed after the warm-up, dumped after the N handshakes)
+local IR_N = { ecdsa = 100, rsa = 40 }
+local function measure_ir(col, row)
+  local out = TMP .. "/cg.out"
+  os.execute("rm -f " .. out .. "*")
+  local srv = col.start(row.kind, false, "valgrind --tool=callgrind --callgrind-out-file=" .. out .. " ")
+  local ok, res = pcall(function()
+    client(srv.port, row.kind, "full", 10)
+    sh("callgrind_control -z " .. srv.pid .. " 2>&1")
+    local n = IR_N[row.kind]
+    client(srv.port, row.kind, row.mode, n)
+    sh("callgrind_control -d " .. srv.pid .. " 2>&1")
+    local total = tonumber((readfile(out .. ".1") or ""):match("\nsummary:%s*(%d+)"))
+    return total and total / (n + (row.mode == "resume" and 1 or 0))
+  end)
+  srv.stop()
+  if not ok then io.stderr:write("bench-server: callgrind ", col.title, " / ", row.title, ": ", tostring(res), "\n") end
+  return ok and res or nil
+end
+
 local results = {} -- results[r][c] = { {ticks, sched} per rep }
 for r = 1, #ROWS do results[r] = {} for c = 1, #COLS do results[r][c] = {} end end
 local t_start = os.time()
@@ -231,6 +257,14 @@ for rep = 1, REPS do
     end
   end
   io.stderr:write(("bench-server: repetition %d/%d done (%ds)\n"):format(rep, REPS, os.time() - t_start))
+end
+local ir = {}
+if env("BENCH_SERVER_IR") ~= "0" then
+  for r, row in ipairs(ROWS) do
+    ir[r] = {}
+    for c, col in ipairs(COLS) do ir[r][c] = measure_ir(col, row) end
+  end
+  io.stderr:write(("bench-server: callgrind done (%ds)\n"):format(os.time() - t_start))
 end
 
 local function median(t)
@@ -294,6 +328,33 @@ local function table_for(which, what)
 end
 table_for(1, "utime + stime of the server process, /proc/PID/stat")
 table_for(2, "on-CPU time of the server, /proc/PID/schedstat, ns resolution")
+
+if next(ir) then
+  add("Server user-space instructions per handshake (callgrind; kernel work not included), after a warm-up of 10;")
+  add(("%d handshakes per cell for ECDSA, %d for RSA; one run (counts do not vary with load)."):format(IR_N.ecdsa, IR_N.rsa))
+  add("")
+  local head = { "handshake" }
+  for _, c in ipairs(COLS) do head[#head + 1] = c.title end
+  head[#head + 1] = "Lua / nginx (tuned)"
+  head[#head + 1] = "Lua / C (tuned)"
+  if colidx("lua-system") then head[#head + 1] = "Lua / C (system)" end
+  add("| " .. table.concat(head, " | ") .. " |")
+  add("|" .. ("---|"):rep(#head))
+  local function q(a, b) return (a and b) and ("%.2f×"):format(a / b) or "n/a" end
+  for r, row in ipairs(ROWS) do
+    local line = { row.title }
+    for c = 1, #COLS do
+      local v = ir[r][c]
+      line[#line + 1] = v and (("%.0f"):format(v):reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")) or "n/a"
+    end
+    local L, N, C = ir[r][colidx("lua-tuned")], ir[r][colidx("nginx")], ir[r][colidx("c-tuned")]
+    line[#line + 1] = q(L, N)
+    line[#line + 1] = q(L, C)
+    if colidx("lua-system") then line[#line + 1] = q(ir[r][colidx("lua-system")], ir[r][colidx("c-system")]) end
+    add("| " .. table.concat(line, " | ") .. " |")
+  end
+  add("")
+end
 
 -- idle connections: RSS of the server
 if IDLE > 0 then

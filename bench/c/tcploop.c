@@ -29,6 +29,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +84,19 @@ static WOLFSSL_CTX *context(int server, const char *dir, int rsa) {
 
 /* ---- server ---- */
 
+/* TCPLOOP_NONBLOCK=1: the server's sockets are non-blocking and it waits in
+ * poll() whenever wolfSSL wants I/O, as the Lua server does (LuaSocket keeps
+ * its sockets non-blocking); 1 when the call should be retried */
+static int nonblock;
+static int again(WOLFSSL *ssl, int r) {
+    struct pollfd p;
+    int e = wolfSSL_get_error(ssl, r);
+    if (!nonblock || (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE)) return 0;
+    p.fd = wolfSSL_get_fd(ssl);
+    p.events = e == WOLFSSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+    return poll(&p, 1, 5000) == 1;
+}
+
 static int serve(WOLFSSL_CTX *ctx, int fd, WOLFSSL **keep) {
     char req[4096];
     size_t got = 0;
@@ -89,7 +104,12 @@ static int serve(WOLFSSL_CTX *ctx, int fd, WOLFSSL **keep) {
     WOLFSSL *ssl = wolfSSL_new(ctx);
     if (!ssl) die("wolfSSL_new");
     wolfSSL_set_fd(ssl, fd);
-    if (wolfSSL_accept(ssl) != WOLFSSL_SUCCESS) goto done;
+    if (nonblock) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    for (;;) {
+        int r = wolfSSL_accept(ssl);
+        if (r == WOLFSSL_SUCCESS) break;
+        if (!again(ssl, r)) goto done;
+    }
     if (keep) { /* idle: hold the handshaken connection */
         *keep = ssl;
         return 1;
@@ -97,13 +117,22 @@ static int serve(WOLFSSL_CTX *ctx, int fd, WOLFSSL **keep) {
     while (!memmem(req, got, "\r\n\r\n", 4)) {
         int r;
         if (got == sizeof req) goto done;
-        r = wolfSSL_read(ssl, req + got, (int)(sizeof req - got));
+        do r = wolfSSL_read(ssl, req + got, (int)(sizeof req - got));
+        while (r <= 0 && again(ssl, r));
         if (r <= 0) goto done;
         got += (size_t)r;
     }
-    if (wolfSSL_write(ssl, RESPONSE, (int)sizeof RESPONSE - 1) != (int)sizeof RESPONSE - 1) goto done;
-    /* our close_notify, then the client's (as the Lua server's shutdown()) */
-    if (wolfSSL_shutdown(ssl) == WOLFSSL_SHUTDOWN_NOT_DONE) wolfSSL_shutdown(ssl);
+    {
+        int r;
+        do r = wolfSSL_write(ssl, RESPONSE, (int)sizeof RESPONSE - 1);
+        while (r <= 0 && again(ssl, r));
+        if (r != (int)sizeof RESPONSE - 1) goto done;
+        /* our close_notify, then the client's (as the Lua server's shutdown()) */
+        if (wolfSSL_shutdown(ssl) == WOLFSSL_SHUTDOWN_NOT_DONE) {
+            do r = wolfSSL_shutdown(ssl);
+            while (r != WOLFSSL_SUCCESS && again(ssl, r));
+        }
+    }
     ok = 1;
 done:
     wolfSSL_free(ssl);
@@ -234,6 +263,7 @@ int main(int argc, char **argv) {
     }
     if (wolfSSL_Init() != WOLFSSL_SUCCESS) die("wolfSSL_Init");
     rsa = strcmp(argv[3], "rsa") == 0;
+    nonblock = getenv("TCPLOOP_NONBLOCK") && strcmp(getenv("TCPLOOP_NONBLOCK"), "1") == 0;
     if (strcmp(argv[1], "server") == 0)
         return run_server(argv[2], rsa, argv[4], argc > 5 && strcmp(argv[5], "idle") == 0);
     if (strcmp(argv[1], "client") == 0 && argc == 7)
