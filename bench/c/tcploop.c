@@ -7,7 +7,8 @@
  *       line), write a fixed "200 OK", wolfSSL_shutdown both ways (our
  *       close_notify, then the client's), wolfSSL_free, close. Writes its port
  *       to PORTFILE; runs until killed. With "idle": handshake and keep every
- *       connection open (for the RSS of idle connections).
+ *       connection open (for the RSS of idle connections). TCPLOOP_NONBLOCK=1:
+ *       non-blocking sockets, waiting in poll() (as the Lua server waits).
  *   tcploop client CERTDIR ecdsa|rsa PORT full|resume|idle N
  *       The load, the same for every server: N sequential connections, each
  *       TCP connect, TLS 1.3 handshake (X25519 key share, server verified:
@@ -15,8 +16,8 @@
  *       to the server's close_notify, send ours, close. "resume": one full
  *       handshake takes a session (after reading its tickets), then N
  *       connections resume it. "idle": N handshaken connections held open;
- *       prints "ready N" and waits to be killed. Prints the number of
- *       connections that completed (and, for resume, how many resumed).
+ *       prints "ready N" and waits to be killed. Otherwise prints "OK REUSED":
+ *       the connections that completed and how many of them resumed.
  *
  * Groups "X25519:P-256" on both sides, as bench/c/refloop.c and the binding's
  * bench contexts. Sessions and tickets at the library defaults.
