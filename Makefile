@@ -6,6 +6,8 @@
 #   make env        print the LUA_PATH/LUA_CPATH exports to run Lua from this checkout
 #   make docs       the LDoc reference in doc/html/ (prints only LDoc's warnings)
 #   make bench      benchmarks against our C loop and LuaSec
+#   make bench-ir   instructions per operation (callgrind), C loop against the binding
+#   make bench-server  server CPU per handshake: nginx, the Lua server, our C server
 #   make fuzz       libFuzzer targets (clang-14, ASan+UBSan, ASan-built wolfSSL), each
 #                   run FUZZ_SECS seconds (default 60); crashes land in fuzz/regressions/
 #   make fuzz-corpus  remake the seed corpora (fuzz/corpus/) from real handshakes
@@ -64,7 +66,7 @@ RUN_ENV = LUA_PATH="$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;$(ROOT)/spec/?.lua;
           LUA_CPATH="$(ROOT)/$(OUT)/?.so;;" WOLFSSL_TEST_LUA=$(LUA) \
           WOLFSSL_TEST_BUILD=$(WOLFSSL)
 
-.PHONY: all deps env test test-one demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
+.PHONY: all deps env test test-one demo bench bench-ir bench-server bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
         fuzz fuzz-build fuzz-corpus
 
 all: $(MODULE)
@@ -114,6 +116,14 @@ demo: deps all
 
 bench: deps all
 	@$(MAKE) --no-print-directory -C bench ROOT=$(ROOT) LUA=$(LUA) BUILD=$(ROOT)/$(BUILD) WOLFSSL=$(WOLFSSL)
+
+# server CPU per handshake: nginx against the Lua server and our C server (TCP)
+bench-server: all
+	@$(MAKE) --no-print-directory -C bench server ROOT=$(ROOT) LUA=$(LUA) BUILD=$(ROOT)/$(BUILD) WOLFSSL=$(WOLFSSL)
+
+# instructions per operation (callgrind): C loop against the binding, memory mode
+bench-ir: all
+	@$(MAKE) --no-print-directory -C bench ir ROOT=$(ROOT) LUA=$(LUA) BUILD=$(ROOT)/$(BUILD) WOLFSSL=$(WOLFSSL)
 
 # full vs resumed handshakes per second (TLS 1.3 / 1.2 tickets / 1.2 ids), memory mode
 bench-resume: all
