@@ -16,6 +16,7 @@ local C = require "drivers.common"
 local decode = require "wolfssl.decode"
 
 require("wolfssl.session").set_key(C.SESSION_KEY) -- as drivers/session.lua
+local SESSION_SUFFIX = require("wolfssl").features.build == "system" and "-system" or ""
 
 local OUT = root .. "/fuzz/corpus/"
 local count = {}
@@ -82,12 +83,14 @@ for i, pair in ipairs(C.PAIRS) do
   write("trace", pair.name .. "-client", trace_input(2, chunks, false))
   write("trace", pair.name .. "-server", trace_input(3, chunks, true))
   if sess then
-    -- the session target's inputs are sealed by the driver (common.lua C.seal)
-    local e = sess:export()
-    write("session", pair.name, C.unseal(e, 2))
+    -- the session target's inputs are sealed by the driver (common.lua C.seal);
+    -- wolfSSL's serialisation differs between builds: the system build's
+    -- seeds (make fuzz-corpus WOLFSSL=system) are named apart
+    local e, name = sess:export(), pair.name .. SESSION_SUFFIX
+    write("session", name, C.unseal(e, 2))
     if i == 1 then
-      write("session", pair.name .. "-unsealed", C.unseal(e, 0))
-      write("session", pair.name .. "-body", C.unseal(e, 1))
+      write("session", name .. "-unsealed", C.unseal(e, 0))
+      write("session", name .. "-body", C.unseal(e, 1))
     end
   end
   c:close(); s:close()

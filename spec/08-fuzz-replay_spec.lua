@@ -57,8 +57,11 @@ describe("fuzz replay", function()
     local out = p:read("*a")
     p:close()
     os.remove(path)
+    -- wolfSSL's serialisation differs between builds: each has its seeds
+    local suffix = require("wolfssl").features.build == "system" and "-system" or ""
     for _, seed in ipairs({ "tls13", "tls13-unsealed", "tls13-body", "tls12", "psk13", "chain12" }) do
-      assert.matches("\n?" .. seed:gsub("%-", "%%-") .. "\tTLSv1%.[23]\n", out)
+      seed = seed:gsub("^(%w+)", "%1" .. suffix):gsub("%-", "%%-")
+      assert.matches("\n" .. seed .. "\tTLSv1%.[23]\n", "\n" .. out)
     end
     -- the reproducers of issue 11 item 1 get past the MAC to the layout guard
     assert.matches("d2i_SSL_SESSION%-overflow\tnot a valid exported session\n", out)
