@@ -1,8 +1,12 @@
-/* testutil.c: helpers that exist only for the suite (descriptors for the
- * fd-mode specs, a userdata's uservalue), in wolfssl.core._test. They hand out raw descriptor operations no user needs,
- * so a normal process does not see them: the table exists only when the
- * environment has WOLFSSL_TEST_LUA (the Makefile's test runs set it). */
+/* testutil.c: helpers that exist only for the suite, in wolfssl.core._test:
+ * descriptors for the fd-mode specs, a userdata's uservalue, a clock the
+ * session-expiry specs move, and the HMAC the session fuzz driver seals its
+ * inputs with. They hand out operations no user needs, so a normal process
+ * does not see them: the table exists only when the environment has
+ * WOLFSSL_TEST_LUA (the Makefile's test runs and the fuzz harness set it). */
 #include "lwolfssl.h"
+
+#include <wolfssl/wolfcrypt/hmac.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,12 +72,32 @@ static int test_uservalue(lua_State *L) {
     return 1;
 }
 
+/* _test.hmac_sha256(key, data) -> 32 bytes: fuzz/drivers/session.lua seals
+ * mutated sessions with it (the MAC export computes), so they get past the
+ * MAC check to the layout walk and wolfSSL's parser. */
+static int test_hmac_sha256(lua_State *L) {
+    size_t klen, dlen;
+    const char *key = luaL_checklstring(L, 1, &klen);
+    const char *data = luaL_checklstring(L, 2, &dlen);
+    unsigned char out[WC_SHA256_DIGEST_SIZE];
+    Hmac h;
+    int ok;
+    if (wc_HmacInit(&h, NULL, INVALID_DEVID) != 0) return lwl_fail(L, "wc_HmacInit failed");
+    ok = wc_HmacSetKey(&h, WC_SHA256, (const byte *)key, (word32)klen) == 0 &&
+         wc_HmacUpdate(&h, (const byte *)data, (word32)dlen) == 0 && wc_HmacFinal(&h, out) == 0;
+    wc_HmacFree(&h);
+    if (!ok) return lwl_fail(L, "HMAC-SHA256 failed");
+    lua_pushlstring(L, (const char *)out, sizeof out);
+    return 1;
+}
+
 void lwl_test_open(lua_State *L) {
     static const luaL_Reg funcs[] = {{"socketpair", test_socketpair},
                                      {"closefd", test_closefd},
                                      {"setblocking", test_setblocking},
                                      {"advance_clock", test_advance_clock},
                                      {"uservalue", test_uservalue},
+                                     {"hmac_sha256", test_hmac_sha256},
                                      {NULL, NULL}};
     if (getenv("WOLFSSL_TEST_LUA") == NULL) return;
     luaL_newlib(L, funcs);

@@ -6,8 +6,9 @@
 -- PSK, a chain), then some application data, the TLS 1.3 tickets and the
 -- close_notify; what each side sent becomes a seed of the other side's target,
 -- the whole exchange a seed of the trace target, the client's session a seed of
--- the session target. Handshake bytes are random each run: regenerating
--- rewrites the files under the same names.
+-- the session target (in the input form the driver seals, common.lua C.seal).
+-- Handshake bytes are random each run: regenerating rewrites the files under
+-- the same names.
 local root = assert(arg[1], "usage: make-corpus.lua ROOT")
 FUZZ_ROOT = root
 package.path = root .. "/fuzz/?.lua;" .. root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
@@ -15,6 +16,7 @@ local C = require "drivers.common"
 local decode = require "wolfssl.decode"
 
 require("wolfssl.session").set_key(C.SESSION_KEY) -- as drivers/session.lua
+local SESSION_SUFFIX = require("wolfssl").features.build == "system" and "-system" or ""
 
 local OUT = root .. "/fuzz/corpus/"
 local count = {}
@@ -80,7 +82,17 @@ for i, pair in ipairs(C.PAIRS) do
   write("hello", pair.name, c2s[1])
   write("trace", pair.name .. "-client", trace_input(2, chunks, false))
   write("trace", pair.name .. "-server", trace_input(3, chunks, true))
-  if sess then write("session", pair.name, sess:export()) end
+  if sess then
+    -- the session target's inputs are sealed by the driver (common.lua C.seal);
+    -- wolfSSL's serialisation differs between builds: the system build's
+    -- seeds (make fuzz-corpus WOLFSSL=system) are named apart
+    local e, name = sess:export(), pair.name .. SESSION_SUFFIX
+    write("session", name, C.unseal(e, 2))
+    if i == 1 then
+      write("session", name .. "-unsealed", C.unseal(e, 0))
+      write("session", name .. "-body", C.unseal(e, 1))
+    end
+  end
   c:close(); s:close()
 end
 

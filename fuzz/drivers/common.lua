@@ -28,6 +28,52 @@ local PSK_KEY = string.rep("k", 32)
 -- fuzz/make-corpus.lua exports import in the fuzz process
 C.SESSION_KEY = string.rep("s", 32)
 
+-- The session target's input is sealed before session.import sees it: a
+-- mutated exported session would almost never keep its HMAC, and the fuzzer
+-- would never get past the MAC check. First byte % 8:
+--   0  unsealed: the rest as is (the MAC check itself is fuzzed)
+--   1  the rest is the exported form up to the MAC; the MAC is appended
+--      (lengths and header fields fuzzed freely, behind a valid MAC)
+--   *  the rest is flags(1) verify(1) fingerprint(32) name length(1) name
+--      wolfSSL's bytes: the exported form is built around them with
+--      consistent lengths and a valid MAC (wolfSSL's parser fuzzed)
+-- The HMAC is wolfssl.core._test.hmac_sha256 (WOLFSSL_TEST_LUA: the harness
+-- sets it, so do the Makefile's test runs).
+local function be(v, n)
+  local b = {}
+  for k = n, 1, -1 do b[k] = string.char(v % 256); v = math.floor(v / 256) end
+  return table.concat(b)
+end
+
+local function hmac(data)
+  local t = require("wolfssl.core")._test
+  assert(t, "the session fuzz driver seals its inputs with wolfssl.core._test: set WOLFSSL_TEST_LUA=1")
+  return assert(t.hmac_sha256(C.SESSION_KEY, data))
+end
+
+--- The bytes session.import gets for a session target input.
+function C.seal(input)
+  local mode, rest = input:byte(1) or 0, input:sub(2)
+  if mode % 8 == 0 then return rest end
+  if mode % 8 == 1 then return rest .. hmac(rest) end
+  local head = rest:sub(1, 34)
+  head = head .. string.rep("\0", 34 - #head)
+  local nlen = rest:byte(35) or 0
+  local name, der = rest:sub(36, 35 + nlen), rest:sub(36 + nlen)
+  local body = "LWS1" .. head .. be(#name, 2) .. name .. be(#der, 4) .. der
+  return body .. hmac(body)
+end
+
+--- A session target input for an exported session (the inverse of seal):
+-- mode 0, 1 or 2 as above.
+function C.unseal(exported, mode)
+  if mode == 0 then return "\0" .. exported end
+  if mode == 1 then return "\1" .. exported:sub(1, -33) end
+  local nlen = exported:byte(39) * 256 + exported:byte(40)
+  local name = exported:sub(41, 40 + nlen)
+  return "\2" .. exported:sub(5, 38) .. string.char(nlen) .. name .. exported:sub(45 + nlen, -33)
+end
+
 -- name, client options, server options (merged over the defaults below)
 C.PAIRS = {
   { name = "tls13", client = { alpn = { "h2", "http/1.1" } }, server = { alpn = { "h2" } } },
