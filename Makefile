@@ -12,7 +12,9 @@
 #
 # Variables: LUA (lua5.4, lua5.3, lua5.1, luajit), LUA_INCDIR, LIBFLAG, CFLAGS,
 # LIBDIR, LUADIR (install), WOLFSSL (tuned | system), WOLFSSL_SRC (a wolfSSL
-# source tree for the tuned build), WOLFSSL_INCDIR / WOLFSSL_LIBDIR (override);
+# source tree for the tuned build), WOLFSSL_INCDIR / WOLFSSL_LIBDIR (override),
+# WOLFSSL_RPATH (where core.so looks for libwolfssl; default WOLFSSL_LIBDIR);
+# luarocks: make rock / rock-install, WOLFSSL_DIR (build-aux/rock.sh);
 # fuzz: FUZZ_SECS, FUZZ_TARGETS (subset), FUZZ_FLAVOUR (tuned | debian: wolfSSL
 # configured like the system build), FUZZ_CC (clang-14). See fuzz/README.md.
 
@@ -49,8 +51,9 @@ else
   WOLFSSL_DEP := $(if $(filter undefined,$(origin WOLFSSL_INCDIR)),$(TUNED_PREFIX)/.stamp)
   WOLFSSL_INCDIR ?= $(TUNED_PREFIX)/include
   WOLFSSL_LIBDIR ?= $(TUNED_PREFIX)/lib
+  WOLFSSL_RPATH ?= $(WOLFSSL_LIBDIR)
   WOLFSSL_CFLAGS = -I$(WOLFSSL_INCDIR)
-  WOLFSSL_LIBS = -L$(WOLFSSL_LIBDIR) -Wl,-rpath,$(WOLFSSL_LIBDIR) -lwolfssl
+  WOLFSSL_LIBS = -L$(WOLFSSL_LIBDIR) -Wl,-rpath,'$(WOLFSSL_RPATH)' -lwolfssl
 endif
 comma := ,
 
@@ -64,7 +67,7 @@ RUN_ENV = LUA_PATH="$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;$(ROOT)/spec/?.lua;
           LUA_CPATH="$(ROOT)/$(OUT)/?.so;;" WOLFSSL_TEST_LUA=$(LUA) \
           WOLFSSL_TEST_BUILD=$(WOLFSSL)
 
-.PHONY: all deps env test test-one demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
+.PHONY: all deps env test test-one rock rock-install demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
         fuzz fuzz-build fuzz-corpus
 
 all: $(MODULE)
@@ -104,6 +107,12 @@ test: deps
 	@$(MAKE) --no-print-directory test-one LUA=lua5.1 WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results SPECS="spec/00-smoke_spec.lua"
 	@$(MAKE) --no-print-directory test-one LUA=lua5.3 WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results SPECS="spec/00-smoke_spec.lua"
 	@bash build-aux/summary.sh $(BUILD)/test-results
+
+# luarocks (rockspec/): the tuned wolfSSL, the one in WOLFSSL_DIR, or the system's
+rock:
+	@MAKE="$(MAKE)" bash build-aux/rock.sh build "$(WOLFSSL_DIR)"
+rock-install:
+	@MAKE="$(MAKE)" bash build-aux/rock.sh install
 
 demo: deps all
 	@$(RUN_ENV) $(LUA) examples/demo.lua
