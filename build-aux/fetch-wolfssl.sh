@@ -50,8 +50,8 @@ apt_private "$APT" "$LOG" \
 cd "$DEST"
 if [[ $RELEASE == debian12 ]]; then
     command -v dpkg-source >/dev/null || fail "unpacking Debian's source needs dpkg-dev (apt-get install dpkg-dev)"
-    ver=$(apt-cache "${APT_O[@]}" showsrc wolfssl 2>/dev/null | sed -n 's/^Version: \(5\.5\.4-.*\)/\1/p' | sort -V | tail -n 1)
-    [[ -n $ver ]] || fail "Debian 12's wolfssl 5.5.4 source is not in the archive any more; use WOLFSSL_SRC=dir|tarball"
+    ver=$(apt-cache "${APT_O[@]}" showsrc wolfssl 2>/dev/null | sed -n 's/^Version: \(5\.5\.4-.*\)/\1/p' | sort -V | tail -n 1) || true
+    [[ -n $ver ]] || fail "Debian 12's wolfssl 5.5.4 source is not in the archive (any more, or it could not be reached: see $LOG); use WOLFSSL_SRC=dir|tarball"
     say "apt-get source wolfssl=$ver"
     apt-get "${APT_O[@]}" source "wolfssl=$ver" >>"$LOG" 2>&1 || fail "apt-get source wolfssl=$ver (see $LOG)"
 else
