@@ -9,6 +9,7 @@
 #   make fuzz       libFuzzer targets (clang-14, ASan+UBSan, ASan-built wolfSSL), each
 #                   run FUZZ_SECS seconds (default 60); crashes land in fuzz/regressions/
 #   make fuzz-corpus  remake the seed corpora (fuzz/corpus/) from real handshakes
+#   make peers      the suite's OpenSSL 3.5 peer (ML-KEM) in build/peers/ (test-one does it)
 #
 # Variables: LUA (lua5.4, lua5.3, lua5.1, luajit), LUA_INCDIR, LIBFLAG, CFLAGS,
 # LIBDIR, LUADIR (install), WOLFSSL (tuned | system), WOLFSSL_SRC (a wolfSSL
@@ -65,9 +66,9 @@ HDRS = $(wildcard csrc/*.h)
 # Where the suite and the demo find the module and the Lua layer.
 RUN_ENV = LUA_PATH="$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;$(ROOT)/spec/?.lua;;" \
           LUA_CPATH="$(ROOT)/$(OUT)/?.so;;" WOLFSSL_TEST_LUA=$(LUA) \
-          WOLFSSL_TEST_BUILD=$(WOLFSSL)
+          WOLFSSL_TEST_BUILD=$(WOLFSSL) WOLFSSL_TEST_OPENSSL35=$(OPENSSL35)
 
-.PHONY: all deps env test test-one rock rock-install demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
+.PHONY: all deps env test test-one peers rock rock-install demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
         fuzz fuzz-build fuzz-corpus
 
 all: $(MODULE)
@@ -93,8 +94,18 @@ DEB_PACKAGES = gcc make pkg-config libwolfssl-dev lua5.4 liblua5.4-dev lua5.3 li
 deps:
 	@bash build-aux/deps.sh $(DEB_PACKAGES)
 
-# The suite: every spec file under one interpreter and one wolfSSL build.
-test-one: all
+# The suite's OpenSSL 3.5 peer (post-quantum interop, spec/37): built once, about
+# 3 minutes, shared by every BUILD. Without it the suite runs and spec/37 fails
+# saying why.
+PEERS = $(ROOT)/build/peers
+OPENSSL35 = $(PEERS)/openssl-3.5/openssl
+peers:
+	@bash build-aux/build-openssl-peer.sh $(PEERS)/openssl-3.5 \
+	  || echo "make peers: no OpenSSL 3.5 peer ($(OPENSSL35)): spec/37-pq-interop will fail" >&2
+
+# The suite: every spec file under one interpreter and one wolfSSL build (the
+# OpenSSL 3.5 peer is built first when the specs include spec/37).
+test-one: all $(if $(SPECS),$(if $(findstring pq-interop,$(SPECS)),peers),peers)
 	@$(RUN_ENV) bash build-aux/run-busted.sh $(LUA)
 
 # make test: Lua 5.4 and LuaJIT on the tuned build, Lua 5.4 on the system
