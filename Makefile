@@ -10,6 +10,8 @@
 #                   run FUZZ_SECS seconds (default 60); crashes land in fuzz/regressions/
 #   make fuzz-corpus  remake the seed corpora (fuzz/corpus/) from real handshakes
 #   make peers      the suite's OpenSSL 3.5 peer (ML-KEM) in build/peers/ (test-one does it)
+#   make test-matrix  the suite (Lua 5.4) against another wolfSSL release built from its
+#                   source into build/wolfssl-<release> (MATRIX_RELEASE, default 5.7.2: Debian 13's)
 #
 # Variables: LUA (lua5.4, lua5.3, lua5.1, luajit), LUA_INCDIR, LIBFLAG, CFLAGS,
 # LIBDIR, LUADIR (install), WOLFSSL (tuned | system), WOLFSSL_SRC (a wolfSSL
@@ -68,7 +70,7 @@ RUN_ENV = LUA_PATH="$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;$(ROOT)/spec/?.lua;
           LUA_CPATH="$(ROOT)/$(OUT)/?.so;;" WOLFSSL_TEST_LUA=$(LUA) \
           WOLFSSL_TEST_BUILD=$(WOLFSSL) WOLFSSL_TEST_OPENSSL35=$(OPENSSL35)
 
-.PHONY: all deps env test test-one peers rock rock-install demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
+.PHONY: all deps env test test-one test-matrix peers rock rock-install demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
         fuzz fuzz-build fuzz-corpus
 
 all: $(MODULE)
@@ -118,6 +120,15 @@ test: deps
 	@$(MAKE) --no-print-directory test-one LUA=lua5.1 WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results SPECS="spec/00-smoke_spec.lua"
 	@$(MAKE) --no-print-directory test-one LUA=lua5.3 WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results SPECS="spec/00-smoke_spec.lua"
 	@bash build-aux/summary.sh $(BUILD)/test-results
+
+# The suite (Lua 5.4) against another wolfSSL release, built from its source with
+# the tuned flags into its own prefix (the tuned build stays as it is).
+MATRIX_RELEASE ?= 5.7.2
+MATRIX_PREFIX = $(ROOT)/$(BUILD)/wolfssl-$(MATRIX_RELEASE)
+test-matrix:
+	@WOLFSSL_RELEASE=$(MATRIX_RELEASE) bash build-aux/build-wolfssl.sh $(MATRIX_PREFIX)
+	@$(MAKE) --no-print-directory test-one LUA=lua5.4 WOLFSSL=tuned BUILD=$(BUILD)/matrix-$(MATRIX_RELEASE) \
+	  TUNED_PREFIX=$(MATRIX_PREFIX)
 
 # luarocks (rockspec/): the tuned wolfSSL, the one in WOLFSSL_DIR, or the system's
 rock:
