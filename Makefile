@@ -156,7 +156,7 @@ check-asan:
 	  $(MAKE) --no-print-directory test-one BUILD=$(BUILD)/asan WOLFSSL=$(WOLFSSL) TUNED_PREFIX=$(TUNED_PREFIX)
 
 # Whole suite under valgrind: no invalid access, no definite leak.
-check-valgrind: all
+check-valgrind: all peers
 	@$(RUN_ENV) WOLFSSL_VALGRIND=1 bash build-aux/run-busted.sh $(LUA)
 
 # Fuzzing: one libFuzzer binary per driver in fuzz/drivers/ (fuzz/harness.c with
