@@ -21,6 +21,9 @@ CHOICE=$BUILD/rock-wolfssl
 TUNED=$ROOT/build/wolfssl-tuned     # the checkout's tuned build, shared with `make`
 
 say() { printf 'lua-wolfssl: %s\n' "$*"; }
+# left in the environment by an enclosing make (the suite's, say), not given by luarocks:
+# they would make the inner make link another wolfSSL than the one chosen here
+unset WOLFSSL_INCDIR WOLFSSL_LIBDIR WOLFSSL_RPATH TUNED_PREFIX
 
 # make's variables for each choice (the same at build and install, so nothing relinks)
 vars() {

@@ -52,8 +52,9 @@ d("luarocks (" .. lua .. ")", function()
   f:write('rocks_provided = { luasocket = "3.1.0-1" }\n')
   f:close()
   teardown(function() os.remove(config) end)
+  -- (the make running the suite passes its variables down in MAKEFLAGS: not to this build)
   local function make(dir, extra)
-    return run(("LUAROCKS_CONFIG=%s luarocks --lua-version=%s make %s --tree=%s %s"):format(
+    return run(("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LUAROCKS_CONFIG=%s luarocks --lua-version=%s make %s --tree=%s %s"):format(
       config, version, ROCKSPEC, dir, extra or ""))
   end
 
