@@ -52,10 +52,11 @@ d("luarocks (" .. lua .. ")", function()
   f:write('rocks_provided = { luasocket = "3.1.0-1" }\n')
   f:close()
   teardown(function() os.remove(config) end)
-  -- (the make running the suite passes its variables down in MAKEFLAGS: not to this build)
+  -- (the make running the suite passes its variables down in MAKEFLAGS: not to this
+  -- build; one build in build-rock/ at a time: make test runs configurations at once)
   local function make(dir, extra)
-    return run(("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LUAROCKS_CONFIG=%s luarocks --lua-version=%s make %s --tree=%s %s"):format(
-      config, version, ROCKSPEC, dir, extra or ""))
+    return run(("flock %s/build/.rock.lock env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LUAROCKS_CONFIG=%s " ..
+      "luarocks --lua-version=%s make %s --tree=%s %s"):format(H.ROOT, config, version, ROCKSPEC, dir, extra or ""))
   end
 
   -- a shell prefix with only the tree `dir` on Lua's paths
