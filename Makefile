@@ -11,10 +11,15 @@
 #   make fuzz       libFuzzer targets (clang-14, ASan+UBSan, ASan-built wolfSSL), each
 #                   run FUZZ_SECS seconds (default 60); crashes land in fuzz/regressions/
 #   make fuzz-corpus  remake the seed corpora (fuzz/corpus/) from real handshakes
+#   make peers      the suite's OpenSSL 3.5 peer (ML-KEM) in build/peers/ (test-one does it)
+#   make test-matrix  the suite (Lua 5.4) against another wolfSSL release built from its
+#                   source into build/wolfssl-<release> (MATRIX_RELEASE, default 5.7.2: Debian 13's)
 #
 # Variables: LUA (lua5.4, lua5.3, lua5.1, luajit), LUA_INCDIR, LIBFLAG, CFLAGS,
 # LIBDIR, LUADIR (install), WOLFSSL (tuned | system), WOLFSSL_SRC (a wolfSSL
-# source tree for the tuned build), WOLFSSL_INCDIR / WOLFSSL_LIBDIR (override);
+# source tree for the tuned build), WOLFSSL_INCDIR / WOLFSSL_LIBDIR (override),
+# WOLFSSL_RPATH (where core.so looks for libwolfssl; default WOLFSSL_LIBDIR);
+# luarocks: make rock / rock-install, WOLFSSL_DIR (build-aux/rock.sh);
 # fuzz: FUZZ_SECS, FUZZ_TARGETS (subset), FUZZ_FLAVOUR (tuned | debian: wolfSSL
 # configured like the system build), FUZZ_CC (clang-14). See fuzz/README.md.
 
@@ -51,8 +56,9 @@ else
   WOLFSSL_DEP := $(if $(filter undefined,$(origin WOLFSSL_INCDIR)),$(TUNED_PREFIX)/.stamp)
   WOLFSSL_INCDIR ?= $(TUNED_PREFIX)/include
   WOLFSSL_LIBDIR ?= $(TUNED_PREFIX)/lib
+  WOLFSSL_RPATH ?= $(WOLFSSL_LIBDIR)
   WOLFSSL_CFLAGS = -I$(WOLFSSL_INCDIR)
-  WOLFSSL_LIBS = -L$(WOLFSSL_LIBDIR) -Wl,-rpath,$(WOLFSSL_LIBDIR) -lwolfssl
+  WOLFSSL_LIBS = -L$(WOLFSSL_LIBDIR) -Wl,-rpath,'$(WOLFSSL_RPATH)' -lwolfssl
 endif
 comma := ,
 
@@ -64,9 +70,9 @@ HDRS = $(wildcard csrc/*.h)
 # Where the suite and the demo find the module and the Lua layer.
 RUN_ENV = LUA_PATH="$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;$(ROOT)/spec/?.lua;;" \
           LUA_CPATH="$(ROOT)/$(OUT)/?.so;;" WOLFSSL_TEST_LUA=$(LUA) \
-          WOLFSSL_TEST_BUILD=$(WOLFSSL)
+          WOLFSSL_TEST_BUILD=$(WOLFSSL) WOLFSSL_TEST_OPENSSL35=$(OPENSSL35)
 
-.PHONY: all deps env test test-one demo bench bench-ir bench-server bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
+.PHONY: all deps env test test-one test-matrix peers rock rock-install demo bench bench-ir bench-server bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
         fuzz fuzz-build fuzz-corpus
 
 all: $(MODULE)
@@ -92,8 +98,18 @@ DEB_PACKAGES = gcc make pkg-config libwolfssl-dev lua5.4 liblua5.4-dev lua5.3 li
 deps:
 	@bash build-aux/deps.sh $(DEB_PACKAGES)
 
-# The suite: every spec file under one interpreter and one wolfSSL build.
-test-one: all
+# The suite's OpenSSL 3.5 peer (post-quantum interop, spec/37): built once, about
+# 3 minutes, shared by every BUILD. Without it the suite runs and spec/37 fails
+# saying why.
+PEERS = $(ROOT)/build/peers
+OPENSSL35 = $(PEERS)/openssl-3.5/openssl
+peers:
+	@bash build-aux/build-openssl-peer.sh $(PEERS)/openssl-3.5 \
+	  || echo "make peers: no OpenSSL 3.5 peer ($(OPENSSL35)): spec/37-pq-interop will fail" >&2
+
+# The suite: every spec file under one interpreter and one wolfSSL build (the
+# OpenSSL 3.5 peer is built first when the specs include spec/37).
+test-one: all $(if $(SPECS),$(if $(findstring pq-interop,$(SPECS)),peers),peers)
 	@$(RUN_ENV) bash build-aux/run-busted.sh $(LUA)
 
 # make test: Lua 5.4 and LuaJIT on the tuned build, Lua 5.4 on the system
@@ -107,9 +123,25 @@ test: deps
 	@if [ "$(WOLFSSL)" != system ]; then $(MAKE) --no-print-directory all LUA=lua5.4 WOLFSSL=system; fi
 	@$(MAKE) --no-print-directory all LUA=lua5.1 WOLFSSL=$(WOLFSSL)
 	@$(MAKE) --no-print-directory all LUA=lua5.3 WOLFSSL=$(WOLFSSL)
+	@$(MAKE) --no-print-directory peers
 	@MAKE="$(MAKE)" bash build-aux/test-streams.sh $(ROOT)/$(BUILD)/test-results \
 	  "lua5.4 $(WOLFSSL);lua5.1 $(WOLFSSL) spec/00-smoke_spec.lua;lua5.3 $(WOLFSSL) spec/00-smoke_spec.lua" \
 	  "luajit $(WOLFSSL)" $(if $(filter system,$(WOLFSSL)),,"lua5.4 system")
+
+# The suite (Lua 5.4) against another wolfSSL release, built from its source with
+# the tuned flags into its own prefix (the tuned build stays as it is).
+MATRIX_RELEASE ?= 5.7.2
+MATRIX_PREFIX = $(ROOT)/$(BUILD)/wolfssl-$(MATRIX_RELEASE)
+test-matrix:
+	@WOLFSSL_RELEASE=$(MATRIX_RELEASE) bash build-aux/build-wolfssl.sh $(MATRIX_PREFIX)
+	@$(MAKE) --no-print-directory test-one LUA=lua5.4 WOLFSSL=tuned BUILD=$(BUILD)/matrix-$(MATRIX_RELEASE) \
+	  TUNED_PREFIX=$(MATRIX_PREFIX)
+
+# luarocks (rockspec/): the tuned wolfSSL, the one in WOLFSSL_DIR, or the system's
+rock:
+	@MAKE="$(MAKE)" bash build-aux/rock.sh build "$(WOLFSSL_DIR)"
+rock-install:
+	@MAKE="$(MAKE)" bash build-aux/rock.sh install
 
 demo: deps all
 	@$(RUN_ENV) $(LUA) examples/demo.lua
@@ -139,7 +171,7 @@ check-asan:
 	  $(MAKE) --no-print-directory test-one BUILD=$(BUILD)/asan WOLFSSL=$(WOLFSSL) TUNED_PREFIX=$(TUNED_PREFIX)
 
 # Whole suite under valgrind: no invalid access, no definite leak.
-check-valgrind: all
+check-valgrind: all peers
 	@$(RUN_ENV) WOLFSSL_VALGRIND=1 bash build-aux/run-busted.sh $(LUA)
 
 # Fuzzing: one libFuzzer binary per driver in fuzz/drivers/ (fuzz/harness.c with

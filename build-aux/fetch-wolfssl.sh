@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Fetch a wolfSSL source from Debian's archive, changing nothing on the system: apt runs with
-# a private sources folder, package lists and cache under DEST/apt (no deb-src line is added
-# to /etc/apt, no root needed).
+# a private sources folder, package lists and cache under DEST/apt (build-aux/private-apt.sh).
 #
 #   build-aux/fetch-wolfssl.sh DEST RELEASE
 #
@@ -15,7 +14,6 @@ set -euo pipefail
 
 DEST=${1:?usage: fetch-wolfssl.sh DEST RELEASE}
 RELEASE=${2:?usage: fetch-wolfssl.sh DEST RELEASE}
-MIRROR=${WOLFSSL_APT_MIRROR:-http://deb.debian.org}
 
 # Original tarballs: Debian version that carries it, file, SHA-256 (from the suite's Sources).
 declare -A DEBVER=([5.9.2]=5.9.2-1.2 [5.7.2]=5.7.2-0.1+deb13u2)
@@ -43,43 +41,23 @@ esac
 tree=$(find_tree "$want")
 if [[ -n $tree ]]; then echo "$tree"; exit 0; fi
 
-command -v apt-get >/dev/null || fail "apt-get not found: fetch a wolfSSL $want source yourself and pass WOLFSSL_SRC=dir|tarball"
-mkdir -p "$APT/sources" "$APT/lists/partial" "$APT/cache/archives/partial"
-cat >"$APT/sources/wolfssl-src.sources" <<EOF
-Types: deb-src
-URIs: $MIRROR/debian
-Suites: bookworm trixie sid
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: $MIRROR/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-O=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$APT/sources"
-   -o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT/cache" -o Dir::State::status=/dev/null
-   -o APT::Sandbox::User=root -o Debug::NoLocking=1)
-
-say "apt-get update (private lists in $APT)"
-apt-get "${O[@]}" update >"$LOG" 2>&1 || fail "apt-get update with private lists failed (see $LOG)"
+# shellcheck source=build-aux/private-apt.sh
+. "$(dirname "$0")/private-apt.sh"
+: >"$LOG"
+apt_private "$APT" "$LOG" \
+    || fail "apt-get not found: fetch a wolfSSL $want source yourself and pass WOLFSSL_SRC=dir|tarball"
 
 cd "$DEST"
 if [[ $RELEASE == debian12 ]]; then
     command -v dpkg-source >/dev/null || fail "unpacking Debian's source needs dpkg-dev (apt-get install dpkg-dev)"
-    ver=$(apt-cache "${O[@]}" showsrc wolfssl 2>/dev/null | sed -n 's/^Version: \(5\.5\.4-.*\)/\1/p' | sort -V | tail -n 1)
-    [[ -n $ver ]] || fail "Debian 12's wolfssl 5.5.4 source is not in the archive any more; use WOLFSSL_SRC=dir|tarball"
+    ver=$(apt-cache "${APT_O[@]}" showsrc wolfssl 2>/dev/null | sed -n 's/^Version: \(5\.5\.4-.*\)/\1/p' | sort -V | tail -n 1) || true
+    [[ -n $ver ]] || fail "Debian 12's wolfssl 5.5.4 source is not in the archive (any more, or it could not be reached: see $LOG); use WOLFSSL_SRC=dir|tarball"
     say "apt-get source wolfssl=$ver"
-    apt-get "${O[@]}" source "wolfssl=$ver" >>"$LOG" 2>&1 || fail "apt-get source wolfssl=$ver (see $LOG)"
+    apt-get "${APT_O[@]}" source "wolfssl=$ver" >>"$LOG" 2>&1 || fail "apt-get source wolfssl=$ver (see $LOG)"
 else
     file=wolfssl_$RELEASE.orig.tar.gz
-    say "fetching $file (Debian ${DEBVER[$RELEASE]})"
-    # The .dsc and Debian tarball may be missing from the archive; only the orig tarball matters.
-    apt-get "${O[@]}" source --download-only "wolfssl=${DEBVER[$RELEASE]}" >>"$LOG" 2>&1 || true
-    [[ -f $file ]] || fail "the pinned wolfSSL $RELEASE tarball (Debian ${DEBVER[$RELEASE]}) is no longer in Debian's archive; download wolfssl-$RELEASE-stable.tar.gz from wolfSSL's releases and run: make WOLFSSL_SRC=/path/to/it.tar.gz"
-    echo "${SHA256[$RELEASE]}  $file" | sha256sum -c --quiet - >>"$LOG" 2>&1 \
-        || { rm -f "$file"; fail "$file does not match its pinned SHA-256: refusing it"; }
+    apt_orig wolfssl "${DEBVER[$RELEASE]}" "$file" "${SHA256[$RELEASE]}" \
+        || fail "the pinned wolfSSL $RELEASE tarball (Debian ${DEBVER[$RELEASE]}) is no longer in Debian's archive; download wolfssl-$RELEASE-stable.tar.gz from wolfSSL's releases and run: make WOLFSSL_SRC=/path/to/it.tar.gz"
     tar -xzf "$file" || fail "unpacking $file"
 fi
 tree=$(find_tree "$want")

@@ -126,14 +126,28 @@ function P.serve_one(srv, sctx)
   return conn, sock, ok, err
 end
 
--- accept one `openssl s_client` (args appended) on our fd-mode server.
+-- OpenSSL 3.5 (ML-KEM, X25519MLKEM768), built for the suite by the test setup
+-- (make test-one: build-aux/build-openssl-peer.sh into build/peers/openssl-3.5).
+-- Returns the path of its `openssl`, or nil and why not.
+function P.openssl35()
+  local path = os.getenv("WOLFSSL_TEST_OPENSSL35") or (H.ROOT .. "/build/peers/openssl-3.5/openssl")
+  local f = io.open(path)
+  if not f then
+    return nil, path .. " is missing: make peers (build-aux/build-openssl-peer.sh) did not build it"
+  end
+  f:close()
+  return path
+end
+
+-- accept one `openssl s_client` (args appended; `openssl` names another
+-- binary, e.g. P.openssl35()) on our fd-mode server.
 -- Returns handshake ok, err, the server conn, and s_client's output.
-function P.serve_s_client(sctx, args)
+function P.serve_s_client(sctx, args, openssl)
   local srv = assert(socket.bind("127.0.0.1", 0))
   local _, port = srv:getsockname()
   local out = os.tmpname()
-  local pid = H.spawn(("sh -c 'timeout 10 openssl s_client -connect 127.0.0.1:%d %s </dev/null >%s 2>&1'")
-    :format(port, args, out))
+  local pid = H.spawn(("sh -c 'timeout 10 %s s_client -connect 127.0.0.1:%d %s </dev/null >%s 2>&1'")
+    :format(openssl or "openssl", port, args, out))
   srv:settimeout(5)
   local cl = srv:accept()
   srv:close()
