@@ -217,14 +217,14 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
     /* wolfSSL can report preverify=1 with an error set (hostname via
      * X509_VERIFY_PARAM): an error always counts as a failure here. */
     chain_ok = v.ok = preverify && v.err == 0;
-#ifdef LWL_GUARD_HOSTNAME
-    /* the server's name, checked here rather than by wolfSSL (lwolfssl.h) */
+    /* the server's name, checked here on every release (hostname.c): one
+     * matcher for DNS names and IP addresses (wolfSSL's check_domain_name
+     * takes no IP address or single-label name from 5.9.2 on) */
     if (chain_ok && v.depth == 0 && !c->is_server && c->ctx->check_hostname && c->ctx->verify &&
         c->server_name != NULL && !lwl_check_host(v.cert, c->server_name, strlen(c->server_name))) {
         v.err = DOMAIN_NAME_MISMATCH;
         chain_ok = v.ok = 0;
     }
-#endif
 #ifndef SESSION_CERTS
     lwl_chain_capture(c, store); /* for peer_chain(), whatever verify is */
 #endif

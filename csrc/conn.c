@@ -245,6 +245,13 @@ static int conn_new(lua_State *L) {
     wolfSSL_KeepArrays(c->ssl);
 #endif
     if (!lwl_trace_attach(c)) return luaL_error(L, "out of memory");
+#if defined(WOLFSSL_TLS13) && defined(HAVE_SUPPORTED_CURVES)
+    /* context.c: hybrid + classical key shares (refused by a TLS 1.2-only
+     * connection: then there are none) */
+    if (ctx->key_shares[0] != 0 &&
+        wolfSSL_UseKeyShare(c->ssl, ctx->key_shares[0]) == WOLFSSL_SUCCESS)
+        (void)wolfSSL_UseKeyShare(c->ssl, ctx->key_shares[1]);
+#endif
     if (name != NULL && !ctx->is_server) {
         size_t n = strlen(name);
         c->server_name = (char *)malloc(n + 1);
@@ -257,11 +264,7 @@ static int conn_new(lua_State *L) {
                 WOLFSSL_SUCCESS)
             return luaL_error(L, "cannot send server name '%s'", name);
 #endif
-#ifndef LWL_GUARD_HOSTNAME /* else the verify callback checks the name */
-        if (ctx->check_hostname && ctx->verify &&
-            wolfSSL_check_domain_name(c->ssl, name) != WOLFSSL_SUCCESS)
-            return luaL_error(L, "cannot check server name '%s'", name);
-#endif
+        /* (the verify callback checks the name: callbacks.c) */
     }
     if (alpn != NULL && *alpn) {
 #ifdef HAVE_ALPN
@@ -342,7 +345,7 @@ static int transport_ended(lua_State *L, lwl_Conn *c, int code) {
 
 /* The result of a wolfSSL call that returned ret <= 0. */
 static int io_result(lua_State *L, lwl_Conn *c, int ret) {
-    int err = wolfSSL_get_error(c->ssl, ret);
+    int err = lwl_get_error(c->ssl, ret);
     char msg[512];
     const char *kind;
     if (c->cb_error && !lwl_callback_report(c)) c->cb_error = 0; /* no memory: as below */
@@ -614,7 +617,7 @@ static int await_close_notify(lua_State *L, lwl_Conn *c) {
             lua_pushliteral(L, "out of memory");
             return -2;
         }
-        err = wolfSSL_get_error(c->ssl, ret);
+        err = lwl_get_error(c->ssl, ret);
         if (c->cb_error || err != WOLFSSL_ERROR_ZERO_RETURN) {
             /* the transport ended: nothing more can come (read() says how) */
             if (!c->cb_error && (c->transport_end || c->transport_reset)) return 1;

@@ -42,6 +42,9 @@ static int context_new(lua_State *L) {
     wolfSSL_CTX_set_verify(c->ctx, is_server ? WOLFSSL_VERIFY_NONE : WOLFSSL_VERIFY_PEER,
                            lwl_verify_cb);
     if (is_server) lwl_policy_install(c->ctx);
+#ifdef LWL_NO_RENEGOTIATION
+    wolfSSL_CTX_set_options(c->ctx, LWL_NO_RENEGOTIATION); /* until renegotiation = "allow" */
+#endif
     return 1;
 }
 
@@ -100,6 +103,76 @@ static int ctx_ciphers(lua_State *L) {
                       "no usable cipher suite in the list");
 }
 
+/* set1_curves_list first: in 5.5.4 only it knows "X25519"/"X448", and it
+ * sets the TLS 1.3 key share order (ssl.c); from 5.9.2 it takes curves only,
+ * and set1_groups_list also takes the ML-KEM hybrids. */
+static int set_groups(WOLFSSL_CTX *ctx, char *list) {
+    return wolfSSL_CTX_set1_curves_list(ctx, list) == WOLFSSL_SUCCESS ||
+           wolfSSL_CTX_set1_groups_list(ctx, list) == WOLFSSL_SUCCESS;
+}
+
+/* A list was refused: name the first group this build does not take. */
+static int groups_refused(lua_State *L, const char *list, int is_server) {
+    static const char *const hybrids[] = {"X25519MLKEM768", "SecP256r1MLKEM768",
+                                          "SecP384r1MLKEM1024", NULL};
+    WOLFSSL_CTX *probe = wolfSSL_CTX_new(is_server ? wolfSSLv23_server_method()
+                                                   : wolfSSLv23_client_method());
+    char name[64];
+    const char *p = list;
+    while (probe != NULL && *p) {
+        size_t n = strcspn(p, ":"), i;
+        int ok = 0;
+        if (n > 0 && n < sizeof name) {
+            memcpy(name, p, n);
+            name[n] = '\0';
+            ok = set_groups(probe, name);
+        }
+        if (!ok) {
+            wolfSSL_CTX_free(probe);
+            for (i = 0; hybrids[i] && n < sizeof name; i++)
+                if (strcmp(name, hybrids[i]) == 0)
+                    break;
+            lua_pushnil(L);
+            if (n < sizeof name && hybrids[i])
+                lua_pushfstring(L, "group '%s' needs ML-KEM, which this wolfSSL build lacks "
+                                   "(features.mlkem is false)", name);
+            else
+                lua_pushfstring(L, "unknown or unsupported group '%s'",
+                                n < sizeof name ? name : "?");
+            return 2;
+        }
+        p += n + (p[n] == ':');
+    }
+    wolfSSL_CTX_free(probe);
+    return lwl_fail(L, "unknown or unsupported group in the list");
+}
+
+/* The TLS IANA number of a group name as the groups option passes it. */
+static unsigned short group_id(const char *name, size_t n) {
+    static const struct { const char *name; unsigned short id; } ids[] = {
+        {"X25519MLKEM768", 4588}, {"SecP256r1MLKEM768", 4587}, {"SecP384r1MLKEM1024", 4589},
+        {"X25519", 29}, {"P-256", 23}, {"P-384", 24}, {"P-521", 25}};
+    size_t i;
+    for (i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (strlen(ids[i].name) == n && memcmp(ids[i].name, name, n) == 0) return ids[i].id;
+    return 0;
+}
+
+/* A client whose first group is a post-quantum hybrid also sends a key share
+ * for the next group of its list, as browsers do (X25519MLKEM768 + X25519):
+ * a server without ML-KEM then answers at once, with no HelloRetryRequest. */
+static void pick_key_shares(lwl_Context *c, const char *list) {
+    size_t n = strcspn(list, ":");
+    unsigned short first = group_id(list, n), second = 0;
+    memset(c->key_shares, 0, sizeof c->key_shares);
+    if (c->is_server || first < 4587 || first > 4589 || list[n] != ':') return;
+    list += n + 1;
+    second = group_id(list, strcspn(list, ":"));
+    if (second == 0 || second >= 4587) return;
+    c->key_shares[0] = first;
+    c->key_shares[1] = second;
+}
+
 static int ctx_groups(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
     size_t len;
@@ -107,10 +180,12 @@ static int ctx_groups(lua_State *L) {
     char buf[256];
     if (len >= sizeof buf) return lwl_fail(L, "group list too long");
     memcpy(buf, list, len + 1);
-    /* set1_curves_list, not set1_groups_list: in 5.5.4 only the former knows
-     * "X25519"/"X448"; it also sets the TLS 1.3 key share order (ssl.c) */
-    return ok_or_fail(L, wolfSSL_CTX_set1_curves_list(c->ctx, buf) == WOLFSSL_SUCCESS,
-                      "unknown or unsupported group in the list");
+    if (set_groups(c->ctx, buf)) {
+        pick_key_shares(c, list);
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    return groups_refused(L, list, c->is_server);
 }
 
 static int format_of(lua_State *L, int idx) {
@@ -279,6 +354,9 @@ static int ctx_post_handshake_auth(lua_State *L) {
 static int ctx_renegotiation(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
 #ifdef HAVE_SECURE_RENEGOTIATION
+#ifdef LWL_NO_RENEGOTIATION
+    wolfSSL_CTX_clear_options(c->ctx, LWL_NO_RENEGOTIATION);
+#endif
     return ok_or_fail(L, wolfSSL_CTX_UseSecureRenegotiation(c->ctx) == WOLFSSL_SUCCESS,
                       "could not enable secure renegotiation");
 #else

@@ -189,6 +189,12 @@ static const struct {
     {ECC_KEY_SIZE_E, "peer's key is too small"},
 };
 
+int lwl_get_error(WOLFSSL *ssl, int ret) {
+    int err = wolfSSL_get_error(ssl, ret);
+    if (err == WOLFSSL_ERROR_SYSCALL && wolfSSL_state(ssl) < 0) err = wolfSSL_state(ssl);
+    return err;
+}
+
 const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
     WOLFSSL_ALERT_HISTORY h;
     memset(&h, 0, sizeof h);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "compat.h"
+#include "wolfcompat.h" /* release quirks: LWL_GUARD_*, ... */
 
 #define LWL_CONTEXT "wolfssl.Context"
 #define LWL_CONN "wolfssl.Connection"
@@ -27,6 +28,8 @@ typedef struct lwl_Context {
     unsigned callbacks;   /* LWL_CB_* bits: which Lua callbacks are set */
     struct lwl_TicketKeys *tickets; /* session.c: ticket keys (C memory, wiped on free) */
     unsigned char trust[32]; /* session.c: fingerprint of the trust settings */
+    unsigned short key_shares[2]; /* client: a hybrid group and the classical one sent
+                                   * beside it (context.c), or zeros: wolfSSL's one */
 } lwl_Context;
 
 enum {
@@ -109,12 +112,7 @@ void lwl_x509_open(lua_State *L);
 void lwl_cert_cn(WOLFSSL_X509 *x, char *buf, size_t sz); /* "CN=..." or "" */
 
 /* ---- hostname.c ---- */
-/* wolfSSL's host matcher (MatchDomainName) reads past the host name for
- * wildcards it cannot place until PR 10119 (in 5.9.2): before that, names
- * are matched here and wolfSSL's matcher is never called. */
-#if LIBWOLFSSL_VERSION_HEX < 0x05009002
-#define LWL_GUARD_HOSTNAME 1
-#endif
+/* (LWL_GUARD_HOSTNAME: see wolfcompat.h) */
 /* Does x name host (DNS name with wildcards, or IP address)? */
 int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
 
@@ -183,6 +181,9 @@ int lwl_verify_code(int code);
 const char *lwl_alert_name(int code);
 /* Describe the failure `err` (from wolfSSL_get_error) into buf; returns kind */
 const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz);
+/* wolfSSL_get_error, with wolfSSL's own code where it answers OpenSSL's
+ * SSL_ERROR_SYSCALL (5.9.2 does for no shared cipher and a closed transport) */
+int lwl_get_error(WOLFSSL *ssl, int ret);
 /* Store {kind, message, code, alert, traceback} as the connection's last error */
 void lwl_set_last_error(lua_State *L, int self, const char *kind,
                         const char *msg, int code, int alert);

@@ -152,7 +152,7 @@ static int conn_ocsp_status(lua_State *L) {
         }
         return 1;
     }
-    err = wolfSSL_get_error(c->ssl, 0);
+    err = lwl_get_error(c->ssl, 0);
     if (err == OCSP_CERT_REVOKED || c->vfy_err == OCSP_CERT_REVOKED) {
         lua_pushliteral(L, "revoked");
         return 1;

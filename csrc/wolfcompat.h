@@ -1,0 +1,35 @@
+/* wolfcompat.h: which wolfSSL release is in use, decided once at build time.
+ * Each quirk of an old release gets one LWL_* switch here, set from a
+ * configure macro or the version of the headers compiled against; the code
+ * that works around it tests the switch, so the workaround applies only
+ * where that release needs it (notes/wolfssl-5.5.4-behaviour.md). */
+#ifndef LWOLFSSL_WOLFCOMPAT_H
+#define LWOLFSSL_WOLFCOMPAT_H
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/openssl/ssl.h> /* SSL_OP_NO_RENEGOTIATION, where it exists */
+#include <wolfssl/version.h>
+
+/* wolfSSL's host matcher (MatchDomainName) reads past the host name for
+ * wildcards it cannot place until PR 10119 (in 5.9.2): before that, names
+ * are matched by hostname.c and wolfSSL's matcher is never called. */
+#if LIBWOLFSSL_VERSION_HEX < 0x05009002
+#define LWL_GUARD_HOSTNAME 1
+#endif
+
+/* wolfSSL_d2i_SSL_SESSION copies the lengths it reads into fixed fields
+ * without checking them before 5.9.2 (5.5.4: heap overflows, found by
+ * fuzzing; 5.9.2 checks each): session.c walks the layout first. */
+#if LIBWOLFSSL_VERSION_HEX < 0x05009002
+#define LWL_GUARD_SESSION_LAYOUT 1
+#endif
+
+/* With secure renegotiation compiled in, wolfSSL follows a peer's request
+ * unless the option says no (then: a no_renegotiation warning, and the
+ * connection goes on). renegotiation = "refuse" sets it on every context. */
+#if defined(HAVE_SECURE_RENEGOTIATION) && defined(SSL_OP_NO_RENEGOTIATION)
+#define LWL_NO_RENEGOTIATION SSL_OP_NO_RENEGOTIATION
+#endif
+
+#endif
