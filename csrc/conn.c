@@ -252,6 +252,10 @@ static int conn_new(lua_State *L) {
         wolfSSL_UseKeyShare(c->ssl, ctx->key_shares[0]) == WOLFSSL_SUCCESS)
         (void)wolfSSL_UseKeyShare(c->ssl, ctx->key_shares[1]);
 #endif
+#if defined(HAVE_OCSP) && defined(HAVE_CERTIFICATE_STATUS_REQUEST)
+    if (ctx->ocsp_request && wolfSSL_UseOCSPStapling(c->ssl, WOLFSSL_CSR_OCSP, 0) != WOLFSSL_SUCCESS)
+        return luaL_error(L, "cannot request OCSP stapling (out of memory?)");
+#endif
     if (name != NULL && !ctx->is_server) {
         size_t n = strlen(name);
         c->server_name = (char *)malloc(n + 1);
@@ -804,7 +808,14 @@ static int conn_server_name(lua_State *L) {
 
 static int conn_peer_certificate(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
-    WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(c->ssl); /* a new object: ours */
+    WOLFSSL_X509 *x;
+#ifndef SESSION_CERTS
+    /* features.session_certs = false: a resumed connection has no peer
+     * certificate, on every release (5.9.2's server keeps the client's in
+     * its tickets, 5.5.4's does not) */
+    if (wolfSSL_session_reused(c->ssl)) return push_nil(L);
+#endif
+    x = wolfSSL_get_peer_certificate(c->ssl); /* a new object: ours */
     if (x == NULL) return push_nil(L);
     lwl_x509_push(L, x);
     return 1;

@@ -339,7 +339,9 @@ static int ctx_sessions(lua_State *L) {
 static int ctx_post_handshake_auth(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
 #ifdef WOLFSSL_POST_HANDSHAKE_AUTH
-    if (!c->is_server)
+    int max = wolfSSL_CTX_get_max_proto_version(c->ctx);
+    /* TLS 1.3 only: nothing to offer below it (5.9.2 refuses the call there) */
+    if (!c->is_server && (max <= 0 || max >= TLS1_3_VERSION))
         return ok_or_fail(L, wolfSSL_CTX_allow_post_handshake_auth(c->ctx) == 0,
                           "could not enable post-handshake authentication");
     lua_pushboolean(L, 1);

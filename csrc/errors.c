@@ -208,6 +208,12 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
     }
     if (err == FATAL_ERROR) {
         int a = h.last_rx.code;
+        if (c->done && c->is_server && h.last_tx.code == 100) {
+            /* we answered a renegotiating ClientHello with no_renegotiation
+             * (wolfSSL with secure renegotiation) and the peer gave up */
+            snprintf(buf, sz, "peer asked to renegotiate (TLS 1.2 renegotiation is refused)");
+            return "renegotiation";
+        }
         if (a == 70)
             snprintf(buf, sz, "no shared protocol version: peer sent alert protocol_version");
         else if (a == 40 && !c->is_server && wolfSSL_get_certificate(c->ssl) == NULL)

@@ -28,6 +28,7 @@ typedef struct lwl_Context {
     unsigned callbacks;   /* LWL_CB_* bits: which Lua callbacks are set */
     struct lwl_TicketKeys *tickets; /* session.c: ticket keys (C memory, wiped on free) */
     unsigned char trust[32]; /* session.c: fingerprint of the trust settings */
+    int ocsp_request;     /* trust.c: a client that asks for a stapled OCSP response */
     unsigned short key_shares[2]; /* client: a hybrid group and the classical one sent
                                    * beside it (context.c), or zeros: wolfSSL's one */
 } lwl_Context;
@@ -112,7 +113,6 @@ void lwl_x509_open(lua_State *L);
 void lwl_cert_cn(WOLFSSL_X509 *x, char *buf, size_t sz); /* "CN=..." or "" */
 
 /* ---- hostname.c ---- */
-/* (LWL_GUARD_HOSTNAME: see wolfcompat.h) */
 /* Does x name host (DNS name with wildcards, or IP address)? */
 int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
 

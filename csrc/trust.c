@@ -34,11 +34,13 @@ static int ctx_crl(lua_State *L) {
     const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 2, &len);
     const char *fmt = luaL_checkstring(L, 3);
 #ifdef HAVE_CRL
-    int type = strcmp(fmt, "der") == 0 ? WOLFSSL_FILETYPE_ASN1 : WOLFSSL_FILETYPE_PEM;
+    int type = strcmp(fmt, "der") == 0 ? WOLFSSL_FILETYPE_ASN1 : WOLFSSL_FILETYPE_PEM, r;
     if (wolfSSL_CTX_EnableCRL(c->ctx, WOLFSSL_CRL_CHECKALL) != WOLFSSL_SUCCESS)
         return lwl_fail(L, "could not enable CRL checking");
-    return ok_or_fail(L, wolfSSL_CTX_LoadCRLBuffer(c->ctx, data, (long)len, type) ==
-                             WOLFSSL_SUCCESS,
+    r = wolfSSL_CTX_LoadCRLBuffer(c->ctx, data, (long)len, type);
+    /* 5.9.2 keeps one CRL per issuer and refuses one no newer than it has
+     * (DUPE_ENTRY_E): the newest is in force, as when both are kept */
+    return ok_or_fail(L, r == WOLFSSL_SUCCESS || r == LWL_DUPE_ENTRY_E,
                       "not a valid CRL (or its issuer is not a trusted CA: load cafile first)");
 #else
     (void)c; (void)data; (void)fmt;
@@ -56,6 +58,8 @@ static int ctx_ocsp_client(lua_State *L) {
         return lwl_fail(L, "could not enable OCSP stapling");
     if (require && wolfSSL_CTX_EnableOCSPMustStaple(c->ctx) != WOLFSSL_SUCCESS)
         return lwl_fail(L, "could not require OCSP stapling");
+    c->ocsp_request = 1; /* and per connection (conn.c): 5.9.2's TLS 1.3 client
+                          * knows only its own request when the staple comes */
     lua_pushboolean(L, 1);
     return 1;
 #else
@@ -140,6 +144,17 @@ static int conn_ocsp_status(lua_State *L) {
     byte date[MAX_DATE_SIZE + 1];
     int fmt = 0, err;
     struct tm tm;
+    /* a failure first: 5.9.2 also dates a revoked or unknown response */
+    err = lwl_get_error(c->ssl, 0);
+    if (err == OCSP_CERT_REVOKED || c->vfy_err == OCSP_CERT_REVOKED) {
+        lua_pushliteral(L, "revoked");
+        return 1;
+    }
+    if (err == BAD_CERTIFICATE_STATUS_ERROR || err == OCSP_CERT_UNKNOWN ||
+        c->vfy_err == BAD_CERTIFICATE_STATUS_ERROR || c->vfy_err == OCSP_CERT_UNKNOWN) {
+        lua_pushliteral(L, "unknown");
+        return 1;
+    }
     memset(date, 0, sizeof date);
     if (wolfSSL_get_ocsp_producedDate(c->ssl, date, sizeof date, &fmt) == 0) {
         lua_pushliteral(L, "good");
@@ -150,16 +165,6 @@ static int conn_ocsp_status(lua_State *L) {
             lua_pushstring(L, iso);
             return 2;
         }
-        return 1;
-    }
-    err = lwl_get_error(c->ssl, 0);
-    if (err == OCSP_CERT_REVOKED || c->vfy_err == OCSP_CERT_REVOKED) {
-        lua_pushliteral(L, "revoked");
-        return 1;
-    }
-    if (err == BAD_CERTIFICATE_STATUS_ERROR || err == OCSP_CERT_UNKNOWN ||
-        c->vfy_err == BAD_CERTIFICATE_STATUS_ERROR || c->vfy_err == OCSP_CERT_UNKNOWN) {
-        lua_pushliteral(L, "unknown");
         return 1;
     }
 #else

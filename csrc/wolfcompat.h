@@ -11,13 +11,6 @@
 #include <wolfssl/openssl/ssl.h> /* SSL_OP_NO_RENEGOTIATION, where it exists */
 #include <wolfssl/version.h>
 
-/* wolfSSL's host matcher (MatchDomainName) reads past the host name for
- * wildcards it cannot place until PR 10119 (in 5.9.2): before that, names
- * are matched by hostname.c and wolfSSL's matcher is never called. */
-#if LIBWOLFSSL_VERSION_HEX < 0x05009002
-#define LWL_GUARD_HOSTNAME 1
-#endif
-
 /* wolfSSL_d2i_SSL_SESSION copies the lengths it reads into fixed fields
  * without checking them before 5.9.2 (5.5.4: heap overflows, found by
  * fuzzing; 5.9.2 checks each): session.c walks the layout first. */
@@ -31,5 +24,9 @@
 #if defined(HAVE_SECURE_RENEGOTIATION) && defined(SSL_OP_NO_RENEGOTIATION)
 #define LWL_NO_RENEGOTIATION SSL_OP_NO_RENEGOTIATION
 #endif
+
+/* DUPE_ENTRY_E (error-ssl.h, an enum): a CRL no newer than the one loaded
+ * for its issuer (5.9.2). The number is unused in 5.5.4, which keeps both. */
+#define LWL_DUPE_ENTRY_E (-334)
 
 #endif
