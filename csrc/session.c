@@ -955,6 +955,15 @@ static void collect_key(lua_State *L, void *ud) {
     a->found = a->name == NULL || memcmp(a->got.name, a->name, WOLFSSL_TICKET_NAME_SZ) == 0;
 }
 
+/* A ticket under an older key: resume, and have a new ticket made under the
+ * newest. TLS 1.3 servers send a new ticket after every handshake, and from
+ * 5.9.2 on a TLS 1.3 ticket resumes only when the answer is OK (CREATE
+ * declines it); TLS 1.2 needs CREATE to reissue. */
+static int renew(WOLFSSL *ssl) {
+    return wolfSSL_version(ssl) == TLS1_3_VERSION ? WOLFSSL_TICKET_RET_OK
+                                                   : WOLFSSL_TICKET_RET_CREATE;
+}
+
 static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
                      unsigned char iv[WOLFSSL_TICKET_IV_SZ],
                      unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc, unsigned char *ticket,
@@ -991,7 +1000,7 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
     for (i = 0; i < tk->n; i++) {
         if (memcmp(tk->k[i].name, key_name, WOLFSSL_TICKET_NAME_SZ) == 0) {
             use = &tk->k[i];
-            ret = i == 0 ? WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;
+            ret = i == 0 ? WOLFSSL_TICKET_RET_OK : renew(ssl);
             break;
         }
     }
@@ -1007,7 +1016,7 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
         if (ask.found) {
             use = &ask.got;
             /* the newest key is the one new tickets use: reissue */
-            ret = WOLFSSL_TICKET_RET_CREATE;
+            ret = renew(ssl);
         } else {
             memcpy(tk->neg[tk->neg_next], key_name, WOLFSSL_TICKET_NAME_SZ);
             tk->neg_time[tk->neg_next] = now;
