@@ -225,6 +225,12 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
         v.err = DOMAIN_NAME_MISMATCH;
         chain_ok = v.ok = 0;
     }
+    /* 5.9.2 asks again, without the error, about a certificate whose failure
+     * on_verify accepted: on_verify was asked once (as with 5.5.4) */
+    if (c->vfy_overridden == v.depth + 1 && chain_ok) {
+        c->vfy_overridden = 0;
+        return 1;
+    }
 #ifndef SESSION_CERTS
     lwl_chain_capture(c, store); /* for peer_chain(), whatever verify is */
 #endif
@@ -246,6 +252,7 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
             lwl_cert_cn(v.cert, c->vfy_subject, sizeof c->vfy_subject);
         }
     }
+    if (!chain_ok && v.ok) c->vfy_overridden = v.depth + 1;
     if (!chain_ok && c->vfy_err == 0) { /* remember the first failure, even if overridden */
         c->vfy_err = v.err ? v.err : -1;
         c->vfy_depth = v.depth;

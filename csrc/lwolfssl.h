@@ -87,6 +87,7 @@ typedef struct lwl_Conn {
     const char *step;     /* last handshake step seen, for state() */
     /* first verification failure seen by the verify callback */
     int vfy_err, vfy_depth;
+    int vfy_overridden;   /* callbacks.c: 1 + depth whose failure on_verify accepted */
     char vfy_subject[128];
     char *server_name;    /* client: the name to check; malloc'd */
     lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify

@@ -198,6 +198,12 @@ void lwl_trust_open(lua_State *L) {
         lua_pushboolean(L, 0);
 #endif
         lua_setfield(L, -2, "ocsp_staple_tls13");
+#if defined(LWL_STAPLE_SERVER) && !defined(LWL_STAPLE_TLS12_PROMISES)
+        lua_pushboolean(L, 1);
+#else
+        lua_pushboolean(L, 0);
+#endif
+        lua_setfield(L, -2, "ocsp_staple_optional_tls12");
         lua_pushboolean(L, 0); /* the client never sees the stapled bytes in 5.5.4 */
         lua_setfield(L, -2, "ocsp_response_der");
     }

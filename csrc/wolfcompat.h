@@ -29,4 +29,12 @@
  * for its issuer (5.9.2). The number is unused in 5.5.4, which keeps both. */
 #define LWL_DUPE_ENTRY_E (-334)
 
+/* A TLS 1.2 server of 5.5.4 promises a staple (status_request answered)
+ * before it asks for one, so a staple function that returns nil fails even
+ * a client that only requests stapling; 5.9.2 asks first.
+ * features.ocsp_staple_optional_tls12 says which. */
+#if LIBWOLFSSL_VERSION_HEX <= 0x05005004
+#define LWL_STAPLE_TLS12_PROMISES 1
+#endif
+
 #endif
