@@ -63,7 +63,8 @@ O=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$APT/sources"
    -o APT::Sandbox::User=root -o Debug::NoLocking=1)
 
 say "apt-get update (private lists in $APT)"
-apt-get "${O[@]}" update >"$LOG" 2>&1 || fail "apt-get update with private lists failed (see $LOG)"
+apt-get "${O[@]}" update >"$LOG" 2>&1 \
+    || fail "apt-get update with private lists failed (see $LOG): no access to Debian's archive? Download wolfSSL $want's source yourself and run: make WOLFSSL_SRC=/path/to/wolfssl-$want-stable.tar.gz"
 
 cd "$DEST"
 if [[ $RELEASE == debian12 ]]; then
