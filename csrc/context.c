@@ -182,6 +182,7 @@ static int ctx_groups(lua_State *L) {
     memcpy(buf, list, len + 1);
     if (set_groups(c->ctx, buf)) {
         pick_key_shares(c, list);
+        c->group_bits = lwl_group_bits(list);
         lua_pushboolean(L, 1);
         return 1;
     }

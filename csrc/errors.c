@@ -206,6 +206,10 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
                  c->first[0], c->first[1], c->first[2]);
         return "protocol";
     }
+    if (c->no_shared_group) { /* policy.c */
+        snprintf(buf, sz, "no shared key exchange group");
+        return "protocol";
+    }
     if (err == FATAL_ERROR) {
         int a = h.last_rx.code;
         if (c->done && c->is_server && h.last_tx.code == 100) {

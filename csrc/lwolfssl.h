@@ -29,6 +29,7 @@ typedef struct lwl_Context {
     struct lwl_TicketKeys *tickets; /* session.c: ticket keys (C memory, wiped on free) */
     unsigned char trust[32]; /* session.c: fingerprint of the trust settings */
     int ocsp_request;     /* trust.c: a client that asks for a stapled OCSP response */
+    unsigned group_bits;  /* policy.c: the groups option, as lwl_group_bits gives it */
     unsigned short key_shares[2]; /* client: a hybrid group and the classical one sent
                                    * beside it (context.c), or zeros: wolfSSL's one */
 } lwl_Context;
@@ -100,6 +101,7 @@ typedef struct lwl_Conn {
     unsigned hello_groups; /* policy.c: the curves the client's ClientHello listed */
     unsigned char *hello; size_t hello_len; /* policy.c: the first record, until whole */
     const char *refused_curve; /* policy.c: our certificate's curve, not offered by the client */
+    int no_shared_group;  /* policy.c: a TLS 1.3 ClientHello with none of our groups */
 } lwl_Conn;
 
 lwl_Conn *lwl_checkconn(lua_State *L, int idx);
@@ -153,6 +155,8 @@ void lwl_chain_free(lwl_Conn *c);
 
 /* ---- policy.c: server rules wolfSSL lacks (installed on every server CTX) ---- */
 void lwl_policy_install(WOLFSSL_CTX *ctx);
+/* policy.c: a group list (names as wolfSSL takes them, colon-separated) as bits */
+unsigned lwl_group_bits(const char *list);
 void lwl_policy_received(lwl_Conn *c, const unsigned char *buf, size_t n); /* io_recv, servers */
 void lwl_policy_free(lwl_Conn *c); /* conn_free */
 
