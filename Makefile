@@ -6,6 +6,8 @@
 #   make env        print the LUA_PATH/LUA_CPATH exports to run Lua from this checkout
 #   make docs       the LDoc reference in doc/html/ (prints only LDoc's warnings)
 #   make bench      benchmarks against our C loop and LuaSec
+#   make bench-ir   instructions per operation (callgrind), C loop against the binding
+#   make bench-server  server CPU per handshake: nginx, the Lua server, our C server
 #   make fuzz       libFuzzer targets (clang-14, ASan+UBSan, ASan-built wolfSSL), each
 #                   run FUZZ_SECS seconds (default 60); crashes land in fuzz/regressions/
 #   make fuzz-corpus  remake the seed corpora (fuzz/corpus/) from real handshakes
@@ -65,7 +67,7 @@ RUN_ENV = LUA_PATH="$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;$(ROOT)/spec/?.lua;
           LUA_CPATH="$(ROOT)/$(OUT)/?.so;;" WOLFSSL_TEST_LUA=$(LUA) \
           WOLFSSL_TEST_BUILD=$(WOLFSSL)
 
-.PHONY: all deps env test test-one demo bench bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
+.PHONY: all deps env test test-one demo bench bench-ir bench-server bench-resume install clean check-asan check-valgrind docs fixtures wolfssl \
         fuzz fuzz-build fuzz-corpus
 
 all: $(MODULE)
@@ -96,7 +98,7 @@ $(TUNED_PREFIX)/.stamp: build-aux/build-wolfssl.sh build-aux/fetch-wolfssl.sh $(
 DEB_PACKAGES = gcc make pkg-config libwolfssl-dev lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev \
   lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev lua-busted luarocks lua-socket lua-sec \
   lua-luv lua-ldoc lua-discount nginx-light libnginx-mod-http-lua redis-server openssl gnutls-bin curl \
-  valgrind clang dpkg-dev autoconf automake libtool testssl.sh
+  valgrind clang libclang-rt-14-dev dpkg-dev autoconf automake libtool testssl.sh tshark
 deps:
 	@bash build-aux/deps.sh $(DEB_PACKAGES)
 
@@ -105,21 +107,33 @@ test-one: all
 	@$(RUN_ENV) bash build-aux/run-busted.sh $(LUA)
 
 # make test: Lua 5.4 and LuaJIT on the tuned build, Lua 5.4 on the system
-# build, and a smoke pass on Lua 5.1 and 5.3; one summary line at the end.
+# build, and a smoke pass on Lua 5.1 and 5.3; the three whole runs at once
+# (the suite mostly waits on peers), every module built first; one summary
+# line at the end.
 test: deps
 	@rm -f $(BUILD)/test-results
-	@$(MAKE) --no-print-directory test-one LUA=lua5.4 WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results
-	@$(MAKE) --no-print-directory test-one LUA=luajit WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results
-	@if [ "$(WOLFSSL)" != system ]; then $(MAKE) --no-print-directory test-one LUA=lua5.4 WOLFSSL=system RESULTS=$(ROOT)/$(BUILD)/test-results; fi
-	@$(MAKE) --no-print-directory test-one LUA=lua5.1 WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results SPECS="spec/00-smoke_spec.lua"
-	@$(MAKE) --no-print-directory test-one LUA=lua5.3 WOLFSSL=$(WOLFSSL) RESULTS=$(ROOT)/$(BUILD)/test-results SPECS="spec/00-smoke_spec.lua"
-	@bash build-aux/summary.sh $(BUILD)/test-results
+	@$(MAKE) --no-print-directory all LUA=lua5.4 WOLFSSL=$(WOLFSSL)
+	@$(MAKE) --no-print-directory all LUA=luajit WOLFSSL=$(WOLFSSL)
+	@if [ "$(WOLFSSL)" != system ]; then $(MAKE) --no-print-directory all LUA=lua5.4 WOLFSSL=system; fi
+	@$(MAKE) --no-print-directory all LUA=lua5.1 WOLFSSL=$(WOLFSSL)
+	@$(MAKE) --no-print-directory all LUA=lua5.3 WOLFSSL=$(WOLFSSL)
+	@MAKE="$(MAKE)" bash build-aux/test-streams.sh $(ROOT)/$(BUILD)/test-results \
+	  "lua5.4 $(WOLFSSL);lua5.1 $(WOLFSSL) spec/00-smoke_spec.lua;lua5.3 $(WOLFSSL) spec/00-smoke_spec.lua" \
+	  "luajit $(WOLFSSL)" $(if $(filter system,$(WOLFSSL)),,"lua5.4 system")
 
 demo: deps all
 	@$(RUN_ENV) $(LUA) examples/demo.lua
 
 bench: deps all
 	@$(MAKE) --no-print-directory -C bench ROOT=$(ROOT) LUA=$(LUA) BUILD=$(ROOT)/$(BUILD) WOLFSSL=$(WOLFSSL)
+
+# server CPU per handshake: nginx against the Lua server and our C server (TCP)
+bench-server: all
+	@$(MAKE) --no-print-directory -C bench server ROOT=$(ROOT) LUA=$(LUA) BUILD=$(ROOT)/$(BUILD) WOLFSSL=$(WOLFSSL)
+
+# instructions per operation (callgrind): C loop against the binding, memory mode
+bench-ir: all
+	@$(MAKE) --no-print-directory -C bench ir ROOT=$(ROOT) LUA=$(LUA) BUILD=$(ROOT)/$(BUILD) WOLFSSL=$(WOLFSSL)
 
 # full vs resumed handshakes per second (TLS 1.3 / 1.2 tickets / 1.2 ids), memory mode
 bench-resume: all

@@ -1,196 +1,25 @@
-/* conn.c: the wolfssl.Connection userdata (a WOLFSSL).
+/* conn.c: the wolfssl.Connection userdata (a WOLFSSL), and its method table:
+ * every connection method is registered here, whichever file implements it.
  *
- * I/O always goes through our own callbacks: in memory mode they only move
- * bytes between C queues (feed/drain), so Lua code can yield between calls; in
- * fd mode they call recv/send on the descriptor. No Lua runs inside them. */
+ * Every wolfSSL operation on a connection goes through one call path: enter
+ * (the Lua state is known to callbacks), run (the wolfSSL call, then the
+ * trace flush), the result mapped (io_result), leave. Bytes move through the
+ * connection's transport (transport.c). */
 #include "lwolfssl.h"
 
+#include <wolfssl/error-ssl.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define READ_CHUNK 16384 /* one TLS record of plaintext */
-
-/* ---- byte queues ---- */
-
-/* A queue whose cap is 0 but p is set borrows the bytes of a Lua string
- * (conn:feed keeps the string alive in the uservalue): no copy until more
- * bytes arrive before it is used up. */
-static int buf_own(lwl_Buf *b, size_t extra) {
-    size_t cap = 4096;
-    unsigned char *p;
-    while (cap < b->len + extra) cap *= 2;
-    p = (unsigned char *)malloc(cap);
-    if (p == NULL) return 0;
-    memcpy(p, b->p + b->head, b->len);
-    b->p = p;
-    b->head = 0;
-    b->cap = cap;
-    return 1;
-}
-
-static int buf_append(lwl_Buf *b, const void *data, size_t n) {
-    if (b->cap == 0 && b->p != NULL && !buf_own(b, n)) return 0;
-    if (b->head + b->len + n > b->cap) {
-        if (b->head > 0) { /* slide down before growing */
-            memmove(b->p, b->p + b->head, b->len);
-            b->head = 0;
-        }
-        if (b->len + n > b->cap) {
-            size_t cap = b->cap ? b->cap : 4096;
-            unsigned char *p;
-            while (cap < b->len + n) cap *= 2;
-            p = (unsigned char *)realloc(b->p, cap);
-            if (p == NULL) return 0;
-            b->p = p;
-            b->cap = cap;
-        }
-    }
-    memcpy(b->p + b->head + b->len, data, n);
-    b->len += n;
-    return 1;
-}
-
-/* Take n bytes from the front; an emptied queue gives its memory back so idle
- * connections stay small. */
-static void buf_consume(lwl_Buf *b, size_t n) {
-    b->head += n;
-    b->len -= n;
-    if (b->len == 0) {
-        if (b->cap) free(b->p);
-        b->p = NULL;
-        b->head = b->cap = 0;
-    }
-}
-
-static void buf_free(lwl_Buf *b) {
-    if (b->cap) free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-/* ---- I/O callbacks (no Lua here) ---- */
-
-static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
-    lwl_Conn *c = (lwl_Conn *)ud;
-    (void)ssl;
-    if (c->fd >= 0) {
-        for (;;) {
-            ssize_t n = recv(c->fd, buf, (size_t)sz, 0);
-            if (n > 0) {
-                if (c->nrecv < sizeof c->first) {
-                    size_t k = sizeof c->first - c->nrecv;
-                    memcpy(c->first + c->nrecv, buf, (size_t)n < k ? (size_t)n : k);
-                }
-                c->nrecv += (size_t)n;
-                if (c->is_server && !c->done) lwl_policy_received(c, (const unsigned char *)buf, (size_t)n);
-                if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, (int)n);
-                return (int)n;
-            }
-            if (n == 0) {
-                c->transport_end = 1;
-                return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-            }
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_READ;
-            if (errno == ECONNRESET) {
-                c->transport_reset = 1;
-                return WOLFSSL_CBIO_ERR_CONN_RST;
-            }
-            return WOLFSSL_CBIO_ERR_GENERAL;
-        }
-    }
-    if (c->in.len == 0) {
-        if (!c->eof) return WOLFSSL_CBIO_ERR_WANT_READ;
-        c->transport_end = 1;
-        return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-    }
-    if ((size_t)sz > c->in.len) sz = (int)c->in.len;
-    memcpy(buf, c->in.p + c->in.head, (size_t)sz);
-    if (c->nrecv < sizeof c->first) {
-        size_t k = sizeof c->first - c->nrecv;
-        memcpy(c->first + c->nrecv, buf, (size_t)sz < k ? (size_t)sz : k);
-    }
-    c->nrecv += (size_t)sz;
-    if (c->is_server && !c->done) lwl_policy_received(c, (const unsigned char *)buf, (size_t)sz);
-    buf_consume(&c->in, (size_t)sz);
-    if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, sz);
-    return sz;
-}
-
-static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
-    lwl_Conn *c = (lwl_Conn *)ud;
-    (void)ssl;
-    if (c->fd >= 0 && c->out.len == 0) { /* nothing queued before these bytes */
-        ssize_t n;
-        for (;;) {
-            n = send(c->fd, buf, (size_t)sz, MSG_NOSIGNAL);
-            if (n >= 0) {
-                c->nsent += (size_t)n;
-                if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, (int)n);
-                if (n < sz && c->queue_writes) break; /* the rest waits in `out` */
-                return (int)n;
-            }
-            if (errno == EINTR) continue;
-            if ((errno == EAGAIN || errno == EWOULDBLOCK) && c->queue_writes) {
-                n = 0;
-                break;
-            }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_WRITE;
-            if (errno == EPIPE || errno == ECONNRESET) {
-                c->transport_reset = 1;
-                return errno == EPIPE ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_CONN_RST;
-            }
-            return WOLFSSL_CBIO_ERR_GENERAL;
-        }
-        /* wolfSSL 5.5.4 would send a close_notify again after WANT_WRITE (it
-         * builds a new one on the next wolfSSL_shutdown): take it all now and
-         * let shutdown() send what is left */
-        if (!buf_append(&c->out, buf + n, (size_t)(sz - n))) return WOLFSSL_CBIO_ERR_GENERAL;
-        c->nsent += (size_t)(sz - n);
-        if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf + n, (int)(sz - n));
-        return sz;
-    }
-    /* memory mode, or fd mode behind a queued close_notify (order kept) */
-    if (!buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
-    c->nsent += (size_t)sz;
-    if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, sz);
-    return sz;
-}
-
-/* fd mode: send what io_send queued. 1 when all is sent, 0 when the socket
- * is full, -1 when the transport is gone (the queue is dropped). */
-static int flush_queued(lwl_Conn *c) {
-    while (c->out.len > 0) {
-        ssize_t n = send(c->fd, c->out.p + c->out.head, c->out.len, MSG_NOSIGNAL);
-        if (n >= 0) {
-            buf_consume(&c->out, (size_t)n);
-            continue;
-        }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-        c->transport_reset = 1; /* EPIPE, ECONNRESET, or a socket that broke */
-        buf_free(&c->out);
-        return -1;
-    }
-    return 1;
-}
-
-lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl) {
-    return ssl ? (lwl_Conn *)wolfSSL_GetIOReadCtx(ssl) : NULL;
-}
 
 /* ---- accessors (liolib style) ---- */
 
 static lwl_Conn *toconn(lua_State *L, int idx) {
     return (lwl_Conn *)luaL_checkudata(L, idx, LWL_CONN);
-}
-
-lwl_Conn *lwl_checkconn(lua_State *L, int idx) {
-    lwl_Conn *c = toconn(L, idx);
-    if (c->ssl == NULL || c->close_pending) luaL_error(L, "attempt to use a closed connection");
-    return c;
 }
 
 /* Release everything; never does I/O. Safe to call twice. */
@@ -201,14 +30,15 @@ static void conn_free(lwl_Conn *c) {
         c->ssl = NULL;
         wolfSSL_free(ssl);
     }
-    buf_free(&c->in);
-    buf_free(&c->out);
-    buf_free(&c->app);
+    lwl_transport_free(c);
+    lwl_buf_free(&c->app);
     lwl_trace_free(c);
     lwl_chain_free(c);
     lwl_policy_free(c);
     free(c->server_name);
     c->server_name = NULL;
+    if (c->owns_fd && c->fd >= 0) close(c->fd);
+    c->owns_fd = 0;
 }
 
 /* core.conn_new(ctx, fd|nil, server_name|nil, alpn|nil) -> connection */
@@ -233,12 +63,10 @@ static int conn_new(lua_State *L) {
                                ? "cannot make a connection: too many open files (wolfSSL needs a descriptor for its random generator)"
                                : errno ? strerror(errno) : "cannot make a connection: out of memory");
     c->ctx = ctx;
-    c->fd = fd;
+    ctx->used = 1;
+    c->timeout = -1;
     c->is_server = ctx->is_server;
-    wolfSSL_SSLSetIORecv(c->ssl, io_recv);
-    wolfSSL_SSLSetIOSend(c->ssl, io_send);
-    wolfSSL_SetIOReadCtx(c->ssl, c);
-    wolfSSL_SetIOWriteCtx(c->ssl, c);
+    lwl_transport_attach(c, fd);
 #ifdef HAVE_KEYING_MATERIAL
     /* export_keying_material needs the handshake randoms and secrets; Debian's
      * build keeps them by default (WOLFSSL_OPENVPN), the tuned one must ask. */
@@ -268,7 +96,7 @@ static int conn_new(lua_State *L) {
                 WOLFSSL_SUCCESS)
             return luaL_error(L, "cannot send server name '%s'", name);
 #endif
-        /* (the verify callback checks the name: callbacks.c) */
+        /* (the verify callback checks the name: verify.c) */
     }
     if (alpn != NULL && *alpn) {
 #ifdef HAVE_ALPN
@@ -283,7 +111,68 @@ static int conn_new(lua_State *L) {
     return 1;
 }
 
-/* ---- calls into wolfSSL ---- */
+/* ---- the one call path into wolfSSL ---- */
+
+/* One row per wolfSSL operation on a connection. */
+typedef struct Op {
+    const char *name;
+    int (*call)(lwl_Conn *c, void *buf, int n);
+    int bulk; /* trace: 1 what it sends once the handshake is done is
+               * application data; -1 its message may go out with the next
+               * write (lwl_trace_bulk) */
+} Op;
+
+static int call_handshake(lwl_Conn *c, void *buf, int n) {
+    (void)buf; (void)n;
+    return c->is_server ? wolfSSL_accept(c->ssl) : wolfSSL_connect(c->ssl);
+}
+
+static int call_read(lwl_Conn *c, void *buf, int n) {
+    return wolfSSL_read(c->ssl, buf, n);
+}
+
+static int call_write(lwl_Conn *c, void *buf, int n) {
+    return wolfSSL_write(c->ssl, buf, n);
+}
+
+/* our close_notify; fd mode: what the socket cannot take waits in `out` */
+static int call_shutdown(lwl_Conn *c, void *buf, int n) {
+    int ret;
+    (void)buf; (void)n;
+#if defined(OPENSSL_EXTRA)
+    /* when the peer's close_notify is already here, wolfSSL_shutdown returns
+     * success and then wolfSSL_clear()s the connection (certificate, version
+     * gone): let it think it is still awaited, then say it came */
+    if (c->got_close_notify) wolfSSL_set_shutdown(c->ssl, 0);
+#endif
+    c->queue_writes = c->fd >= 0;
+    ret = wolfSSL_shutdown(c->ssl);
+    c->queue_writes = 0;
+#if defined(OPENSSL_EXTRA)
+    if (c->got_close_notify)
+        wolfSSL_set_shutdown(c->ssl, WOLFSSL_SENT_SHUTDOWN | WOLFSSL_RECEIVED_SHUTDOWN);
+#endif
+    return ret;
+}
+
+static int call_key_update(lwl_Conn *c, void *buf, int n) {
+    (void)buf; (void)n;
+    return wolfSSL_update_keys(c->ssl);
+}
+
+#if defined(WOLFSSL_POST_HANDSHAKE_AUTH) && !defined(NO_CERTS)
+static int call_request_certificate(lwl_Conn *c, void *buf, int n) {
+    (void)buf; (void)n;
+    return wolfSSL_request_certificate(c->ssl);
+}
+static const Op OP_REQUEST_CERTIFICATE = {"request_certificate", call_request_certificate, -1};
+#endif
+
+static const Op OP_HANDSHAKE = {"handshake", call_handshake, 0};
+static const Op OP_READ = {"read", call_read, 0};
+static const Op OP_WRITE = {"write", call_write, 1};
+static const Op OP_SHUTDOWN = {"shutdown", call_shutdown, 0};
+static const Op OP_KEY_UPDATE = {"key_update", call_key_update, -1};
 
 /* Every method that enters wolfSSL brackets the call with enter/leave: the
  * Lua state is known to callbacks only for its duration. */
@@ -296,20 +185,37 @@ static lwl_Conn *enter(lua_State *L) {
     c->self = 1;
     c->cb_error = 0;
     c->cb_unreported = NULL;
+    c->timed_out = 0;
+    c->deadline = (c->fd < 0 || c->timeout < 0) ? -1
+                  : c->timeout == HUGE_VAL ? HUGE_VAL : lwl_monotonic() + c->timeout;
     return c;
 }
 
 static void leave(lwl_Conn *c) {
-    if (c->feeding && c->in.len == 0) { /* used up: let the fed string go */
-        lwl_getuv(c->L, c->self);
-        lua_pushnil(c->L);
-        lua_setfield(c->L, -2, "feeding");
-        lua_pop(c->L, 1);
-        c->feeding = 0;
-    }
+    lwl_transport_leave(c->L, c, c->self);
     c->busy = 0;
     c->L = NULL;
     if (c->close_pending) conn_free(c);
+}
+
+/* One wolfSSL call, then the trace flush: what wolfSSL returned, or
+ * WOLFSSL_FATAL_ERROR when a trace callback raised (then, during the
+ * handshake, the peer is told with a plaintext alert in place of what this
+ * call queued for it: in memory mode it has not left the process). */
+static int run(lwl_Conn *c, const Op *op, void *buf, int n) {
+    size_t withdraw;
+    int ret, r;
+    if (op->bulk > 0) lwl_trace_bulk(c, 1);
+    ret = op->call(c, buf, n);
+    if (op->bulk) lwl_trace_bulk(c, op->bulk > 0 ? 0 : -1);
+    if (c->trace && (r = lwl_trace_flush(c, ret, &withdraw)) < 0) {
+        if (r == -2) {
+            c->told_peer = 1;
+            lwl_transport_alert(c, 80 /* internal_error */, withdraw);
+        }
+        ret = WOLFSSL_FATAL_ERROR;
+    }
+    return ret;
 }
 
 /* wolfSSL 5.5.4 fails some handshakes without telling the peer, which then
@@ -318,17 +224,10 @@ static void leave(lwl_Conn *c) {
  * server that cannot use the ClientHello. While our writes are still
  * plaintext an alert is a plaintext record: send it ourselves when wolfSSL
  * sent none. */
-static void send_plain_alert(lwl_Conn *c, int code) {
+static void alert_if_silent(lwl_Conn *c, int code) {
     WOLFSSL_ALERT_HISTORY h;
-    unsigned char rec[7] = {21, 3, 3, 0, 2, 2, 0};
     if (wolfSSL_get_alert_history(c->ssl, &h) != WOLFSSL_SUCCESS || h.last_tx.code >= 0) return;
-    rec[6] = (unsigned char)code;
-    if (c->fd >= 0) {
-        ssize_t n = send(c->fd, rec, sizeof rec, MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)n; /* best effort: the connection is failing anyway */
-    } else {
-        (void)buf_append(&c->out, rec, sizeof rec);
-    }
+    lwl_transport_alert(c, code, 0);
 }
 
 /* The transport ended after the handshake: nil, "connection reset", code on a
@@ -367,11 +266,13 @@ static int io_result(lua_State *L, lwl_Conn *c, int ret) {
     switch (err) {
     case WOLFSSL_ERROR_WANT_READ:
         lua_pushnil(L);
-        lua_pushliteral(L, "wantread");
+        if (c->timed_out) lua_pushliteral(L, "timeout");
+        else lua_pushliteral(L, "wantread");
         return 2;
     case WOLFSSL_ERROR_WANT_WRITE:
         lua_pushnil(L);
-        lua_pushliteral(L, "wantwrite");
+        if (c->timed_out) lua_pushliteral(L, "timeout");
+        else lua_pushliteral(L, "wantwrite");
         return 2;
     case WOLFSSL_ERROR_ZERO_RETURN:
         c->got_close_notify = 1;
@@ -387,14 +288,14 @@ static int io_result(lua_State *L, lwl_Conn *c, int ret) {
     c->failed = 1;
     if (!c->done && !c->cb_error) {
         if (err == VERSION_ERROR)
-            send_plain_alert(c, 70 /* protocol_version */);
+            alert_if_silent(c, 70 /* protocol_version */);
         else if (c->is_server && err != FATAL_ERROR /* the peer's alert: no answer */ &&
                  err != SOCKET_PEER_CLOSED_E && err != SOCKET_ERROR_E &&
                  (c->nsent == 0 || /* nothing sent yet: no keys yet */
                   /* TLS <= 1.2 server: plaintext until its ChangeCipherSpec,
                    * which comes first only when resuming */
                   (wolfSSL_version(c->ssl) != TLS1_3_VERSION && !wolfSSL_session_reused(c->ssl))))
-            send_plain_alert(c, 40 /* handshake_failure */);
+            alert_if_silent(c, 40 /* handshake_failure */);
     }
     kind = lwl_describe_error(c, err, msg, sizeof msg);
     {
@@ -450,8 +351,7 @@ static int conn_handshake(lua_State *L) {
         leave(c);
         return failed_again(L);
     }
-    ret = c->is_server ? wolfSSL_accept(c->ssl) : wolfSSL_connect(c->ssl);
-    if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
+    ret = run(c, &OP_HANDSHAKE, NULL, 0);
     /* some callbacks cannot fail the handshake in wolfSSL (on_new_session,
      * session_store.put: their result is ignored): fail it here */
     if (ret == WOLFSSL_SUCCESS && !c->cb_error) {
@@ -477,7 +377,7 @@ static int conn_read(lua_State *L) {
     if (c->app.len > 0 && want > 0) { /* what arrived while shutdown() waited */
         size_t k = (size_t)want < c->app.len ? (size_t)want : c->app.len;
         lua_pushlstring(L, (const char *)c->app.p + c->app.head, k);
-        buf_consume(&c->app, k);
+        lwl_buf_consume(&c->app, k);
         leave(c);
         return 1;
     }
@@ -497,8 +397,7 @@ static int conn_read(lua_State *L) {
         return 2;
     }
     if (want <= READ_CHUNK) { /* the common case: one copy, no allocation */
-        ret = wolfSSL_read(c->ssl, chunk, (int)want);
-        if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
+        ret = run(c, &OP_READ, chunk, (int)want);
         if (ret > 0 && !c->cb_error) { /* a callback (on_new_session) may have raised */
             c->done = 1;
             leave(c);
@@ -511,8 +410,7 @@ static int conn_read(lua_State *L) {
         luaL_buffinit(L, &b);
         for (;;) {
             int step = (int)(want - got < READ_CHUNK ? want - got : READ_CHUNK);
-            ret = wolfSSL_read(c->ssl, chunk, step);
-            if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
+            ret = run(c, &OP_READ, chunk, step);
             if (ret <= 0) break;
             luaL_addlstring(&b, chunk, (size_t)ret);
             got += ret;
@@ -554,10 +452,7 @@ static int conn_write(lua_State *L) {
         lwl_pushint(L, 0);
         return 1;
     }
-    lwl_trace_bulk(c, 1); /* what write sends once the handshake is done is application data */
-    ret = wolfSSL_write(c->ssl, s + i - 1, (int)(j - i + 1));
-    lwl_trace_bulk(c, 0);
-    if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
+    ret = run(c, &OP_WRITE, (void *)(s + i - 1), (int)(j - i + 1));
     if (ret > 0 && !c->cb_error) { /* a write that drove the handshake ran its callbacks */
         c->done = 1;
         leave(c);
@@ -575,21 +470,7 @@ static int conn_write(lua_State *L) {
 /* Send our close_notify once. 1 when it is sent or queued, else pushes the
  * results and returns their count (negated). */
 static int send_close_notify(lua_State *L, lwl_Conn *c) {
-    int ret;
-#if defined(OPENSSL_EXTRA)
-    /* when the peer's close_notify is already here, wolfSSL_shutdown returns
-     * success and then wolfSSL_clear()s the connection (certificate, version
-     * gone): let it think it is still awaited, then say it came */
-    if (c->got_close_notify) wolfSSL_set_shutdown(c->ssl, 0);
-#endif
-    c->queue_writes = c->fd >= 0;
-    ret = wolfSSL_shutdown(c->ssl);
-    c->queue_writes = 0;
-#if defined(OPENSSL_EXTRA)
-    if (c->got_close_notify)
-        wolfSSL_set_shutdown(c->ssl, WOLFSSL_SENT_SHUTDOWN | WOLFSSL_RECEIVED_SHUTDOWN);
-#endif
-    if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
+    int ret = run(c, &OP_SHUTDOWN, NULL, 0);
     if ((ret == WOLFSSL_SUCCESS || ret == WOLFSSL_SHUTDOWN_NOT_DONE) && !c->cb_error) {
         c->sent_notify = 1;
         return 1;
@@ -613,10 +494,9 @@ static int await_close_notify(lua_State *L, lwl_Conn *c) {
             lua_pushliteral(L, "the peer is still sending: read() its data, then shutdown() again");
             return -2;
         }
-        ret = wolfSSL_read(c->ssl, chunk, (int)sizeof chunk);
-        if (c->trace && lwl_trace_flush(c, ret) < 0) ret = WOLFSSL_FATAL_ERROR;
+        ret = run(c, &OP_READ, chunk, (int)sizeof chunk);
         if (ret > 0 && !c->cb_error) {
-            if (buf_append(&c->app, chunk, (size_t)ret)) continue;
+            if (lwl_buf_append(&c->app, chunk, (size_t)ret)) continue;
             lua_pushnil(L); /* no luaL_error here: leave() must still run */
             lua_pushliteral(L, "out of memory");
             return -2;
@@ -651,10 +531,12 @@ static int conn_shutdown(lua_State *L) {
         leave(c);
         return -n;
     }
-    if (c->fd >= 0 && flush_queued(c) == 0) {
+    if (c->io->flush(c) == 0) {
+        int timed_out = c->timed_out;
         leave(c);
         lua_pushnil(L);
-        lua_pushliteral(L, "wantwrite");
+        if (timed_out) lua_pushliteral(L, "timeout");
+        else lua_pushliteral(L, "wantwrite");
         return 2;
     }
     ended = c->transport_end || c->transport_reset;
@@ -668,6 +550,81 @@ static int conn_shutdown(lua_State *L) {
     return 1;
 }
 
+/* ---- TLS 1.3 post-handshake messages ---- */
+
+/* Not on a failed connection, only after the handshake, only TLS 1.3.
+ * Returns 0 after pushing nil, msg for these run-time refusals. */
+static int tls13_ready(lua_State *L, lwl_Conn *c, const char *what) {
+    if (c->failed) return lwl_fail(L, "the connection failed earlier"), 0;
+    if (!c->done && !wolfSSL_is_init_finished(c->ssl))
+        return lwl_fail(L, "the handshake is not finished"), 0;
+    if (wolfSSL_version(c->ssl) != TLS1_3_VERSION) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s needs TLS 1.3 (this connection uses %s)", what,
+                        wolfSSL_get_version(c->ssl));
+        return 0;
+    }
+    return 1;
+}
+
+/* key_update, request_certificate: wolfSSL queues the message, which goes
+ * out now or with the next write. true, or nil, "wantwrite" (queued), or
+ * nil, msg, code (also in last_error). */
+static int post_handshake(lua_State *L, const Op *op) {
+    char text[WOLFSSL_MAX_ERROR_SZ];
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    int ret, n;
+    if (c->busy)
+        luaL_error(L, "%s: connection is busy (called from one of its own callbacks)", op->name);
+    if (!tls13_ready(L, c, op->name)) return 2;
+    c = enter(L);
+    ret = run(c, op, NULL, 0);
+    if (c->cb_error) { /* a trace callback raised: like any method */
+        n = io_result(L, c, WOLFSSL_FATAL_ERROR);
+    } else if (ret == WOLFSSL_SUCCESS) {
+        lua_pushboolean(L, 1);
+        n = 1;
+    } else if (ret == WOLFSSL_ERROR_WANT_WRITE) { /* queued: the next write sends it */
+        lua_pushnil(L);
+        lua_pushliteral(L, "wantwrite");
+        n = 2;
+    } else {
+        lua_pushnil(L);
+        if (ret == POST_HAND_AUTH_ERROR)
+            lua_pushfstring(L, "%s: the client did not offer post-handshake authentication "
+                               "(post_handshake_auth = true on the client)", op->name);
+        else
+            lua_pushfstring(L, "%s failed: %s (wolfSSL error %d)", op->name,
+                            wolfSSL_ERR_error_string((unsigned long)ret, text), ret);
+        lwl_pushint(L, ret);
+        lwl_set_last_error(L, c->self, op->name, lua_tostring(L, -2), ret, 0);
+        n = 3;
+    }
+    leave(c);
+    return n;
+}
+
+/* conn:key_update(): send a TLS 1.3 KeyUpdate (asking the peer to update too) */
+static int conn_key_update(lua_State *L) {
+    return post_handshake(L, &OP_KEY_UPDATE);
+}
+
+/* conn:request_certificate(): TLS 1.3 post-handshake CertificateRequest.
+ * wolfSSL queues the message; it goes out with the server's next write. */
+static int conn_request_certificate(lua_State *L) {
+#if defined(WOLFSSL_POST_HANDSHAKE_AUTH) && !defined(NO_CERTS)
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (!c->is_server) luaL_error(L, "request_certificate: only a server can request a certificate");
+    if (c->ctx->verify == 0)
+        luaL_error(L, "request_certificate: the server context needs verify = \"peer\" or "
+                      "\"require\" to check the certificate it asks for");
+    return post_handshake(L, &OP_REQUEST_CERTIFICATE);
+#else
+    return luaL_error(L, "request_certificate is not supported by this wolfSSL build "
+                         "(no WOLFSSL_POST_HANDSHAKE_AUTH)");
+#endif
+}
+
 static int conn_close(lua_State *L) {
     lwl_Conn *c = toconn(L, 1);
     if (c->busy)
@@ -677,51 +634,7 @@ static int conn_close(lua_State *L) {
     return 0;
 }
 
-/* ---- memory mode ---- */
-
-static int conn_feed(lua_State *L) {
-    lwl_Conn *c = lwl_checkconn(L, 1);
-    size_t len;
-    const char *s = luaL_checklstring(L, 2, &len);
-    if (c->fd >= 0) return luaL_error(L, "feed: the connection is in fd mode");
-    if (c->eof) return luaL_error(L, "feed: feed_eof() was already called");
-    if (len > 0 && c->in.len == 0) {
-        /* nothing queued: borrow the string instead of copying it (bulk data
-         * is fed a record or more at a time); it stays referenced until the
-         * next feed */
-        c->in.p = (unsigned char *)s;
-        c->in.head = c->in.cap = 0;
-        c->in.len = len;
-        lwl_getuv(L, 1);
-        lua_pushvalue(L, 2);
-        lua_setfield(L, -2, "feeding");
-        lua_pop(L, 1);
-        c->feeding = 1;
-    } else if (len > 0 && !buf_append(&c->in, s, len)) {
-        return luaL_error(L, "out of memory");
-    }
-    lwl_pushint(L, len);
-    return 1;
-}
-
-static int conn_feed_eof(lua_State *L) {
-    lwl_Conn *c = lwl_checkconn(L, 1);
-    if (c->fd >= 0) return luaL_error(L, "feed_eof: the connection is in fd mode");
-    c->eof = 1;
-    return 0;
-}
-
-/* conn:drain([max]) -> bytes to send ("" when none) */
-static int conn_drain(lua_State *L) {
-    lwl_Conn *c = lwl_checkconn(L, 1);
-    lua_Integer max = luaL_optinteger(L, 2, -1);
-    size_t n = c->out.len;
-    if (max >= 0 && (size_t)max < n) n = (size_t)max;
-    lua_pushlstring(L, n ? (const char *)c->out.p + c->out.head : "", n);
-    if (n) buf_consume(&c->out, n);
-    return 1;
-}
-
+/* conn:pending() -> bytes waiting for the peer, plaintext readable now */
 static int conn_pending(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     lwl_pushint(L, c->out.len);
@@ -835,7 +748,7 @@ static int conn_peer_chain(lua_State *L) {
     }
     return 1;
 #else
-    return lwl_chain_push(L, c); /* chain.c: kept by the verify callback */
+    return lwl_chain_push(L, c); /* verify.c: kept by the verify callback */
 #endif
 }
 
@@ -947,6 +860,54 @@ static int conn_export_keying_material(lua_State *L) {
 #endif
 }
 
+/* conn:settimeout(seconds | nil): fd mode, how long each call may wait for
+ * the socket (poll); then nil, "timeout". nil: no waiting (wantread /
+ * wantwrite), math.huge: no limit. */
+static int conn_settimeout(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        c->timeout = -1;
+    } else {
+        lua_Number t = luaL_checknumber(L, 2);
+        luaL_argcheck(L, t >= 0, 2, "must not be negative (nil: no waiting)");
+        c->timeout = t;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.conn_own_fd(conn): close() (and the collector) close the descriptor
+ * too: wolfssl.connect made it. */
+static int conn_own_fd(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    c->owns_fd = c->fd >= 0;
+    return 0;
+}
+
+/* conn:finished([peer]): the verify_data of our Finished message, or of the
+ * peer's ("tls-unique" channel binding, LuaSec's getfinished/getpeerfinished);
+ * nil before the handshake is done, or where the build keeps none
+ * (WOLFSSL_HAVE_TLS_UNIQUE: OPENSSL_ALL builds). */
+static int conn_finished(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    int peer = lua_toboolean(L, 2);
+#ifdef WOLFSSL_HAVE_TLS_UNIQUE
+    unsigned char buf[64];
+    size_t n = 0;
+    if (c->done)
+        n = peer ? wolfSSL_get_peer_finished(c->ssl, buf, sizeof buf)
+                 : wolfSSL_get_finished(c->ssl, buf, sizeof buf);
+    if (n > 0 && n <= sizeof buf) {
+        lua_pushlstring(L, (const char *)buf, n);
+        return 1;
+    }
+#else
+    (void)c; (void)peer;
+#endif
+    lua_pushnil(L);
+    return 1;
+}
+
 /* ---- metamethods ---- */
 
 static int conn_gc(lua_State *L) {
@@ -960,7 +921,7 @@ static int conn_tostring(lua_State *L) {
         lua_pushliteral(L, "wolfssl.Connection (closed)");
     else
         lua_pushfstring(L, "wolfssl.Connection (%s, %s): %p", c->is_server ? "server" : "client",
-                        c->fd >= 0 ? "fd" : "memory", (void *)c);
+                        c->io->name, (void *)c);
     return 1;
 }
 
@@ -1002,9 +963,9 @@ static const luaL_Reg conn_methods[] = {
     {"write", conn_write},
     {"shutdown", conn_shutdown},
     {"close", conn_close},
-    {"feed", conn_feed},
-    {"feed_eof", conn_feed_eof},
-    {"drain", conn_drain},
+    {"feed", lwl_transport_feed},
+    {"feed_eof", lwl_transport_feed_eof},
+    {"drain", lwl_transport_drain},
     {"pending", conn_pending},
     {"version", conn_version},
     {"cipher", conn_cipher},
@@ -1020,10 +981,18 @@ static const luaL_Reg conn_methods[] = {
     {"is_server", conn_is_server},
     {"getfd", conn_getfd},
     {"export_keying_material", conn_export_keying_material},
+    {"key_update", conn_key_update},
+    {"set_context", lwl_negotiate_set_context},
+    {"session", lwl_session_get},
+    {"set_session", lwl_session_set},
+    {"_ocsp_status", lwl_verify_ocsp_status},
+    {"request_certificate", conn_request_certificate},
+    {"finished", conn_finished},
+    {"settimeout", conn_settimeout},
     {NULL, NULL}};
 
 void lwl_conn_open(lua_State *L) {
-    static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {"conn_own_fd", conn_own_fd}, {NULL, NULL}};
     luaL_newmetatable(L, LWL_CONN);
     lua_pushliteral(L, LWL_CONN);
     lua_setfield(L, -2, "__name");

@@ -11,19 +11,6 @@ static lwl_Context *tocontext(lua_State *L, int idx) {
     return (lwl_Context *)luaL_checkudata(L, idx, LWL_CONTEXT);
 }
 
-lwl_Context *lwl_checkcontext(lua_State *L, int idx) {
-    lwl_Context *c = tocontext(L, idx);
-    if (c->ctx == NULL) luaL_error(L, "attempt to use a freed context");
-    return c;
-}
-
-static int ok_or_fail(lua_State *L, int ok, const char *what) {
-    if (ok) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    return lwl_fail(L, what);
-}
 
 /* core.context_new(is_server) -> context */
 static int context_new(lua_State *L) {
@@ -99,7 +86,7 @@ static int ctx_versions(lua_State *L) {
 static int ctx_ciphers(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
     const char *list = luaL_checkstring(L, 2);
-    return ok_or_fail(L, wolfSSL_CTX_set_cipher_list(c->ctx, list) == WOLFSSL_SUCCESS,
+    return lwl_ok_or_fail(L, wolfSSL_CTX_set_cipher_list(c->ctx, list) == WOLFSSL_SUCCESS,
                       "no usable cipher suite in the list");
 }
 
@@ -113,14 +100,12 @@ static int set_groups(WOLFSSL_CTX *ctx, char *list) {
 
 /* A list was refused: name the first group this build does not take. */
 static int groups_refused(lua_State *L, const char *list, int is_server) {
-    static const char *const hybrids[] = {"X25519MLKEM768", "SecP256r1MLKEM768",
-                                          "SecP384r1MLKEM1024", NULL};
     WOLFSSL_CTX *probe = wolfSSL_CTX_new(is_server ? wolfSSLv23_server_method()
                                                    : wolfSSLv23_client_method());
     char name[64];
     const char *p = list;
     while (probe != NULL && *p) {
-        size_t n = strcspn(p, ":"), i;
+        size_t n = strcspn(p, ":");
         int ok = 0;
         if (n > 0 && n < sizeof name) {
             memcpy(name, p, n);
@@ -129,11 +114,8 @@ static int groups_refused(lua_State *L, const char *list, int is_server) {
         }
         if (!ok) {
             wolfSSL_CTX_free(probe);
-            for (i = 0; hybrids[i] && n < sizeof name; i++)
-                if (strcmp(name, hybrids[i]) == 0)
-                    break;
             lua_pushnil(L);
-            if (n < sizeof name && hybrids[i])
+            if (n < sizeof name && LWL_GROUP_IS_HYBRID(lwl_group_id(p, n)))
                 lua_pushfstring(L, "group '%s' needs ML-KEM, which this wolfSSL build lacks "
                                    "(features.mlkem is false)", name);
             else
@@ -147,30 +129,19 @@ static int groups_refused(lua_State *L, const char *list, int is_server) {
     return lwl_fail(L, "unknown or unsupported group in the list");
 }
 
-/* The TLS IANA number of a group name as the groups option passes it. */
-static unsigned short group_id(const char *name, size_t n) {
-    static const struct { const char *name; unsigned short id; } ids[] = {
-        {"X25519MLKEM768", 4588}, {"SecP256r1MLKEM768", 4587}, {"SecP384r1MLKEM1024", 4589},
-        {"X25519", 29}, {"P-256", 23}, {"P-384", 24}, {"P-521", 25}};
-    size_t i;
-    for (i = 0; i < sizeof ids / sizeof ids[0]; i++)
-        if (strlen(ids[i].name) == n && memcmp(ids[i].name, name, n) == 0) return ids[i].id;
-    return 0;
-}
-
 /* A client whose first group is a post-quantum hybrid also sends a key share
  * for the next group of its list, as browsers do (X25519MLKEM768 + X25519):
  * a server without ML-KEM then answers at once, with no HelloRetryRequest. */
 static void pick_key_shares(lwl_Context *c, const char *list) {
     size_t n = strcspn(list, ":");
-    unsigned short first = group_id(list, n), second = 0;
+    unsigned first = lwl_group_id(list, n), second;
     memset(c->key_shares, 0, sizeof c->key_shares);
-    if (c->is_server || first < 4587 || first > 4589 || list[n] != ':') return;
+    if (c->is_server || !LWL_GROUP_IS_HYBRID(first) || list[n] != ':') return;
     list += n + 1;
-    second = group_id(list, strcspn(list, ":"));
-    if (second == 0 || second >= 4587) return;
-    c->key_shares[0] = first;
-    c->key_shares[1] = second;
+    second = lwl_group_id(list, strcspn(list, ":"));
+    if (second == 0 || second >= 256) return; /* an elliptic curve */
+    c->key_shares[0] = (unsigned short)first;
+    c->key_shares[1] = (unsigned short)second;
 }
 
 static int ctx_groups(lua_State *L) {
@@ -205,7 +176,7 @@ static int ctx_certificate(lua_State *L) {
         r = wolfSSL_CTX_use_certificate_chain_buffer_format(c->ctx, data, (long)len, fmt);
     else
         r = wolfSSL_CTX_use_certificate_buffer(c->ctx, data, (long)len, fmt);
-    return ok_or_fail(L, r == WOLFSSL_SUCCESS, "not a valid certificate");
+    return lwl_ok_or_fail(L, r == WOLFSSL_SUCCESS, "not a valid certificate");
 }
 
 /* core.ctx_key(ctx, bytes, "pem"|"der" [, password]) */
@@ -230,19 +201,18 @@ static int ctx_key(lua_State *L) {
         }
         refused = lwl_ec_scalar_too_long(der, derlen);
         r = refused ? 0 : wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, der, derlen, WOLFSSL_FILETYPE_ASN1);
-        memset(der, 0, (size_t)derlen);
-        free(der);
+        lwl_wipe_free(der, (size_t)derlen);
         if (refused) return lwl_fail(L, LWL_EC_SCALAR_MSG);
     } else {
         if (lwl_ec_scalar_too_long(data, (int)len)) return lwl_fail(L, LWL_EC_SCALAR_MSG);
         r = wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, data, (long)len, fmt);
     }
-    return ok_or_fail(L, r == WOLFSSL_SUCCESS, "not a valid private key");
+    return lwl_ok_or_fail(L, r == WOLFSSL_SUCCESS, "not a valid private key");
 }
 
 static int ctx_check_key(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
-    return ok_or_fail(L, wolfSSL_CTX_check_private_key(c->ctx) == WOLFSSL_SUCCESS,
+    return lwl_ok_or_fail(L, wolfSSL_CTX_check_private_key(c->ctx) == WOLFSSL_SUCCESS,
                       "the private key does not match the certificate");
 }
 
@@ -252,7 +222,7 @@ static int ctx_ca_buffer(lua_State *L) {
     size_t len;
     const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 2, &len);
     int fmt = format_of(L, 3);
-    return ok_or_fail(L, wolfSSL_CTX_load_verify_buffer(c->ctx, data, (long)len, fmt) ==
+    return lwl_ok_or_fail(L, wolfSSL_CTX_load_verify_buffer(c->ctx, data, (long)len, fmt) ==
                              WOLFSSL_SUCCESS,
                       "no valid CA certificate");
 }
@@ -261,24 +231,22 @@ static int ctx_ca_buffer(lua_State *L) {
 static int ctx_capath(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
     const char *dir = luaL_checkstring(L, 2);
-    return ok_or_fail(L, wolfSSL_CTX_load_verify_locations(c->ctx, NULL, dir) ==
+    return lwl_ok_or_fail(L, wolfSSL_CTX_load_verify_locations(c->ctx, NULL, dir) ==
                              WOLFSSL_SUCCESS,
                       "no CA certificate could be loaded from the directory");
 }
 
+/* The system trust store: Debian's bundle when there is one (one file: a
+ * quarter of the time wolfSSL takes to read /etc/ssl/certs, where every root
+ * is there twice, as a file and as a hash link), else wolfSSL's own search. */
 static int ctx_system_ca(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
+    int ok = wolfSSL_CTX_load_verify_locations(c->ctx, "/etc/ssl/certs/ca-certificates.crt",
+                                               NULL) == WOLFSSL_SUCCESS;
 #ifdef WOLFSSL_SYS_CA_CERTS
-    if (wolfSSL_CTX_load_system_CA_certs(c->ctx) == WOLFSSL_SUCCESS) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
+    if (!ok) ok = wolfSSL_CTX_load_system_CA_certs(c->ctx) == WOLFSSL_SUCCESS;
 #endif
-    /* Debian's bundle; other systems set cafile/capath explicitly. */
-    return ok_or_fail(L, wolfSSL_CTX_load_verify_locations(
-                             c->ctx, "/etc/ssl/certs/ca-certificates.crt", NULL) ==
-                             WOLFSSL_SUCCESS,
-                      "could not load the system trust store");
+    return lwl_ok_or_fail(L, ok, "could not load the system trust store");
 }
 
 /* core.ctx_verify(ctx, "none"|"peer"|"require", depth, check_hostname) */
@@ -343,7 +311,7 @@ static int ctx_post_handshake_auth(lua_State *L) {
     int max = wolfSSL_CTX_get_max_proto_version(c->ctx);
     /* TLS 1.3 only: nothing to offer below it (5.9.2 refuses the call there) */
     if (!c->is_server && (max <= 0 || max >= TLS1_3_VERSION))
-        return ok_or_fail(L, wolfSSL_CTX_allow_post_handshake_auth(c->ctx) == 0,
+        return lwl_ok_or_fail(L, wolfSSL_CTX_allow_post_handshake_auth(c->ctx) == 0,
                           "could not enable post-handshake authentication");
     lua_pushboolean(L, 1);
     return 1;
@@ -360,7 +328,7 @@ static int ctx_renegotiation(lua_State *L) {
 #ifdef LWL_NO_RENEGOTIATION
     wolfSSL_CTX_clear_options(c->ctx, LWL_NO_RENEGOTIATION);
 #endif
-    return ok_or_fail(L, wolfSSL_CTX_UseSecureRenegotiation(c->ctx) == WOLFSSL_SUCCESS,
+    return lwl_ok_or_fail(L, wolfSSL_CTX_UseSecureRenegotiation(c->ctx) == WOLFSSL_SUCCESS,
                       "could not enable secure renegotiation");
 #else
     (void)c;
@@ -368,18 +336,105 @@ static int ctx_renegotiation(lua_State *L) {
 #endif
 }
 
-/* core.ctx_uservalue(ctx) -> the table that holds its Lua callbacks */
-static int ctx_uservalue(lua_State *L) {
-    lwl_checkcontext(L, 1);
+/* ---- the callback registry ----
+ *
+ * One row per Lua callback a context can hold: its name (the option, and its
+ * key in the context's uservalue, where callbacks.c finds it), the bit C
+ * tests where a callback may or may not be set, and the installer that hands
+ * wolfSSL the trampoline when the callback is set. Rows without an installer:
+ * on_verify (verify.c lwl_verify_cb, installed with the verify mode),
+ * on_psk (negotiate.c, core.hooks_psk with the hint), on_new_session and
+ * session_store (session.c, core.ctx_session_callbacks), on_ticket_key
+ * (session.c, core.ctx_ticket_keys), on_message, on_state, keylog (trace.c,
+ * per connection), and the rows the Lua layer sets for them (_on_record: the
+ * trace dispatcher; staple: verify.c, core.ctx_staple; _store_*: the store's
+ * methods). A new callback (on_early_data) is one row here. */
+typedef const char *(*Installer)(lwl_Context *x);
+
+static const struct Callback {
+    const char *name;
+    unsigned bit;
+    Installer install;
+    int public; /* an option of wolfssl.context (core.CALLBACKS) */
+    int late;   /* may be set once the context has made connections */
+} registry[] = {
+    {"on_verify", LWL_CB_VERIFY, NULL, 1, 0},
+    {"on_servername", LWL_CB_SERVERNAME, lwl_negotiate_servername, 1, 0},
+    {"on_alpn", LWL_CB_ALPN, lwl_negotiate_alpn, 1, 0},
+    {"on_psk", LWL_CB_PSK, NULL, 1, 0},
+    {"on_new_session", LWL_CB_NEW_SESSION, NULL, 1, 0},
+    {"on_message", LWL_CB_MESSAGE, NULL, 1, 0},
+    {"on_state", LWL_CB_STATE, NULL, 1, 0},
+    {"keylog", LWL_CB_KEYLOG, NULL, 1, 0},
+    {"session_store", LWL_CB_SESSION_STORE, NULL, 1, 0},
+    {"on_ticket_key", LWL_CB_TICKET_KEY, NULL, 1, 0},
+    {"_on_record", 0, NULL, 0, 1}, /* trace.attach(conn): always the dispatcher */
+    {"staple", 0, NULL, 0, 0},
+    {"_store_get", 0, NULL, 0, 0},
+    {"_store_put", 0, NULL, 0, 0},
+    {"_store_remove", 0, NULL, 0, 0},
+    {NULL, 0, NULL, 0, 0}};
+
+static const struct Callback *callback_row(lua_State *L, int idx) {
+    const char *name = luaL_checkstring(L, idx);
+    int i;
+    for (i = 0; registry[i].name; i++)
+        if (strcmp(registry[i].name, name) == 0) return &registry[i];
+    luaL_argerror(L, idx, lua_pushfstring(L, "no callback named '%s'", name));
+    return NULL;
+}
+
+/* core.ctx_callback(ctx, name) -> the callback set, or nil
+ * core.ctx_callback(ctx, name, fn) -> true | nil, msg: set it, once, and
+ * before the context makes its first connection: no Lua code can swap or add
+ * an on_verify under live connections (setting the same value again is a
+ * no-op). Which callbacks are set is known to C from here only. */
+static int ctx_callback(lua_State *L) {
+    lwl_Context *x = lwl_checkcontext(L, 1);
+    const struct Callback *row = callback_row(L, 2);
+    int set = !lua_isnone(L, 3);
+    luaL_argcheck(L, !set || !lua_isnil(L, 3), 3, "a callback expected");
+    lua_settop(L, 3);
     lwl_getuv(L, 1);
+    lua_getfield(L, -1, row->name);
+    if (!set) return 1;
+    if (!lua_isnil(L, -1)) {
+        if (lua_rawequal(L, -1, 3)) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+        return luaL_error(L, "the context's %s is already set (callbacks are set once)", row->name);
+    }
+    if (x->used && !row->late)
+        return luaL_error(L, "the context's callbacks are fixed once it has made a connection");
+    lua_pop(L, 1);
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, row->name);
+    x->callbacks |= row->bit;
+    if (row->install) {
+        const char *why = row->install(x);
+        if (why) return lwl_fail(L, why);
+    }
+    lua_pushboolean(L, 1);
     return 1;
 }
 
-/* core.ctx_callbacks(ctx, bits): which Lua callbacks are set (from init.lua) */
-static int ctx_callbacks(lua_State *L) {
-    lwl_Context *c = lwl_checkcontext(L, 1);
-    c->callbacks = (unsigned)luaL_checkinteger(L, 2);
-    return 0;
+/* core.ctx_checks_hostname(ctx): a client context that matches the server's
+ * name against its certificate (ctx:new then needs server_name) */
+static int ctx_checks_hostname(lua_State *L) {
+    lwl_Context *x = lwl_checkcontext(L, 1);
+    lua_pushboolean(L, !x->is_server && x->verify && x->check_hostname);
+    return 1;
+}
+
+static void push_callback_names(lua_State *L) {
+    int i, n = 0;
+    lua_newtable(L);
+    for (i = 0; registry[i].name; i++) {
+        if (!registry[i].public) continue;
+        lua_pushstring(L, registry[i].name);
+        lua_rawseti(L, -2, ++n);
+    }
 }
 
 void lwl_context_open(lua_State *L) {
@@ -405,9 +460,11 @@ void lwl_context_open(lua_State *L) {
                                      {"ctx_sessions", ctx_sessions},
                                      {"ctx_post_handshake_auth", ctx_post_handshake_auth},
                                      {"ctx_renegotiation", ctx_renegotiation},
-                                     {"ctx_uservalue", ctx_uservalue},
-                                     {"ctx_callbacks", ctx_callbacks},
+                                     {"ctx_callback", ctx_callback},
+                                     {"ctx_checks_hostname", ctx_checks_hostname},
                                      {NULL, NULL}};
     lwl_newmeta(L, LWL_CONTEXT, methods, meta);
     luaL_setfuncs(L, funcs, 0);
+    push_callback_names(L);
+    lua_setfield(L, -2, "CALLBACKS"); /* core.CALLBACKS: the callback options */
 }

@@ -14,46 +14,6 @@
 #define LWL_BUILD "system"
 #endif
 
-/* A metatable `name` with methods in __index; core[<short name>] = methods,
- * so the Lua layer can add methods written in Lua. Module table on top. */
-void lwl_newmeta(lua_State *L, const char *name, const luaL_Reg *methods,
-                 const luaL_Reg *meta) {
-    const char *dot = strrchr(name, '.');
-    luaL_newmetatable(L, name);
-    lua_pushstring(L, name);
-    lua_setfield(L, -2, "__name");
-    luaL_setfuncs(L, meta, 0);
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "__index");
-    lua_setfield(L, -3, dot ? dot + 1 : name);
-    lua_pop(L, 1);
-}
-
-const char *lwl_tls_version_name(int v) {
-    switch (v) {
-    case WOLFSSL_TLSV1_3: return "TLSv1.3";
-    case WOLFSSL_TLSV1_2: return "TLSv1.2";
-    case WOLFSSL_TLSV1_1: return "TLSv1.1";
-    case WOLFSSL_TLSV1: return "TLSv1";
-    case WOLFSSL_DTLSV1_2: return "DTLSv1.2";
-    case WOLFSSL_DTLSV1: return "DTLSv1";
-    default: return "unknown";
-    }
-}
-
-/* wolfSSL's curve names as users write them in the groups option */
-const char *lwl_group_name(const char *wolf) {
-    static const char *const map[][2] = {
-        {"SECP256R1", "P-256"}, {"SECP384R1", "P-384"}, {"SECP521R1", "P-521"},
-        {"FFDHE_2048", "ffdhe2048"}, {"FFDHE_3072", "ffdhe3072"}, {"FFDHE_4096", "ffdhe4096"}};
-    size_t i;
-    for (i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(wolf, map[i][0]) == 0) return map[i][1];
-    return wolf;
-}
-
 /* core.heap_bytes() -> bytes in use on the C heap (glibc mallinfo2), or nil
  * where the C library cannot tell (not glibc, or malloc replaced). For benchmarks (bench/): it sees the whole
  * process, not just wolfSSL. */
@@ -224,7 +184,7 @@ static void push_features(lua_State *L) {
     FEATURE("system_ca", on);
     /* wolfSSL keeps the peer's chain on the session (SESSION_CERTS): a resumed
      * connection still answers peer_certificate()/peer_chain(); without it the
-     * binding keeps the chain of full handshakes only (chain.c) */
+     * binding keeps the chain of full handshakes only (verify.c) */
 #ifdef SESSION_CERTS
     on = 1;
 #else
@@ -260,10 +220,11 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
     lwl_conn_open(L);
     lwl_x509_open(L);
     lwl_pkey_open(L);
-    lwl_trust_open(L);
+    lwl_verify_open(L);
     lwl_session_open(L);
     lwl_trace_open(L);
-    lwl_hooks_open(L);
+    lwl_negotiate_open(L);
+    lwl_names_open(L);
     lwl_test_open(L);
     return 1;
 }

@@ -1,5 +1,9 @@
 /* lwolfssl.h: types and functions shared by the C files of wolfssl.core.
- * Nothing here is exported: only luaopen_wolfssl_core is. */
+ * Nothing here is exported: only luaopen_wolfssl_core is.
+ *
+ * The functions are listed top-down, as the files call each other: a file
+ * calls only files listed below it (docs/internals.md has the map and the
+ * graph). core.c opens the module; util.c, at the bottom, calls nothing. */
 #ifndef LWOLFSSL_H
 #define LWOLFSSL_H
 
@@ -25,10 +29,11 @@ typedef struct lwl_Context {
     int verify;           /* 0 none, 1 peer, 2 require */
     int check_hostname;
     char *alpn;           /* comma-separated list for wolfSSL_UseALPN, or NULL */
-    unsigned callbacks;   /* LWL_CB_* bits: which Lua callbacks are set */
+    unsigned callbacks;   /* LWL_CB_* bits: which Lua callbacks are set (context.c) */
+    int used;             /* it made a connection: its callbacks are fixed */
     struct lwl_TicketKeys *tickets; /* session.c: ticket keys (C memory, wiped on free) */
     unsigned char trust[32]; /* session.c: fingerprint of the trust settings */
-    int ocsp_request;     /* trust.c: a client that asks for a stapled OCSP response */
+    int ocsp_request;     /* verify.c: a client that asks for a stapled OCSP response */
     unsigned group_bits;  /* policy.c: the groups option, as lwl_group_bits gives it */
     unsigned short key_shares[2]; /* client: a hybrid group and the classical one sent
                                    * beside it (context.c), or zeros: wolfSSL's one */
@@ -47,18 +52,26 @@ enum {
     LWL_CB_TICKET_KEY = 1 << 9
 };
 
-lwl_Context *lwl_checkcontext(lua_State *L, int idx);
-void lwl_context_open(lua_State *L);
-void lwl_session_context_free(lwl_Context *x); /* session.c: wipes and frees the ticket keys */
-
 /* ---- conn.c ---- */
 typedef struct lwl_Buf {
     unsigned char *p;
     size_t head, len, cap; /* live bytes are p[head .. head+len) */
 } lwl_Buf;
 
-typedef struct lwl_Conn {
+typedef struct lwl_Conn lwl_Conn;
+
+/* transport.c: how bytes move (memory, fd; DTLS adds datagrams) */
+typedef struct lwl_Transport {
+    const char *name;
+    int (*recv)(lwl_Conn *c, char *buf, int sz);       /* bytes, or WOLFSSL_CBIO_ERR_* */
+    int (*send)(lwl_Conn *c, const char *buf, int sz); /* bytes taken, or WOLFSSL_CBIO_ERR_* */
+    int (*flush)(lwl_Conn *c); /* what waits in `out`: 1 sent, 0 would block, -1 gone */
+    void (*write_raw)(lwl_Conn *c, const unsigned char *p, size_t n); /* best effort */
+} lwl_Transport;
+
+struct lwl_Conn {
     WOLFSSL *ssl;         /* NULL once closed */
+    const lwl_Transport *io; /* transport.c: memory or fd */
     lwl_Context *ctx;     /* the context in force (kept alive by the uservalue) */
     lua_State *L;         /* state of the method call in progress, else NULL */
     int self;             /* stack index of the connection in that call */
@@ -88,7 +101,7 @@ typedef struct lwl_Conn {
     const char *step;     /* last handshake step seen, for state() */
     /* first verification failure seen by the verify callback */
     int vfy_err, vfy_depth;
-    int vfy_overridden;   /* callbacks.c: 1 + depth whose failure on_verify accepted */
+    int vfy_overridden;   /* verify.c: 1 + depth whose failure on_verify accepted */
     char vfy_subject[128];
     char *server_name;    /* client: the name to check; malloc'd */
     lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify
@@ -96,71 +109,86 @@ typedef struct lwl_Conn {
     lwl_Buf app;          /* plaintext that arrived while shutdown() awaited the
                            * peer's close_notify: read() returns it first */
     void *trace;          /* trace.c's state when on_message/on_state is set */
-    void *ext;            /* session.c / hooks.c per-connection state, if any */
-    struct lwl_Chain *chain; /* chain.c: the peer's certificates (no SESSION_CERTS) */
+    struct lwl_Chain *chain; /* verify.c: the peer's certificates (no SESSION_CERTS) */
     unsigned hello_groups; /* policy.c: the curves the client's ClientHello listed */
+    double timeout;       /* fd mode: seconds each call may wait (poll); < 0: none */
+    double deadline;      /* of the call in progress: < 0 none, HUGE_VAL no limit */
+    int timed_out;        /* the call in progress waited until its deadline */
+    int owns_fd;          /* close() closes fd too (wolfssl.connect) */
     unsigned char *hello; size_t hello_len; /* policy.c: the first record, until whole */
     const char *refused_curve; /* policy.c: our certificate's curve, not offered by the client */
     int no_shared_group;  /* policy.c: a TLS 1.3 ClientHello with none of our groups */
-} lwl_Conn;
+};
 
-lwl_Conn *lwl_checkconn(lua_State *L, int idx);
-lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl);
+/* ==== the Lua-facing types (each opens its part of core) ==== */
+
+/* ---- context.c: wolfssl.Context, its primitives, the callback registry ---- */
+void lwl_context_open(lua_State *L);
+
+/* ---- conn.c: wolfssl.Connection, the one call path, every connection
+ * method registered in one table ---- */
 void lwl_conn_open(lua_State *L);
 
-/* ---- x509.c ---- */
-void lwl_x509_push_der(lua_State *L, const unsigned char *der, int len);
-void lwl_x509_push(lua_State *L, WOLFSSL_X509 *x); /* takes ownership */
-WOLFSSL_X509 *lwl_x509_test(lua_State *L, int idx);
-void lwl_x509_open(lua_State *L);
-void lwl_cert_cn(WOLFSSL_X509 *x, char *buf, size_t sz); /* "CN=..." or "" */
+/* ---- negotiate.c: SNI, ALPN, PSK, set_context ---- */
+void lwl_negotiate_open(lua_State *L);       /* core.hooks_* installers */
+int lwl_negotiate_set_context(lua_State *L); /* conn:set_context(ctx) */
+/* installers of the callback registry (context.c): NULL or why not */
+const char *lwl_negotiate_servername(lwl_Context *x);
+const char *lwl_negotiate_alpn(lwl_Context *x);
 
-/* ---- hostname.c ---- */
-/* Does x name host (DNS name with wildcards, or IP address)? */
-int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
+/* ---- transport.c: how bytes move; the one plaintext alert writer ---- */
+void lwl_transport_attach(lwl_Conn *c, int fd); /* fd < 0: memory mode */
+void lwl_transport_free(lwl_Conn *c);
+/* the one plaintext fatal alert writer; memory mode first takes back the
+ * last `withdraw` bytes queued for the peer */
+void lwl_transport_alert(lwl_Conn *c, int code, size_t withdraw);
+void lwl_transport_leave(lua_State *L, lwl_Conn *c, int self); /* end of a method call */
+int lwl_transport_feed(lua_State *L);     /* conn:feed(s) */
+int lwl_transport_feed_eof(lua_State *L); /* conn:feed_eof() */
+int lwl_transport_drain(lua_State *L);    /* conn:drain([max]) */
 
-#define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
+/* ---- session.c: wolfssl.session objects, on_new_session, session_store,
+ * ticket keys ---- */
+void lwl_session_open(lua_State *L);
+int lwl_session_get(lua_State *L);             /* conn:session() */
+int lwl_session_set(lua_State *L);             /* conn:set_session(s) */
+void lwl_session_context_free(lwl_Context *x); /* wipes and frees the ticket keys */
 
-/* ---- files that add to core and to the Connection methods (core.Connection,
- * at module["Connection"] while they open; module table on top) ---- */
-void lwl_pkey_open(lua_State *L);    /* pkey.c: wolfssl.pkey */
-void lwl_trust_open(lua_State *L);   /* trust.c: CRL, OCSP stapling */
-void lwl_session_open(lua_State *L); /* session.c: sessions, stores, ticket keys */
-void lwl_trace_open(lua_State *L);   /* trace.c: records seen, on_message, on_state */
-void lwl_hooks_open(lua_State *L);   /* hooks.c: servername, ALPN, PSK, keylog, TLS 1.3 extras */
-void lwl_test_open(lua_State *L);    /* testutil.c: core._test, for the suite only */
-
-/* trace.c: called by the I/O callbacks with every chunk of bytes received
- * (dir 0) or sent (dir 1), only when c->trace is set. No Lua runs inside. */
+/* ---- trace.c: records seen (on_message, on_state), decryption, keylog ---- */
+void lwl_trace_open(lua_State *L);
+/* called by the I/O callbacks with every chunk of bytes received (dir 0) or
+ * sent (dir 1), only when c->trace is set. No Lua runs inside. */
 void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n);
-/* trace.c: lwl_trace_attach (conn_new: sets c->trace when the context has
+/* lwl_trace_attach (conn_new: sets c->trace when the context has
  * on_message/on_state/keylog; 0 when out of memory), lwl_trace_free
- * (conn_free), lwl_trace_flush (after each wolfSSL call of a method, with its
- * return value: delivers queued records to Lua; -1 when a callback raised). */
+ * (conn_free) */
 int lwl_trace_attach(lwl_Conn *c);
 void lwl_trace_free(lwl_Conn *c);
-int lwl_trace_flush(lwl_Conn *c, int ret);
-/* conn_write brackets wolfSSL_write with lwl_trace_bulk(c, 1) ... (c, 0);
+/* after each wolfSSL call (conn.c run): delivers queued records to Lua.
+ * 0, -1 when a callback raised after the handshake, -2 when it raised during
+ * it: the caller must tell the peer (the alert writer, withdrawing the
+ * *withdraw bytes this call queued) */
+int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw);
+/* write brackets wolfSSL_write with lwl_trace_bulk(c, 1) ... (c, 0);
  * key_update and request_certificate call lwl_trace_bulk(c, -1): wolfSSL may
  * send their message with the next write */
 void lwl_trace_bulk(lwl_Conn *c, int on);
 
-/* ---- chain.c: the certificates the peer sent (leaf first), kept by the
- * binding when wolfSSL does not keep them (built without SESSION_CERTS) ---- */
+/* ---- verify.c: the verify callback, on_verify, the peer's chain, CRL,
+ * OCSP, staple ---- */
+void lwl_verify_open(lua_State *L);       /* CRL, OCSP stapling primitives */
+int lwl_verify_ocsp_status(lua_State *L); /* conn:_ocsp_status() */
+int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
+#define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
+/* the certificates the peer sent (leaf first), kept by the binding when
+ * wolfSSL does not keep them (built without SESSION_CERTS) */
 struct lwl_Chain;
-int lwl_chain_add(lwl_Conn *c, const unsigned char *der, int len); /* 0: out of memory */
-void lwl_chain_capture(lwl_Conn *c, WOLFSSL_X509_STORE_CTX *store); /* from the verify callback */
 int lwl_chain_push(lua_State *L, lwl_Conn *c); /* array of x509, or nil; returns 1 */
 void lwl_chain_free(lwl_Conn *c);
 
-/* ---- policy.c: server rules wolfSSL lacks (installed on every server CTX) ---- */
-void lwl_policy_install(WOLFSSL_CTX *ctx);
-/* policy.c: a group list (names as wolfSSL takes them, colon-separated) as bits */
-unsigned lwl_group_bits(const char *list);
-void lwl_policy_received(lwl_Conn *c, const unsigned char *buf, size_t n); /* io_recv, servers */
-void lwl_policy_free(lwl_Conn *c); /* conn_free */
+/* ==== the services below them ==== */
 
-/* ---- callbacks.c ---- */
+/* ---- callbacks.c: the protected trampoline every Lua callback runs through ---- */
 /* Run the Lua callback `name` of the connection's context, protected.
  * push_args pushes the arguments after the connection and returns how many;
  * collect reads the nres results (it may raise: that counts as the callback
@@ -178,12 +206,10 @@ void lwl_callbacks_open(lua_State *L);
 /* Once wolfSSL has returned: write last_error for a callback that failed
  * with no room to (no stack or memory). 0 when even that failed. */
 int lwl_callback_report(lwl_Conn *c);
-int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 
-/* ---- errors.c ---- */
+/* ---- errors.c: messages for failures ---- */
 const char *lwl_verify_reason(int code);
 int lwl_verify_code(int code);
-const char *lwl_alert_name(int code);
 /* Describe the failure `err` (from wolfSSL_get_error) into buf; returns kind */
 const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz);
 /* wolfSSL_get_error, with wolfSSL's own code where it answers OpenSSL's
@@ -192,12 +218,51 @@ int lwl_get_error(WOLFSSL *ssl, int ret);
 /* Store {kind, message, code, alert, traceback} as the connection's last error */
 void lwl_set_last_error(lua_State *L, int self, const char *kind,
                         const char *msg, int code, int alert);
-int lwl_fail(lua_State *L, const char *msg); /* pushes nil, msg; returns 2 */
 
-/* ---- core.c helpers ---- */
+/* ---- x509.c: wolfssl.x509 (pkey.c, pkey.h: wolfssl.pkey, below it) ---- */
+void lwl_x509_push_der(lua_State *L, const unsigned char *der, int len);
+void lwl_x509_push(lua_State *L, WOLFSSL_X509 *x); /* takes ownership */
+void lwl_x509_open(lua_State *L);
+void lwl_cert_cn(WOLFSSL_X509 *x, char *buf, size_t sz); /* "CN=..." or "" */
+void lwl_pkey_open(lua_State *L);
+
+/* ---- policy.c: server rules wolfSSL lacks (installed on every server CTX) ---- */
+void lwl_policy_install(WOLFSSL_CTX *ctx);
+/* a group list (names as wolfSSL takes them, colon-separated) as bits */
+unsigned lwl_group_bits(const char *list);
+void lwl_policy_received(lwl_Conn *c, const unsigned char *buf, size_t n); /* io_recv, servers */
+void lwl_policy_free(lwl_Conn *c); /* conn_free */
+
+/* ---- testutil.c: core._test, for the suite only ---- */
+void lwl_test_open(lua_State *L);
+long lwl_now(void); /* testutil.c: time(NULL), moved on by _test.advance_clock */
+
+/* ---- hostname.c ---- */
+/* Does x name host (DNS name with wildcards, or IP address)? */
+int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
+
+/* ---- names.c: alert, version and group names (core.names) ---- */
+const char *lwl_alert_name(int code);       /* "unknown" when unknown */
+const char *lwl_version_name(int v);        /* 0x0304 -> "TLSv1.3"; NULL when unknown */
+const char *lwl_group_name(const char *wolfssl_name);
+/* the TLS number of the group named by n bytes at name (groups option); 0 if unknown */
+unsigned lwl_group_id(const char *name, size_t n);
+#define LWL_GROUP_IS_HYBRID(id) ((id) >= 4587 && (id) <= 4589) /* ML-KEM hybrids */
+void lwl_names_open(lua_State *L);
+
+/* ---- util.c: the bottom helpers (they call no other file) ---- */
+lwl_Context *lwl_checkcontext(lua_State *L, int idx); /* raises on a freed context */
+lwl_Conn *lwl_checkconn(lua_State *L, int idx);       /* raises on a closed connection */
+lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl);
+int lwl_fail(lua_State *L, const char *msg); /* pushes nil, msg; returns 2 */
+int lwl_ok_or_fail(lua_State *L, int ok, const char *msg); /* true, or nil, msg */
 void lwl_newmeta(lua_State *L, const char *name, const luaL_Reg *methods,
                  const luaL_Reg *meta);
-const char *lwl_tls_version_name(int v);
-const char *lwl_group_name(const char *wolfssl_name);
+void lwl_wipe(void *p, size_t n);      /* secrets: writes the compiler keeps */
+void lwl_wipe_free(void *p, size_t n); /* wipe, then free (NULL is fine) */
+int lwl_buf_append(lwl_Buf *b, const void *data, size_t n); /* 0: out of memory */
+void lwl_buf_consume(lwl_Buf *b, size_t n);
+void lwl_buf_free(lwl_Buf *b);
+double lwl_monotonic(void); /* seconds on CLOCK_MONOTONIC (call deadlines) */
 
 #endif

@@ -144,7 +144,7 @@ static int try_decode(lwl_Key *k, int type, int priv, const unsigned char *der, 
             if (r == 0)
                 r = wc_ed25519_import_private_key(priv32, ED25519_KEY_SIZE, pub, sizeof pub,
                                                   &k->u.ed);
-            memset(priv32, 0, sizeof priv32);
+            lwl_wipe(priv32, sizeof priv32);
         }
         break;
 #endif
@@ -175,8 +175,7 @@ static int key_to_der(lwl_Key *k, int priv, unsigned char *out, word32 cap) {
             if (n > 0)
                 n = wc_CreatePKCS8Key(out, &outsz, tmp, (word32)n, RSAk, NULL, 0) > 0
                         ? (int)outsz : -1;
-            memset(tmp, 0, cap);
-            free(tmp);
+            lwl_wipe_free(tmp, cap);
         } else {
             n = wc_RsaKeyToPublicDer(&k->u.rsa, out, cap);
         }
@@ -390,8 +389,7 @@ static int pkey_load(lua_State *L) {
             encrypted = 1;
         }
     }
-    memset(der, 0, len + 16);
-    free(der);
+    lwl_wipe_free(der, len + 16);
     if (ok < 0) return lwl_fail(L, LWL_EC_SCALAR_MSG);
     if (!ok) {
         if (encrypted)
@@ -413,8 +411,7 @@ static int push_pem(lua_State *L, const unsigned char *der, int len, int type) {
         return lwl_fail(L, "PEM encoding failed");
     }
     lua_pushlstring(L, (const char *)pem, (size_t)n);
-    memset(pem, 0, cap);
-    free(pem);
+    lwl_wipe_free(pem, cap);
     return 1;
 }
 
@@ -458,8 +455,7 @@ static int pkey_pem(lua_State *L) {
         r = wc_EncryptPKCS8Key(in, inlen, out, &outsz, password, (int)pwlen,
                                PKCS5, PBES2, AES256CBCb, NULL, 0, 2048, &rng, NULL);
         wc_FreeRng(&rng);
-        memset(in, 0, (size_t)p->len + 16);
-        free(in);
+        lwl_wipe_free(in, (size_t)p->len + 16);
         if (r <= 0) {
             free(out);
             return lwl_fail(L, "encrypting the key failed");
@@ -532,8 +528,7 @@ void lwl_pkey_push_info(lua_State *L, lwl_Pkey *p) {
 static int pkey_gc(lua_State *L) {
     lwl_Pkey *p = topkey(L, 1);
     if (p->der) {
-        memset(p->der, 0, (size_t)p->len);
-        free(p->der);
+        lwl_wipe_free(p->der, (size_t)p->len);
         p->der = NULL;
     }
     return 0;

@@ -37,18 +37,10 @@ static unsigned group_bit(unsigned g) {
 }
 
 unsigned lwl_group_bits(const char *list) {
-    static const struct { const char *name; unsigned bit; } names[] = {
-        {"P-256", P256}, {"P-384", P384}, {"P-521", P521}, {"X25519", X25519}, {"X448", X448},
-        {"ffdhe2048", FFDHE}, {"ffdhe3072", FFDHE}, {"ffdhe4096", FFDHE},
-        {"X25519MLKEM768", MLKEM_X25519}, {"SecP256r1MLKEM768", MLKEM_P256},
-        {"SecP384r1MLKEM1024", MLKEM_P384}};
     unsigned out = 0;
     while (*list) {
-        size_t n = strcspn(list, ":"), i;
-        unsigned bit = OTHER_GROUP;
-        for (i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (strlen(names[i].name) == n && memcmp(names[i].name, list, n) == 0) bit = names[i].bit;
-        out |= bit;
+        size_t n = strcspn(list, ":");
+        out |= group_bit(lwl_group_id(list, n)); /* unknown (0): OTHER_GROUP */
         list += n + (list[n] == ':');
     }
     return out;

@@ -40,7 +40,6 @@
 
 /* ---- the session userdata ---- */
 
-static const char *version_name(int v);
 static int sess_version_number(WOLFSSL_SESSION *s);
 
 /* What the session's first handshake established (DESIGN.md "Sessions carry
@@ -102,14 +101,6 @@ static unsigned char *sess_der(WOLFSSL_SESSION *s, int *len) {
     return buf;
 }
 
-static void wipe_free(unsigned char *p, int len) {
-    if (p) {
-        volatile unsigned char *v = p;
-        int i;
-        for (i = 0; i < len; i++) v[i] = 0;
-        free(p);
-    }
-}
 
 /* ---- wolfSSL's serialisation, checked before wolfSSL parses it ---- */
 
@@ -244,7 +235,7 @@ static int round_trips(WOLFSSL_SESSION *s, const unsigned char *der, size_t len)
     int n = 0, same;
     unsigned char *again = sess_der(s, &n);
     same = again != NULL && (size_t)n == len && memcmp(again, der, len) == 0;
-    wipe_free(again, n);
+    lwl_wipe_free(again, (size_t)n);
     return same;
 }
 
@@ -257,7 +248,7 @@ static WOLFSSL_SESSION *sess_from_der(const unsigned char *der, size_t len) {
 #endif
     s = wolfSSL_d2i_SSL_SESSION(NULL, &p, (long)len);
     /* wolfSSL's d2i takes e.g. all zeros: also want a known version */
-    if (s != NULL && (version_name(sess_version_number(s)) == NULL || !round_trips(s, der, len))) {
+    if (s != NULL && (lwl_version_name(sess_version_number(s)) == NULL || !round_trips(s, der, len))) {
         wolfSSL_SESSION_free(s);
         s = NULL;
     }
@@ -381,7 +372,7 @@ static unsigned char *sess_wrap(lua_State *L, Sess *s, size_t *len) {
     n = HEAD_LEN + s->t.name_len + 4 + (size_t)derlen + MAC_LEN;
     out = (unsigned char *)malloc(n);
     if (out == NULL) {
-        wipe_free(der, derlen);
+        lwl_wipe_free(der, (size_t)(derlen));
         return NULL;
     }
     p = out;
@@ -398,9 +389,9 @@ static unsigned char *sess_wrap(lua_State *L, Sess *s, size_t *len) {
     put_be(p, (size_t)derlen, 4);
     memcpy(p + 4, der, (size_t)derlen);
     p += 4 + derlen;
-    wipe_free(der, derlen);
+    lwl_wipe_free(der, (size_t)(derlen));
     if (!mac(L, out, (size_t)(p - out), p)) {
-        wipe_free(out, (int)n);
+        lwl_wipe_free(out, n);
         return NULL;
     }
     *len = n;
@@ -471,7 +462,7 @@ static int sess_export(lua_State *L) {
     out = sess_wrap(L, s, &len);
     if (out == NULL) return lwl_fail(L, "the session cannot be serialised");
     lua_pushlstring(L, (const char *)out, len);
-    wipe_free(out, (int)len);
+    lwl_wipe_free(out, len);
     return 1;
 }
 
@@ -560,24 +551,12 @@ static int sess_version_number(WOLFSSL_SESSION *s) {
 #endif
     if (i + 2 <= n) v = d[i] << 8 | d[i + 1];
 #endif
-    wipe_free(d, len);
+    lwl_wipe_free(d, (size_t)(len));
     return v;
 }
 
-static const char *version_name(int v) {
-    switch (v) {
-    case 0x0304: return "TLSv1.3";
-    case 0x0303: return "TLSv1.2";
-    case 0x0302: return "TLSv1.1";
-    case 0x0301: return "TLSv1";
-    case 0xfefd: return "DTLSv1.2";
-    case 0xfeff: return "DTLSv1";
-    default: return NULL;
-    }
-}
-
 static int sess_version(lua_State *L) {
-    const char *name = version_name(sess_version_number(checksess(L, 1)));
+    const char *name = lwl_version_name(sess_version_number(checksess(L, 1)));
     if (name == NULL)
         lua_pushnil(L);
     else
@@ -599,7 +578,7 @@ static int sess_tostring(lua_State *L) {
     if (s->s == NULL)
         lua_pushliteral(L, "wolfssl.session (freed)");
     else {
-        const char *v = version_name(sess_version_number(s->s));
+        const char *v = lwl_version_name(sess_version_number(s->s));
         lua_pushfstring(L, "wolfssl.session (%s%s): %p", v ? v : "?",
 #ifdef HAVE_SESSION_TICKET
                         wolfSSL_SESSION_has_ticket(s->s) == 1 ? ", ticket" : "",
@@ -667,7 +646,7 @@ static const char *trust_refusal(lwl_Conn *c, const Sess *s, char *buf, size_t s
 /* ---- connection methods ---- */
 
 /* conn:session() -> session | nil, message */
-static int conn_session(lua_State *L) {
+int lwl_session_get(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     WOLFSSL_SESSION *cur;
     if (!c->done) return lwl_fail(L, "no session: the handshake is not finished");
@@ -685,7 +664,7 @@ static int conn_session(lua_State *L) {
 }
 
 /* conn:set_session(s) -> true | nil, message; clients, before the handshake */
-static int conn_set_session(lua_State *L) {
+int lwl_session_set(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     Sess *sess = tosess(L, 2);
     WOLFSSL_SESSION *s = checksess(L, 2);
@@ -700,7 +679,7 @@ static int conn_set_session(lua_State *L) {
     if (refused != NULL) return lwl_fail(L, refused);
     born = wolfSSL_SESSION_get_time(s);
     timeout = wolfSSL_SESSION_get_timeout(s);
-    if (timeout > 0 && born + timeout < (long)time(NULL))
+    if (timeout > 0 && born + timeout < lwl_now())
         return lwl_fail(L, "the session has expired");
     if (wolfSSL_SESSION_is_resumable(s) != 1)
         return lwl_fail(L, "the session is not resumable (a TLS 1.3 session needs its ticket)");
@@ -753,7 +732,7 @@ static int push_put(lua_State *L, void *ud) {
     if (out == NULL) luaL_error(L, "the session cannot be serialised");
     push_hex(L, a->id, a->idlen);
     lua_pushlstring(L, (const char *)out, len);
-    wipe_free(out, (int)len);
+    lwl_wipe_free(out, len);
     return 2;
 }
 
@@ -821,7 +800,7 @@ static void collect_get(lua_State *L, void *ud) {
         long timeout = wolfSSL_SESSION_get_timeout(tmp.s);
         if (id == NULL || (int)n != g->idlen || memcmp(id, g->id, n) != 0)
             why = "the stored session has another id";
-        else if (timeout > 0 && born + timeout < (long)time(NULL))
+        else if (timeout > 0 && born + timeout < lwl_now())
             why = "the stored session has expired";
     }
     if (why != NULL) {
@@ -902,11 +881,6 @@ typedef struct lwl_TicketKeys {
     int neg_next;
 } TicketKeys;
 
-static void wipe(void *p, size_t n) {
-    volatile unsigned char *v = (volatile unsigned char *)p;
-    while (n--) *v++ = 0;
-}
-
 /* name = SHA-256("lua-wolfssl ticket key name\0" || secret)[0..16)
  * key  = SHA-256("lua-wolfssl ticket key\0" || secret) */
 static int derive(const unsigned char *secret, size_t len, TicketKey *out) {
@@ -923,7 +897,7 @@ static int derive(const unsigned char *secret, size_t len, TicketKey *out) {
     wc_Sha256Update(&sha, secret, (word32)len);
     wc_Sha256Final(&sha, out->key);
     wc_Sha256Free(&sha);
-    wipe(h, sizeof h);
+    lwl_wipe(h, sizeof h);
     return 1;
 }
 
@@ -994,7 +968,7 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
                                         (word32)inLen, ticket, mac) != 0)
             ret = WOLFSSL_TICKET_RET_FATAL;
         *outLen = inLen;
-        wipe(&ask, sizeof ask);
+        lwl_wipe(&ask, sizeof ask);
         return ret;
     }
     for (i = 0; i < tk->n; i++) {
@@ -1028,7 +1002,7 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
                                     (word32)inLen, mac, ticket) != 0)
         ret = WOLFSSL_TICKET_RET_REJECT; /* forged or damaged */
     *outLen = inLen;
-    wipe(&ask, sizeof ask);
+    lwl_wipe(&ask, sizeof ask);
     return ret;
 }
 
@@ -1062,11 +1036,11 @@ static int ctx_ticket_keys(lua_State *L) {
             lua_rawgeti(L, 2, i + 1);
             s = lua_tolstring(L, -1, &len);
             if (s == NULL || len != 32) {
-                wipe(tmp, sizeof tmp);
+                lwl_wipe(tmp, sizeof tmp);
                 return lwl_fail(L, "each key must be 32 bytes");
             }
             if (!derive((const unsigned char *)s, len, &tmp[i])) {
-                wipe(tmp, sizeof tmp);
+                lwl_wipe(tmp, sizeof tmp);
                 return lwl_fail(L, "key derivation failed");
             }
             lua_pop(L, 1);
@@ -1074,17 +1048,17 @@ static int ctx_ticket_keys(lua_State *L) {
     }
     tk = ticket_keys_of(x);
     if (tk == NULL) {
-        wipe(tmp, sizeof tmp);
+        lwl_wipe(tmp, sizeof tmp);
         return luaL_error(L, "out of memory");
     }
     if (!lua_isnoneornil(L, 2)) {
-        wipe(tk->k, sizeof tk->k);
+        lwl_wipe(tk->k, sizeof tk->k);
         memcpy(tk->k, tmp, sizeof tmp[0] * (size_t)n);
         tk->n = n;
         memset(tk->neg_time, 0, sizeof tk->neg_time);
     }
     if (!lua_isnoneornil(L, 3)) tk->dynamic = lua_toboolean(L, 3);
-    wipe(tmp, sizeof tmp);
+    lwl_wipe(tmp, sizeof tmp);
     lua_pushboolean(L, 1);
     return 1;
 #else
@@ -1099,7 +1073,7 @@ void lwl_session_context_free(lwl_Context *x) {
     if (x->tickets != NULL) {
         /* wolfSSL keeps the CTX while connections live: they find no keys */
         wolfSSL_CTX_set_TicketEncCtx(x->ctx, NULL);
-        wipe(x->tickets, sizeof *x->tickets);
+        lwl_wipe(x->tickets, sizeof *x->tickets);
         free(x->tickets);
         x->tickets = NULL;
     }
@@ -1129,7 +1103,7 @@ static int conn_prepare_ticket(lua_State *L) {
     c->L = NULL;
     c->busy = 0;
     c->cb_error = 0;
-    wipe(&ask.got, sizeof ask.got);
+    lwl_wipe(&ask.got, sizeof ask.got);
     if (c->close_pending) { /* conn:close() inside: done now */
         lua_getfield(L, 1, "close");
         lua_pushvalue(L, 1);
@@ -1172,7 +1146,7 @@ static int random_bytes(lua_State *L) {
     luaL_argcheck(L, n > 0 && n <= (lua_Integer)sizeof buf, 1, "must be between 1 and 256");
     if (wolfSSL_RAND_bytes(buf, (int)n) != 1) return luaL_error(L, "random generator failed");
     lua_pushlstring(L, (const char *)buf, (size_t)n);
-    memset(buf, 0, sizeof buf);
+    lwl_wipe(buf, sizeof buf);
     return 1;
 }
 
@@ -1190,9 +1164,6 @@ void lwl_session_open(lua_State *L) {
                                     {"__close", sess_gc},
 #endif
                                     {NULL, NULL}};
-    static const luaL_Reg conn_methods[] = {{"session", conn_session},
-                                            {"set_session", conn_set_session},
-                                            {NULL, NULL}};
     static const luaL_Reg funcs[] = {{"session_import", sess_import},
                                      {"ctx_session_callbacks", ctx_session_callbacks},
                                      {"ctx_ticket_keys", ctx_ticket_keys},
@@ -1206,9 +1177,6 @@ void lwl_session_open(lua_State *L) {
         if (wolfSSL_RAND_bytes(k, MAC_LEN) != 1) luaL_error(L, "random generator failed");
     }
     lwl_newmeta(L, LWL_SESSION, methods, meta); /* core.session = methods */
-    lua_getfield(L, -1, "Connection");
-    luaL_setfuncs(L, conn_methods, 0);
-    lua_pop(L, 1);
     luaL_setfuncs(L, funcs, 0);
     lua_getfield(L, -1, "features");
     if (lua_istable(L, -1)) {

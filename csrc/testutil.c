@@ -1,11 +1,12 @@
-/* testutil.c: descriptor helpers for the suite's fd-mode specs, in
- * wolfssl.core._test. They hand out raw descriptor operations no user needs,
+/* testutil.c: helpers that exist only for the suite (descriptors for the
+ * fd-mode specs, a userdata's uservalue), in wolfssl.core._test. They hand out raw descriptor operations no user needs,
  * so a normal process does not see them: the table exists only when the
  * environment has WOLFSSL_TEST_LUA (the Makefile's test runs set it). */
 #include "lwolfssl.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,10 +44,36 @@ static int test_closefd(lua_State *L) {
     return 1;
 }
 
+/* The clock our own session-expiry checks read. Only the suite moves it
+ * (_test.advance_clock), so that a spec sees a session expire without
+ * sleeping; wolfSSL's own checks keep the real clock. */
+static long clock_offset;
+
+long lwl_now(void) {
+    return (long)time(NULL) + clock_offset;
+}
+
+/* _test.advance_clock(seconds): lwl_now() runs that much ahead (0 resets) */
+static int test_advance_clock(lua_State *L) {
+    lua_Integer s = luaL_checkinteger(L, 1);
+    clock_offset = s == 0 ? 0 : clock_offset + (long)s;
+    return 0;
+}
+
+/* _test.uservalue(ud) -> a userdata's uservalue: the specs check that
+ * replacing what Lua holds there reaches nothing wolfSSL uses */
+static int test_uservalue(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TUSERDATA);
+    lwl_getuv(L, 1);
+    return 1;
+}
+
 void lwl_test_open(lua_State *L) {
     static const luaL_Reg funcs[] = {{"socketpair", test_socketpair},
                                      {"closefd", test_closefd},
                                      {"setblocking", test_setblocking},
+                                     {"advance_clock", test_advance_clock},
+                                     {"uservalue", test_uservalue},
                                      {NULL, NULL}};
     if (getenv("WOLFSSL_TEST_LUA") == NULL) return;
     luaL_newlib(L, funcs);

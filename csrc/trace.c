@@ -10,9 +10,12 @@
  * wolfssl/trace.lua) through lwl_callback: protected, errors stored in
  * conn:last_error() and reported by the method.
  *
- * This build does not decrypt: TLS 1.3 encrypted handshake records are passed
- * on with their length only, and the dispatcher reports the messages they
- * carry from the connection's state, marked inferred. */
+ * Where the build has the traffic secrets (LWL_DECRYPT: TLS 1.3 secret
+ * callback; LWL_DECRYPT12: the TLS 1.2 PRF), trace_open/trace_open12 decrypt a
+ * copy of the handshake records for the dispatcher; elsewhere encrypted
+ * records are passed on with their length only and the dispatcher reports
+ * their messages from the connection's state, marked inferred. Every copy of
+ * a secret or of decrypted bytes is wiped (lwl_wipe). */
 #include "lwolfssl.h"
 
 #include <stdlib.h>
@@ -61,6 +64,13 @@ typedef struct Rec {
     unsigned char data[1];
 } Rec;
 
+typedef struct Chunk { /* bytes as they crossed the transport, for a capture */
+    struct Chunk *next;
+    unsigned char dir;
+    size_t len;
+    unsigned char data[1];
+} Chunk;
+
 typedef struct Acc { /* bytes of one direction not yet cut into records */
     unsigned char *p;
     size_t len, cap;
@@ -68,6 +78,8 @@ typedef struct Acc { /* bytes of one direction not yet cut into records */
 
 typedef struct Trace {
     int records;          /* capture records (on_message / on_state set) */
+    int capture;          /* keep every byte too, in order (wolfssl.trace.pcap) */
+    Chunk *wire, *wire_tail;
     Acc acc[2];
     Rec *head, *tail;
     size_t queued;
@@ -117,6 +129,16 @@ static void queue_free(Trace *t) {
     t->queued = 0;
 }
 
+static void wire_free(Trace *t) {
+    Chunk *k = t->wire;
+    while (k) {
+        Chunk *next = k->next;
+        free(k);
+        k = next;
+    }
+    t->wire = t->wire_tail = NULL;
+}
+
 void lwl_trace_free(lwl_Conn *c) {
     Trace *t = (Trace *)c->trace;
     if (t == NULL) return;
@@ -125,7 +147,8 @@ void lwl_trace_free(lwl_Conn *c) {
     acc_free(&t->acc[0]);
     acc_free(&t->acc[1]);
     queue_free(t);
-    memset(t, 0, sizeof *t); /* traffic secrets */
+    wire_free(t);
+    lwl_wipe(t, sizeof *t); /* traffic secrets, key log lines */
     free(t);
 }
 
@@ -224,6 +247,19 @@ void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n) {
     size_t pos = 0;
     if (t == NULL || n <= 0 || dir < 0 || dir > 1) return;
     if (dir == 1) t->call_sent += (size_t)n;
+    if (t->capture) {
+        Chunk *k = (Chunk *)malloc(sizeof *k + (size_t)n);
+        if (k == NULL) {
+            t->dropped++;
+        } else {
+            k->next = NULL;
+            k->dir = (unsigned char)dir;
+            k->len = (size_t)n;
+            memcpy(k->data, buf, (size_t)n);
+            if (t->wire_tail) t->wire_tail->next = k; else t->wire = k;
+            t->wire_tail = k;
+        }
+    }
     if (!t->records) return;
     a = &t->acc[dir];
     if (a->len + (size_t)n > a->cap) {
@@ -246,8 +282,7 @@ void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n) {
         size_t rl = (size_t)h[3] << 8 | h[4];
         int keep;
         if (a->len - pos < 5 + rl) break;
-        /* encrypted application records after the handshake: length only
-         * (nothing to decode on this build, and no copy of bulk data) */
+        /* encrypted application records: length only (no copy of bulk data) */
         keep = !(h[0] == 23);
 #ifdef LWL_DECRYPT
         /* a copy to decrypt: the handshake, and small records after it
@@ -362,6 +397,21 @@ static int flush_push(lua_State *L, void *ud) {
         lua_setfield(L, -2, "skipped_sent");
         t->skipped[0] = t->skipped[1] = 0;
     }
+    if (t->wire) { /* info.wire = {{direction=, data=}, ...} in transport order */
+        Chunk *k;
+        int n = 0;
+        lua_newtable(L);
+        for (k = t->wire; k; k = k->next) {
+            lua_createtable(L, 0, 2);
+            lua_pushstring(L, k->dir ? "sent" : "received");
+            lua_setfield(L, -2, "direction");
+            lua_pushlstring(L, (const char *)k->data, k->len);
+            lua_setfield(L, -2, "data");
+            lua_rawseti(L, -2, ++n);
+        }
+        lua_setfield(L, -2, "wire");
+        wire_free(t);
+    }
     if (t->dropped) {
         lwl_pushint(L, t->dropped);
         lua_setfield(L, -2, "dropped");
@@ -380,6 +430,7 @@ static int flush_push(lua_State *L, void *ud) {
                 lua_rawseti(L, -2, k + 1);
             }
             lua_setfield(L, -2, "keylog_lines");
+            lwl_wipe(f->t->keylog, sizeof f->t->keylog);
             f->t->nkeylog = 0;
         }
 #endif
@@ -391,40 +442,6 @@ static int flush_push(lua_State *L, void *ud) {
     return 2;
 }
 
-/* A callback failed after wolfSSL returned: the handshake must still fail
- * for the peer. In memory mode, what this call produced has not left the
- * process: withdraw it, so the peer never sees our next flight (or our
- * Finished), and put a fatal internal_error alert in its place, in clear. In
- * fd mode the bytes are gone: send the alert after them (a peer that
- * already expects encrypted records fails on it all the same). */
-static void send_plain_alert(lwl_Conn *c, size_t call_sent) {
-    static const unsigned char alert[7] = {21, 3, 3, 0, 2, 2, 80};
-    c->told_peer = 1;
-    if (c->fd >= 0) {
-        ssize_t n = send(c->fd, alert, sizeof alert, MSG_NOSIGNAL);
-        (void)n;
-    } else { /* append to the memory-mode output queue (conn.c's layout) */
-        lwl_Buf *b = &c->out;
-        b->len -= call_sent <= b->len ? call_sent : b->len;
-        if (b->head + b->len + sizeof alert > b->cap) {
-            size_t cap = b->cap ? b->cap : 64;
-            unsigned char *p;
-            if (b->head > 0) {
-                memmove(b->p, b->p + b->head, b->len);
-                b->head = 0;
-            }
-            while (cap < b->len + sizeof alert) cap *= 2;
-            if (cap > b->cap) {
-                p = (unsigned char *)realloc(b->p, cap);
-                if (p == NULL) return;
-                b->p = p;
-                b->cap = cap;
-            }
-        }
-        memcpy(b->p + b->head + b->len, alert, sizeof alert);
-        b->len += sizeof alert;
-    }
-}
 
 void lwl_trace_bulk(lwl_Conn *c, int on) {
     Trace *t = (Trace *)c->trace;
@@ -470,12 +487,13 @@ static void drop_application(lwl_Conn *c, Trace *t) {
 
 /* Deliver what was queued. ret is what the wolfSSL call returned. Returns
  * -1 when the Lua side raised (the error is in last_error), else 0. */
-int lwl_trace_flush(lwl_Conn *c, int ret) {
+int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw) {
     Trace *t = (Trace *)c->trace;
     Flush f;
     Rec *r;
     int rc, was_done;
     size_t call_sent;
+    *withdraw = 0;
     if (t == NULL) return 0;
     call_sent = t->call_sent;
     t->call_sent = 0;
@@ -496,7 +514,8 @@ int lwl_trace_flush(lwl_Conn *c, int ret) {
     }
     if (t->done_seen && !f.failed) drop_application(c, t);
     for (r = t->head; r; r = r->next) f.count++;
-    if (f.count == 0 && !(f.done && !t->done_seen) && !(f.failed && !t->fail_seen) && !f.ticket
+    if (f.count == 0 && !(f.done && !t->done_seen) && !(f.failed && !t->fail_seen) && !f.ticket &&
+        t->wire == NULL
 #ifdef LWL_DECRYPT
         && t->nkeylog == 0
 #endif
@@ -510,6 +529,7 @@ int lwl_trace_flush(lwl_Conn *c, int ret) {
     if (f.done) c->done = 1; /* so version(), cipher()... answer inside the callbacks */
     rc = lwl_callback(c, "_on_record", flush_push, NULL, 0, &f);
     queue_free(t);
+    wire_free(t); /* not handed over (the callback could not be called) */
     if (rc < 0) {
         if (!was_done) c->done = 0; /* failed, not established: handshake() says so again */
         /* name the user's callback (trace.lua notes which one runs) */
@@ -524,8 +544,9 @@ int lwl_trace_flush(lwl_Conn *c, int ret) {
             }
             lua_pop(L, 3);
         }
-        if (!was_done) send_plain_alert(c, call_sent);
-        return -1;
+        if (was_done) return -1;
+        *withdraw = call_sent;
+        return -2;
     }
     return 0;
 }
@@ -594,21 +615,98 @@ static int trace_own_certificate(lua_State *L) {
     return 0;
 }
 
-/* core.trace_enable(conn): trace a connection made before trace.attach */
-static int trace_enable(lua_State *L) {
-    lwl_Conn *c = lwl_checkconn(L, 1);
+/* the connection's Trace, made if it has none (a connection made before
+ * trace.attach / trace.pcap) */
+static Trace *trace_of(lua_State *L, lwl_Conn *c) {
     Trace *t = (Trace *)c->trace;
     if (t == NULL) {
         t = (Trace *)calloc(1, sizeof *t);
-        if (t == NULL) return luaL_error(L, "out of memory");
+        if (t == NULL) luaL_error(L, "out of memory");
         c->trace = t;
 #ifdef LWL_DECRYPT
         t->app_gen[0] = t->app_gen[1] = -1;
         wolfSSL_set_tls13_secret_cb(c->ssl, secret_cb, c);
 #endif
     }
-    t->records = 1;
+    return t;
+}
+
+/* core.trace_enable(conn): trace a connection made before trace.attach */
+static int trace_enable(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    trace_of(L, c)->records = 1;
     lua_pushboolean(L, c->nrecv == 0 && !c->done); /* false: records were missed */
+    return 1;
+}
+
+/* core.trace_capture(conn, on) -> true | false when bytes went by already:
+ * from now on every byte the connection sends and receives goes to the
+ * dispatcher too (info.wire), its records traced. on = false stops it. */
+static int trace_capture(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    Trace *t;
+    if (!lua_toboolean(L, 2)) {
+        if (c->trace) {
+            ((Trace *)c->trace)->capture = 0;
+            wire_free((Trace *)c->trace);
+        }
+        return 0;
+    }
+    if (c->nrecv != 0 || c->nsent != 0 || c->done) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    t = trace_of(L, c);
+    t->records = 1;
+    t->capture = 1;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.trace_secrets(conn) -> {label = bytes}: the secrets the connection
+ * derived so far, by their NSS key log labels: TLS 1.3 traffic secrets (builds
+ * with the secret callback), the TLS 1.2 master secret (MASTER_SECRET). */
+static int trace_secrets(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    Trace *t = (Trace *)c->trace;
+    lua_newtable(L);
+    if (t == NULL || c->ssl == NULL) return 1;
+#ifdef LWL_DECRYPT
+    {
+        static const char *const labels[] = {
+            "CLIENT_EARLY_TRAFFIC_SECRET", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"};
+        int id;
+        for (id = 0; id < 5; id++) {
+            if (t->secret_len[id] == 0) continue;
+            lua_pushlstring(L, (const char *)t->secret[id], t->secret_len[id]);
+            lua_setfield(L, -2, labels[id]);
+        }
+    }
+#endif
+    if (wolfSSL_version(c->ssl) != TLS1_3_VERSION) {
+        unsigned char ms[48], *hms = NULL, *hsr = NULL, *hcr = NULL;
+        unsigned int hmsl = 0, hsrl = 0, hcrl = 0;
+        WOLFSSL_SESSION *s;
+        int m = 0;
+        if (wolfSSL_get_keys(c->ssl, &hms, &hmsl, &hsr, &hsrl, &hcr, &hcrl) == WOLFSSL_SUCCESS &&
+            hms != NULL && hmsl == sizeof ms) {
+            memcpy(ms, hms, sizeof ms);
+            m = (int)sizeof ms;
+        } else if ((s = wolfSSL_get_session(c->ssl)) != NULL) {
+            m = wolfSSL_SESSION_get_master_key(s, ms, sizeof ms);
+        }
+        /* before the key exchange the buffer holds zeros, not a secret */
+        if (m == (int)sizeof ms) {
+            int i, zero = 1;
+            for (i = 0; i < m; i++) zero &= ms[i] == 0;
+            if (!zero) {
+                lua_pushlstring(L, (const char *)ms, sizeof ms);
+                lua_setfield(L, -2, "MASTER_SECRET");
+            }
+        }
+        lwl_wipe(ms, sizeof ms);
+    }
     return 1;
 }
 
@@ -669,7 +767,7 @@ static int trace_open(lua_State *L) {
     const unsigned char *secret;
     int slen, digest, keylen, suite, i, ok = 0;
     unsigned char key[32], iv[12], *out;
-    size_t n;
+    size_t n, plain;
     if (t == NULL) return lwl_fail(L, "connection is not traced");
     if (len < 5 + 17) return lwl_fail(L, "record too short");
     suite = wolfSSL_get_current_cipher_suite(c->ssl);
@@ -708,20 +806,21 @@ static int trace_open(lua_State *L) {
     out = (unsigned char *)malloc(n ? n : 1);
     if (out == NULL) return luaL_error(L, "out of memory");
     ok = aead_open(suite == 0x1303, key, keylen, iv, rec, 5, rec + 5, n, out);
-    memset(key, 0, sizeof key);
+    lwl_wipe(key, sizeof key);
+    lwl_wipe(iv, sizeof iv);
     if (!ok) {
-        free(out);
+        lwl_wipe_free(out, n ? n : 1);
         return lwl_fail(L, "record does not decrypt (wrong key or sequence)");
     }
+    plain = n;
     while (n > 0 && out[n - 1] == 0) n--; /* TLSInnerPlaintext padding */
     if (n == 0) {
-        free(out);
+        lwl_wipe_free(out, plain ? plain : 1);
         return lwl_fail(L, "record has no content type");
     }
     lua_pushlstring(L, (const char *)out, n - 1);
     lwl_pushint(L, out[n - 1]);
-    memset(out, 0, n);
-    free(out);
+    lwl_wipe_free(out, plain);
     return 2;
 #else
     (void)c; (void)from_client; (void)epoch; (void)gen; (void)seq; (void)rec; (void)len;
@@ -770,7 +869,7 @@ static int trace_open12(lua_State *L) {
     memcpy(seed + 32, cr, 32);
     i = wc_PRF_TLS(block, (word32)(2 * keylen + 2 * ivlen), ms, sizeof ms,
                    (const byte *)"key expansion", 13, seed, sizeof seed, 1, hash, NULL, INVALID_DEVID);
-    memset(ms, 0, sizeof ms);
+    lwl_wipe(ms, sizeof ms);
     if (i != 0) return lwl_fail(L, "key derivation failed");
     key = block + (from_client ? 0 : keylen);          /* no MAC keys in AEAD suites */
     iv = block + 2 * keylen + (from_client ? 0 : ivlen);
@@ -792,18 +891,18 @@ static int trace_open12(lua_State *L) {
     aad[12] = (unsigned char)(n & 255);
     out = (unsigned char *)malloc(n ? n : 1);
     if (out == NULL) {
-        memset(block, 0, sizeof block);
+        lwl_wipe(block, sizeof block);
         return luaL_error(L, "out of memory");
     }
     ok = aead_open(chacha, key, keylen, nonce, aad, 13, body, n, out);
-    memset(block, 0, sizeof block);
+    lwl_wipe(block, sizeof block);
+    lwl_wipe(nonce, sizeof nonce);
     if (!ok) {
-        free(out);
+        lwl_wipe_free(out, n ? n : 1);
         return lwl_fail(L, "record does not decrypt (not the sender's first record under its keys?)");
     }
     lua_pushlstring(L, (const char *)out, n);
-    memset(out, 0, n);
-    free(out);
+    lwl_wipe_free(out, n ? n : 1);
     return 1;
 #else
     (void)c; (void)from_client; (void)rec; (void)len; (void)cr; (void)sr; (void)crl; (void)srl;
@@ -818,6 +917,8 @@ void lwl_trace_open(lua_State *L) {
                                      {"trace_arm", trace_arm},
                                      {"trace_own_certificate", trace_own_certificate},
                                      {"trace_enable", trace_enable},
+                                     {"trace_capture", trace_capture},
+                                     {"trace_secrets", trace_secrets},
                                      {"trace_open", trace_open},
                                      {"trace_open12", trace_open12},
                                      {NULL, NULL}};

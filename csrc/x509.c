@@ -26,7 +26,7 @@ static WOLFSSL_X509 *checkx509(lua_State *L, int idx) {
     return p->x;
 }
 
-WOLFSSL_X509 *lwl_x509_test(lua_State *L, int idx) {
+static WOLFSSL_X509 *x509_test(lua_State *L, int idx) {
     lwl_X509 *p = (lwl_X509 *)luaL_testudata(L, idx, LWL_X509);
     return p ? p->x : NULL;
 }
@@ -129,7 +129,7 @@ static void push_name(lua_State *L, WOLFSSL_X509_NAME *name) {
         lua_setfield(L, -2, "oid");
         lua_rawseti(L, -2, i + 1);
     }
-    /* one-line "CN=x, O=y" as field `text` and as __tostring via Lua side */
+    /* one-line "CN=x, O=y" as field `text`, and __tostring of the name table */
     {
         char line[512];
         size_t used = 0;
@@ -718,7 +718,7 @@ static int x509_gc(lua_State *L) {
 }
 
 static int x509_eq(lua_State *L) {
-    WOLFSSL_X509 *a = lwl_x509_test(L, 1), *b = lwl_x509_test(L, 2);
+    WOLFSSL_X509 *a = x509_test(L, 1), *b = x509_test(L, 2);
     int la = 0, lb = 0;
     const unsigned char *da = a ? wolfSSL_X509_get_der(a, &la) : NULL;
     const unsigned char *db = b ? wolfSSL_X509_get_der(b, &lb) : NULL;

@@ -4,7 +4,9 @@
 -- 127.0.0.1, with the test certificates in spec/fixtures/certs, and prints the
 -- client's view of each handshake (wolfssl.trace) and a summary:
 -- TLS 1.3 full and resumed, TLS 1.2 full (ECDHE) and abbreviated (session id),
--- a HelloRetryRequest, mutual TLS, and two failures.
+-- a HelloRetryRequest, mutual TLS, two failures, and the static RSA key
+-- transport of TLS 1.2 (opt-in; refused where the build has no such suite).
+-- Each handshake shows its key schedule ("**  Keys"), no secret bytes.
 local wolfssl = require "wolfssl"
 local trace = require "wolfssl.trace"
 local socket = require "socket"
@@ -82,13 +84,18 @@ local function read_some(conn, sock, want)
   return table.concat(got)
 end
 
-local count = 0
--- one scenario: title, client context options, server context, new{} options
-local function run(title, copts, sctx, newopts, show_server)
+local count, ran = 0, 0
+local function header(title)
   count = count + 1
   out("")
   out(("%d. %s"):format(count, title))
   out(("-"):rep(#title + 3))
+end
+
+-- one scenario: title, client context options, server context, new{} options
+local function run(title, copts, sctx, newopts, show_server)
+  header(title)
+  ran = ran + 1
   local rec = trace.attach(copts)
   local cctx = assert(wolfssl.context(copts))
   local csock, ssock = tcp_pair()
@@ -129,6 +136,8 @@ local t0 = socket.gettime()
 out(("lua-wolfssl %s on wolfSSL %s (%s build): every handshake step, client's view"):format(
   wolfssl.VERSION, wolfssl.WOLFSSL_VERSION, wolfssl.features.build or "?"))
 out("  C -> S: the client sent it; C <- S: the client received it.")
+out("  **  Keys: the key schedule, where the keys are derived: which secrets and keys, their sizes,")
+out("      the KDF and its inputs (secret bytes only when asked: trace.attach(o, sink, {secrets = true})).")
 if not wolfssl.features.msg_trace_decrypted then
   out("  This wolfSSL build has no TLS 1.3 secret callback: messages inside encrypted")
   out("  records are shown from the connection's state after the fact, marked [inferred].")
@@ -177,5 +186,23 @@ run("Failure: the server's certificate has expired", client(),
 run("Failure: the certificate is for another host name", client(),
     server({ certificate = cert("wronghost.pem"), key = cert("wronghost.key") }), { server_name = "localhost" })
 
+-- 9: the article's steps 4-5: the client encrypts a premaster secret to the
+-- server's RSA key. Our defaults refuse it (no forward secrecy); opt-in here.
+local RSA_SUITE = "AES128-GCM-SHA256"
+local rsa_title = ('TLS 1.2 static RSA key transport (opt-in: ciphers = "%s" on both sides)'):format(RSA_SUITE)
+local rsa_client = client({ cafile = cert("rsa-ca.pem"), max_version = "tls1.2", ciphers = RSA_SUITE })
+local okc, cerr = pcall(wolfssl.context, rsa_client)
+if okc then
+  run(rsa_title, rsa_client, server({ certificate = cert("rsa-server.pem"), key = cert("rsa-server.key"),
+                                      max_version = "tls1.2", ciphers = RSA_SUITE }), { server_name = "localhost" })
+  out("     no forward secrecy: whoever gets the server's RSA key later decrypts this recorded session;")
+  out("     the ECDHE exchange of handshake 3 replaced it (a fresh key pair each time)")
+else
+  header(rsa_title)
+  out("  refused by this wolfSSL build: " .. tostring(cerr):gsub("^.-bad option", "bad option"))
+  out("     (static RSA suites are not compiled in: the client would encrypt the premaster secret to the")
+  out("     server's RSA key, with no forward secrecy; the ECDHE exchange of handshake 3 replaced it)")
+end
+
 out("")
-out(("%d handshakes in %.2f s"):format(count, socket.gettime() - t0))
+out(("%d handshakes in %.2f s"):format(ran, socket.gettime() - t0))

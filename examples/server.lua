@@ -1,4 +1,5 @@
--- A TLS echo server over LuaSocket (fd mode), one client at a time.
+-- A TLS echo server over LuaSocket (fd mode), one client at a time, each call
+-- bounded by a timeout.
 --   lua5.4 examples/server.lua [port] [max_clients]   (CERT=..., KEY=... for another certificate)
 local socket = require "socket"
 local wolfssl = require "wolfssl"
@@ -14,22 +15,15 @@ io.stdout:flush()
 local served = 0
 while served < max do
   local sock = assert(listener:accept())
-  local conn = ctx:new { fd = sock }
-  local function await(method, ...) -- wait whenever TLS wants the network
-    for _ = 1, 100 do
-      local res, err = conn[method](conn, ...)
-      if res then return res end
-      if err == "wantread" then socket.select({ sock }, nil, 1)
-      elseif err == "wantwrite" then socket.select(nil, { sock }, 1)
-      else return nil, err end
-    end
-    return nil, "timeout"
-  end
-  local ok, err = await("handshake")
-  local line = ok and await("read")
+  -- each call waits up to 10 s (poll): a client that stalls or never finishes
+  -- its handshake holds the server no longer
+  local conn = ctx:new { fd = sock, timeout = 10 }
+  local ok, err = conn:handshake()
+  local line
+  if ok then line, err = conn:read() end
   if line then
-    await("write", "echo: " .. line)
-    await("shutdown") -- the clean close: our close_notify, then the client's
+    conn:write("echo: " .. line)
+    conn:shutdown() -- the clean close: our close_notify, then the client's
   else
     io.stderr:write("client failed: ", tostring(err), "\n")
   end

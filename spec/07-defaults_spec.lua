@@ -30,9 +30,14 @@ local WEAK = {
 }
 
 -- can this machine's openssl offer the suites of a cipher string in TLS 1.2?
+-- (asked once per string: both servers below ask)
+local offers = {}
 local function openssl_offers(list)
-  return P.capture("openssl ciphers -s -tls1_2 '" .. list .. "'"):find("%u") ~= nil
-      and not P.capture("openssl ciphers -s -tls1_2 '" .. list .. "'"):find("rror")
+  if offers[list] == nil then
+    local out = P.capture("openssl ciphers -s -tls1_2 '" .. list .. "'")
+    offers[list] = out:find("%u") ~= nil and not out:find("rror")
+  end
+  return offers[list]
 end
 
 local AEAD_FS = {

@@ -25,6 +25,7 @@ describe("x509.issue", function()
     it("errors clearly without certificate generation", function()
       assert.has_error(function() x509.issue { subject = "CN=x", key = pkey.generate("ec") } end)
     end)
+    pending("x509.issue: this wolfSSL build has no certificate generation (features.certgen)")
     return
   end
 
@@ -186,6 +187,7 @@ describe("x509.csr", function()
     it("errors clearly without certificate generation", function()
       assert.has_error(function() x509.csr { subject = "CN=x", key = pkey.generate("ec") } end)
     end)
+    pending("x509.csr: this wolfSSL build has no certificate generation (features.certgen)")
     return
   end
 

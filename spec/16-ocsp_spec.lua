@@ -59,7 +59,12 @@ describe("OCSP stapling in memory", function()
 
   for _, v in ipairs({ "tls1.3", "tls1.2" }) do
     describe(v, function()
-      if v == "tls1.3" and not wolfssl.features.ocsp_staple_tls13 then return end
+      if v == "tls1.3" and not wolfssl.features.ocsp_staple_tls13 then
+        it("staples over TLS 1.3", function()
+          pending("features.ocsp_staple_tls13 is false: a TLS 1.3 stapling server is refused (checked above)")
+        end)
+        return
+      end
       local function client(mode) return H.client_ctx { ocsp_stapling = mode, max_version = v } end
 
       it("a client that requests it sees a good stapled response (file)", function()

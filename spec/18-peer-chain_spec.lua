@@ -1,7 +1,7 @@
 -- conn:peer_chain() / conn:peer_certificate(): the certificates the peer sent,
 -- leaf first. wolfSSL keeps them on the session only when built with
 -- SESSION_CERTS (features.session_certs: the system build); otherwise the
--- binding keeps the chain of each full handshake (csrc/chain.c). The one
+-- binding keeps the chain of each full handshake (csrc/verify.c). The one
 -- build difference: a resumed handshake carries no certificate, so only a
 -- SESSION_CERTS build still answers there (from the saved session).
 local wolfssl = require "wolfssl"
@@ -90,7 +90,7 @@ describe("peer_chain", function()
       local ok, err = pcall(wolfssl.context, { mode = "server", psk = { keys = { id = key } } })
       assert.is_false(ok)
       assert.matches("PSK is not supported by this wolfSSL build", err, 1, true)
-      return
+      pending("this wolfSSL build has no PSK (the clear error is checked)")
     end
     local c = ok_pair(assert(wolfssl.context { mode = "client", verify = "none", psk = { identity = "id", key = key } }),
                       assert(wolfssl.context { mode = "server", psk = { keys = { id = key } } }), {})
@@ -101,7 +101,7 @@ describe("peer_chain", function()
   it("post-handshake authentication brings the client's chain to the server", function()
     if not wolfssl.features.post_handshake_auth then
       assert.has_error(function() H.client_ctx(merge(chain_client, { post_handshake_auth = true })) end)
-      return
+      pending("this wolfSSL build has no post-handshake authentication (the clear error is checked)")
     end
     local cctx = H.client_ctx(merge(chain_client, { post_handshake_auth = true }))
     local sctx = H.server_ctx { verify = "peer", cafile = H.cert("ca.pem"), post_handshake_auth = true }

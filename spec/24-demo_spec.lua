@@ -19,7 +19,7 @@ describe("make demo", function()
   it("finishes cleanly within a few seconds", function()
     assert.matches("exit=0\n$", out)
     assert.is_true(secs < 15, ("took %.1f s"):format(secs))
-    assert.matches("8 handshakes in [%d.]+ s", out)
+    assert.matches("[89] handshakes in [%d.]+ s", out)
   end)
 
   it("shows a TLS 1.3 full handshake step by step", function()
@@ -66,11 +66,37 @@ describe("make demo", function()
     assert.matches("server side: client certificate CN=Test Client.-, verified", part)
   end)
 
+  it("shows the key schedule step in every handshake, and no secret bytes (issue 16)", function()
+    for i = 1, 8 do
+      local part = out:match(("\n%d%%. (.-)\n%d%%. "):format(i, i + 1))
+      assert.is_string(part, "section " .. i)
+      assert.matches("\n  %*%*  Keys ", part, 1, false, "section " .. i)
+    end
+    assert.matches("C <%- S  ServerHello[^\n]*\n  %*%*  Keys +handshake keys, HKDF%-SHA256", out)
+    local tls12 = out:match("\n3%. (.-)\n4%.")
+    assert.matches("C %-> S  ClientKeyExchange[^\n]*\n  %*%*  Keys +master secret and key block, TLS 1.2 PRF", tls12)
+    assert.matches("ChangeCipherSpec\n  C %-> S  Finished +verify_data %x+ %(12 bytes%)", tls12)
+    assert.is_nil(out:find(("%x"):rep(32)), "no secret bytes")
+  end)
+
+  it("shows TLS 1.2 static RSA key transport, opt-in, without forward secrecy (or refused by the build)", function()
+    local part = out:match("\n9%. TLS 1%.2 static RSA key transport (.-)\n%d+ handshakes")
+    assert.is_string(part)
+    if part:find("refused by this wolfSSL build", 1, true) then
+      assert.matches("no usable cipher suite", part)
+      assert.matches("no forward secrecy", part)
+    else
+      assert.matches("ClientKeyExchange +RSA; encrypted premaster %d+ bytes", part)
+      assert.matches("premaster secret %(48 bytes%) chosen by the client and sent encrypted to the server's RSA key: no forward secrecy", part)
+    end
+    assert.matches("ECDHE exchange of handshake 3 replaced it", part)
+  end)
+
   it("ends the two failures with the reason in plain words", function()
     local expired = out:match("\n7%. (.-)\n8%.")
     assert.matches("Alert +fatal certificate_expired", expired)
     assert.matches("handshake FAILED after .-certificate has expired", expired)
-    local host = out:match("\n8%. (.-)\n%d+ handshakes")
+    local host = out:match("\n8%. (.-)\n9%. ")
     assert.matches("handshake FAILED after .-hostname mismatch: certificate is for wrong.example", host)
   end)
 end)

@@ -107,16 +107,17 @@ describe("wolfssl-trace", function()
     assert.matches("cannot connect", out)
   end)
 
+  -- one server for the whole block: it serves one client after another
   describe("against openssl s_server", function()
     local port, pid
-    before_each(function()
+    setup(function()
       assert(have("openssl"), "openssl is needed")
       port = H.free_port()
-      pid = H.spawn(("exec timeout 30 openssl s_server -accept %d -cert %s -key %s -cert_chain %s -alpn h2 -quiet")
+      pid = H.spawn(("exec timeout 120 openssl s_server -accept %d -cert %s -key %s -cert_chain %s -alpn h2 -quiet")
         :format(port, H.cert("server-chain.pem"), H.cert("server-chain.key"), H.cert("inter.pem")))
       assert(H.wait_port(port, 5), "openssl s_server did not start")
     end)
-    after_each(function() H.kill(pid) end)
+    teardown(function() H.kill(pid) end)
 
     it("prints the TLS 1.3 trace, the chain and the verification, exit 0", function()
       local out, rc = cli(("127.0.0.1:%d --servername chain.localhost --cafile %s --alpn h2,http/1.1"):format(port, CA))
@@ -242,16 +243,119 @@ describe("wolfssl-trace", function()
     end
   end)
 
-  describe("against gnutls-serv", function()
+  describe("--pcap FILE and the key schedule (issue 16)", function()
+    local wolfssl = require "wolfssl"
+    local pid, paths = nil, {}
+    after_each(function() H.kill(pid) end)
+    teardown(function() for _, p in ipairs(paths) do os.remove(p) end end)
+
+    local function server(cmd, name)
+      assert(have(name), name .. " is needed")
+      local port = H.free_port()
+      pid = H.spawn(cmd:format(port, H.cert("server.pem"), H.cert("server.key")))
+      assert(H.wait_port(port, 5), name .. " did not start")
+      return port
+    end
+
+    -- the bytes tshark decrypted from the capture, both directions, as text
+    local function tshark_follow(path)
+      assert(have("tshark"), "tshark is needed (Debian package tshark)")
+      local p = assert(io.popen("tshark -r " .. path .. " -q -z follow,tls,ascii,0 2>/dev/null"))
+      local out = p:read("*a")
+      p:close()
+      return out
+    end
+    local function tshark_types(path)
+      local p = assert(io.popen("tshark -r " .. path .. " -T fields -e tls.handshake.type 2>/dev/null"))
+      local out = p:read("*a"):gsub("%s+", ","):gsub("^,", ""):gsub(",$", "")
+      p:close()
+      return out
+    end
+
+    local SERVERS = {
+      { "openssl s_server -www", "exec timeout 30 openssl s_server -accept %d -cert %s -key %s -www -quiet", "openssl",
+        "HTTP/1.0 200 ok" },
+      { "gnutls-serv --http", "exec timeout 30 gnutls-serv --port %d --x509certfile %s --x509keyfile %s --http", "gnutls-serv",
+        "HTTP/1.0 200 OK" },
+    }
+    for _, sv in ipairs(SERVERS) do
+      for _, v in ipairs({ "tls1.2", "tls1.3" }) do
+        it(sv[1] .. ", " .. v .. ": tshark opens the capture decrypted, no key log file to configure", function()
+          local port = server(sv[2], sv[3])
+          local path = os.tmpname()
+          paths[#paths + 1] = path
+          local out, rc = cli(("127.0.0.1:%d --servername localhost --cafile %s --%s --get / --pcap %s")
+            :format(port, CA, v, path))
+          assert.equal(0, rc, out)
+          assert.matches("HTTP response: " .. sv[4], out)
+          assert.matches("%*%*  Keys ", out)
+          local follow = tshark_follow(path)
+          local types = tshark_types(path)
+          if v == "tls1.2" or wolfssl.features.secret_callback then
+            assert.matches("Capture: " .. path:gsub("%p", "%%%0") .. ", %d+ packets, decryption secrets embedded %(%d key log lines?%)", out)
+            assert.matches("GET / HTTP/1.1\r?\nHost: localhost", follow)
+            assert.matches(sv[4], follow, 1, true)
+            -- every handshake message, the Finished ones decrypted
+            -- (gnutls-serv asks for a client certificate too: 13, then our empty 11)
+            local want = v == "tls1.2" and { 1, 2, 11, 12, 14, 16, 20, 20 } or { 1, 2, 8, 11, 15, 20, 20 }
+            local i = 1
+            for t in types:gmatch("%d+") do
+              if tonumber(t) == want[i] then i = i + 1 end
+            end
+            assert.equal(#want + 1, i, types)
+          else -- no TLS 1.3 secret callback: said so, and nothing decrypted
+            assert.matches("no decryption secrets: this wolfSSL build has no TLS 1.3 secret callback, tshark shows the hellos only", out)
+            assert.equal("1,2", types)
+            assert.is_nil(follow:find("GET /", 1, true), follow)
+          end
+        end)
+      end
+    end
+
+    it("gnutls-serv without extended master secret: the master secret from both randoms, and tshark still decrypts", function()
+      local port = server("exec timeout 30 gnutls-serv --port %d --x509certfile %s --x509keyfile %s --http " ..
+                          "--priority NORMAL:%%NO_SESSION_HASH", "gnutls-serv")
+      local path = os.tmpname()
+      paths[#paths + 1] = path
+      local out, rc = cli(("127.0.0.1:%d --servername localhost --cafile %s --tls1.2 --get / --pcap %s --secrets")
+        :format(port, CA, path))
+      assert.equal(0, rc, out)
+      assert.matches("C %-> S  ClientKeyExchange[^\n]*\n  %*%*  Keys +master secret and key block, TLS 1.2 PRF %(SHA%-%d+%); " ..
+                     "inputs: X25519 shared secret %(ECDHE%) as premaster secret, client_random %+ server_random " ..
+                     "%(no extended master secret%)", out)
+      assert.matches("master_secret +48 bytes  PRF%(premaster_secret, \"master secret\", client_random %+ server_random%)\n" ..
+                     "          = " .. ("%x"):rep(96) .. "  %[SECRET, shown because secrets = true%]", out)
+      assert.matches("HTTP/1.0 200 OK", tshark_follow(path), 1, true)
+    end)
+
+    it("openssl s_server, TLS 1.2: extended master secret; no secret bytes unless --secrets", function()
+      local port = server("exec timeout 30 openssl s_server -accept %d -cert %s -key %s -quiet", "openssl")
+      local out, rc = cli(("127.0.0.1:%d --servername localhost --cafile %s --tls1.2"):format(port, CA))
+      assert.equal(0, rc, out)
+      assert.matches("session hash ClientHello..ClientKeyExchange %(extended master secret%)", out)
+      assert.is_nil(out:find(("%x"):rep(32)), out)
+      assert.is_nil(out:find("SECRET", 1, true), out)
+    end)
+
+    it("a capture it cannot write: a usage error before the handshake", function()
+      local port = server("exec timeout 30 openssl s_server -accept %d -cert %s -key %s -quiet", "openssl")
+      local out, rc = cli(("127.0.0.1:%d --cafile %s --pcap /nonexistent-dir/x.pcapng"):format(port, CA))
+      assert.equal(2, rc, out)
+      assert.matches("%-%-pcap: /nonexistent%-dir/x.pcapng", out)
+      assert.is_nil(out:find("ClientHello", 1, true), out)
+    end)
+  end)
+
+  describe("against gnutls-serv", function() -- (one server for the block, as above)
     local port, pid
-    before_each(function()
+    setup(function()
       assert(have("gnutls-serv"), "gnutls-serv is needed")
       port = H.free_port()
-      pid = H.spawn(("exec timeout 30 gnutls-serv --port %d --x509certfile %s --x509keyfile %s --require-client-cert --x509cafile %s")
+      pid = H.spawn(("exec timeout 120 gnutls-serv --port %d --x509certfile %s --x509keyfile %s --require-client-cert --x509cafile %s")
         :format(port, H.cert("server.pem"), H.cert("server.key"), CA))
       assert(H.wait_port(port, 5), "gnutls-serv did not start")
     end)
-    after_each(function() H.kill(pid) end)
+    teardown(function() H.kill(pid) end)
 
     it("does mutual TLS with --cert/--key", function()
       local out, rc = cli(("127.0.0.1:%d --servername localhost --cafile %s --cert %s --key %s")

@@ -315,7 +315,7 @@ describe("ticket keys and on_ticket_key", function()
   it("replacing the context's Lua state does not reach the keys wolfSSL uses", function()
     local k1, k2 = wolfssl.session.new_ticket_key(), wolfssl.session.new_ticket_key()
     local sctx = H.server_ctx{ ticket_keys = { k1 } }
-    core.ctx_uservalue(sctx)._ticket_keys = io.tmpfile()
+    core._test.uservalue(sctx)._ticket_keys = io.tmpfile()
     assert.is_true(sctx:set_ticket_keys { k2, k1 })
     collectgarbage(); collectgarbage()
     local cctx = H.client_ctx()

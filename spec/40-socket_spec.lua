@@ -88,7 +88,11 @@ describe("wolfssl.socket", function()
     it("raises on unknown keys, bad values and what wolfSSL cannot do", function()
       assert.has_error(function() ssl.newcontext{ mode = "client", protcol = "any" } end,
         "bad argument #1 to 'newcontext' (unknown option 'protcol' (did you mean 'protocol'?))")
-      assert.error_matches(function() ssl.newcontext{ mode = "client", protocol = "sslv3" } end,
+      -- issue 15: an unknown or insecure protocol is LuaSec's nil, "invalid protocol (...)", saying why
+      local ctx, err = ssl.newcontext{ mode = "client", protocol = "sslv3" }
+      assert.is_nil(ctx)
+      assert.equal('invalid protocol (sslv3): SSL 3.0 is obsolete and insecure; use "tlsv1_2", "tlsv1_3" or "any"', err)
+      assert.error_matches(function() ssl.newcontext{ mode = "client", protocol = 1.2 } end,
         "bad option 'protocol'")
       assert.error_matches(function() ssl.newcontext{ mode = "client", verify = "maybe" } end,
         "bad option 'verify'")
@@ -160,17 +164,32 @@ describe("wolfssl.socket", function()
       s:close()
     end)
 
-    it("without sni() the name is not checked (as LuaSec), the chain still is", function()
+    -- issue 15 changed this: LuaSec checks no name at all, and a verifying
+    -- client without one used to accept any trusted certificate silently
+    it("without sni() or host= a verifying client refuses to start, saying how", function()
       local s = client(port, {}, false)
+      local ok, err = s:dohandshake()
+      assert.is_false(ok)
+      assert.equal('no host name to check the certificate against: call conn:sni("name") before the handshake, '
+        .. 'or pass host = "name" in the parameters of wrap (verify = "none" checks nothing)', err)
+      s:close()
+      s = client(port, { host = "localhost" }, false)
       assert.is_true(s:dohandshake())
+      s:close()
+      s = client(port, { host = "wrong.example" }, false)
+      ok, err = s:dohandshake()
+      assert.is_false(ok)
+      assert.matches("hostname", err)
       s:close()
     end)
 
     it("verifies by default (LuaSec does not) and verify = 'none' opts out", function()
       local tcp = assert(socket.connect("127.0.0.1", port))
-      local s = assert(ssl.wrap(tcp, { mode = "client", cafile = H.cert("rsa-ca.pem") }))
+      local s = assert(ssl.wrap(tcp, { mode = "client", cafile = H.cert("rsa-ca.pem"), host = "localhost" }))
       s:settimeout(5)
-      assert.is_false((s:dohandshake()))
+      local ok, err = s:dohandshake()
+      assert.is_false(ok)
+      assert.matches("^certificate verify failed", err)
       s:close()
       tcp = assert(socket.connect("127.0.0.1", port))
       s = assert(ssl.wrap(tcp, { mode = "client", verify = "none" }))

@@ -109,6 +109,22 @@ function H.spawn(cmd)
   return tonumber(pid)
 end
 
+--- Is the process still running? Processes started by H.spawn are children
+-- of PID 1 once their shell exits; an exited one stays a zombie until PID 1
+-- reaps it, which in a container can take seconds, and `kill -0` still
+-- succeeds on a zombie. So read its state from /proc where there is one.
+function H.alive(pid)
+  local f = io.open("/proc/" .. pid .. "/stat", "rb")
+  if f then
+    local state = f:read("*a"):match(".*%) (%a)") -- (the name may hold ") ")
+    f:close()
+    return state ~= nil and state ~= "Z" and state ~= "X"
+  end
+  if io.open("/proc/self/stat", "rb") then return false end -- gone
+  local ok = os.execute("kill -0 " .. pid .. " 2>/dev/null")
+  return ok == true or ok == 0 -- 5.1/LuaJIT return 0 for success
+end
+
 function H.kill(pid)
   if pid then os.execute("kill " .. pid .. " 2>/dev/null; wait " .. pid .. " 2>/dev/null") end
 end
@@ -128,5 +144,24 @@ function H.wait_port(port, seconds)
 end
 
 function H.lua() return os.getenv("WOLFSSL_TEST_LUA") or "lua5.4" end
+
+-- openssl s_server on a free port with the fixtures' server certificate
+-- (`extra`: more options, "-www" by default). Returns port, pid (H.kill it).
+function H.openssl_server(extra)
+  local port = H.free_port()
+  local pid = H.spawn(("exec openssl s_server -accept 127.0.0.1:%d -cert %s -key %s %s"):format(
+    port, H.cert("server.pem"), H.cert("server.key"), extra or "-www"))
+  assert(H.wait_port(port, 5), "openssl s_server did not start")
+  return port, pid
+end
+
+-- A temporary file holding `text` (a script for a child process): its path.
+function H.write_tmp(text)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
 
 return H

@@ -87,9 +87,8 @@ end
 function P.wait_exit(pid, seconds)
   local deadline = socket.gettime() + (seconds or 5)
   while socket.gettime() < deadline do
-    local alive = os.execute("kill -0 " .. pid .. " 2>/dev/null")
-    if alive ~= true and alive ~= 0 then return true end -- 5.1/LuaJIT return 0 for success
-    socket.sleep(0.05)
+    if not H.alive(pid) then return true end
+    socket.sleep(0.02)
   end
   H.kill(pid)
   return false
@@ -101,7 +100,7 @@ function P.run_client(cmd)
   local out = os.tmpname()
   local pid = P.spawn("exec timeout 20 sh -c '" .. cmd:gsub("'", "'\\''") .. " > " .. out .. " 2>&1'")
   return function()
-    os.execute("for i in $(seq 1 100); do kill -0 " .. pid .. " 2>/dev/null || break; sleep 0.1; done")
+    P.wait_exit(pid, 10)
     local f = io.open(out, "rb")
     local s = f and f:read("*a") or ""
     if f then f:close() end

@@ -2,7 +2,7 @@
  *
  * The same work as the binding's memory mode, in plain C: two WOLFSSL objects
  * (client and server) in one process, custom I/O callbacks moving bytes through
- * growable byte queues (the same queue code as csrc/conn.c: append on send,
+ * growable byte queues (the same queue code as csrc/util.c: append on send,
  * consume on receive, memory given back when a queue empties), handshakes
  * stepped in turn exactly like spec/helpers.lua H.handshake. What the binding
  * costs on top of this loop is the binding's overhead.
@@ -31,7 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- byte queues: the same logic as csrc/conn.c ---- */
+/* ---- byte queues: the same logic as csrc/util.c (lwl_buf_*) ---- */
 
 typedef struct Buf {
     unsigned char *p;

@@ -980,8 +980,26 @@ function M.alert(payload)
   return { level = level, level_code = l, description = M.alert_name(d), code = d }
 end
 
+--- Short names of the common groups (as the `groups` option and wolfSSL spell
+-- them), by their IANA names.
+M.GROUP_SHORT = { secp256r1 = "P-256", secp384r1 = "P-384", secp521r1 = "P-521", x25519 = "X25519", x448 = "X448" }
+
 -- -------------------------------------------------------------------------
 -- framing
+
+--- The record framer (the only one in Lua): the TLS record whose 5-byte
+-- header starts at `pos` of `buf`. Returns its content type, version, payload
+-- length and the position of its payload; as many of those as `buf` holds:
+-- the payload position is nil while the record is incomplete, the length
+-- while the header is.
+function M.record_at(buf, pos)
+  local ct, v1, v2, l1, l2 = byte(buf, pos, pos + 4)
+  local version = v2 and v1 * 256 + v2
+  if not l2 then return ct, version end
+  local len = l1 * 256 + l2
+  if #buf - pos - 4 < len then return ct, version, len end
+  return ct, version, len, pos + 5
+end
 
 --- Split a byte stream into TLS records.
 -- Returns the array of complete records and the number of bytes they span;
@@ -989,19 +1007,17 @@ end
 function M.records(buf)
   local out, pos = {}, 1
   if type(buf) ~= "string" then return out, 0 end
-  local n = #buf
-  while n - pos + 1 >= 5 do
-    local ct, v1, v2, l1, l2 = byte(buf, pos, pos + 4)
-    local len = l1 * 256 + l2
-    if n - pos + 1 < 5 + len then break end
+  while true do
+    local ct, version, len, start = M.record_at(buf, pos)
+    if not start then break end
     out[#out + 1] = {
       content_type = ct,
       content_type_name = M.content_type_name(ct),
-      version = v1 * 256 + v2,
+      version = version,
       length = len,
-      data = sub(buf, pos + 5, pos + 4 + len),
+      data = sub(buf, start, start + len - 1),
     }
-    pos = pos + 5 + len
+    pos = start + len
   end
   return out, pos - 1
 end

@@ -128,20 +128,19 @@ local function read_records(st, bytes)
     local pos = st.pos
     local err = check_header(bytes, pos, pos == 1)
     if err then return nil, err end
-    if n - pos + 1 < 5 then return nil, NEED_MORE end
-    local len = byte(bytes, pos + 3) * 256 + byte(bytes, pos + 4)
-    local avail = n - pos - 4
-    if avail < len then
+    local _, _, len, start = decode.record_at(bytes, pos)
+    if not len then return nil, NEED_MORE end
+    if not start then
       -- incomplete record: still reject a wrong handshake header early
-      if pos == 1 and avail > 0 then
-        err = check_handshake(sub(bytes, 6, 5 + avail))
+      if pos == 1 and n > 5 then
+        err = check_handshake(sub(bytes, 6, n))
         if err then return nil, err end
       end
       return nil, NEED_MORE
     end
-    st.parts[#st.parts + 1] = sub(bytes, pos + 5, pos + 4 + len)
+    st.parts[#st.parts + 1] = sub(bytes, start, start + len - 1)
     st.have = st.have + len
-    st.pos = pos + 5 + len
+    st.pos = start + len
     if not st.hello_len then
       local head = table.concat(st.parts)
       err = check_handshake(head)

@@ -1,10 +1,17 @@
---- Option checking shared by wolfssl.context and ctx:new (internal).
--- Unknown keys and bad values raise an error that names the key; files that
--- cannot be read come back as nil, message naming the file.
-local M = {}
+--- Every option of wolfssl.context in one ordered table (internal), and the
+-- keys of ctx:new. wolfssl.context checks every row's value, then applies the
+-- rows in this order; the checks themselves are in wolfssl/check.lua.
+local core = require "wolfssl.core"
+local check = require "wolfssl.check"
+local hooks = require "wolfssl.hooks"
+local session = require "wolfssl.session"
+local trace = require "wolfssl.trace"
+local trust = require "wolfssl.trust"
 
-local wolfssl -- the wolfssl module, set by set_module (avoids a require loop)
-function M.set_module(m) wolfssl = m end
+local M = {}
+local bad, want, text, one_of, integer = check.bad, check.want, check.text, check.one_of, check.integer
+local callback = check.callback
+local features = core.features
 
 -- Our defaults, on every build whatever the library's own (DESIGN.md): AEAD
 -- with forward secrecy only. The ChaCha20 names are the RFC 7905 suites
@@ -37,272 +44,329 @@ function M.default_groups(features, server, psk_tls12_client)
   return table.concat(list, ":")
 end
 
-M.CONTEXT_KEYS = {
-  "mode", "min_version", "max_version", "ciphers", "ciphersuites", "groups",
-  "certificate", "key", "password", "cafile", "capath", "cadata", "system_ca",
-  "verify", "verify_depth", "check_hostname", "crl", "ocsp_stapling", "staple", "alpn",
-  "session_tickets", "session_cache", "session_cache_size", "session_timeout",
-  "psk", "ticket_keys", "post_handshake_auth", "renegotiation",
-  "on_verify", "on_servername", "on_alpn", "on_psk", "on_new_session", "session_store",
-  "on_ticket_key", "on_message", "on_state", "keylog",
-}
-M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data" }
-
--- Callbacks the binding runs today; the others raise "not supported yet".
-M.IMPLEMENTED = { on_verify = true,
-  on_new_session = true, session_store = true, on_ticket_key = true } -- session.lua
-
--- Levenshtein distance, for "did you mean" suggestions.
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
+-- Group names users write (lowercased) -> names wolfSSL's set1_groups_list
+-- knows: the short names and the IANA names of decode.GROUP_SHORT, and
+-- OpenSSL's name of P-256.
+local GROUP_ALIASES = { prime256v1 = "P-256", ffdhe2048 = "ffdhe2048", ffdhe3072 = "ffdhe3072" }
+for iana, short in pairs(require("wolfssl.decode").GROUP_SHORT) do
+  GROUP_ALIASES[iana], GROUP_ALIASES[short:lower()] = short, short
 end
-
-local function suggest(key, valid)
-  local best, bestd
-  for _, k in ipairs(valid) do
-    local d = distance(key, k)
-    if not bestd or d < bestd then best, bestd = k, d end
-  end
-  if bestd and bestd <= math.max(2, math.floor(#key / 3)) then
-    return (" (did you mean '%s'?)"):format(best)
-  end
-  return ""
-end
-
-local function show(v)
-  if type(v) == "string" then return ("%q"):format(#v > 40 and v:sub(1, 40) .. "..." or v) end
-  return tostring(v)
-end
-
---- Raise "bad option 'key': why (got value)"; level as for error().
-function M.bad(key, why, level, value)
-  local got = value ~= nil and (" (got %s)"):format(show(value)) or ""
-  error(("bad option '%s': %s%s"):format(key, why, got), level or 3)
-end
-
--- Sets of valid keys, built once per list (ctx:new runs for every
--- connection: no table built per call). Rebuilt if the list grows.
-local key_sets = setmetatable({}, { __mode = "k" })
-local function set_of(valid)
-  local s = key_sets[valid]
-  if s and s[0] == #valid then return s end
-  s = { [0] = #valid }
-  for _, k in ipairs(valid) do s[k] = true end
-  key_sets[valid] = s
-  return s
-end
-
-function M.check_keys(fname, t, valid)
-  local set = set_of(valid)
-  for k in pairs(t) do
-    if type(k) ~= "string" then
-      error(("bad argument #1 to '%s' (option keys must be strings, got %s)"):format(fname, type(k)), 3)
-    end
-    if not set[k] then
-      error(("bad argument #1 to '%s' (unknown option '%s'%s)"):format(fname, k, suggest(k, valid)), 3)
-    end
-  end
-end
-
-function M.is_callable(v)
-  if type(v) == "function" then return true end
-  local mt = (type(v) == "table" or type(v) == "userdata") and getmetatable(v)
-  return type(mt) == "table" and mt.__call ~= nil
-end
-
--- Userdata made by this binding (x509, pkey) and anything with a pem() method.
-function M.is_object(v)
-  local t = type(v)
-  if t ~= "userdata" and t ~= "table" then return false end
-  local ok, pem = pcall(function() return v.pem end) -- a foreign userdata may not index
-  return ok and type(pem) == "function"
-end
-
-local function is_pem(s) return s:find("-----BEGIN", 1, true) ~= nil end
-local function is_der(s) return #s > 16 and s:byte(1) == 0x30 and s:find("[%z\1-\8\14-\31\128-\255]") ~= nil end
-
-local function typename(v)
-  local mt = type(v) == "userdata" and getmetatable(v)
-  return type(mt) == "table" and type(mt.__name) == "string" and mt.__name or type(v)
-end
-
---- The self check of a Connection method written in Lua: raises as the C
--- methods do ("bad argument #1 to 'info' (wolfssl.Connection expected, got x)").
-function M.check_conn(fname, v)
-  if typename(v) ~= "wolfssl.Connection" then
-    error(("bad argument #1 to '%s' (wolfssl.Connection expected, got %s)"):format(
-      fname, v == nil and "no value" or typename(v)), 3)
-  end
-end
-
---- Raise when a string that becomes a C string (a name, a path, a
--- password) holds a NUL byte: C would silently cut it there.
-function M.no_nul(key, v, level)
-  if type(v) == "string" and v:find("%z") then M.bad(key, "must not contain a NUL byte", (level or 3) + 1, v) end
-  if type(v) == "table" and not M.is_object(v) then
-    for _, e in ipairs(v) do M.no_nul(key, e, (level or 3) + 1) end
-  end
-end
-
---- Read a file: bytes and "pem"|"der", or nil, "key: cannot read file 'x': reason".
-function M.read_file(key, path)
-  M.no_nul(key, path, 4)
-  local f, err = io.open(path, "rb")
-  if not f then
-    return nil, ("%s: cannot read file '%s': %s"):format(key, path, (err or ""):gsub("^[^:]*: ", ""))
-  end
-  local data, rerr = f:read("*a")
-  f:close()
-  if not data then -- a directory, say
-    return nil, ("%s: cannot read file '%s': %s"):format(key, path, tostring(rerr):gsub("^[^:]*: ", ""))
-  end
-  if data == "" then return nil, ("%s: file '%s' is empty"):format(key, path) end
-  return data, is_pem(data) and "pem" or "der"
-end
-
---- A path, PEM text or DER bytes: bytes and their format.
-function M.load_bytes(key, v)
-  if type(v) ~= "string" then M.bad(key, "expected a file path, PEM or DER string", 4, v) end
-  if is_pem(v) then return v, "pem" end
-  if is_der(v) then return v, "der" end
-  return M.read_file(key, v)
-end
-
---- One certificate as PEM text (from a path, PEM, DER, or an x509 object).
-function M.cert_pem(key, v, allow_many)
-  if M.is_object(v) then return v:pem() end
-  local data, fmt = M.load_bytes(key, v)
-  if not data then return nil, fmt end
-  if fmt == "pem" then return data end
-  local x = wolfssl.x509.load(data)
-  if not x then return nil, ("%s: not a valid certificate"):format(key) end
-  return x:pem()
-end
-
---- A private key: bytes and format, from a path, PEM, DER or a pkey object.
-function M.key_bytes(key, v)
-  if M.is_object(v) then
-    if type(v.der) == "function" then return v:der(), "der" end
-    return v:pem(), "pem"
-  end
-  return M.load_bytes(key, v)
-end
-
---- "key: reason" plus which file, when the value was a path.
-function M.where(key, v, err)
-  if type(v) == "string" and not is_pem(v) and not is_der(v) then
-    return ("%s in '%s'"):format(err, v)
-  end
-  return err
-end
-
---- ALPN protocols (array or comma list) as wolfSSL's comma list.
-function M.alpn_list(key, v)
-  local list = v
-  if type(v) == "string" then
-    list = {}
-    for p in v:gmatch("[^,]+") do list[#list + 1] = p end
-  end
-  if type(list) ~= "table" or #list == 0 then M.bad(key, "expected a non-empty array of protocol names", 4, v) end
-  for i, p in ipairs(list) do
-    if type(p) ~= "string" or #p == 0 or #p > 255 or p:find(",", 1, true) or p:find("%z") then
-      M.bad(key, ("entry %d is not a valid protocol name"):format(i), 4, p)
-    end
-  end
-  return table.concat(list, ",")
-end
-
--- Group names users write -> names wolfSSL's set1_groups_list knows.
-local GROUP_ALIASES = {
-  x25519 = "X25519", x448 = "X448", ["p-256"] = "P-256", secp256r1 = "P-256", prime256v1 = "P-256",
-  ["p-384"] = "P-384", secp384r1 = "P-384", ["p-521"] = "P-521", secp521r1 = "P-521",
-  ffdhe2048 = "ffdhe2048", ffdhe3072 = "ffdhe3072",
-}
 function M.group_list(list)
   local out = {}
   for g in list:gmatch("[^:]+") do out[#out + 1] = GROUP_ALIASES[g:lower()] or g end
   return table.concat(out, ":")
 end
 
-local function want(types)
-  return function(key, v)
-    if not types[type(v)] and not (types.callable and M.is_callable(v)) then
-      local names = {}
-      for t in pairs(types) do names[#names + 1] = t end
-      table.sort(names)
-      M.bad(key, "expected " .. table.concat(names, " or "), 4, v)
+
+-- TLS 1.2 PSK suites used when psk/on_psk is set and `ciphers` is not given:
+-- ECDHE-PSK first (forward secrecy), then plain PSK.
+M.PSK_TLS12_CIPHERS = table.concat({
+  "ECDHE-PSK-AES128-GCM-SHA256", "ECDHE-PSK-AES128-CBC-SHA256", "ECDHE-PSK-CHACHA20-POLY1305",
+  "PSK-AES128-GCM-SHA256", "PSK-AES256-GCM-SHA384", "PSK-CHACHA20-POLY1305",
+}, ":")
+
+local VERSIONS = { ["tls1.0"] = 0x0301, ["tls1.1"] = 0x0302, ["tls1.2"] = 0x0303, ["tls1.3"] = 0x0304 }
+
+local function version_of(key, v)
+  if v == "ssl3" or v == "ssl2" or v == "sslv3" or v == "sslv2" then
+    bad(key, ("%s is obsolete and insecure and is not supported"):format(v), 5)
+  end
+  local n = VERSIONS[v]
+  if not n then bad(key, 'expected "tls1.2" or "tls1.3"', 5, v) end
+  return n
+end
+
+-- A certificate chain given as PEM text (one string with every certificate).
+local function chain_pem(key, v)
+  if check.is_object(v) then return v:pem(), "pem" end
+  if type(v) == "table" then
+    local parts = {}
+    for i, item in ipairs(v) do
+      local pem, err = check.cert_pem(key .. "[" .. i .. "]", item)
+      if not pem then return nil, err end
+      parts[#parts + 1] = pem
+    end
+    if #parts == 0 then bad(key, "empty array", 5) end
+    return table.concat(parts, "\n"), "pem"
+  end
+  return check.load_bytes(key, v)
+end
+
+-- Does the private key belong to the certificate? wolfSSL's own check misses
+-- a wrong key of the same curve on some builds (Debian's), so compare the
+-- public halves too. Keys or certificates we cannot parse here (Ed25519
+-- certificates) are left to wolfSSL's check.
+local function same_public_key(cert_bytes, key_bytes, password)
+  local x = require("wolfssl.x509").load(cert_bytes)
+  local k = require("wolfssl.pkey").load(key_bytes, password)
+  if not x or not k then return true end
+  local xp, kp = x:public_key(), k:public()
+  if not xp or not kp then return true end
+  return xp:der() == kp:der()
+end
+
+-- The password option: a string, or a function called once, now.
+local function password_of(password)
+  if type(password) == "function" or check.is_callable(password) then
+    local ok, pw = pcall(password)
+    if not ok then return nil, "password: the password function raised: " .. tostring(pw) end
+    if type(pw) ~= "string" then return nil, "password: the password function must return a string" end
+    if pw:find("%z") then return nil, "password: the password function returned a string with a NUL byte" end
+    return pw
+  end
+  return password
+end
+
+-- "key 'x' does not match the certificate 'y'": name the files when they came from files
+local function file(v)
+  return (type(v) == "string" and not v:find("-----BEGIN", 1, true) and #v < 4096
+          and not v:find("%z")) and (" '%s'"):format(v) or ""
+end
+
+-------------------------------------------------------------------------------
+-- apply(ctx, value, options, st) -> true, or nil and a message. st holds what
+-- earlier rows resolved (server, min, max, verify, ...) and uv, the context's
+-- uservalue (the callbacks C calls). Rows marked `always` run when the value
+-- is nil too (they apply a default).
+
+local function versions(ctx, _, o, st)
+  local min = o.min_version and version_of("min_version", o.min_version) or 0x0303
+  local max = o.max_version and version_of("max_version", o.max_version) or 0x0304
+  if min > max then bad("min_version", "is above max_version", 4) end
+  if min < 0x0303 then
+    if not core.ctx_versions(ctx, min, max) then
+      bad("min_version", o.min_version .. " is not supported by this wolfSSL build", 4)
+    end
+  else
+    assert(core.ctx_versions(ctx, min, max))
+  end
+  st.min, st.max = min, max
+  return true
+end
+
+-- wolfSSL accepts a list when any entry is known: check the user's list alone
+local function probe_ciphers(key)
+  return function(_, v, _, st)
+    local probe = core.context_new(st.server)
+    local ok, err = core.ctx_ciphers(probe, check.colon_list(key, v))
+    probe:free()
+    if not ok then bad(key, err, 4, v) end
+    return true
+  end
+end
+
+-- ciphers covers TLS <= 1.2, ciphersuites TLS 1.3; wolfSSL takes one list.
+-- Ours apply to whatever the user leaves out, on every build. PSK needs PSK
+-- suites in TLS 1.2: a client with PSK offers only those (TLS 1.3 can still
+-- fall back to certificates); a server with a certificate prefers
+-- certificate suites (wolfSSL 5.5.4 clients without PSK still offer PSK
+-- suites, and would then fail; clients with PSK offer nothing else).
+local function cipher_list(ctx, v, o, st)
+  if v ~= nil then probe_ciphers("ciphersuites")(ctx, v, o, st) end
+  local list = {}
+  if v ~= nil then list[#list + 1] = check.colon_list("ciphersuites", v)
+  elseif st.max >= 0x0304 then list[#list + 1] = M.DEFAULT_TLS13_SUITES end
+  -- (a TLS 1.3-only context keeps the TLS 1.2 suites too: a TLS 1.2-only
+  -- wolfSSL server then answers the version, not "no shared cipher")
+  local psk = features.psk and (o.psk ~= nil or o.on_psk ~= nil) and o.ciphers == nil
+  if o.ciphers ~= nil then list[#list + 1] = check.colon_list("ciphers", o.ciphers)
+  elseif not psk or (st.server and o.certificate) then list[#list + 1] = M.DEFAULT_TLS12_CIPHERS end
+  if psk then list[#list + 1] = M.PSK_TLS12_CIPHERS end
+  local ok, err = core.ctx_ciphers(ctx, table.concat(list, ":"))
+  if not ok and psk then return nil, "psk: " .. err end
+  if not ok then bad(o.ciphers and "ciphers" or "ciphersuites", err, 4) end
+  return true
+end
+
+local function groups(ctx, v, o, st)
+  if v ~= nil then
+    local glist = check.colon_list("groups", v)
+    local ok, err = core.ctx_groups(ctx, M.group_list(glist))
+    if not ok then bad("groups", err, 4, glist) end
+  else
+    local psk_client = not st.server and st.min <= 0x0303 and (o.psk ~= nil or o.on_psk ~= nil)
+    assert(core.ctx_groups(ctx, M.default_groups(features, st.server, psk_client)))
+  end
+  return true
+end
+
+local function certificate(ctx, v, _, st)
+  local data, fmt = chain_pem("certificate", v)
+  if not data then return nil, fmt end
+  st.cert_bytes = data -- the leaf (first) certificate, for the key check
+  local ok, err = core.ctx_certificate(ctx, data, fmt)
+  if not ok then return nil, check.where("certificate", v, "certificate: " .. err) end
+  return true
+end
+
+local function key(ctx, v, o, st)
+  if v == nil then
+    if o.certificate and st.server then return nil, "key: a server certificate needs its private key (option 'key')" end
+    return true
+  end
+  local data, fmt = check.key_bytes("key", v)
+  if not data then return nil, fmt end
+  local password, perr = password_of(o.password)
+  if perr then return nil, perr end
+  local ok, err = core.ctx_key(ctx, data, fmt, password)
+  if not ok then return nil, check.where("key", v, "key: " .. err) end
+  if o.certificate then
+    ok = core.ctx_check_key(ctx) and same_public_key(st.cert_bytes, data, password)
+    if not ok then
+      return nil, ("key: the private key%s does not match the certificate%s"):format(file(v), file(o.certificate))
     end
   end
+  return true
 end
 
--- want(types), and no NUL byte in the string (or strings of the array)
-local function text(types)
-  local check = want(types)
-  return function(key, v)
-    check(key, v)
-    M.no_nul(key, v, 4)
+local function verify(_, v, _, st)
+  st.verify = v or (st.server and "none" or "peer")
+  return true
+end
+
+local function cafile(ctx, v, _, st)
+  local data, fmt = check.read_file("cafile", v)
+  if not data then return nil, fmt end
+  local ok, err = core.ctx_ca_buffer(ctx, data, fmt)
+  if not ok then return nil, ("cafile: %s in '%s'"):format(err, v) end
+  st.ca, st.have_ca = data, true
+  return true
+end
+
+local function capath(ctx, v, _, st)
+  local ok, err = core.ctx_capath(ctx, v)
+  if not ok then return nil, ("capath: %s '%s'"):format(err, v) end
+  st.have_ca = true
+  return true
+end
+
+local function cadata(ctx, v, _, st)
+  local items = (type(v) == "table" and not check.is_object(v)) and v or { v }
+  for i, item in ipairs(items) do
+    local pem, perr = check.cert_pem("cadata", item, true)
+    if not pem then return nil, perr end
+    local ok, err = core.ctx_ca_buffer(ctx, pem, "pem")
+    if not ok then return nil, ("cadata[%d]: %s"):format(i, err) end
   end
+  st.have_ca = true
+  return true
 end
 
-local function one_of(...)
-  local set, names = {}, {}
-  for _, v in ipairs({ ... }) do set[v] = true; names[#names + 1] = ("%q"):format(v) end
-  return function(key, v)
-    if not set[v] then M.bad(key, "expected one of " .. table.concat(names, ", "), 4, v) end
+local function system_ca(ctx, v, _, st)
+  if v == nil then v = not st.server and not st.have_ca and st.verify ~= "none" end
+  st.system_ca = v
+  if v then
+    local ok, err = core.ctx_system_ca(ctx)
+    if not ok then return nil, "system_ca: " .. err end
   end
+  return true
 end
 
-local function integer(min)
-  return function(key, v)
-    if type(v) ~= "number" or v % 1 ~= 0 or v < min then
-      M.bad(key, ("expected an integer >= %d"):format(min), 4, v)
-    end
+-- the verify flags, computed here only: verify, verify_depth, check_hostname
+local function check_hostname(ctx, v, o, st)
+  if v == nil then v = not st.server and st.verify ~= "none" end
+  if v and st.verify == "none" then bad("check_hostname", 'needs verify = "peer" (verify is "none")', 4) end
+  if v and st.server then bad("check_hostname", "is for clients", 4) end
+  st.check_hostname = v
+  core.ctx_verify(ctx, st.verify, o.verify_depth or 9, v)
+  session._set_trust(ctx, o, st)
+  return true
+end
+
+local function alpn(ctx, v)
+  local ok, err = core.ctx_alpn(ctx, check.alpn_list("alpn", v))
+  if not ok then return nil, "alpn: " .. err end
+  return true
+end
+
+local function sessions(ctx, _, o)
+  core.ctx_sessions(ctx, check.switch(o.session_tickets, true), check.switch(o.session_cache, true),
+    o.session_cache_size, o.session_timeout)
+  return true
+end
+
+-- TLS 1.2 renegotiation: refused unless asked for (and the build has it)
+local function renegotiation(ctx, v)
+  if v == "allow" then
+    local ok, err = core.ctx_renegotiation(ctx)
+    if not ok then bad("renegotiation", err, 4, v) end
   end
+  return true
 end
 
--- On/off options (session_tickets, session_cache) take a boolean or "on"/"off".
-local SWITCH = { on = true, off = false, [true] = true, [false] = false }
-local function switch(key, v)
-  if SWITCH[v] == nil then M.bad(key, 'expected true, false, "on" or "off"', 4, v) end
+-- a server then sends no CertificateRequest in the handshake:
+-- conn:request_certificate() asks later
+local function post_handshake_auth(ctx, v, _, st)
+  if not v then return true end
+  local ok, err = core.ctx_post_handshake_auth(ctx)
+  if ok and st.server then ok, err = core.hooks_pha_server(ctx) end
+  if not ok then bad("post_handshake_auth", err, 4) end
+  return true
 end
 
---- The boolean value of a checked on/off option, or default when it is nil.
-function M.switch(v, default)
-  if v == nil then return default end
-  return SWITCH[v]
+local function mode(key, v)
+  if v ~= "client" and v ~= "server" then bad(key, 'expected "client" or "server"', 4, v) end
 end
 
-local callback = want({ ["function"] = true, callable = true })
-M.CONTEXT_TYPES = {
-  min_version = text({ string = true }), max_version = text({ string = true }),
-  ciphers = text({ string = true, table = true }), ciphersuites = text({ string = true, table = true }),
-  groups = text({ string = true, table = true }),
-  certificate = want({ string = true, table = true, userdata = true }),
-  key = want({ string = true, userdata = true, table = true }),
-  password = text({ string = true, ["function"] = true, callable = true }),
-  cafile = text({ string = true }), capath = text({ string = true }),
-  cadata = want({ string = true, table = true, userdata = true }),
-  system_ca = want({ boolean = true }), check_hostname = want({ boolean = true }),
-  verify = one_of("none", "peer", "require"), verify_depth = integer(0),
-  alpn = text({ string = true, table = true }),
-  session_tickets = switch, session_cache = switch,
-  session_cache_size = integer(1), session_timeout = integer(1),
-  post_handshake_auth = want({ boolean = true }),
-  renegotiation = one_of("refuse", "allow"),
-  on_verify = callback, on_servername = callback, on_alpn = callback, on_psk = callback,
-  on_new_session = callback, on_ticket_key = callback, on_message = callback, on_state = callback,
-  keylog = callback,
-  session_store = want({ table = true }),
+local string_ = text({ string = true })
+local list = text({ string = true, table = true })
+local boolean = want({ boolean = true })
+
+--- The options of wolfssl.context, in the order they are applied:
+-- { key, check = function(key, value) raising on a bad value,
+--   apply = function(ctx, value, options, st), always = apply when nil too,
+--   modes = "client" | "server" (with wrong_mode, the message otherwise),
+--   required = checked when nil }
+-- The callbacks among them are core.CALLBACKS (csrc/context.c's registry).
+M.CONTEXT = {
+  { "mode", check = mode, required = true },
+  { "min_version", check = string_ },
+  { "max_version", check = string_, apply = versions, always = true }, -- both versions
+  { "ciphers", check = list, apply = probe_ciphers("ciphers") },
+  { "ciphersuites", check = list, apply = cipher_list, always = true }, -- the whole list
+  { "groups", check = list, apply = groups, always = true },
+  { "certificate", check = want({ string = true, table = true, userdata = true }), apply = certificate },
+  { "password", check = text({ string = true, ["function"] = true, callable = true }) }, -- used by key
+  { "key", check = want({ string = true, userdata = true, table = true }), apply = key, always = true },
+  { "verify", check = one_of("none", "peer", "require"), apply = verify, always = true },
+  { "verify_depth", check = integer(0) }, -- used by check_hostname
+  { "cafile", check = string_, apply = cafile },
+  { "capath", check = string_, apply = capath },
+  { "cadata", check = want({ string = true, table = true, userdata = true }), apply = cadata },
+  { "system_ca", check = boolean, apply = system_ca, always = true },
+  { "check_hostname", check = boolean, apply = check_hostname, always = true },
+  { "crl", apply = trust.apply_crl },
+  { "ocsp_stapling", apply = trust.apply_ocsp_stapling, modes = "client",
+    wrong_mode = "is for clients (a server staples with the option 'staple')" },
+  { "staple", apply = trust.apply_staple, modes = "server",
+    wrong_mode = "is for servers (a client asks with ocsp_stapling)" },
+  { "alpn", check = list, apply = alpn },
+  { "session_tickets", check = check.switch_check },
+  { "session_cache", check = check.switch_check },
+  { "session_cache_size", check = integer(1) },
+  { "session_timeout", check = integer(1), apply = sessions, always = true }, -- the four above
+  { "renegotiation", check = one_of("refuse", "allow"), apply = renegotiation },
+  { "post_handshake_auth", check = boolean, apply = post_handshake_auth },
+  { "psk", check = hooks.check_psk, apply = hooks.apply_psk },
+  { "ticket_keys", apply = session._apply_ticket_keys, modes = "server" },
+  -- callbacks (the context's uservalue holds them under their key)
+  { "on_verify", check = callback },
+  { "on_servername", check = callback, modes = "server", wrong_mode = "is for server contexts" },
+  { "on_alpn", check = callback, apply = hooks.apply_alpn,
+    modes = "server", wrong_mode = "is for server contexts" },
+  { "on_psk", check = callback, apply = hooks.apply_on_psk },
+  { "on_new_session", check = callback, apply = session._apply_new_session },
+  { "session_store", check = want({ table = true }), apply = session._apply_store, modes = "server" },
+  { "on_ticket_key", check = callback, apply = session._apply_ticket_key_cb, modes = "server" },
+  { "on_message", check = callback, apply = trace._apply_callback },
+  { "on_state", check = callback, apply = trace._apply_callback },
+  { "keylog", check = callback, apply = trace._apply_keylog },
 }
+
+M.CONTEXT_KEYS, M.CALLBACKS, M.IS_CALLBACK = {}, core.CALLBACKS, {}
+for i, row in ipairs(M.CONTEXT) do M.CONTEXT_KEYS[i] = row[1] end
+for _, name in ipairs(core.CALLBACKS) do M.IS_CALLBACK[name] = true end
+
+M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data", "timeout" }
 
 return M

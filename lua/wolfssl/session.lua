@@ -196,11 +196,10 @@ local function bytes_of(v)
 end
 
 --- Record the trust settings of a new context (called by wolfssl.context with
--- the resolved verify mode, check_hostname and system_ca).
-function M._set_trust(ctx, o, verify, check_hostname, system_ca)
-  local cafile = o.cafile and (io.open(o.cafile, "rb") or nil)
-  local ca = cafile and cafile:read("*a") or o.cafile
-  if cafile then cafile:close() end
+-- what it resolved: st.verify, st.check_hostname, st.system_ca, and st.ca, the
+-- bytes of cafile).
+function M._set_trust(ctx, o, st)
+  local verify, check_hostname, system_ca, ca = st.verify, st.check_hostname, st.system_ca, st.ca
   local parts = {}
   for _, item in ipairs {
     { "mode", o.mode }, { "verify", verify }, { "verify_depth", o.verify_depth or 9 },
@@ -217,8 +216,8 @@ end
 --- Per-connection steps (called by ctx:new): a server whose new tickets take
 -- their key from on_ticket_key asks it now (name nil); nil means this
 -- connection issues no ticket (wolfSSL cannot skip one later).
-function M._prepare(conn, uv)
-  if uv.on_ticket_key then core.conn_prepare_ticket(conn) end
+function M._prepare(conn)
+  core.conn_prepare_ticket(conn) -- nothing to do unless on_ticket_key is set (C knows)
 end
 
 --- A new random ticket key (32 bytes).
@@ -290,98 +289,94 @@ end
 --- True when the handshake resumed a session (abbreviated handshake).
 -- @function conn:session_reused
 
-local function key_list(opts, key, v, level)
-  if type(v) ~= "table" or #v == 0 then opts.bad(key, "expected a non-empty array of keys", level, v) end
-  if #v > 16 then opts.bad(key, "at most 16 keys", level) end
+local check = require "wolfssl.check"
+local features = core.features
+
+local function key_list(key, v, level)
+  if type(v) ~= "table" or #v == 0 then check.bad(key, "expected a non-empty array of keys", level, v) end
+  if #v > 16 then check.bad(key, "at most 16 keys", level) end
   local out = {}
   for i = 1, #v do
     local k, err = hexkey(key, i, v[i])
-    if not k then opts.bad(key, err, level) end
+    if not k then check.bad(key, err, level) end
     out[i] = k
   end
   return out
 end
 
---- Hook the session options into the wolfssl module (called by wolfssl/init.lua).
-function M._install(wolfssl, opts)
-  local handlers = wolfssl._context_options
-  local features = core.features
+-- The session options of wolfssl.context (rows of wolfssl/options.lua):
+-- apply(ctx, value, options, st) -> true or nil, msg (st.uv: the uservalue).
 
-  local function server_only(key, o)
-    if o.mode ~= "server" then opts.bad(key, "is for servers", 5) end
+local function no_tickets(key, o)
+  if not check.switch(o.session_tickets, true) then
+    check.bad(key, ("needs session_tickets (it is %s)"):format(tostring(o.session_tickets)), 5)
   end
-  local function no_tickets(key, o)
-    if not opts.switch(o.session_tickets, true) then
-      opts.bad(key, ("needs session_tickets (it is %s)"):format(tostring(o.session_tickets)), 5)
+end
+
+function M._apply_new_session(ctx, _, o)
+  if not features.session_store then check.bad("on_new_session", "is not supported by this wolfSSL build", 4) end
+  local ok, err = core.ctx_session_callbacks(ctx, true, o.session_store ~= nil)
+  if not ok then check.bad("on_new_session", err, 4) end
+  return true
+end
+
+function M._apply_store(ctx, store, o, st)
+  if not features.session_store then check.bad("session_store", "is not supported by this wolfSSL build", 4) end
+  for _, f in ipairs({ "get", "put" }) do
+    if not check.is_callable(store[f]) then check.bad("session_store", ("needs a function '%s'"):format(f), 4) end
+  end
+  if store.remove ~= nil and not check.is_callable(store.remove) then
+    check.bad("session_store", "'remove' must be a function", 4)
+  end
+  for k in pairs(store) do
+    if k ~= "get" and k ~= "put" and k ~= "remove" then
+      check.bad("session_store", ("unknown field '%s' (expected get, put, remove)"):format(tostring(k)), 4)
     end
   end
-
-  handlers.on_new_session = function(ctx, _, o)
-    if not features.session_store then opts.bad("on_new_session", "is not supported by this wolfSSL build", 4) end
-    local ok, err = core.ctx_session_callbacks(ctx, true, o.session_store ~= nil)
-    if not ok then opts.bad("on_new_session", err, 4) end
-    return true
+  if not check.switch(o.session_cache, true) then
+    check.bad("session_store", 'needs session_cache "on"', 4)
   end
+  local get, put, remove = store.get, store.put, store.remove
+  local uv = st.uv
+  uv._store_get = function(_, id) return get(id) end
+  uv._store_put = function(_, id, der) put(id, der) end
+  if remove then uv._store_remove = function(_, id) remove(id) end end
+  local ok, err = core.ctx_session_callbacks(ctx, o.on_new_session ~= nil, true)
+  if not ok then check.bad("session_store", err, 4) end
+  return true
+end
 
-  handlers.session_store = function(ctx, store, o, uv)
-    server_only("session_store", o)
-    if not features.session_store then opts.bad("session_store", "is not supported by this wolfSSL build", 4) end
-    for _, f in ipairs({ "get", "put" }) do
-      if not opts.is_callable(store[f]) then opts.bad("session_store", ("needs a function '%s'"):format(f), 4) end
-    end
-    if store.remove ~= nil and not opts.is_callable(store.remove) then
-      opts.bad("session_store", "'remove' must be a function", 4)
-    end
-    for k in pairs(store) do
-      if k ~= "get" and k ~= "put" and k ~= "remove" then
-        opts.bad("session_store", ("unknown field '%s' (expected get, put, remove)"):format(tostring(k)), 4)
-      end
-    end
-    if not opts.switch(o.session_cache, true) then
-      opts.bad("session_store", 'needs session_cache "on"', 4)
-    end
-    local get, put, remove = store.get, store.put, store.remove
-    uv._store_get = function(_, id) return get(id) end
-    uv._store_put = function(_, id, der) put(id, der) end
-    if remove then uv._store_remove = function(_, id) remove(id) end end
-    local ok, err = core.ctx_session_callbacks(ctx, o.on_new_session ~= nil, true)
-    if not ok then opts.bad("session_store", err, 4) end
-    return true
-  end
+-- ticket_keys (the list) and on_ticket_key (keys asked for) are one C call
+-- (a tail call: the same level as the row's apply)
+local function apply_tickets(key, ctx, o, list, dynamic)
+  if not features.ticket_keys then check.bad(key, "is not supported by this wolfSSL build", 4) end
+  no_tickets(key, o)
+  local ok, err = core.ctx_ticket_keys(ctx, list, dynamic)
+  if not ok then check.bad(key, err, 4) end
+  return true
+end
 
-  handlers.ticket_keys = function(ctx, v, o)
-    server_only("ticket_keys", o)
-    if not features.ticket_keys then opts.bad("ticket_keys", "is not supported by this wolfSSL build", 4) end
-    no_tickets("ticket_keys", o)
-    local ok, err = core.ctx_ticket_keys(ctx, key_list(opts, "ticket_keys", v, 5), o.on_ticket_key ~= nil)
-    if not ok then opts.bad("ticket_keys", err, 4) end
-    return true
-  end
+function M._apply_ticket_keys(ctx, v, o)
+  return apply_tickets("ticket_keys", ctx, o, key_list("ticket_keys", v, 5), o.on_ticket_key ~= nil)
+end
 
-  handlers.on_ticket_key = function(ctx, _, o)
-    server_only("on_ticket_key", o)
-    if not features.ticket_keys then opts.bad("on_ticket_key", "is not supported by this wolfSSL build", 4) end
-    no_tickets("on_ticket_key", o)
-    local ok, err = core.ctx_ticket_keys(ctx, nil, true)
-    if not ok then opts.bad("on_ticket_key", err, 4) end
-    return true
-  end
+function M._apply_ticket_key_cb(ctx, _, o)
+  return apply_tickets("on_ticket_key", ctx, o, nil, true)
+end
 
-  --- Replace a server context's ticket keys (newest first), e.g. to rotate:
-  -- `ctx:set_ticket_keys{new, current}`, later `ctx:set_ticket_keys{new}`.
-  -- Connections made afterwards and handshakes in progress use the new list.
-  -- @function ctx:set_ticket_keys
-  function wolfssl.Context:set_ticket_keys(keys)
-    if self:mode() ~= "server" then error("set_ticket_keys: only server contexts issue tickets", 2) end
-    if not features.ticket_keys then error("set_ticket_keys: not supported by this wolfSSL build", 2) end
-    local ok, list = pcall(key_list, opts, "keys", keys, 1)
-    if not ok then error("bad argument #1 to 'set_ticket_keys' (" .. (tostring(list):gsub("^.-bad option 'keys': ", "")) .. ")", 2) end
-    local done, err = core.ctx_ticket_keys(self, list)
-    if not done then error("bad argument #1 to 'set_ticket_keys' (" .. err .. ")", 2) end
-    return true
-  end
-
-  return M
+--- Replace a server context's ticket keys (newest first), e.g. to rotate:
+-- `ctx:set_ticket_keys{new, current}`, later `ctx:set_ticket_keys{new}`.
+-- Connections made afterwards and handshakes in progress use the new list.
+-- (A method of contexts: wolfssl/init.lua puts it there.)
+-- @function ctx:set_ticket_keys
+function M._set_ticket_keys(self, keys)
+  if self:mode() ~= "server" then error("set_ticket_keys: only server contexts issue tickets", 2) end
+  if not features.ticket_keys then error("set_ticket_keys: not supported by this wolfSSL build", 2) end
+  local ok, list = pcall(key_list, "keys", keys, 1)
+  if not ok then error("bad argument #1 to 'set_ticket_keys' (" .. (tostring(list):gsub("^.-bad option 'keys': ", "")) .. ")", 2) end
+  local done, err = core.ctx_ticket_keys(self, list)
+  if not done then error("bad argument #1 to 'set_ticket_keys' (" .. err .. ")", 2) end
+  return true
 end
 
 return M

@@ -26,7 +26,8 @@
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 local core = require "wolfssl.core"
-local opts = require "wolfssl.options"
+local opts = require "wolfssl.check"
+local sx509 = require "wolfssl.socket_x509"
 
 local M = {
   _VERSION = "1.2.0",          -- the LuaSec API level this module follows
@@ -49,6 +50,23 @@ local PROTOCOLS = {
   tlsv1_2 = { "tls1.2", "tls1.2" }, tlsv1_3 = { "tls1.3", "tls1.3" },
   tlsv1 = { "tls1.0", "tls1.0" }, tlsv1_1 = { "tls1.1", "tls1.1" },
 }
+-- Versions a build may lack, and those nobody may use: LuaSec's nil, "invalid
+-- protocol (...)", with why and what to use instead
+local OBSOLETE = {
+  tlsv1 = { "tls1_0", "TLS 1.0" }, tlsv1_1 = { "tls1_1", "TLS 1.1" },
+  sslv3 = { false, "SSL 3.0" }, sslv2 = { false, "SSL 2.0" },
+}
+
+local function protocol_error(proto)
+  local o = OBSOLETE[proto]
+  local use = 'use "tlsv1_2", "tlsv1_3" or "any"'
+  if not o then return ("invalid protocol (%s): %s"):format(proto, use) end
+  if o[1] == false then
+    return ("invalid protocol (%s): %s is obsolete and insecure; %s"):format(proto, o[2], use)
+  end
+  return ("invalid protocol (%s): %s is obsolete and insecure, and this wolfSSL build does not offer it; %s")
+    :format(proto, o[2], use)
+end
 
 -- LuaSec `options`. Each either sets something or is already how wolfSSL
 -- behaves (the reason is given); anything else is an error.
@@ -92,7 +110,7 @@ function M.newcontext(params)
   end
   local known = { "mode", "protocol", "key", "certificate", "password", "cafile", "capath",
     "verify", "options", "ciphers", "ciphersuites", "curveslist", "curve", "depth", "alpn",
-    "certificates", "dhparam", "dane", "verifyext" }
+    "certificates", "dhparam", "dane", "verifyext", "host" }
   opts.check_keys("newcontext", params, known)
   for _, k in ipairs({ "dhparam", "dane", "verifyext" }) do
     if params[k] ~= nil then
@@ -104,9 +122,15 @@ function M.newcontext(params)
   local o = { mode = mode }
 
   local proto = params.protocol or "any"
+  if type(proto) ~= "string" then bad("protocol", 'expected "any", "tlsv1_2" or "tlsv1_3"', proto) end
   local range = PROTOCOLS[proto]
-  if not range then bad("protocol", 'expected "any", "tlsv1_2" or "tlsv1_3"', proto) end
+  if not range or (OBSOLETE[proto] and not wolfssl.features[OBSOLETE[proto][1]]) then
+    return nil, protocol_error(proto)
+  end
   o.min_version, o.max_version = range[1], range[2]
+  if params.host ~= nil and (type(params.host) ~= "string" or params.host == "") then
+    bad("host", "expected the server's name (a non-empty string)", params.host)
+  end
 
   local cert, key, password = params.certificate, params.key, params.password
   if params.certificates ~= nil then
@@ -173,9 +197,6 @@ function M.newcontext(params)
   if alpn ~= nil then
     if type(alpn) == "function" then
       if mode ~= "server" then return nil, "invalid ALPN parameter" end
-      if not opts.IMPLEMENTED.on_alpn then
-        bad("alpn", "a selection function needs on_alpn, not supported by this version of lua-wolfssl yet")
-      end
       o.on_alpn = function(_, offered)
         local r = alpn(offered)
         if type(r) == "table" then
@@ -199,7 +220,7 @@ function M.newcontext(params)
     end
   end
 
-  local info = { mode = mode, options = o }
+  local info = { mode = mode, options = o, host = params.host }
   local ctx, err = wolfssl.context(o)
   if not ctx then return nil, err end
   ctxinfo[ctx] = info
@@ -208,9 +229,11 @@ end
 
 --- Load a certificate from PEM or DER text (`ssl.loadcertificate`).
 -- @tparam string data PEM or DER
--- @return a `wolfssl.x509`, or nil and a message
+-- @return a certificate as LuaSec's (`wolfssl.socket_x509`), or nil and a message
 function M.loadcertificate(data)
-  return wolfssl.x509.load(data)
+  local x, err = wolfssl.x509.load(data)
+  if not x then return nil, err end
+  return sx509.wrap(x)
 end
 
 local SSLConnection = {}
@@ -235,7 +258,10 @@ function M.wrap(sock, params_or_ctx)
     error("bad argument #2 to 'wrap' (parameters or context expected)", 2)
   end
   local fd = sock:getfd()
-  if type(fd) ~= "number" or fd < 0 then return nil, "closed" end
+  if type(fd) ~= "number" or fd < 0 then
+    -- LuaSocket makes the descriptor at connect/bind: a fresh tcp{master} has none
+    return nil, "no descriptor (not connected, or closed): wrap a socket once connected or accepted"
+  end
   local holder = sock
   if type(sock.setfd) == "function" and socket.tcp then
     -- LuaSec semantics: the wrapper owns the descriptor from now on
@@ -244,9 +270,11 @@ function M.wrap(sock, params_or_ctx)
     holder:setfd(fd)
     sock:setfd(-1)
   end
+  local info = ctxinfo[ctx]
   local self = setmetatable({
     _sock = holder, _fd = fd, _ctx = ctx, _buf = {}, _buflen = 0,
     _received = 0, _sent = 0, _birth = socket.gettime(), _want = "nothing",
+    _sni = info and ctx:mode() == "client" and info.host or nil,
   }, SSLConnection)
   return self
 end
@@ -266,32 +294,31 @@ local function check(self)
   return self
 end
 
--- Seconds left before the current call's deadline, nil for no limit.
-local function remaining(self, deadline)
-  if not deadline then return nil end
-  local left = deadline - socket.gettime()
-  return left > 0 and left or 0
-end
-
 local function deadline_of(self)
   local t = self._timeout
   if t == nil then return nil end
   return socket.gettime() + t
 end
 
--- Wait until the socket is readable ("wantread") or writable ("wantwrite").
--- Returns true, or false on timeout.
-local function wait(self, want, deadline)
-  self._want = want == "wantread" and "read" or "write"
-  local left = remaining(self, deadline)
-  if left == 0 then return false end
-  local sock = self._sock
-  local r, w, err
-  if want == "wantread" then r, w, err = socket.select({ sock }, nil, left)
-  else r, w, err = socket.select(nil, { sock }, left) end
-  if err == "timeout" then return false end
-  return true
+-- One call of the wolfSSL connection (fn), which waits for the socket in C
+-- (poll: any descriptor number, unlike socket.select) until the deadline
+-- (none: no limit). When the time is up, one more call that does not wait
+-- gives LuaSec's "wantread" / "wantwrite", and want() says which.
+local function step(self, deadline, fn, conn, ...)
+  local left = deadline and deadline - socket.gettime() or math.huge
+  if left > 0 then
+    conn:settimeout(left)
+    local a, b, c = fn(conn, ...)
+    if b ~= "timeout" then return a, b, c end
+  end
+  conn:settimeout(nil)
+  local a, b, c = fn(conn, ...)
+  if b == "wantread" then self._want = "read" elseif b == "wantwrite" then self._want = "write" end
+  return a, b, c
 end
+
+local NO_HOST = 'no host name to check the certificate against: call conn:sni("name") '
+  .. 'before the handshake, or pass host = "name" in the parameters of wrap (verify = "none" checks nothing)'
 
 -- The wolfSSL connection, made at the first call that needs it (so that sni()
 -- can still set the server name).
@@ -299,6 +326,11 @@ local function connection(self)
   local conn = self._conn
   if conn then return conn end
   local ctx = self._ctx
+  -- a verifying client without a name would accept any trusted certificate
+  local info = ctxinfo[ctx]
+  if not self._sni and info and info.mode == "client" and info.options.check_hostname then
+    return nil, NO_HOST
+  end
   local alpn
   local err
   conn, err = core.conn_new(ctx, self._fd, self._sni, alpn)
@@ -319,18 +351,12 @@ function SSLConnection:dohandshake()
   check(self)
   local conn, cerr = connection(self)
   if not conn then return false, cerr end
-  local deadline = deadline_of(self)
-  while true do
-    local ok, err = conn:handshake()
-    if ok then self._want = "nothing"; self._hs_done = true; return true end
-    if err == "wantread" or err == "wantwrite" then
-      if not wait(self, err, deadline) then return false, err end
-    else
-      self._want = "nothing"
-      self._failed = true
-      return false, err
-    end
-  end
+  local ok, err = step(self, deadline_of(self), conn.handshake, conn)
+  if ok then self._want = "nothing"; self._hs_done = true; return true end
+  if err == "wantread" or err == "wantwrite" then return false, err end -- the time is up
+  self._want = "nothing"
+  self._failed = true
+  return false, err
 end
 
 -- How a stream can end (conn:read, conn:write): LuaSec says "closed" for each.
@@ -343,28 +369,21 @@ local function fill(self, deadline, n)
   if not conn then return nil, cerr end
   if not self._hs_done then
     -- reading before dohandshake(): LuaSec runs the handshake implicitly
-    local ok, err = conn:handshake()
+    local ok, err = step(self, deadline, conn.handshake, conn)
     if ok then self._hs_done = true end
     if not ok then
       if err ~= "wantread" and err ~= "wantwrite" then self._failed = true end
-      if err == "wantread" or err == "wantwrite" then
-        if not wait(self, err, deadline) then return nil, err end
-        return true
-      end
       return nil, err
     end
   end
-  local data, err = conn:read(n or CHUNK)
+  local data, err = step(self, deadline, conn.read, conn, n or CHUNK)
   if data then
     self._buf[#self._buf + 1] = data
     self._buflen = self._buflen + #data
     self._received = self._received + #data
     return true
   end
-  if err == "wantread" or err == "wantwrite" then
-    if not wait(self, err, deadline) then return nil, err end
-    return true
-  end
+  if err == "wantread" or err == "wantwrite" then return nil, err end -- the time is up
   self._want = "nothing"
   if ENDS[err] then
     -- the end of the stream: LuaSec says "closed" however it ended; how it
@@ -477,12 +496,12 @@ function SSLConnection:send(data, i, j)
   end
   local pos = i
   while pos <= j do
-    local n, err = conn:write(data, pos, j)
+    local n, err = step(self, deadline, conn.write, conn, data, pos, j)
     if n then
       pos = pos + n
       self._sent = self._sent + n
     elseif err == "wantread" or err == "wantwrite" then
-      if not wait(self, err, deadline) then return nil, err, pos - 1 end
+      return nil, err, pos - 1 -- the time is up
     else
       self._want = "nothing"
       self._failed = true
@@ -517,11 +536,7 @@ local CLOSE_WAIT = 10
 -- unread bytes would reset it and cut what the peer has yet to read.
 local function shutdown(self, conn)
   local deadline = socket.gettime() + (self._timeout or CLOSE_WAIT)
-  while true do
-    local ok, done, err = pcall(conn.shutdown, conn)
-    if not ok or done or (err ~= "wantread" and err ~= "wantwrite") then return end
-    if not wait(self, err, deadline) then return end
-  end
+  pcall(step, self, deadline, conn.shutdown, conn)
 end
 
 --- Close: the clean close (send close_notify, then wait for the peer's, up to
@@ -541,27 +556,28 @@ end
 
 --- The peer's certificate (n = 1) or the n-th of its chain.
 -- @tparam[opt=1] integer n
--- @return a `wolfssl.x509`, or nil
+-- @return a certificate as LuaSec's (`wolfssl.socket_x509`), or nil
 function SSLConnection:getpeercertificate(n)
   check(self)
   n = n or 1
   local conn = self._conn
   if not conn or not self._hs_done then return nil end
-  if n == 1 then return conn:peer_certificate() end
+  if n == 1 then return sx509.wrap(conn:peer_certificate()) end
   local chain = conn:peer_chain()
-  return chain and chain[n] or nil
+  return chain and sx509.wrap(chain[n]) or nil
 end
 
 --- The certificates the peer sent, leaf first.
--- @return array of `wolfssl.x509`, or nil
+-- @return array of certificates as LuaSec's (`wolfssl.socket_x509`), or nil
 function SSLConnection:getpeerchain()
   check(self)
   local conn = self._conn
   if not conn or not self._hs_done then return nil end
   local chain = conn:peer_chain()
-  if chain and #chain > 0 then return chain end
-  local cert = conn:peer_certificate()
-  return cert and { cert } or nil
+  if not chain or #chain == 0 then chain = { conn:peer_certificate() } end
+  if #chain == 0 then return nil end
+  for i, x in ipairs(chain) do chain[i] = sx509.wrap(x) end
+  return chain
 end
 
 --- Whether the peer's certificate was verified.
@@ -576,28 +592,78 @@ function SSLConnection:getpeerverification()
   return false, { { reason or "verification failed" } }
 end
 
-local function cipher_bits(name)
-  if not name then return nil end
-  local n = name:match("AES[_-]?(%d+)") or (name:find("CHACHA20", 1, true) and "256")
-  return n and tonumber(n) or nil
+-- LuaSec's info() fields from a suite name (OpenSSL's style for TLS 1.2,
+-- IANA's for TLS 1.3, as wolfSSL names them) and the version
+local function suite_info(cipher, version)
+  local u = cipher:upper()
+  local bits = tonumber(u:match("AES[_-]?(%d+)")) or (u:find("CHACHA20", 1, true) and 256) or nil
+  local t = { bits = bits, algbits = bits, export = false }
+  if u:find("GCM", 1, true) then t.encryption, t.mac = ("AESGCM(%d)"):format(bits), "AEAD"
+  elseif u:find("CCM", 1, true) then t.encryption, t.mac = ("AESCCM(%d)"):format(bits), "AEAD"
+  elseif u:find("CHACHA20", 1, true) then t.encryption, t.mac = "CHACHA20/POLY1305(256)", "AEAD"
+  elseif bits then t.encryption, t.mac = ("AES(%d)"):format(bits), u:match("(SHA%d*)$") end
+  if version == "TLSv1.3" then
+    t.key, t.authentication = "any", "any"
+  else
+    local kx, au = u:match("^(E?C?DHE)%-(%u+)%-")
+    if kx then
+      t.key, t.authentication = kx == "ECDHE" and "ECDH" or "DH", au
+    elseif u:match("^PSK") or u:match("^DHE%-PSK") or u:match("^ECDHE%-PSK") then
+      t.key, t.authentication = "PSK", "PSK"
+    else
+      t.key, t.authentication = "RSA", "RSA"
+    end
+  end
+  return t
 end
 
---- What was negotiated: `{protocol=, cipher=, bits=, algbits=, encryption=, key=,
--- authentication=, mac=, compression=}`, or one field of it.
+--- What was negotiated, as LuaSec reports it: `{protocol=, cipher=, bits=,
+-- algbits=, encryption=, key=, authentication=, mac=, export=}`
+-- (`compression` is nil: TLS compression is never used), or one field of it;
+-- before the handshake, nil and "closed" as LuaSec.
 -- @tparam[opt] string field
 function SSLConnection:info(field)
   check(self)
   local conn = self._conn
-  if not conn or not self._hs_done then return nil end
-  local cipher = conn:cipher()
-  local bits = cipher_bits(cipher)
-  local t = {
-    protocol = conn:version(), cipher = cipher, bits = bits, algbits = bits,
-    encryption = cipher and (cipher:match("(AES[_-]?%d+[_-]?GCM)") or cipher:match("(CHACHA20)")) or nil,
-    key = conn:group(), compression = "none",
-  }
+  if not conn or not self._hs_done then return nil, "closed" end -- LuaSec's words
+  local cipher, version = conn:cipher(), conn:version()
+  local t = cipher and suite_info(cipher, version) or {}
+  t.protocol, t.cipher = version, cipher
   if field then return t[field] end
   return t
+end
+
+--- The verify_data of our Finished message ("tls-unique" channel binding on
+-- TLS 1.2; on TLS 1.3 RFC 9266 asks for
+-- `exportkeyingmaterial("EXPORTER-Channel-Binding", 32)` instead), or nil.
+function SSLConnection:getfinished()
+  check(self)
+  local conn = self._conn
+  return conn and self._hs_done and conn:finished() or nil
+end
+
+--- The verify_data of the peer's Finished message, or nil.
+function SSLConnection:getpeerfinished()
+  check(self)
+  local conn = self._conn
+  return conn and self._hs_done and conn:finished(true) or nil
+end
+
+--- RFC 5705 / 8446 keying material: `len` bytes for `label` (and `context`).
+-- @return the bytes, or nil and a message
+function SSLConnection:exportkeyingmaterial(label, len, context)
+  check(self)
+  if type(label) ~= "string" then
+    error(("bad argument #1 to 'exportkeyingmaterial' (string expected, got %s)"):format(type(label)), 2)
+  end
+  if math.type and math.type(len) ~= "integer" or type(len) ~= "number" then
+    error(("bad argument #2 to 'exportkeyingmaterial' (integer expected, got %s)"):format(type(len)), 2)
+  end
+  local conn = self._conn
+  if not conn or not self._hs_done then return nil, "the handshake is not finished" end
+  local ok, out, err = pcall(conn.export_keying_material, conn, label, len, context)
+  if not ok then return nil, (tostring(out):gsub("^.-:%d+: ", "")) end
+  return out, err
 end
 
 --- Client: the server name to send, and to check the certificate against.
@@ -617,9 +683,6 @@ function SSLConnection:sni(arg, strict)
     local info = ctxinfo[self._ctx]
     if not info then
       error("sni: the context was not made by wolfssl.socket.newcontext", 2)
-    end
-    if not opts.IMPLEMENTED.on_servername then
-      error("sni: server name switching needs on_servername, not supported by this version of lua-wolfssl yet", 2)
     end
     if not info.sni_ctx then
       -- the same context plus a dispatcher: the wrapper is the connection's data
@@ -670,6 +733,19 @@ end
 function SSLConnection:getfd()
   check(self)
   return self._fd
+end
+
+--- Use another descriptor (LuaSec's `core.setfd`): only before the handshake starts.
+-- The wrapper owns it from now on.
+function SSLConnection:setfd(fd)
+  check(self)
+  if type(fd) ~= "number" then
+    error(("bad argument #1 to 'setfd' (number expected, got %s)"):format(type(fd)), 2)
+  end
+  if self._conn then error("setfd: must be called before the handshake starts", 2) end
+  self._sock:setfd(fd)
+  self._fd = fd
+  return true
 end
 
 --- Whether data is buffered and can be read without waiting (for socket.select).

@@ -35,21 +35,27 @@
 -- 2. The renderer, for people:
 --
 --        local trace = require "wolfssl.trace"
---        local rec = trace.attach(options_or_conn [, sink])
+--        local rec = trace.attach(options_or_conn [, sink [, opts]])
 --        -- options table (before wolfssl.context): adds on_message/on_state that
 --        --   chain to the ones already there; every connection of the context is
 --        --   traced. A connection: traced from now on (attach before its first
 --        --   handshake() call, or the first messages are missed).
 --        -- sink: a function(line), a file (io.stdout by default), or a table that
 --        --   collects the lines.
+--        -- opts (third argument): {secrets = true} prints the key schedule's secret bytes
+--        trace{secrets = true}.attach(...) -- the same, as the default of a tracer
 --        rec:summary(conn [, err])  -- writes and returns the closing summary lines
 --        rec:messages(conn)         -- the messages seen on conn, in order
+--        rec:keys(conn)             -- the key schedule steps (wolfssl.keyschedule), in order
+--        trace.pcap(conn, path)     -- a pcapng capture with its key log (wolfssl.pcap);
+--                                   --   returns a capture (:info(), :close()) or nil, why
 --        trace.render(msg [, role]) -- one line for one message
 --        trace.summary(conn, messages [, err [, seconds]]) -- the summary lines
 --
 -- @module wolfssl.trace
 local core = require "wolfssl.core"
 local decode = require "wolfssl.decode"
+local keyschedule = require "wolfssl.keyschedule"
 
 local M = {}
 
@@ -78,6 +84,9 @@ local function x509_list(ders)
   return out
 end
 
+-- group names as the `groups` option spells them
+local function g(name) return decode.GROUP_SHORT[name] or name end
+
 local function version_name(v)
   return v and decode.version_name(v) or nil
 end
@@ -98,7 +107,7 @@ end
 
 local function callbacks_of(conn)
   local ctx = core.trace_context(conn)
-  return core.ctx_uservalue(ctx)
+  return setmetatable({}, { __index = function(_, name) return core.ctx_callback(ctx, name) end })
 end
 
 local function other(d) return d == "sent" and "received" or "sent" end
@@ -139,6 +148,56 @@ function Dispatch:emit(msg)
   elseif not st.done_reported then
     self:state("handshake", ("%s %s"):format(msg.type, msg.direction))
   end
+  self:keys_after(msg)
+end
+
+-- the recorders an options table was attached to, by the on_message they
+-- put there (they render the key schedule, which is no protocol message)
+local RECORDERS = setmetatable({}, { __mode = "k" })
+
+-- The key schedule step, where the keys come into being: TLS 1.3 handshake
+-- keys after ServerHello, application keys after the server's Finished, a
+-- KeyUpdate; TLS 1.2 after ClientKeyExchange (or when a resumed session's
+-- keys take over). Only the trace's recorders get it.
+function Dispatch:keys_after(msg)
+  local st, t = self.st, msg.type
+  local from_server = (msg.direction == "sent") == self.info.is_server
+  local suite = decode.cipher_suite_name(st.cipher or 0)
+  if st.version == TLS13 then
+    if t == "server_hello" and not st.keys_hs then
+      st.keys_hs = true
+      -- the psk option sets on_psk too: either means an external PSK
+      local psk = st.psk and (self.cb.on_psk ~= nil and "external" or true)
+      self:key_step(keyschedule.tls13_handshake({ suite = suite, group = st.group, psk = psk }))
+    elseif t == "finished" and from_server and st.keys_hs and not st.keys_app then
+      st.keys_app = true
+      self:key_step(keyschedule.tls13_application({ suite = suite }))
+    elseif t == "key_update" and msg.fields then
+      local side = from_server and "server" or "client"
+      st.updates = st.updates or {}
+      st.updates[side] = (st.updates[side] or 0) + 1
+      self:key_step(keyschedule.tls13_key_update({ suite = suite, side = side, generation = st.updates[side] }))
+    end
+  elseif st.version and not st.keys12 then
+    local resumed = t == "change_cipher_spec"
+        or t == "server_hello" and st.resumed12
+    if t == "client_key_exchange" or resumed then
+      st.keys12 = true
+      self:key_step(keyschedule.tls12({ suite = suite, kx = st.kx, group = st.group, dh_bits = st.dh_bits,
+                                        ems = st.ems, resumed = resumed }))
+    end
+  end
+end
+
+function Dispatch:key_step(step)
+  local to = {}
+  for _, r in ipairs(self.st.sinks or {}) do to[#to + 1] = r end
+  for _, r in ipairs(RECORDERS[self.cb.on_message] or {}) do to[#to + 1] = r end
+  local values
+  for _, r in ipairs(to) do
+    if r.secrets and not values then values = core.trace_secrets(self.conn) end
+    self:call("trace.attach", r.on_keys, step, r.secrets and values or nil)
+  end
 end
 
 function Dispatch:handshake_message(d, m, r, decrypted)
@@ -153,6 +212,13 @@ function Dispatch:handshake_message(d, m, r, decrypted)
     else
       st.cipher = fields.cipher_suite_id
       st.psk = fields.psk_selected_identity ~= nil
+      st.group = g(fields.key_share_group)
+      for _, e in ipairs(fields.extensions or {}) do
+        if e.name == "extended_master_secret" then st.ems = true end
+      end
+      -- TLS 1.2: the server took the session id offered: the session's keys
+      st.resumed12 = fields.version ~= TLS13 and #(fields.session_id or "") > 0
+          and fields.session_id == st.offered_session_id
       if fields.version == TLS13 then
         st.enc.sent, st.enc.received = true, true
         st.epoch = { client = { name = "handshake", gen = 0, seq = 0 },
@@ -162,6 +228,10 @@ function Dispatch:handshake_message(d, m, r, decrypted)
     st.version = fields.version
   elseif fields and name == "client_hello" then
     st.offered_session_id = fields.session_id
+  elseif fields and (name == "server_key_exchange" or name == "client_key_exchange") then
+    st.kx = fields.kx or st.kx
+    st.group = fields.group and g(fields.group) or st.group
+    st.dh_bits = fields.dh_bits or st.dh_bits
   end
   if fields and fields.random and (name == "client_hello" or name == "server_hello") then
     st[name == "client_hello" and "client_random" or "server_random"] = fields.random
@@ -487,29 +557,75 @@ local function dispatch(conn, records, info)
   if info.keylog_lines and self.cb.keylog then
     for _, line in ipairs(info.keylog_lines) do self:call("keylog", self.cb.keylog, line) end
   end
+  if st.pcap then self:capture(info.wire) end
 end
 M._dispatch = dispatch
 
---- Install the dispatcher (called by `wolfssl` when it loads).
-function M._install(wolfssl, opts)
-  opts.IMPLEMENTED.on_message = true
-  opts.IMPLEMENTED.on_state = true
-  opts.IMPLEMENTED.keylog = true
-  local function install(ctx, value, o, uv)
-    uv._on_record = dispatch
-    return true
-  end
-  wolfssl._context_options.on_message = install
-  wolfssl._context_options.on_state = install
-  wolfssl._context_options.keylog = function(ctx, value, o, uv)
-    local tls13 = o.max_version == nil or o.max_version == "tls1.3"
-    if tls13 and not wolfssl.features.keylog_tls13 then
-      opts.bad("keylog", "TLS 1.3 key logging needs a wolfSSL build with the secret callback " ..
-               "(wolfssl.features.keylog_tls13 is false); set max_version = \"tls1.2\" or use the tuned build", 4)
+local function hex(s)
+  return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+end
+
+-- NSS key log lines for the secrets known so far (TLS 1.2: CLIENT_RANDOM)
+local KEYLOG_ORDER = { "CLIENT_EARLY_TRAFFIC_SECRET", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+                       "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+                       "SERVER_TRAFFIC_SECRET_0", "MASTER_SECRET" }
+local function keylog_lines(secrets, client_random)
+  local lines = {}
+  for _, label in ipairs(KEYLOG_ORDER) do
+    local v = secrets[label]
+    if v then
+      lines[#lines + 1] = ("%s %s %s"):format(label == "MASTER_SECRET" and "CLIENT_RANDOM" or label,
+                                              client_random, hex(v))
     end
-    uv._on_record = dispatch
-    return true
   end
+  return lines
+end
+M._keylog_lines = keylog_lines
+
+-- wolfssl.trace.pcap: new secrets first (a Decryption Secrets Block before
+-- the records they open), then the bytes of this call in transport order
+function Dispatch:capture(wire)
+  local st = self.st
+  local w = st.pcap
+  if st.client_random then
+    local new = {}
+    for _, line in ipairs(keylog_lines(core.trace_secrets(self.conn), st.client_random)) do
+      if not st.pcap_logged[line] then
+        st.pcap_logged[line] = true
+        new[#new + 1] = line .. "\n"
+      end
+    end
+    w:secrets(table.concat(new))
+  end
+  -- wolfSSL reads a record header, then its body: one segment per run of
+  -- bytes in one direction
+  local run, dir = {}, nil
+  local function send()
+    if #run > 0 then w:data((dir == "sent") ~= self.info.is_server, table.concat(run)) end
+    run = {}
+  end
+  for _, chunk in ipairs(wire or {}) do
+    if chunk.direction ~= dir then send() end
+    dir = chunk.direction
+    run[#run + 1] = chunk.data
+  end
+  send()
+end
+
+-- The context options on_message, on_state and keylog (rows of
+-- wolfssl/options.lua) route the context's records to the dispatcher.
+function M._apply_callback(_, _, _, st)
+  st.uv._on_record = dispatch
+  return true
+end
+
+function M._apply_keylog(ctx, v, o, st)
+  local tls13 = o.max_version == nil or o.max_version == "tls1.3"
+  if tls13 and not core.features.keylog_tls13 then
+    require("wolfssl.check").bad("keylog", "TLS 1.3 key logging needs a wolfSSL build with the secret callback " ..
+      "(wolfssl.features.keylog_tls13 is false); set max_version = \"tls1.2\" or use the tuned build", 4)
+  end
+  return M._apply_callback(ctx, v, o, st)
 end
 
 ---------------------------------------------------------------------------
@@ -557,9 +673,6 @@ local function cert_line(x)
 end
 M.cert_line = cert_line
 
--- group names as the `groups` option spells them
-local GROUPS = { secp256r1 = "P-256", secp384r1 = "P-384", secp521r1 = "P-521", x25519 = "X25519", x448 = "X448" }
-local function g(name) return GROUPS[name] or name end
 local function glist(t, max)
   if type(t) ~= "table" then return tostring(t) end
   local out = {}
@@ -789,7 +902,7 @@ end
 function Recorder:_conn(conn)
   local per = self.per[conn]
   if not per then
-    per = { messages = {}, start = now() }
+    per = { messages = {}, keys = {}, start = now() }
     self.per[conn] = per
   end
   return per
@@ -807,6 +920,12 @@ function Recorder:messages(conn)
   return self:_conn(conn).messages
 end
 
+--- The key schedule steps seen on conn, in order (wolfssl.keyschedule).
+function Recorder:keys(conn)
+  check_recorder("keys", self, conn)
+  return self:_conn(conn).keys
+end
+
 --- Write the summary for conn (and return its lines).
 function Recorder:summary(conn, err)
   check_recorder("summary", self, conn)
@@ -818,8 +937,23 @@ function Recorder:summary(conn, err)
 end
 
 --- Trace a context's connections (options table) or one connection.
-function M.attach(target, sink)
-  local rec = setmetatable({ per = setmetatable({}, { __mode = "k" }), write = make_writer(sink) }, Recorder)
+-- opts: `secrets = true` prints the secret bytes of the key schedule (for
+-- teaching; anyone who reads them can decrypt the connection).
+function M.attach(target, sink, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(3, "attach", "options table expected, got " .. type(opts))
+  end
+  opts = opts or {}
+  if opts.secrets ~= nil and type(opts.secrets) ~= "boolean" then
+    argerror(3, "attach", "secrets: boolean expected, got " .. type(opts.secrets))
+  end
+  local rec = setmetatable({ per = setmetatable({}, { __mode = "k" }), write = make_writer(sink),
+                             secrets = opts.secrets == true }, Recorder)
+  rec.on_keys = function(conn, step, values)
+    local per = rec:_conn(conn)
+    per.keys[#per.keys + 1] = step
+    for _, l in ipairs(keyschedule.render(step, values, rec.secrets)) do rec.write(l) end
+  end
   rec.on_message = function(conn, msg)
     local per = rec:_conn(conn)
     per.messages[#per.messages + 1] = msg
@@ -835,7 +969,7 @@ function M.attach(target, sink)
     local st = state_of(target)
     st.sinks = st.sinks or {}
     st.sinks[#st.sinks + 1] = rec
-    core.ctx_uservalue(core.trace_context(target))._on_record = dispatch
+    core.ctx_callback(core.trace_context(target), "_on_record", dispatch)
     rec.complete = fresh
     rec:_conn(target)
     return rec
@@ -852,7 +986,81 @@ function M.attach(target, sink)
     rec.on_state(conn, where, state)
     if prev_state then return prev_state(conn, where, state) end
   end
+  local recs = { rec }
+  for _, r in ipairs(RECORDERS[prev_msg] or {}) do recs[#recs + 1] = r end
+  RECORDERS[target.on_message] = recs
   return rec
 end
+
+local Capture = {}
+Capture.__index = Capture
+
+--- What the capture holds so far: {packets = n, keylog_lines = n (secrets embedded)}.
+function Capture:info()
+  local st, w = self.st, self.st.pcap or self.writer
+  local n = 0
+  for _ in pairs(st.pcap_logged or {}) do n = n + 1 end
+  return { packets = w.packets, keylog_lines = n }
+end
+
+--- End the capture: TCP FIN both ways, the file closed (it is complete on
+-- disk after each call of the connection already).
+function Capture:close()
+  local st = self.st
+  if st.pcap then
+    st.pcap:close()
+    self.writer, st.pcap = st.pcap, nil
+    pcall(core.trace_capture, self.conn, false) -- (a closed connection has nothing left to capture)
+  end
+end
+
+--- Capture every record conn sends and receives from now on into a pcapng
+-- file at path (wolfssl.pcap): TCP/IP framing made up around them (port 443
+-- on the server side), the key log in Decryption Secrets Blocks, so
+-- Wireshark/tshark show every message decrypted with nothing to configure.
+-- Call it right after ctx:new. Returns a capture (:close()) or nil, message.
+-- What is decrypted: TLS 1.2 always (CLIENT_RANDOM from the master secret);
+-- TLS 1.3 only on builds with the secret callback (features.secret_callback),
+-- else the capture holds no TLS 1.3 secret and only the hellos are in clear.
+function M.pcap(conn, path)
+  check_conn(1, "pcap", conn)
+  if type(path) ~= "string" then argerror(2, "pcap", "file name expected, got " .. type(path)) end
+  local st = state_of(conn)
+  if st.pcap then return nil, "this connection is already being captured" end
+  if not core.trace_capture(conn, true) then
+    return nil, "the connection has exchanged bytes already: call wolfssl.trace.pcap right after ctx:new"
+  end
+  local f, err = io.open(path, "wb")
+  if not f then
+    core.trace_capture(conn, false)
+    return nil, err
+  end
+  st.pcap = require("wolfssl.pcap").new(f)
+  st.pcap_logged = {}
+  core.ctx_callback(core.trace_context(conn), "_on_record", dispatch)
+  return setmetatable({ conn = conn, st = st, path = path }, Capture)
+end
+
+--- `wolfssl.trace{secrets = true}`: a tracer whose recorders take these
+-- options by default (`tracer.attach(target, sink)`); every other field is
+-- the module's own. Options: secrets (boolean).
+local TRACER_KEYS = { "secrets" }
+setmetatable(M, { __call = function(_, opts)
+  if type(opts) ~= "table" then argerror(1, "trace", "options table expected, got " .. type(opts)) end
+  require("wolfssl.check").check_keys("trace", opts, TRACER_KEYS)
+  if opts.secrets ~= nil and type(opts.secrets) ~= "boolean" then
+    argerror(1, "trace", "secrets: boolean expected, got " .. type(opts.secrets))
+  end
+  local defaults = { secrets = opts.secrets }
+  local tracer = {}
+  function tracer.attach(target, sink, o)
+    if o ~= nil and type(o) ~= "table" then argerror(3, "attach", "options table expected, got " .. type(o)) end
+    local merged = {}
+    for k, v in pairs(defaults) do merged[k] = v end
+    for k, v in pairs(o or {}) do merged[k] = v end
+    return M.attach(target, sink, merged)
+  end
+  return setmetatable(tracer, { __index = M })
+end })
 
 return M

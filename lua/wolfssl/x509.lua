@@ -566,6 +566,7 @@ function M.csr(o)
 end
 
 M._base64, M._unbase64 = base64, unbase64
+M._der_read, M._oid = der_read, oid -- for wolfssl.socket_x509
 
 --- Methods of an x509 certificate (written in C).
 -- @section methods

@@ -1,5 +1,6 @@
-/* hooks.c: the decision callbacks - on_servername (and conn:set_context),
- * on_alpn, on_psk - and the TLS 1.3 extras key_update / request_certificate.
+/* negotiate.c: what the two sides agree on, and the callbacks that decide
+ * it - on_servername (and conn:set_context), on_alpn, on_psk - plus the
+ * server's post-handshake authentication mode.
  *
  * Every Lua callback runs through lwl_callback (callbacks.c): protected, on
  * the coroutine that called the method. A callback that *refuses* (nil, or
@@ -11,7 +12,6 @@
 #include <wolfssl/error-ssl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #define ALERT_FATAL 2     /* fatal_return for the servername callback */
 #define TLSEXT_OK 0       /* SSL_TLSEXT_ERR_OK */
@@ -106,7 +106,7 @@ static void switch_context(lua_State *L, int ci, int xi) {
     lua_pop(L, 1);
 }
 
-static int conn_set_context(lua_State *L) {
+int lwl_negotiate_set_context(lua_State *L) {
     lwl_checkconn(L, 1);
     lwl_checkcontext(L, 2);
     switch_context(L, 1, 2);
@@ -306,26 +306,7 @@ static int alpn_cb(WOLFSSL *ssl, const unsigned char **out, unsigned char *outle
  * before ChangeCipherSpec), so the binding sends the fatal alert itself, as
  * one plaintext record on the connection's transport. */
 static void plain_alert(lwl_Conn *c, int desc) {
-    unsigned char rec[7] = {21, 3, 3, 0, 2, 2, 0};
-    rec[6] = (unsigned char)desc;
-    if (c->fd >= 0) {
-        if (send(c->fd, rec, sizeof rec, MSG_NOSIGNAL) != (ssize_t)sizeof rec) return;
-    } else {
-        lwl_Buf *b = &c->out;
-        if (b->head + b->len + sizeof rec > b->cap) {
-            size_t cap = b->len + sizeof rec + 64;
-            unsigned char *p = (unsigned char *)malloc(cap);
-            if (p == NULL) return;
-            if (b->len) memcpy(p, b->p + b->head, b->len);
-            free(b->p);
-            b->p = p;
-            b->head = 0;
-            b->cap = cap;
-        }
-        memcpy(b->p + b->head + b->len, rec, sizeof rec);
-        b->len += sizeof rec;
-    }
-    if (c->trace) lwl_trace_io(c, 1, rec, (int)sizeof rec);
+    lwl_transport_alert(c, desc, 0);
 }
 
 typedef struct PskArgs {
@@ -429,39 +410,38 @@ static unsigned int psk_server_cb(WOLFSSL *ssl, const char *identity, unsigned c
 
 /* ---- core primitives used by wolfssl/hooks.lua (true or nil, msg) ---- */
 
-/* core.hooks_servername(ctx): install the servername callback (server) */
-static int hooks_servername(lua_State *L) {
-    lwl_Context *x = lwl_checkcontext(L, 1);
+/* Installers (the callback registry's, context.c): hand wolfSSL the
+ * trampoline of a callback just set. NULL, or why the build cannot. */
+
+/* on_servername (server) */
+const char *lwl_negotiate_servername(lwl_Context *x) {
 #ifdef HAVE_SNI
     wolfSSL_CTX_set_servername_callback(x->ctx, sni_cb);
 #ifdef HAVE_ALPN
     /* a switch may land on a context with on_alpn: be ready to ask it */
     wolfSSL_CTX_set_alpn_select_cb(x->ctx, alpn_cb, NULL);
 #endif
-    lua_pushboolean(L, 1);
-    return 1;
+    return NULL;
 #else
     (void)x;
-    return lwl_fail(L, "server names (SNI) are not supported by this wolfSSL build");
+    return "server names (SNI) are not supported by this wolfSSL build";
 #endif
 }
 
-/* core.hooks_alpn(ctx): install the ALPN select callback (server); the
- * connection's own list becomes "x-never" so that a refusal is fatal */
-static int hooks_alpn(lua_State *L) {
-    lwl_Context *x = lwl_checkcontext(L, 1);
+/* on_alpn (server): the connection's own list becomes "x-never" so that a
+ * refusal is fatal */
+const char *lwl_negotiate_alpn(lwl_Context *x) {
 #ifdef HAVE_ALPN
     char *never = (char *)malloc(sizeof NEVER_ALPN);
-    if (never == NULL) return luaL_error(L, "out of memory");
+    if (never == NULL) return "out of memory";
     memcpy(never, NEVER_ALPN, sizeof NEVER_ALPN);
     free(x->alpn);
     x->alpn = never;
     wolfSSL_CTX_set_alpn_select_cb(x->ctx, alpn_cb, NULL);
-    lua_pushboolean(L, 1);
-    return 1;
+    return NULL;
 #else
     (void)x;
-    return lwl_fail(L, "ALPN is not supported by this wolfSSL build");
+    return "ALPN is not supported by this wolfSSL build";
 #endif
 }
 
@@ -503,103 +483,9 @@ static int hooks_pha_server(lua_State *L) {
 #endif
 }
 
-/* ---- TLS 1.3 extras ---- */
-
-/* For methods that write: not from a callback, not on a failed connection,
- * only after the handshake, only TLS 1.3. Returns NULL after pushing
- * nil, msg (2 results) for run-time refusals. */
-static lwl_Conn *tls13_ready(lua_State *L, const char *what) {
-    lwl_Conn *c = lwl_checkconn(L, 1);
-    if (c->busy) luaL_error(L, "%s: connection is busy (called from one of its own callbacks)", what);
-    if (c->failed) {
-        lwl_fail(L, "the connection failed earlier");
-        return NULL;
-    }
-    if (!c->done && !wolfSSL_is_init_finished(c->ssl)) {
-        lwl_fail(L, "the handshake is not finished");
-        return NULL;
-    }
-    if (wolfSSL_version(c->ssl) != TLS1_3_VERSION) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "%s needs TLS 1.3 (this connection uses %s)", what,
-                        wolfSSL_get_version(c->ssl));
-        return NULL;
-    }
-    return c;
-}
-
-static int write_result(lua_State *L, lwl_Conn *c, int ret, const char *what) {
-    char text[WOLFSSL_MAX_ERROR_SZ];
-    if (ret == WOLFSSL_SUCCESS) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    if (ret == WOLFSSL_ERROR_WANT_WRITE) {
-        /* the message is queued inside wolfSSL: the next write sends it */
-        lua_pushnil(L);
-        lua_pushliteral(L, "wantwrite");
-        return 2;
-    }
-    (void)c;
-    lua_pushnil(L);
-    if (ret == POST_HAND_AUTH_ERROR)
-        lua_pushfstring(L, "%s: the client did not offer post-handshake authentication "
-                           "(post_handshake_auth = true on the client)", what);
-    else
-        lua_pushfstring(L, "%s failed: %s (wolfSSL error %d)", what,
-                        wolfSSL_ERR_error_string((unsigned long)ret, text), ret);
-    lwl_pushint(L, ret);
-    return 3;
-}
-
-/* conn:key_update(): send a TLS 1.3 KeyUpdate (asking the peer to update too) */
-static int conn_key_update(lua_State *L) {
-    lwl_Conn *c = tls13_ready(L, "key_update");
-    int ret;
-    if (c == NULL) return 2;
-    c->busy = 1;
-    ret = wolfSSL_update_keys(c->ssl);
-    c->busy = 0;
-    lwl_trace_bulk(c, -1);
-    return write_result(L, c, ret, "key_update");
-}
-
-/* conn:request_certificate(): TLS 1.3 post-handshake CertificateRequest.
- * wolfSSL queues the message; it goes out with the server's next write. */
-static int conn_request_certificate(lua_State *L) {
-#if defined(WOLFSSL_POST_HANDSHAKE_AUTH) && !defined(NO_CERTS)
-    lwl_Conn *c;
-    int ret;
-    c = lwl_checkconn(L, 1);
-    if (!c->is_server) luaL_error(L, "request_certificate: only a server can request a certificate");
-    if (c->ctx->verify == 0)
-        luaL_error(L, "request_certificate: the server context needs verify = \"peer\" or "
-                      "\"require\" to check the certificate it asks for");
-    c = tls13_ready(L, "request_certificate");
-    if (c == NULL) return 2;
-    c->busy = 1;
-    ret = wolfSSL_request_certificate(c->ssl);
-    c->busy = 0;
-    lwl_trace_bulk(c, -1);
-    return write_result(L, c, ret, "request_certificate");
-#else
-    return luaL_error(L, "request_certificate is not supported by this wolfSSL build "
-                         "(no WOLFSSL_POST_HANDSHAKE_AUTH)");
-#endif
-}
-
-void lwl_hooks_open(lua_State *L) {
-    static const luaL_Reg methods[] = {{"set_context", conn_set_context},
-                                       {"key_update", conn_key_update},
-                                       {"request_certificate", conn_request_certificate},
-                                       {NULL, NULL}};
-    static const luaL_Reg funcs[] = {{"hooks_servername", hooks_servername},
-                                     {"hooks_alpn", hooks_alpn},
-                                     {"hooks_psk", hooks_psk},
+void lwl_negotiate_open(lua_State *L) {
+    static const luaL_Reg funcs[] = {{"hooks_psk", hooks_psk},
                                      {"hooks_pha_server", hooks_pha_server},
                                      {NULL, NULL}};
-    lua_getfield(L, -1, "Connection");
-    luaL_setfuncs(L, methods, 0);
-    lua_pop(L, 1);
     luaL_setfuncs(L, funcs, 0);
 }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make test: run the suite's configurations in streams at once (the specs
+# use free ports and their own temporary files; the two that write into the
+# source tree take a lock). Each argument is one stream: configurations
+# "LUA WOLFSSL [SPECS]" separated by ";". A stream's output is kept in a log
+# and shown when every stream has ended, then the summary: its last line is
+# "N passed, N failed[, N skipped]" over every configuration.
+set -u
+results=$1; shift
+make=${MAKE:-make}
+logs=()
+pids=()
+for stream in "$@"; do
+  log=$(mktemp "${results}.log-XXXXXX")
+  logs+=("$log")
+  (
+    IFS=';' read -ra cfgs <<< "$stream"
+    for cfg in "${cfgs[@]}"; do
+      read -r lua wolfssl specs <<< "$cfg"
+      [ -n "$lua" ] || continue
+      echo "== $lua/$wolfssl${specs:+ ($specs)}"
+      $make --no-print-directory test-one LUA="$lua" WOLFSSL="$wolfssl" RESULTS="$results" \
+        ${specs:+SPECS="$specs"}
+    done
+  ) > "$log" 2>&1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+for log in "${logs[@]}"; do cat "$log"; rm -f "$log"; done
+exec bash build-aux/summary.sh "$results"

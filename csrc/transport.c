@@ -1,0 +1,275 @@
+/* transport.c: how a connection's bytes move, and the buffers they move
+ * through. wolfSSL always calls our own I/O callbacks (io_recv/io_send); they
+ * do the bookkeeping every transport shares (bytes counted, first bytes kept,
+ * server policy, trace tap) and hand the bytes to the connection's transport,
+ * a small table of operations:
+ *   memory  conn:feed() fills `in`, wolfSSL's records wait in `out` for
+ *           conn:drain(): no I/O at all, so Lua code can yield between calls;
+ *   fd      recv/send on a stream socket; `out` only holds what the socket
+ *           could not take while a close_notify was sent (sent once).
+ * DTLS adds a datagram transport (one datagram per feed/drain), not an `if`
+ * in every method. No Lua runs inside the I/O callbacks.
+ *
+ * This file also owns the one writer of a plaintext alert record, for the
+ * failures where wolfSSL 5.5.4 tells the peer nothing. */
+#include "lwolfssl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- memory transport ---- */
+
+static int mem_recv(lwl_Conn *c, char *buf, int sz) {
+    if (c->in.len == 0) {
+        if (!c->eof) return WOLFSSL_CBIO_ERR_WANT_READ;
+        c->transport_end = 1;
+        return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+    }
+    if ((size_t)sz > c->in.len) sz = (int)c->in.len;
+    memcpy(buf, c->in.p + c->in.head, (size_t)sz);
+    lwl_buf_consume(&c->in, (size_t)sz);
+    return sz;
+}
+
+static int mem_send(lwl_Conn *c, const char *buf, int sz) {
+    if (!lwl_buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
+    return sz;
+}
+
+static int mem_flush(lwl_Conn *c) {
+    (void)c; /* drain() takes `out` */
+    return 1;
+}
+
+static void mem_write_raw(lwl_Conn *c, const unsigned char *p, size_t n) {
+    (void)lwl_buf_append(&c->out, p, n);
+}
+
+/* ---- fd transport (stream sockets) ---- */
+
+/* A timeout (conn:settimeout): wait until the descriptor is ready, up to the
+ * deadline of the call in progress (enter() sets it). poll, not select: any
+ * descriptor number. 1 when ready (or poll failed: recv/send will say why),
+ * 0 when there is no timeout or its time is up (then timed_out is set). */
+static int wait_fd(lwl_Conn *c, short events) {
+    for (;;) {
+        struct pollfd p;
+        int ms = -1, r;
+        if (c->deadline < 0) return 0;
+        if (c->deadline != HUGE_VAL) {
+            double left = c->deadline - lwl_monotonic();
+            if (left <= 0) {
+                c->timed_out = 1;
+                return 0;
+            }
+            ms = left > 86400.0 ? 86400000 : (int)(left * 1000.0) + 1;
+        }
+        p.fd = c->fd;
+        p.events = events;
+        p.revents = 0;
+        r = poll(&p, 1, ms);
+        if (r > 0) return 1;
+        if (r < 0 && errno != EINTR) return 1;
+        /* r == 0 or EINTR: look at the clock again */
+    }
+}
+
+static int fd_recv(lwl_Conn *c, char *buf, int sz) {
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, (size_t)sz, 0);
+        if (n > 0) return (int)n;
+        if (n == 0) {
+            c->transport_end = 1;
+            return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (wait_fd(c, POLLIN)) continue;
+            return WOLFSSL_CBIO_ERR_WANT_READ;
+        }
+        if (errno == ECONNRESET) {
+            c->transport_reset = 1;
+            return WOLFSSL_CBIO_ERR_CONN_RST;
+        }
+        return WOLFSSL_CBIO_ERR_GENERAL;
+    }
+}
+
+/* Returns what was sent (or queued), and in *sent what reached the socket
+ * now, the rest of sz having been queued in `out`. */
+static int fd_send(lwl_Conn *c, const char *buf, int sz) {
+    ssize_t n;
+    if (c->out.len > 0) { /* behind a queued close_notify: order kept */
+        if (!lwl_buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
+        return sz;
+    }
+    for (;;) {
+        n = send(c->fd, buf, (size_t)sz, MSG_NOSIGNAL);
+        if (n >= 0) {
+            if (n < sz && c->queue_writes) break; /* the rest waits in `out` */
+            return (int)n;
+        }
+        if (errno == EINTR) continue;
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && c->queue_writes) {
+            n = 0;
+            break;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (wait_fd(c, POLLOUT)) continue;
+            return WOLFSSL_CBIO_ERR_WANT_WRITE;
+        }
+        if (errno == EPIPE || errno == ECONNRESET) {
+            c->transport_reset = 1;
+            return errno == EPIPE ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_CONN_RST;
+        }
+        return WOLFSSL_CBIO_ERR_GENERAL;
+    }
+    /* wolfSSL 5.5.4 would send a close_notify again after WANT_WRITE (it
+     * builds a new one on the next wolfSSL_shutdown): take it all now and
+     * let shutdown() send what is left */
+    if (!lwl_buf_append(&c->out, buf + n, (size_t)(sz - n))) return WOLFSSL_CBIO_ERR_GENERAL;
+    return sz;
+}
+
+/* send what fd_send queued. 1 when all is sent, 0 when the socket is full,
+ * -1 when the transport is gone (the queue is dropped). */
+static int fd_flush(lwl_Conn *c) {
+    while (c->out.len > 0) {
+        ssize_t n = send(c->fd, c->out.p + c->out.head, c->out.len, MSG_NOSIGNAL);
+        if (n >= 0) {
+            lwl_buf_consume(&c->out, (size_t)n);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (wait_fd(c, POLLOUT)) continue;
+            return 0;
+        }
+        c->transport_reset = 1; /* EPIPE, ECONNRESET, or a socket that broke */
+        lwl_buf_free(&c->out);
+        return -1;
+    }
+    return 1;
+}
+
+static void fd_write_raw(lwl_Conn *c, const unsigned char *p, size_t n) {
+    ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)r; /* best effort: the connection is failing anyway */
+}
+
+static const lwl_Transport memory_transport = {"memory", mem_recv, mem_send, mem_flush,
+                                               mem_write_raw};
+static const lwl_Transport fd_transport = {"fd", fd_recv, fd_send, fd_flush, fd_write_raw};
+
+/* ---- wolfSSL's I/O callbacks: what every transport shares ---- */
+
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
+    lwl_Conn *c = (lwl_Conn *)ud;
+    int n = c->io->recv(c, buf, sz);
+    (void)ssl;
+    if (n <= 0) return n;
+    if (c->nrecv < sizeof c->first) {
+        size_t k = sizeof c->first - c->nrecv;
+        memcpy(c->first + c->nrecv, buf, (size_t)n < k ? (size_t)n : k);
+    }
+    c->nrecv += (size_t)n;
+    if (c->is_server && !c->done) lwl_policy_received(c, (const unsigned char *)buf, (size_t)n);
+    if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, n);
+    return n;
+}
+
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
+    lwl_Conn *c = (lwl_Conn *)ud;
+    int n = c->io->send(c, buf, sz);
+    (void)ssl;
+    if (n <= 0) return n;
+    c->nsent += (size_t)n;
+    if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, n);
+    return n;
+}
+
+void lwl_transport_attach(lwl_Conn *c, int fd) {
+    c->fd = fd;
+    c->io = fd >= 0 ? &fd_transport : &memory_transport;
+    wolfSSL_SSLSetIORecv(c->ssl, io_recv);
+    wolfSSL_SSLSetIOSend(c->ssl, io_send);
+    wolfSSL_SetIOReadCtx(c->ssl, c);
+    wolfSSL_SetIOWriteCtx(c->ssl, c);
+}
+
+void lwl_transport_free(lwl_Conn *c) {
+    lwl_buf_free(&c->in);
+    lwl_buf_free(&c->out);
+}
+
+/* The one writer of a plaintext fatal alert record: for the failures where
+ * wolfSSL 5.5.4 sends none while our records are still plaintext (see the
+ * callers). `withdraw`: memory mode takes back that many of the last bytes
+ * queued for the peer first (a flight that must not reach it). */
+void lwl_transport_alert(lwl_Conn *c, int code, size_t withdraw) {
+    unsigned char rec[7] = {21, 3, 3, 0, 2, 2, 0};
+    rec[6] = (unsigned char)code;
+    if (c->io == &memory_transport) c->out.len -= withdraw <= c->out.len ? withdraw : c->out.len;
+    c->io->write_raw(c, rec, sizeof rec);
+    if (c->trace) lwl_trace_io(c, 1, rec, (int)sizeof rec);
+}
+
+/* The method call is over: a fed string used up is let go. */
+void lwl_transport_leave(lua_State *L, lwl_Conn *c, int self) {
+    if (c->feeding && c->in.len == 0) {
+        lwl_getuv(L, self);
+        lua_pushnil(L);
+        lua_setfield(L, -2, "feeding");
+        lua_pop(L, 1);
+        c->feeding = 0;
+    }
+}
+
+/* ---- memory mode methods (registered by conn.c) ---- */
+
+int lwl_transport_feed(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    size_t len;
+    const char *s = luaL_checklstring(L, 2, &len);
+    if (c->io != &memory_transport) return luaL_error(L, "feed: the connection is in fd mode");
+    if (c->eof) return luaL_error(L, "feed: feed_eof() was already called");
+    if (len > 0 && c->in.len == 0) {
+        /* nothing queued: borrow the string instead of copying it (bulk data
+         * is fed a record or more at a time); it stays referenced until the
+         * next feed */
+        c->in.p = (unsigned char *)s;
+        c->in.head = c->in.cap = 0;
+        c->in.len = len;
+        lwl_getuv(L, 1);
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, "feeding");
+        lua_pop(L, 1);
+        c->feeding = 1;
+    } else if (len > 0 && !lwl_buf_append(&c->in, s, len)) {
+        return luaL_error(L, "out of memory");
+    }
+    lwl_pushint(L, len);
+    return 1;
+}
+
+int lwl_transport_feed_eof(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (c->io != &memory_transport) return luaL_error(L, "feed_eof: the connection is in fd mode");
+    c->eof = 1;
+    return 0;
+}
+
+/* conn:drain([max]) -> bytes to send ("" when none) */
+int lwl_transport_drain(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    lua_Integer max = luaL_optinteger(L, 2, -1);
+    size_t n = c->out.len;
+    if (max >= 0 && (size_t)max < n) n = (size_t)max;
+    lua_pushlstring(L, n ? (const char *)c->out.p + c->out.head : "", n);
+    if (n) lwl_buf_consume(&c->out, n);
+    return 1;
+}

@@ -1,0 +1,139 @@
+/* util.c: the helpers every other file uses, at the bottom of csrc/: it
+ * calls no other file of the module. Argument checks (the closed-state
+ * accessors of the two userdata the callbacks reach), byte queues, the
+ * `nil, msg` result, metatables, and the one function that wipes secrets. */
+#include "lwolfssl.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- argument checks ---- */
+
+lwl_Context *lwl_checkcontext(lua_State *L, int idx) {
+    lwl_Context *c = (lwl_Context *)luaL_checkudata(L, idx, LWL_CONTEXT);
+    if (c->ctx == NULL) luaL_error(L, "attempt to use a freed context");
+    return c;
+}
+
+lwl_Conn *lwl_checkconn(lua_State *L, int idx) {
+    lwl_Conn *c = (lwl_Conn *)luaL_checkudata(L, idx, LWL_CONN);
+    if (c->ssl == NULL || c->close_pending) luaL_error(L, "attempt to use a closed connection");
+    return c;
+}
+
+/* the connection of a WOLFSSL, from inside wolfSSL's callbacks */
+lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl) {
+    return ssl ? (lwl_Conn *)wolfSSL_GetIOReadCtx(ssl) : NULL;
+}
+
+/* ---- results ---- */
+
+int lwl_fail(lua_State *L, const char *msg) {
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    return 2;
+}
+
+int lwl_ok_or_fail(lua_State *L, int ok, const char *msg) {
+    if (ok) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    return lwl_fail(L, msg);
+}
+
+/* A metatable `name` with methods in __index; core[<short name>] = methods,
+ * so the Lua layer can add methods written in Lua. Module table on top. */
+void lwl_newmeta(lua_State *L, const char *name, const luaL_Reg *methods,
+                 const luaL_Reg *meta) {
+    const char *dot = strrchr(name, '.');
+    luaL_newmetatable(L, name);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "__index");
+    lua_setfield(L, -3, dot ? dot + 1 : name);
+    lua_pop(L, 1);
+}
+
+/* ---- secrets ---- */
+
+/* volatile writes: the compiler may not drop them as dead stores */
+void lwl_wipe(void *p, size_t n) {
+    volatile unsigned char *v = (volatile unsigned char *)p;
+    if (p == NULL) return;
+    while (n--) *v++ = 0;
+}
+
+void lwl_wipe_free(void *p, size_t n) {
+    if (p == NULL) return;
+    lwl_wipe(p, n);
+    free(p);
+}
+
+/* ---- byte queues ---- */
+
+/* A queue whose cap is 0 but p is set borrows the bytes of a Lua string
+ * (conn:feed keeps the string alive in the uservalue): no copy until more
+ * bytes arrive before it is used up. */
+static int buf_own(lwl_Buf *b, size_t extra) {
+    size_t cap = 4096;
+    unsigned char *p;
+    while (cap < b->len + extra) cap *= 2;
+    p = (unsigned char *)malloc(cap);
+    if (p == NULL) return 0;
+    memcpy(p, b->p + b->head, b->len);
+    b->p = p;
+    b->head = 0;
+    b->cap = cap;
+    return 1;
+}
+
+int lwl_buf_append(lwl_Buf *b, const void *data, size_t n) {
+    if (b->cap == 0 && b->p != NULL && !buf_own(b, n)) return 0;
+    if (b->head + b->len + n > b->cap) {
+        if (b->head > 0) { /* slide down before growing */
+            memmove(b->p, b->p + b->head, b->len);
+            b->head = 0;
+        }
+        if (b->len + n > b->cap) {
+            size_t cap = b->cap ? b->cap : 4096;
+            unsigned char *p;
+            while (cap < b->len + n) cap *= 2;
+            p = (unsigned char *)realloc(b->p, cap);
+            if (p == NULL) return 0;
+            b->p = p;
+            b->cap = cap;
+        }
+    }
+    memcpy(b->p + b->head + b->len, data, n);
+    b->len += n;
+    return 1;
+}
+
+/* Take n bytes from the front; an emptied queue gives its memory back so idle
+ * connections stay small. */
+void lwl_buf_consume(lwl_Buf *b, size_t n) {
+    b->head += n;
+    b->len -= n;
+    if (b->len == 0) {
+        if (b->cap) free(b->p);
+        b->p = NULL;
+        b->head = b->cap = 0;
+    }
+}
+
+void lwl_buf_free(lwl_Buf *b) {
+    if (b->cap) free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+double lwl_monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,191 @@
+-- wolfssl.trace.pcap: a connection's records as a pcapng capture that tshark
+-- opens decrypted, with nothing to configure (issue 16, the FAQ "can you
+-- decrypt SSL traffic?"). Needs tshark (Debian package tshark).
+local wolfssl = require "wolfssl"
+local trace = require "wolfssl.trace"
+local H = require "helpers"
+
+local TLS13_KEYS = wolfssl.features.secret_callback -- TLS 1.3 secrets reach the capture
+
+local function have(cmd)
+  local ok = os.execute("command -v " .. cmd .. " >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+-- tshark's view of a capture: one line per packet with the fields asked
+local function tshark(path, args)
+  assert(have("tshark"), "tshark is needed (Debian package tshark)")
+  local p = assert(io.popen(("tshark -r %s %s 2>/dev/null"):format(path, args)))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+-- the TLS handshake message types tshark read, in order
+local function handshake_types(path)
+  local types = {}
+  for field in tshark(path, "-T fields -e tls.handshake.type"):gmatch("[^\n]+") do
+    for t in field:gmatch("%d+") do types[#types + 1] = tonumber(t) end
+  end
+  return types
+end
+
+-- the HTTP messages tshark decoded: "GET /x", "200 <body>", ...
+local function http(path)
+  local out = {}
+  for line in tshark(path, "-Y http -T fields -E separator=/t -e http.request.method -e http.request.uri " ..
+                           "-e http.response.code -e http.content_length"):gmatch("[^\n]+") do
+    out[#out + 1] = (line:gsub("\t+", " "):gsub("^ ", ""):gsub(" $", ""))
+  end
+  return out
+end
+
+local REQUEST = "GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n"
+local function response(body)
+  return ("HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Type: text/plain\r\n\r\n%s"):format(#body, body)
+end
+
+-- a client and a server, one of them captured (side "client" or "server"),
+-- an HTTP exchange, a clean close; returns the capture's path and the pair
+local function captured(side, copts, sopts, body)
+  local path = os.tmpname()
+  local c = H.client_ctx(copts):new({ server_name = "localhost" })
+  local s = H.server_ctx(sopts):new()
+  local cap = assert(trace.pcap(side == "server" and s or c, path))
+  assert(H.handshake(c, s))
+  assert.equal(REQUEST, H.transfer(c, s, REQUEST))
+  local resp = response(body or "hello, tshark")
+  assert.equal(resp, H.transfer(s, c, resp))
+  local info = cap:info()
+  cap:close()
+  c:close(); s:close()
+  return path, info
+end
+
+describe("wolfssl.trace.pcap", function()
+  local paths = {}
+  local function track(p) paths[#paths + 1] = p return p end
+  teardown(function() for _, p in ipairs(paths) do os.remove(p) end end)
+
+  it("TLS 1.2 (AES-GCM, ChaCha20-Poly1305): tshark shows every handshake message and the HTTP inside, both ways", function()
+    for _, suite in ipairs({ "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305" }) do
+      local path, info = captured("client", { max_version = "tls1.2", ciphers = suite }, { session_tickets = false })
+      track(path)
+      assert.equal(1, info.keylog_lines, suite) -- CLIENT_RANDOM, on every build
+      -- ClientHello, ServerHello, Certificate, ServerKeyExchange, ServerHelloDone,
+      -- ClientKeyExchange, then both Finished messages: decrypted
+      assert.same({ 1, 2, 11, 12, 14, 16, 20, 20 }, handshake_types(path), suite)
+      assert.same({ "GET /hello", "200 13" }, http(path), suite)
+      -- the client's port to the server's 443
+      assert.equal("443\n", tshark(path, "-Y tls.handshake.type==1 -T fields -e tcp.dstport"))
+    end
+  end)
+
+  it("TLS 1.3: the encrypted handshake and the data decrypted where the build hands out the secrets", function()
+    local path, info = captured("client", {}, {})
+    track(path)
+    local types = handshake_types(path)
+    if TLS13_KEYS then
+      assert.equal(4, info.keylog_lines) -- handshake and application traffic secrets, both sides
+      -- ClientHello, ServerHello, EncryptedExtensions, Certificate, CertificateVerify,
+      -- Finished (server, client), NewSessionTicket
+      assert.same({ 1, 2, 8, 11, 15, 20, 20, 4 }, types)
+      assert.same({ "GET /hello", "200 13" }, http(path))
+    else
+      -- no TLS 1.3 secret callback: the capture holds no key; only the hellos are in clear
+      assert.equal(0, info.keylog_lines)
+      assert.same({ 1, 2 }, types)
+      assert.same({}, http(path))
+      assert.matches("Application Data", tshark(path, "-Y tls"))
+    end
+  end)
+
+  it("a server's capture: the server on port 443, its records decrypted", function()
+    local path = track((captured("server", { max_version = "tls1.2" }, {})))
+    assert.equal("443\n", tshark(path, "-Y tls.handshake.type==2 -T fields -e tcp.srcport"))
+    assert.same({ "GET /hello", "200 13" }, http(path))
+    if TLS13_KEYS then
+      path = track((captured("server", {}, {})))
+      assert.same({ "GET /hello", "200 13" }, http(path))
+    end
+  end)
+
+  it("big data: many records over many segments, reassembled, checksums and sequence numbers right", function()
+    local body = ("0123456789abcdef"):rep(8192) -- 128 KiB: eight records at least
+    local path = track((captured("client", { max_version = "tls1.2" }, {}, body)))
+    assert.same({ "GET /hello", "200 " .. #body }, http(path))
+    local bad = tshark(path, "-o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE " ..
+                             "-Y \"tcp.checksum.status==0 or ip.checksum.status==0 or tcp.analysis.flags\"")
+    assert.equal("", bad) -- no bad checksum, no lost / out-of-order / retransmitted segment
+    assert.matches("%[SYN%]", tshark(path, ""))
+    assert.matches("%[FIN, ACK%]", tshark(path, ""))
+  end)
+
+  it("the capture is readable before close(), after each call", function()
+    local path = track(os.tmpname())
+    local c = H.client_ctx({ max_version = "tls1.2" }):new({ server_name = "localhost" })
+    local s = H.server_ctx():new()
+    assert(trace.pcap(c, path))
+    assert(H.handshake(c, s))
+    assert.same({ 1, 2, 11, 12, 14, 16, 20, 4, 20 }, handshake_types(path))
+    c:close(); s:close()
+  end)
+
+  it("fd mode: the bytes that went through the socket", function()
+    local socket = require "socket"
+    local listener = assert(socket.bind("127.0.0.1", 0))
+    local _, port = listener:getsockname()
+    local csock = assert(socket.tcp())
+    assert(csock:connect("127.0.0.1", port))
+    local ssock = assert(listener:accept())
+    listener:close()
+    csock:settimeout(0); ssock:settimeout(0)
+    local path = track(os.tmpname())
+    local c = H.client_ctx({ max_version = "tls1.2" }):new({ fd = csock, server_name = "localhost" })
+    local s = H.server_ctx():new({ fd = ssock })
+    assert(trace.pcap(c, path))
+    local cok, sok
+    for _ = 1, 200 do
+      cok = cok or c:handshake()
+      sok = sok or s:handshake()
+      if cok and sok then break end
+      socket.select({ csock, ssock }, nil, 0.2)
+    end
+    assert(cok and sok)
+    assert(c:write(REQUEST))
+    local got = ""
+    for _ = 1, 50 do
+      local d = s:read()
+      if d then got = got .. d end
+      if #got >= #REQUEST then break end
+      socket.select({ ssock }, nil, 0.2)
+    end
+    assert.equal(REQUEST, got)
+    assert.same({ "GET /hello" }, http(path))
+    c:close(); s:close(); csock:close(); ssock:close()
+  end)
+
+  it("refuses what it cannot do: bad arguments, a connection already under way, a path it cannot write", function()
+    assert.has_error(function() trace.pcap(42, "x") end,
+      "bad argument #1 to 'pcap' (wolfssl.Connection expected, got number)")
+    local c = H.client_ctx():new({ server_name = "localhost" })
+    assert.has_error(function() trace.pcap(c, 42) end, "bad argument #2 to 'pcap' (file name expected, got number)")
+    local ok, err = trace.pcap(c, "/nonexistent-dir/x.pcapng")
+    assert.is_nil(ok)
+    assert.matches("nonexistent", err)
+    local path = track(os.tmpname())
+    assert(trace.pcap(c, path))
+    ok, err = trace.pcap(c, path)
+    assert.is_nil(ok)
+    assert.equal("this connection is already being captured", err)
+    local s = H.server_ctx():new()
+    assert(H.handshake(c, s))
+    local c2 = H.client_ctx():new({ server_name = "localhost" })
+    local s2 = H.server_ctx():new()
+    assert(H.handshake(c2, s2))
+    ok, err = trace.pcap(c2, track(os.tmpname()))
+    assert.is_nil(ok)
+    assert.matches("call wolfssl.trace.pcap right after ctx:new", err)
+    c:close(); s:close(); c2:close(); s2:close()
+  end)
+end)
