@@ -240,6 +240,22 @@ static int ctx_crl(lua_State *L) {
 #endif
 }
 
+#ifdef LWL_OCSP_REVOKED_LOST
+/* wolfSSL's verdict on a stapled response (wolfcompat.h): a revoked
+ * certificate is the connection's first verification failure, as the verify
+ * callback records others, so the message and _ocsp_status say "revoked" */
+static int ocsp_verdict_cb(WOLFSSL *ssl, int err, byte *resp, word32 len, word32 idx,
+                           void *arg) {
+    lwl_Conn *c = lwl_conn_from_ssl(ssl);
+    (void)resp; (void)len; (void)idx; (void)arg;
+    if (c != NULL && err == OCSP_CERT_REVOKED && c->vfy_err == 0) {
+        c->vfy_err = OCSP_CERT_REVOKED;
+        c->vfy_depth = 0;
+    }
+    return err; /* the verdict stands */
+}
+#endif
+
 /* core.ctx_ocsp_client(ctx, require) */
 static int ctx_ocsp_client(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
@@ -250,6 +266,9 @@ static int ctx_ocsp_client(lua_State *L) {
         return lwl_fail(L, "could not enable OCSP stapling");
     if (require && wolfSSL_CTX_EnableOCSPMustStaple(c->ctx) != WOLFSSL_SUCCESS)
         return lwl_fail(L, "could not require OCSP stapling");
+#ifdef LWL_OCSP_REVOKED_LOST
+    wolfSSL_CTX_set_ocsp_status_verify_cb(c->ctx, ocsp_verdict_cb, NULL);
+#endif
     c->ocsp_request = 1; /* and per connection (conn.c): 5.9.2's TLS 1.3 client
                           * knows only its own request when the staple comes */
     lua_pushboolean(L, 1);

@@ -37,6 +37,16 @@
 #define LWL_STAPLE_TLS12_PROMISES 1
 #endif
 
+/* 5.9.2's TLS 1.2 client reports a revoked staple as BAD_CERTIFICATE_STATUS_ERROR
+ * (internal.c DoCertificateStatus replaces ProcessCSR's OCSP_CERT_REVOKED when
+ * the end certificate's status is not good); its OCSP status verify callback
+ * sees the real verdict first, and verify.c keeps it. 5.5.4 reports it itself
+ * (and has no such callback). */
+#if LIBWOLFSSL_VERSION_HEX >= 0x05009002 && defined(HAVE_OCSP) && \
+    defined(HAVE_CERTIFICATE_STATUS_REQUEST)
+#define LWL_OCSP_REVOKED_LOST 1
+#endif
+
 /* wolfSSL 5.5.4 leaks about 8 KiB for every TLS 1.3 ClientHello carrying
  * status_request when the server staples: tls.c TLSX_CSR_Parse drops the
  * DecodedCert of the server's certificate without FreeDecodedCert, and the
