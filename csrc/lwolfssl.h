@@ -106,6 +106,14 @@ struct lwl_Conn {
     char *server_name;    /* client: the name to check; malloc'd */
     lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify
                            * the socket could not take yet */
+#ifdef LWL_WATCH_RECORDS
+    struct lwl_Watch {    /* transport.c: the peer's records until its ChangeCipherSpec */
+        unsigned char hdr[5], have; /* the record header being read */
+        size_t left;                /* body bytes of the current record still to come */
+        unsigned char type, first;  /* content type, first body byte of the last record begun */
+        unsigned char ccs;          /* the peer's ChangeCipherSpec went by: watching ends */
+    } watch;
+#endif
     lwl_Buf app;          /* plaintext that arrived while shutdown() awaited the
                            * peer's close_notify: read() returns it first */
     void *trace;          /* trace.c's state when on_message/on_state is set */

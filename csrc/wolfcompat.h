@@ -47,6 +47,15 @@
 #define LWL_OCSP_REVOKED_LOST 1
 #endif
 
+/* A TLS 1.2 Finished in a plaintext record (before the peer's
+ * ChangeCipherSpec) is OUT_OF_ORDER_E from 5.9.2 on (internal.c
+ * MsgCheckEncryption, before the check that says NO_CHANGE_CIPHER_E): the
+ * transport watches the peer's plaintext records (lwl_Watch) so that
+ * lwl_get_error gives NO_CHANGE_CIPHER_E, as 5.5.4 does. */
+#if LIBWOLFSSL_VERSION_HEX >= 0x05009002
+#define LWL_WATCH_RECORDS 1
+#endif
+
 /* wolfSSL 5.5.4 leaks about 8 KiB for every TLS 1.3 ClientHello carrying
  * status_request when the server staples: tls.c TLSX_CSR_Parse drops the
  * DecodedCert of the server's certificate without FreeDecodedCert, and the
