@@ -17,7 +17,8 @@
 #
 # Variables: LUA (lua5.4, lua5.3, lua5.1, luajit), LUA_INCDIR, LIBFLAG, CFLAGS,
 # LIBDIR, LUADIR (install), WOLFSSL (tuned | system), WOLFSSL_SRC (a wolfSSL
-# source tree for the tuned build), WOLFSSL_INCDIR / WOLFSSL_LIBDIR (override),
+# source tree or tarball for the tuned build), WOLFSSL_RELEASE (5.9.2, the default;
+# 5.7.2; debian12 = Debian 12's 5.5.4), WOLFSSL_INCDIR / WOLFSSL_LIBDIR (override),
 # WOLFSSL_RPATH (where core.so looks for libwolfssl; default WOLFSSL_LIBDIR);
 # luarocks: make rock / rock-install, WOLFSSL_DIR (build-aux/rock.sh);
 # fuzz: FUZZ_SECS, FUZZ_TARGETS (subset), FUZZ_FLAVOUR (tuned | debian: wolfSSL
@@ -87,8 +88,17 @@ $(MODULE): $(SRCS) $(HDRS) $(WOLFSSL_DEP) Makefile
 
 wolfssl: $(WOLFSSL_DEP)
 
-$(TUNED_PREFIX)/.stamp: build-aux/build-wolfssl.sh
-	@bash build-aux/build-wolfssl.sh $(TUNED_PREFIX) $(WOLFSSL_SRC)
+# The release (or source) asked for is written to a file that changes only when the
+# request does, so `make WOLFSSL_RELEASE=5.7.2` (or back) rebuilds the library.
+WOLFSSL_RELEASE ?= 5.9.2
+TUNED_WANT = $(TUNED_PREFIX).want
+ifneq ($(WOLFSSL_DEP),)
+  $(shell mkdir -p $(dir $(TUNED_WANT)); echo '$(WOLFSSL_RELEASE) $(WOLFSSL_SRC)' | cmp -s - $(TUNED_WANT) \
+          || echo '$(WOLFSSL_RELEASE) $(WOLFSSL_SRC)' >$(TUNED_WANT))
+endif
+
+$(TUNED_PREFIX)/.stamp: build-aux/build-wolfssl.sh build-aux/fetch-wolfssl.sh $(TUNED_WANT)
+	@WOLFSSL_RELEASE=$(WOLFSSL_RELEASE) bash build-aux/build-wolfssl.sh $(TUNED_PREFIX) $(WOLFSSL_SRC)
 
 # Debian packages the suite, the demo and the benchmarks use. Idempotent.
 DEB_PACKAGES = gcc make pkg-config libwolfssl-dev lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev \
@@ -189,6 +199,7 @@ FUZZ_BUILD_NAME = $(if $(filter debian,$(FUZZ_FLAVOUR)),system,tuned)
 
 $(FUZZ_WOLFSSL)/.stamp: build-aux/build-wolfssl.sh
 	@WOLFSSL_CC=$(FUZZ_CC) WOLFSSL_FLAVOUR=$(FUZZ_FLAVOUR) \
+	  WOLFSSL_RELEASE=$(if $(filter debian,$(FUZZ_FLAVOUR)),debian12,$(WOLFSSL_RELEASE)) \
 	  WOLFSSL_EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
 	  bash build-aux/build-wolfssl.sh $(FUZZ_WOLFSSL) $(WOLFSSL_SRC)
 

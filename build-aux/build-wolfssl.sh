@@ -7,9 +7,10 @@
 # PREFIX   absolute install dir (e.g. $PWD/build/wolfssl-tuned). Result:
 #          PREFIX/lib/libwolfssl.so*, PREFIX/include/wolfssl/..., PREFIX/lib/pkgconfig/wolfssl.pc
 # SRC_DIR  optional wolfSSL source: a tree (git checkout, unpacked release, Debian source) or a
-#          release tarball. Without it: Debian 12's source package, or the release named by
-#          WOLFSSL_RELEASE, fetched into PREFIX/../wolfssl-src by build-aux/fetch-wolfssl.sh
-#          (apt with a private state folder: nothing on the system changes).
+#          release tarball. Without it: wolfSSL 5.9.2, or the release named by WOLFSSL_RELEASE
+#          (5.7.2, debian12 = Debian 12's 5.5.4 source package), fetched into
+#          PREFIX/../wolfssl-src by build-aux/fetch-wolfssl.sh (apt with a private state
+#          folder: nothing on the system changes).
 #
 # The source tree is never modified: it is copied to a scratch build dir next to PREFIX.
 # PREFIX/.stamp records the version and the exact configure flags; when it matches, the
@@ -69,7 +70,8 @@ CONFIGURE_FLAGS=(
     # --- protocol versions
     --enable-tls13                     # TLS 1.3 (default, stated for clarity)
     --disable-oldtls                   # no TLS 1.0/1.1: insecure, serves nobody (Debian still allows TLS 1.1)
-    --enable-dtls                      # DTLS 1.2 (DTLS 1.3 in 5.5.4 is experimental; Debian lacks it too)
+    --enable-dtls                      # DTLS 1.2
+    --enable-dtls13                    # DTLS 1.3 (RFC 9147): stable since 5.6; a 5.5.4 source ignores it
     --enable-earlydata                 # TLS 1.3 0-RTT (Debian: --enable-distro forces it off)
     --enable-postauth                  # TLS 1.3 post-handshake client auth (conn:request_certificate)
     --enable-hrrcookie                 # stateless HelloRetryRequest cookie, as Debian (same HRR on the wire)
@@ -103,6 +105,11 @@ CONFIGURE_FLAGS=(
     --enable-rsa --enable-rsapss       # RSA incl. RSA-PSS signatures (required by TLS 1.3 with RSA certs)
     --enable-dh                        # finite-field DHE for TLS 1.2 DHE suites + ffdhe groups (default)
     --enable-curve25519                # X25519 key exchange (the most common TLS 1.3 group)
+    --enable-mlkem                     # ML-KEM (FIPS 203): post-quantum key exchange, the default
+                                       # key share on this build (absent from 5.5.4: configure ignores it)
+    --enable-pqc-hybrids               # X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024: the
+                                       # hybrids browsers and large servers negotiate (ML-KEM alone is not
+                                       # offered: nobody deploys it, and a classical half guards a young KEM)
     --enable-ed25519                   # Ed25519 certificates and pkey.generate("ed25519")
 
     # --- symmetric: AES-GCM and ChaCha20-Poly1305 are defaults; AES-CBC stays for TLS 1.2 peers.
@@ -122,6 +129,13 @@ CONFIGURE_FLAGS=(
     --enable-crl                       # `crl` option, wolfSSL_CTX_EnableCRL
     --enable-psk                       # `psk` option / on_psk, TLS 1.2 PSK suites and TLS 1.3 external PSK
     --enable-keying-material           # HAVE_KEYING_MATERIAL: conn:export_keying_material
+    --enable-secure-renegotiation      # RFC 5746 renegotiation, for renegotiation = "allow" (issue 14);
+                                       # wolfSSL still refuses a peer's renegotiation unless the binding
+                                       # turns it on per connection (spec/07-defaults checks the refusal)
+    --enable-ech                       # TLS 1.3 Encrypted Client Hello (HPKE): the outer ClientHello
+                                       # shows only a public name
+    --enable-rpk                       # RFC 7250 raw public keys: off unless a context asks for the
+                                       # certificate type, so it changes nothing on the wire by default
 
     # --- certificate/key building: wolfssl.x509.issue / x509.csr / pkey.generate
     --enable-keygen                    # RSA/ECC key generation + key DER/PEM export
@@ -169,11 +183,13 @@ CFLAGS_TUNED="$CFLAGS_TUNED${EXTRA_CFLAGS:+ $EXTRA_CFLAGS}"
 # ---------------------------------------------------------------------------------------------
 # Locate the source
 # ---------------------------------------------------------------------------------------------
-# Default: Debian 12's source package (5.5.4 + Debian's patches), fetched with a private apt
-# state (build-aux/fetch-wolfssl.sh); WOLFSSL_RELEASE=5.9.2|5.7.2 fetches that release's pinned
-# original tarball instead. A tarball given as SRC_DIR is unpacked next to PREFIX.
+# Default: the current release, 5.9.2, from its original tarball as Debian's archive carries it
+# (SHA-256 pinned in build-aux/fetch-wolfssl.sh), fetched with a private apt state;
+# WOLFSSL_RELEASE=5.7.2 fetches that one, WOLFSSL_RELEASE=debian12 Debian 12's source package
+# (5.5.4 + Debian's patches). A tarball given as SRC_DIR is unpacked next to PREFIX.
+RELEASE=${WOLFSSL_RELEASE:-5.9.2}
 if [[ -z $SRC_DIR ]]; then
-    SRC_DIR=$(bash "$(dirname "$0")/fetch-wolfssl.sh" "$TOP/wolfssl-src" "${WOLFSSL_RELEASE:-debian12}") \
+    SRC_DIR=$(bash "$(dirname "$0")/fetch-wolfssl.sh" "$TOP/wolfssl-src" "$RELEASE") \
         || exit 1
 elif [[ -f $SRC_DIR ]]; then
     TARBALL=$SRC_DIR
@@ -225,8 +241,8 @@ say "building $VERSION from $SRC_DIR (log: $LOG)"
 say "copying source"
 rm -rf "$WORK"
 mkdir -p "$WORK"
-# Skip VCS data and IDE/project folders; keep everything the autotools build reads.
-tar -C "$SRC_DIR" --exclude=.git --exclude=.pc --exclude=IDE -cf - . | tar -C "$WORK" -xf - \
+# Skip VCS data; keep everything the autotools build reads (5.9.2's Makefile.am includes IDE/).
+tar -C "$SRC_DIR" --exclude=.git --exclude=.pc -cf - . | tar -C "$WORK" -xf - \
     || fail "copying $SRC_DIR"
 
 if [[ -f $WORK/Makefile ]]; then     # a tree configured in place: drop its objects
@@ -234,7 +250,12 @@ if [[ -f $WORK/Makefile ]]; then     # a tree configured in place: drop its obje
 fi
 if [[ ! -x $WORK/configure ]]; then
     say "autoreconf"
-    ( cd "$WORK" && autoreconf -fi ) >>"$LOG" 2>&1 || fail "autoreconf"
+    # autogen.sh (where the release has one) also creates the empty files Makefile.am names
+    if [[ -x $WORK/autogen.sh ]]; then
+        ( cd "$WORK" && ./autogen.sh ) >>"$LOG" 2>&1 || fail "autogen.sh"
+    else
+        ( cd "$WORK" && autoreconf -fi ) >>"$LOG" 2>&1 || fail "autoreconf"
+    fi
 fi
 
 say "configure"
@@ -249,18 +270,29 @@ say "make -j$JOBS"
 say "install into $PREFIX"
 ( cd "$WORK" && make install ) >>"$LOG" 2>&1 || fail "make install"
 
-# Sanity: the defines we depend on made it into the installed options.h (tuned flavour).
-[[ $FLAVOUR == tuned ]] && for def in HAVE_SECRET_CALLBACK WOLFSSL_EARLY_DATA WOLFSSL_AESNI WOLFSSL_SP_X86_64_ASM \
-           OPENSSL_ALL HAVE_EXT_CACHE HAVE_KEYING_MATERIAL WOLFSSL_POST_HANDSHAKE_AUTH \
-           HAVE_EX_DATA WOLFSSL_SYS_CA_CERTS WOLFSSL_TICKET_HAVE_ID \
-           OPENSSL_COMPATIBLE_DEFAULTS NO_SESSION_CACHE_REF WOLFSSL_ALWAYS_VERIFY_CB; do
-    grep -q "^#define $def\b" "$PREFIX/include/wolfssl/options.h" \
-        || fail "options.h lacks $def"
-done
-# ...and the one we must not get back (see --enable-sessioncerts above): it more than doubles
-# the memory of every connection. Some configure switches (nginx, haproxy, ...) force it on.
-if [[ $FLAVOUR == tuned ]] && grep -q "^#define SESSION_CERTS\b" "$PREFIX/include/wolfssl/options.h"; then
-    fail "options.h defines SESSION_CERTS (~36 KiB per connection): a configure flag forced it on"
+# Sanity (tuned flavour): the defines we depend on are in force for a consumer, i.e. after
+# options.h and settings.h (5.9.2 sets some, e.g. HAVE_EXT_CACHE, in settings.h only).
+if [[ $FLAVOUR == tuned ]]; then
+    DEFINES=$(printf '#include <wolfssl/options.h>\n#include <wolfssl/wolfcrypt/settings.h>\n' \
+              | ${BUILD_CC:-cc} -E -dM -I"$PREFIX/include" -x c - 2>>"$LOG") || fail "reading the installed headers"
+    defined() { grep -q "^#define $1\b" <<<"$DEFINES"; }
+    for def in HAVE_SECRET_CALLBACK WOLFSSL_EARLY_DATA WOLFSSL_AESNI WOLFSSL_SP_X86_64_ASM \
+               OPENSSL_ALL HAVE_EXT_CACHE HAVE_KEYING_MATERIAL WOLFSSL_POST_HANDSHAKE_AUTH \
+               HAVE_EX_DATA WOLFSSL_SYS_CA_CERTS WOLFSSL_TICKET_HAVE_ID \
+               OPENSSL_COMPATIBLE_DEFAULTS NO_SESSION_CACHE_REF WOLFSSL_ALWAYS_VERIFY_CB; do
+        defined "$def" || fail "the installed headers lack $def"
+    done
+    # The newer features, where the source knows their switch (a 5.5.4 source has no mlkem).
+    for pair in mlkem:WOLFSSL_HAVE_MLKEM pqc-hybrids:WOLFSSL_PQC_HYBRIDS dtls13:WOLFSSL_DTLS13 \
+                ech:HAVE_ECH secure-renegotiation:HAVE_SECURE_RENEGOTIATION; do
+        grep -q "AC_ARG_ENABLE(\[${pair%%:*}\]" "$WORK/configure.ac" || continue
+        defined "${pair#*:}" || fail "the installed headers lack ${pair#*:} (--enable-${pair%%:*})"
+    done
+    # ...and the one we must not get back (see --enable-sessioncerts above): it more than
+    # doubles the memory of every connection. Some switches (nginx, haproxy, ...) force it on.
+    if defined SESSION_CERTS; then
+        fail "the installed headers define SESSION_CERTS (~36 KiB per connection): a configure flag forced it on"
+    fi
 fi
 
 printf '%s\n' "$STAMP_TEXT" >"$PREFIX/.stamp"

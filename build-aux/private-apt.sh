@@ -35,7 +35,7 @@ EOF
     # one update a day is enough: the lists are a snapshot of the archive anyway
     if [[ -z $(find "$dir/lists" -maxdepth 1 -name '*Sources*' -mmin -1440 2>/dev/null | head -n 1) ]]; then
         say "apt-get update (private lists in $dir)"
-        apt-get "${APT_O[@]}" update >>"$APT_LOG" 2>&1 || fail "apt-get update with private lists failed (see $APT_LOG)"
+        apt-get "${APT_O[@]}" update >>"$APT_LOG" 2>&1 || fail "apt-get update with private lists failed (see $APT_LOG): no access to Debian's archive? Download the source yourself and pass WOLFSSL_SRC=/path/to/tarball (wolfSSL) or read build-aux/build-openssl-peer.sh (OpenSSL peer)"
     fi
 }
 

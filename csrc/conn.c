@@ -73,6 +73,17 @@ static int conn_new(lua_State *L) {
     wolfSSL_KeepArrays(c->ssl);
 #endif
     if (!lwl_trace_attach(c)) return luaL_error(L, "out of memory");
+#if defined(WOLFSSL_TLS13) && defined(HAVE_SUPPORTED_CURVES)
+    /* context.c: hybrid + classical key shares (refused by a TLS 1.2-only
+     * connection: then there are none) */
+    if (ctx->key_shares[0] != 0 &&
+        wolfSSL_UseKeyShare(c->ssl, ctx->key_shares[0]) == WOLFSSL_SUCCESS)
+        (void)wolfSSL_UseKeyShare(c->ssl, ctx->key_shares[1]);
+#endif
+#if defined(HAVE_OCSP) && defined(HAVE_CERTIFICATE_STATUS_REQUEST)
+    if (ctx->ocsp_request && wolfSSL_UseOCSPStapling(c->ssl, WOLFSSL_CSR_OCSP, 0) != WOLFSSL_SUCCESS)
+        return luaL_error(L, "cannot request OCSP stapling (out of memory?)");
+#endif
     if (name != NULL && !ctx->is_server) {
         size_t n = strlen(name);
         c->server_name = (char *)malloc(n + 1);
@@ -85,11 +96,7 @@ static int conn_new(lua_State *L) {
                 WOLFSSL_SUCCESS)
             return luaL_error(L, "cannot send server name '%s'", name);
 #endif
-#ifndef LWL_GUARD_HOSTNAME /* else the verify callback checks the name */
-        if (ctx->check_hostname && ctx->verify &&
-            wolfSSL_check_domain_name(c->ssl, name) != WOLFSSL_SUCCESS)
-            return luaL_error(L, "cannot check server name '%s'", name);
-#endif
+        /* (the verify callback checks the name: verify.c) */
     }
     if (alpn != NULL && *alpn) {
 #ifdef HAVE_ALPN
@@ -241,7 +248,7 @@ static int transport_ended(lua_State *L, lwl_Conn *c, int code) {
 
 /* The result of a wolfSSL call that returned ret <= 0. */
 static int io_result(lua_State *L, lwl_Conn *c, int ret) {
-    int err = wolfSSL_get_error(c->ssl, ret);
+    int err = lwl_get_error(c->ssl, ret);
     char msg[512];
     const char *kind;
     if (c->cb_error && !lwl_callback_report(c)) c->cb_error = 0; /* no memory: as below */
@@ -494,7 +501,7 @@ static int await_close_notify(lua_State *L, lwl_Conn *c) {
             lua_pushliteral(L, "out of memory");
             return -2;
         }
-        err = wolfSSL_get_error(c->ssl, ret);
+        err = lwl_get_error(c->ssl, ret);
         if (c->cb_error || err != WOLFSSL_ERROR_ZERO_RETURN) {
             /* the transport ended: nothing more can come (read() says how) */
             if (!c->cb_error && (c->transport_end || c->transport_reset)) return 1;
@@ -714,7 +721,14 @@ static int conn_server_name(lua_State *L) {
 
 static int conn_peer_certificate(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
-    WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(c->ssl); /* a new object: ours */
+    WOLFSSL_X509 *x;
+#ifndef SESSION_CERTS
+    /* features.session_certs = false: a resumed connection has no peer
+     * certificate, on every release (5.9.2's server keeps the client's in
+     * its tickets, 5.5.4's does not) */
+    if (wolfSSL_session_reused(c->ssl)) return push_nil(L);
+#endif
+    x = wolfSSL_get_peer_certificate(c->ssl); /* a new object: ours */
     if (x == NULL) return push_nil(L);
     lwl_x509_push(L, x);
     return 1;

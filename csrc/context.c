@@ -29,6 +29,9 @@ static int context_new(lua_State *L) {
     wolfSSL_CTX_set_verify(c->ctx, is_server ? WOLFSSL_VERIFY_NONE : WOLFSSL_VERIFY_PEER,
                            lwl_verify_cb);
     if (is_server) lwl_policy_install(c->ctx);
+#ifdef LWL_NO_RENEGOTIATION
+    wolfSSL_CTX_set_options(c->ctx, LWL_NO_RENEGOTIATION); /* until renegotiation = "allow" */
+#endif
     return 1;
 }
 
@@ -87,6 +90,60 @@ static int ctx_ciphers(lua_State *L) {
                       "no usable cipher suite in the list");
 }
 
+/* set1_curves_list first: in 5.5.4 only it knows "X25519"/"X448", and it
+ * sets the TLS 1.3 key share order (ssl.c); from 5.9.2 it takes curves only,
+ * and set1_groups_list also takes the ML-KEM hybrids. */
+static int set_groups(WOLFSSL_CTX *ctx, char *list) {
+    return wolfSSL_CTX_set1_curves_list(ctx, list) == WOLFSSL_SUCCESS ||
+           wolfSSL_CTX_set1_groups_list(ctx, list) == WOLFSSL_SUCCESS;
+}
+
+/* A list was refused: name the first group this build does not take. */
+static int groups_refused(lua_State *L, const char *list, int is_server) {
+    WOLFSSL_CTX *probe = wolfSSL_CTX_new(is_server ? wolfSSLv23_server_method()
+                                                   : wolfSSLv23_client_method());
+    char name[64];
+    const char *p = list;
+    while (probe != NULL && *p) {
+        size_t n = strcspn(p, ":");
+        int ok = 0;
+        if (n > 0 && n < sizeof name) {
+            memcpy(name, p, n);
+            name[n] = '\0';
+            ok = set_groups(probe, name);
+        }
+        if (!ok) {
+            wolfSSL_CTX_free(probe);
+            lua_pushnil(L);
+            if (n < sizeof name && LWL_GROUP_IS_HYBRID(lwl_group_id(p, n)))
+                lua_pushfstring(L, "group '%s' needs ML-KEM, which this wolfSSL build lacks "
+                                   "(features.mlkem is false)", name);
+            else
+                lua_pushfstring(L, "unknown or unsupported group '%s'",
+                                n < sizeof name ? name : "?");
+            return 2;
+        }
+        p += n + (p[n] == ':');
+    }
+    wolfSSL_CTX_free(probe);
+    return lwl_fail(L, "unknown or unsupported group in the list");
+}
+
+/* A client whose first group is a post-quantum hybrid also sends a key share
+ * for the next group of its list, as browsers do (X25519MLKEM768 + X25519):
+ * a server without ML-KEM then answers at once, with no HelloRetryRequest. */
+static void pick_key_shares(lwl_Context *c, const char *list) {
+    size_t n = strcspn(list, ":");
+    unsigned first = lwl_group_id(list, n), second;
+    memset(c->key_shares, 0, sizeof c->key_shares);
+    if (c->is_server || !LWL_GROUP_IS_HYBRID(first) || list[n] != ':') return;
+    list += n + 1;
+    second = lwl_group_id(list, strcspn(list, ":"));
+    if (second == 0 || second >= 256) return; /* an elliptic curve */
+    c->key_shares[0] = (unsigned short)first;
+    c->key_shares[1] = (unsigned short)second;
+}
+
 static int ctx_groups(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
     size_t len;
@@ -94,10 +151,13 @@ static int ctx_groups(lua_State *L) {
     char buf[256];
     if (len >= sizeof buf) return lwl_fail(L, "group list too long");
     memcpy(buf, list, len + 1);
-    /* set1_curves_list, not set1_groups_list: in 5.5.4 only the former knows
-     * "X25519"/"X448"; it also sets the TLS 1.3 key share order (ssl.c) */
-    return lwl_ok_or_fail(L, wolfSSL_CTX_set1_curves_list(c->ctx, buf) == WOLFSSL_SUCCESS,
-                      "unknown or unsupported group in the list");
+    if (set_groups(c->ctx, buf)) {
+        pick_key_shares(c, list);
+        c->group_bits = lwl_group_bits(list);
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    return groups_refused(L, list, c->is_server);
 }
 
 static int format_of(lua_State *L, int idx) {
@@ -248,7 +308,9 @@ static int ctx_sessions(lua_State *L) {
 static int ctx_post_handshake_auth(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
 #ifdef WOLFSSL_POST_HANDSHAKE_AUTH
-    if (!c->is_server)
+    int max = wolfSSL_CTX_get_max_proto_version(c->ctx);
+    /* TLS 1.3 only: nothing to offer below it (5.9.2 refuses the call there) */
+    if (!c->is_server && (max <= 0 || max >= TLS1_3_VERSION))
         return lwl_ok_or_fail(L, wolfSSL_CTX_allow_post_handshake_auth(c->ctx) == 0,
                           "could not enable post-handshake authentication");
     lua_pushboolean(L, 1);
@@ -263,6 +325,9 @@ static int ctx_post_handshake_auth(lua_State *L) {
 static int ctx_renegotiation(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
 #ifdef HAVE_SECURE_RENEGOTIATION
+#ifdef LWL_NO_RENEGOTIATION
+    wolfSSL_CTX_clear_options(c->ctx, LWL_NO_RENEGOTIATION);
+#endif
     return lwl_ok_or_fail(L, wolfSSL_CTX_UseSecureRenegotiation(c->ctx) == WOLFSSL_SUCCESS,
                       "could not enable secure renegotiation");
 #else

@@ -149,6 +149,20 @@ static const struct {
     {ECC_KEY_SIZE_E, "peer's key is too small"},
 };
 
+int lwl_get_error(WOLFSSL *ssl, int ret) {
+    int err = wolfSSL_get_error(ssl, ret);
+    if (err == WOLFSSL_ERROR_SYSCALL && wolfSSL_state(ssl) < 0) err = wolfSSL_state(ssl);
+#ifdef LWL_WATCH_RECORDS
+    if (err == OUT_OF_ORDER_E && wolfSSL_version(ssl) == TLS1_2_VERSION) {
+        /* the peer's last record: a plaintext Finished (wolfcompat.h) */
+        lwl_Conn *c = lwl_conn_from_ssl(ssl);
+        if (c != NULL && !c->watch.ccs && c->watch.type == 22 && c->watch.first == 20)
+            err = NO_CHANGE_CIPHER_E;
+    }
+#endif
+    return err;
+}
+
 const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
     WOLFSSL_ALERT_HISTORY h;
     memset(&h, 0, sizeof h);
@@ -160,8 +174,18 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
                  c->first[0], c->first[1], c->first[2]);
         return "protocol";
     }
+    if (c->no_shared_group) { /* policy.c */
+        snprintf(buf, sz, "no shared key exchange group");
+        return "protocol";
+    }
     if (err == FATAL_ERROR) {
         int a = h.last_rx.code;
+        if (c->done && c->is_server && h.last_tx.code == 100) {
+            /* we answered a renegotiating ClientHello with no_renegotiation
+             * (wolfSSL with secure renegotiation) and the peer gave up */
+            snprintf(buf, sz, "peer asked to renegotiate (TLS 1.2 renegotiation is refused)");
+            return "renegotiation";
+        }
         if (a == 70)
             snprintf(buf, sz, "no shared protocol version: peer sent alert protocol_version");
         else if (a == 40 && !c->is_server && wolfSSL_get_certificate(c->ssl) == NULL)

@@ -1,5 +1,7 @@
-/* hostname.c: does a certificate name a host? x509:check_host and, where
- * wolfSSL's own matcher is unsafe, the client's hostname check. */
+/* hostname.c: does a certificate name a host? x509:check_host and the
+ * client's hostname check, on every release: wolfSSL's matcher reads past the
+ * host for wildcards it cannot place before 5.9.2 (PR 10119), and from 5.9.2
+ * lets a bare "*" match; ours gives the same answer everywhere. */
 #include "lwolfssl.h"
 
 #include <wolfssl/openssl/x509v3.h>
@@ -27,7 +29,6 @@ static int match_ip(WOLFSSL_X509 *x, const char *name) {
     return ok;
 }
 
-#ifdef LWL_GUARD_HOSTNAME
 static int same(const char *a, const char *b, size_t n) {
     size_t i;
     for (i = 0; i < n; i++) {
@@ -84,16 +85,11 @@ static int match_name(WOLFSSL_X509 *x, const char *host) {
     }
     return ok;
 }
-#endif
 
 int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len) {
     int ok;
     if (len == 0 || strlen(host) != len) return 0; /* no name hides behind a NUL */
     ok = match_ip(x, host);
     if (ok >= 0) return ok;
-#ifdef LWL_GUARD_HOSTNAME
     return match_name(x, host);
-#else
-    return wolfSSL_X509_check_host(x, host, len, 0, NULL) == WOLFSSL_SUCCESS;
-#endif
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "compat.h"
+#include "wolfcompat.h" /* release quirks: LWL_GUARD_*, ... */
 
 #define LWL_CONTEXT "wolfssl.Context"
 #define LWL_CONN "wolfssl.Connection"
@@ -32,6 +33,10 @@ typedef struct lwl_Context {
     int used;             /* it made a connection: its callbacks are fixed */
     struct lwl_TicketKeys *tickets; /* session.c: ticket keys (C memory, wiped on free) */
     unsigned char trust[32]; /* session.c: fingerprint of the trust settings */
+    int ocsp_request;     /* verify.c: a client that asks for a stapled OCSP response */
+    unsigned group_bits;  /* policy.c: the groups option, as lwl_group_bits gives it */
+    unsigned short key_shares[2]; /* client: a hybrid group and the classical one sent
+                                   * beside it (context.c), or zeros: wolfSSL's one */
 } lwl_Context;
 
 enum {
@@ -96,10 +101,19 @@ struct lwl_Conn {
     const char *step;     /* last handshake step seen, for state() */
     /* first verification failure seen by the verify callback */
     int vfy_err, vfy_depth;
+    int vfy_overridden;   /* verify.c: 1 + depth whose failure on_verify accepted */
     char vfy_subject[128];
     char *server_name;    /* client: the name to check; malloc'd */
     lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify
                            * the socket could not take yet */
+#ifdef LWL_WATCH_RECORDS
+    struct lwl_Watch {    /* transport.c: the peer's records until its ChangeCipherSpec */
+        unsigned char hdr[5], have; /* the record header being read */
+        size_t left;                /* body bytes of the current record still to come */
+        unsigned char type, first;  /* content type, first body byte of the last record begun */
+        unsigned char ccs;          /* the peer's ChangeCipherSpec went by: watching ends */
+    } watch;
+#endif
     lwl_Buf app;          /* plaintext that arrived while shutdown() awaited the
                            * peer's close_notify: read() returns it first */
     void *trace;          /* trace.c's state when on_message/on_state is set */
@@ -111,6 +125,7 @@ struct lwl_Conn {
     int owns_fd;          /* close() closes fd too (wolfssl.connect) */
     unsigned char *hello; size_t hello_len; /* policy.c: the first record, until whole */
     const char *refused_curve; /* policy.c: our certificate's curve, not offered by the client */
+    int no_shared_group;  /* policy.c: a TLS 1.3 ClientHello with none of our groups */
 };
 
 /* ==== the Lua-facing types (each opens its part of core) ==== */
@@ -205,6 +220,9 @@ const char *lwl_verify_reason(int code);
 int lwl_verify_code(int code);
 /* Describe the failure `err` (from wolfSSL_get_error) into buf; returns kind */
 const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz);
+/* wolfSSL_get_error, with wolfSSL's own code where it answers OpenSSL's
+ * SSL_ERROR_SYSCALL (5.9.2 does for no shared cipher and a closed transport) */
+int lwl_get_error(WOLFSSL *ssl, int ret);
 /* Store {kind, message, code, alert, traceback} as the connection's last error */
 void lwl_set_last_error(lua_State *L, int self, const char *kind,
                         const char *msg, int code, int alert);
@@ -218,6 +236,8 @@ void lwl_pkey_open(lua_State *L);
 
 /* ---- policy.c: server rules wolfSSL lacks (installed on every server CTX) ---- */
 void lwl_policy_install(WOLFSSL_CTX *ctx);
+/* a group list (names as wolfSSL takes them, colon-separated) as bits */
+unsigned lwl_group_bits(const char *list);
 void lwl_policy_received(lwl_Conn *c, const unsigned char *buf, size_t n); /* io_recv, servers */
 void lwl_policy_free(lwl_Conn *c); /* conn_free */
 
@@ -226,12 +246,6 @@ void lwl_test_open(lua_State *L);
 long lwl_now(void); /* testutil.c: time(NULL), moved on by _test.advance_clock */
 
 /* ---- hostname.c ---- */
-/* wolfSSL's host matcher (MatchDomainName) reads past the host name for
- * wildcards it cannot place until PR 10119 (in 5.9.2): before that, names
- * are matched here and wolfSSL's matcher is never called. */
-#if LIBWOLFSSL_VERSION_HEX < 0x05009002
-#define LWL_GUARD_HOSTNAME 1
-#endif
 /* Does x name host (DNS name with wildcards, or IP address)? */
 int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
 
@@ -239,6 +253,9 @@ int lwl_check_host(WOLFSSL_X509 *x, const char *host, size_t len);
 const char *lwl_alert_name(int code);       /* "unknown" when unknown */
 const char *lwl_version_name(int v);        /* 0x0304 -> "TLSv1.3"; NULL when unknown */
 const char *lwl_group_name(const char *wolfssl_name);
+/* the TLS number of the group named by n bytes at name (groups option); 0 if unknown */
+unsigned lwl_group_id(const char *name, size_t n);
+#define LWL_GROUP_IS_HYBRID(id) ((id) >= 4587 && (id) <= 4589) /* ML-KEM hybrids */
 void lwl_names_open(lua_State *L);
 
 /* ---- util.c: the bottom helpers (they call no other file) ---- */

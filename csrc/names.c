@@ -1,6 +1,6 @@
 /* names.c: the one home of the protocol's name tables in C - alert
- * descriptions, protocol versions, and wolfSSL's curve names as users write
- * them. core.names exports the first two for the Lua layer (decode.lua). */
+ * descriptions, protocol versions, wolfSSL's curve names as users write
+ * them, and the TLS numbers of the groups the groups option takes. core.names exports the first two for the Lua layer (decode.lua). */
 #include "lwolfssl.h"
 
 #include <string.h>
@@ -79,6 +79,20 @@ const char *lwl_group_name(const char *wolf) {
     for (i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(wolf, map[i][0]) == 0) return map[i][1];
     return wolf;
+}
+
+/* The TLS number of a group as the groups option names it (after
+ * options.group_list): the n bytes at name; 0 when unknown */
+unsigned lwl_group_id(const char *name, size_t n) {
+    static const Name groups[] = {
+        {23, "P-256"}, {24, "P-384"}, {25, "P-521"}, {29, "X25519"}, {30, "X448"},
+        {256, "ffdhe2048"}, {257, "ffdhe3072"}, {258, "ffdhe4096"},
+        {4587, "SecP256r1MLKEM768"}, {4588, "X25519MLKEM768"}, {4589, "SecP384r1MLKEM1024"},
+        {-1, NULL}};
+    const Name *t;
+    for (t = groups; t->name; t++)
+        if (strlen(t->name) == n && memcmp(t->name, name, n) == 0) return (unsigned)t->code;
+    return 0;
 }
 
 static void push_table(lua_State *L, const Name *t) {

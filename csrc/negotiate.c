@@ -15,6 +15,7 @@
 
 #define ALERT_FATAL 2     /* fatal_return for the servername callback */
 #define TLSEXT_OK 0       /* SSL_TLSEXT_ERR_OK */
+#define TLSEXT_FATAL 2    /* SSL_TLSEXT_ERR_ALERT_FATAL */
 #define TLSEXT_NOACK 3    /* SSL_TLSEXT_ERR_NOACK */
 #define NEVER_ALPN "x-never"
 
@@ -250,22 +251,46 @@ static void alpn_collect(lua_State *L, void *ud) {
     luaL_error(L, "on_alpn returned '%s', which the client did not offer", p);
 }
 
+/* A context without on_alpn (reached by on_servername): wolfSSL's own rule,
+ * the client's first protocol that the context's list names, else the alert. */
+static int alpn_from_list(const char *list, const unsigned char **out, unsigned char *outlen,
+                          const unsigned char *in, unsigned int inlen) {
+    unsigned int i;
+    if (list == NULL || *list == '\0') return TLSEXT_NOACK; /* no ALPN here */
+    for (i = 0; i < inlen && in[i] <= inlen - i - 1; i += 1u + in[i]) {
+        const char *p = list;
+        size_t n = in[i];
+        while (*p) {
+            size_t len = strcspn(p, ",");
+            if (len == n && memcmp(p, in + i + 1, n) == 0) {
+                *out = in + i + 1;
+                *outlen = (unsigned char)n;
+                return TLSEXT_OK;
+            }
+            p += len + (p[len] == ',');
+        }
+    }
+    return TLSEXT_FATAL;
+}
+
 static int alpn_cb(WOLFSSL *ssl, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned int inlen, void *arg) {
     lwl_Conn *c = lwl_conn_from_ssl(ssl);
     AlpnArgs a;
     (void)arg;
     if (c == NULL) return TLSEXT_NOACK;
+    if (!(c->ctx->callbacks & LWL_CB_ALPN)) return alpn_from_list(c->ctx->alpn, out, outlen, in, inlen);
     a.c = c;
     a.in = in;
     a.inlen = inlen;
     a.sel = NULL;
     a.sellen = 0;
-    /* NOACK makes wolfSSL fall back to the connection's own list: for a
-     * context with on_alpn that is "x-never" with FAILED_ON_MISMATCH, so a
-     * refusal or an error is a fatal no_application_protocol alert. */
+    /* A refusal or an error is a fatal no_application_protocol alert: 5.9.2
+     * sends it for FATAL; 5.5.4 takes any non-zero answer as NOACK and falls
+     * back to the connection's own list, for a context with on_alpn "x-never"
+     * with FAILED_ON_MISMATCH, which sends it. */
     if (lwl_callback(c, "on_alpn", alpn_push, alpn_collect, 1, &a) <= 0 || a.sel == NULL)
-        return TLSEXT_NOACK;
+        return TLSEXT_FATAL;
     *out = a.sel;
     *outlen = a.sellen;
     return TLSEXT_OK;

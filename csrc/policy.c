@@ -1,4 +1,7 @@
-/* policy.c: a rule the binding adds to wolfSSL's server handshake.
+/* policy.c: rules the binding adds to wolfSSL's server handshake.
+ *
+ * TLS 1.3: a ClientHello that lists none of our groups is refused ("no
+ * shared key exchange group") before wolfSSL picks a key share.
  *
  * TLS 1.2 (RFC 8422 5.1): an ECDSA certificate is usable only on a curve the
  * client lists in supported_groups. wolfSSL 5.5.4 sends it anyway and the
@@ -13,7 +16,35 @@
 #include <string.h>
 #include <stdlib.h>
 
-enum { HAS_GROUPS = 1, P256 = 2, P384 = 4, P521 = 8, PARSED = 16 };
+enum { HAS_GROUPS = 1, P256 = 2, P384 = 4, P521 = 8, PARSED = 16, X25519 = 32, X448 = 64,
+       FFDHE = 128, MLKEM_X25519 = 256, MLKEM_P256 = 512, MLKEM_P384 = 1024,
+       OTHER_GROUP = 2048 };
+#define GROUP_BITS (P256 | P384 | P521 | X25519 | X448 | FFDHE | MLKEM_X25519 | MLKEM_P256 | MLKEM_P384)
+
+/* a group's bit by its TLS number */
+static unsigned group_bit(unsigned g) {
+    switch (g) {
+    case 23: return P256;
+    case 24: return P384;
+    case 25: return P521;
+    case 29: return X25519;
+    case 30: return X448;
+    case 4587: return MLKEM_P256;
+    case 4588: return MLKEM_X25519;
+    case 4589: return MLKEM_P384;
+    default: return g >= 256 && g <= 260 ? FFDHE : OTHER_GROUP;
+    }
+}
+
+unsigned lwl_group_bits(const char *list) {
+    unsigned out = 0;
+    while (*list) {
+        size_t n = strcspn(list, ":");
+        out |= group_bit(lwl_group_id(list, n)); /* unknown (0): OTHER_GROUP */
+        list += n + (list[n] == ':');
+    }
+    return out;
+}
 #define MAX_RECORD (5 + 16384 + 256) /* largest record a peer may send before keys */
 
 static unsigned get16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
@@ -35,10 +66,7 @@ static unsigned hello_groups(const unsigned char *p, size_t n) {
         size_t len = get16(p + i + 2), j;
         if (get16(p + i) != 10 /* supported_groups */ || i + 4 + len > end || len < 2) continue;
         out = HAS_GROUPS;
-        for (j = i + 6; j + 2 <= i + 4 + len; j += 2) {
-            unsigned g = get16(p + j);
-            out |= g == 23 ? P256 : g == 24 ? P384 : g == 25 ? P521 : 0;
-        }
+        for (j = i + 6; j + 2 <= i + 4 + len; j += 2) out |= group_bit(get16(p + j));
     }
     return out;
 }
@@ -100,10 +128,21 @@ static unsigned cert_curve(WOLFSSL *ssl) {
 
 static int on_certificate(WOLFSSL *ssl, void *arg) {
     lwl_Conn *c = lwl_conn_from_ssl(ssl);
-    unsigned curve;
+    unsigned curve, ours;
     (void)arg;
-    if (c == NULL || wolfSSL_version(ssl) != TLS1_2_VERSION || !(c->hello_groups & HAS_GROUPS))
+    if (c == NULL || !(c->hello_groups & HAS_GROUPS)) return 1;
+    ours = c->ctx->group_bits;
+    if (wolfSSL_version(ssl) == TLS1_3_VERSION) {
+        /* TLS 1.3 with no group in common: refuse here, as 5.5.4 does. 5.9.2
+         * would answer with a HelloRetryRequest for a group of its own that
+         * the client never offered (tls.c TLSX_KeyShare_SetSupported) */
+        if (ours != 0 && !(ours & OTHER_GROUP) && !(c->hello_groups & ours & GROUP_BITS)) {
+            c->no_shared_group = 1;
+            return 0;
+        }
         return 1;
+    }
+    if (wolfSSL_version(ssl) != TLS1_2_VERSION) return 1;
     curve = cert_curve(ssl);
     if (curve == 0 || (c->hello_groups & curve)) return 1;
     /* No suite can use the certificate: keep only ECDHE-PSK ones (no

@@ -104,6 +104,7 @@ static unsigned char *sess_der(WOLFSSL_SESSION *s, int *len) {
 
 /* ---- wolfSSL's serialisation, checked before wolfSSL parses it ---- */
 
+#ifdef LWL_GUARD_SESSION_LAYOUT /* wolfcompat.h: d2i trusts the lengths it reads */
 /* Field sizes of WOLFSSL_SESSION in wolfSSL 5.5.4 (internal.h, not installed) */
 #define ID_FIELD 32        /* sessionID, sessionCtx */
 #define SECRET_FIELD 48    /* masterSecret */
@@ -226,14 +227,28 @@ static int layout_ok(const unsigned char *d, size_t n) {
 #undef BE16
     return i == n;
 }
+#endif
+
+/* Serialised again, the parsed session must give back exactly the input:
+ * no bytes ignored, none made up (every release). */
+static int round_trips(WOLFSSL_SESSION *s, const unsigned char *der, size_t len) {
+    int n = 0, same;
+    unsigned char *again = sess_der(s, &n);
+    same = again != NULL && (size_t)n == len && memcmp(again, der, len) == 0;
+    lwl_wipe_free(again, (size_t)n);
+    return same;
+}
 
 static WOLFSSL_SESSION *sess_from_der(const unsigned char *der, size_t len) {
     const unsigned char *p = der;
     WOLFSSL_SESSION *s;
-    if (len == 0 || len > 65536 || !layout_ok(der, len)) return NULL;
+    if (len == 0 || len > 65536) return NULL;
+#ifdef LWL_GUARD_SESSION_LAYOUT
+    if (!layout_ok(der, len)) return NULL;
+#endif
     s = wolfSSL_d2i_SSL_SESSION(NULL, &p, (long)len);
     /* wolfSSL's d2i takes e.g. all zeros: also want a known version */
-    if (s != NULL && lwl_version_name(sess_version_number(s)) == NULL) {
+    if (s != NULL && (lwl_version_name(sess_version_number(s)) == NULL || !round_trips(s, der, len))) {
         wolfSSL_SESSION_free(s);
         s = NULL;
     }
@@ -296,11 +311,50 @@ static int same_bytes(const unsigned char *a, const unsigned char *b, size_t n) 
 }
 
 /* Exported form (all lengths big-endian):
- *   "LWS1" | flags(1: 1 verified, 2 has name) | verify mode(1) | fingerprint(32)
- *   | name length(2) | name | length(4) | wolfSSL's serialisation
- *   | HMAC-SHA256(session key, everything before)(32) */
-#define MAGIC "LWS1"
-#define HEAD_LEN (4 + 1 + 1 + FP_LEN + 2)
+ *   "LWS2" | wolfSSL build(8) | flags(1: 1 verified, 2 has name) | verify mode(1)
+ *   | fingerprint(32) | name length(2) | name | length(4) | wolfSSL's serialisation
+ *   | HMAC-SHA256(session key, everything before)(32)
+ * wolfSSL build: the release and the options that shape its serialisation,
+ * which only the same build can read back (its layout changes across
+ * releases: 5.9.2 added ticket binding hashes). */
+#define MAGIC "LWS2"
+#define BUILD_LEN 8
+#define HEAD_LEN (4 + BUILD_LEN + 1 + 1 + FP_LEN + 2)
+
+static void put_be(unsigned char *p, size_t v, int n);
+
+static void this_build(unsigned char out[BUILD_LEN]) {
+    unsigned opts = 0;
+#ifdef SESSION_CERTS
+    opts |= 1;
+#endif
+#ifdef WOLFSSL_TLS13
+    opts |= 2;
+#endif
+#ifdef HAVE_SESSION_TICKET
+    opts |= 4;
+#endif
+#ifdef WOLFSSL_EARLY_DATA
+    opts |= 8;
+#endif
+#ifdef NO_CLIENT_CACHE
+    opts |= 16;
+#endif
+#ifdef WOLFSSL_32BIT_MILLI_TIME
+    opts |= 32;
+#endif
+#ifdef HAVE_SNI
+    opts |= 64;
+#endif
+#ifdef HAVE_ALPN
+    opts |= 128;
+#endif
+#ifdef NO_PSK
+    opts |= 256;
+#endif
+    put_be(out, (size_t)LIBWOLFSSL_VERSION_HEX, 4);
+    put_be(out + 4, opts, 4);
+}
 
 static void put_be(unsigned char *p, size_t v, int n) {
     while (n-- > 0) {
@@ -323,11 +377,13 @@ static unsigned char *sess_wrap(lua_State *L, Sess *s, size_t *len) {
     }
     p = out;
     memcpy(p, MAGIC, 4);
-    p[4] = (unsigned char)((s->t.verified ? 1 : 0) | (s->t.has_name ? 2 : 0));
-    p[5] = (unsigned char)s->t.verify;
-    memcpy(p + 6, s->t.fp, FP_LEN);
-    put_be(p + 6 + FP_LEN, s->t.name_len, 2);
-    p += HEAD_LEN;
+    this_build(p + 4);
+    p += 4 + BUILD_LEN;
+    p[0] = (unsigned char)((s->t.verified ? 1 : 0) | (s->t.has_name ? 2 : 0));
+    p[1] = (unsigned char)s->t.verify;
+    memcpy(p + 2, s->t.fp, FP_LEN);
+    put_be(p + 2 + FP_LEN, s->t.name_len, 2);
+    p = out + HEAD_LEN;
     memcpy(p, s->t.name, s->t.name_len);
     p += s->t.name_len;
     put_be(p, (size_t)derlen, 4);
@@ -346,17 +402,28 @@ static unsigned char *sess_wrap(lua_State *L, Sess *s, size_t *len) {
 
 /* Check and parse an exported session into s: NULL, or why not. */
 static const char *sess_unwrap(lua_State *L, const unsigned char *b, size_t n, Sess *s) {
-    unsigned char want[MAC_LEN];
+    unsigned char want[MAC_LEN], build[BUILD_LEN];
     size_t name_len, der_len;
-    const unsigned char *p;
+    const unsigned char *p, *r = b + 4 + BUILD_LEN; /* the trust record */
     if (n < HEAD_LEN + 4 + MAC_LEN || n > 70000 || memcmp(b, MAGIC, 4) != 0)
         return NOT_A_SESSION;
     if (!mac(L, b, n - MAC_LEN, want)) return "cannot compute the session MAC";
     if (!same_bytes(want, b + n - MAC_LEN, MAC_LEN))
         return "the exported session was not made under this process's session key "
                "(forged, damaged, or exported elsewhere: see wolfssl.session.set_key)";
-    name_len = (size_t)b[6 + FP_LEN] << 8 | b[7 + FP_LEN];
-    if (name_len > NAME_MAX_LEN || b[5] > 2 || (b[4] & ~3) != 0 ||
+    this_build(build);
+    if (memcmp(build, b + 4, BUILD_LEN) != 0) {
+        unsigned long v = (unsigned long)b[4] << 24 | (unsigned long)b[5] << 16 |
+                          (unsigned long)b[6] << 8 | b[7];
+        lua_pushfstring(L, "the session was exported by another wolfSSL build (%d.%d.%d%s; this "
+                           "is %s): its serialisation cannot be read here",
+                        (int)(v >> 24), (int)(v >> 12 & 0xfff), (int)(v & 0xfff),
+                        memcmp(build, b + 4, 4) == 0 ? ", other options" : "",
+                        LIBWOLFSSL_VERSION_STRING);
+        return lua_tostring(L, -1); /* kept on the stack by the caller's return */
+    }
+    name_len = (size_t)r[2 + FP_LEN] << 8 | r[3 + FP_LEN];
+    if (name_len > NAME_MAX_LEN || r[1] > 2 || (r[0] & ~3) != 0 ||
         HEAD_LEN + name_len + 4 + MAC_LEN > n)
         return NOT_A_SESSION;
     p = b + HEAD_LEN + name_len;
@@ -364,10 +431,10 @@ static const char *sess_unwrap(lua_State *L, const unsigned char *b, size_t n, S
     if (der_len != n - (HEAD_LEN + name_len + 4 + MAC_LEN)) return NOT_A_SESSION;
     s->s = sess_from_der(p + 4, der_len);
     if (s->s == NULL) return NOT_A_SESSION;
-    s->t.verified = b[4] & 1;
-    s->t.has_name = (b[4] & 2) != 0;
-    s->t.verify = b[5];
-    memcpy(s->t.fp, b + 6, FP_LEN);
+    s->t.verified = r[0] & 1;
+    s->t.has_name = (r[0] & 2) != 0;
+    s->t.verify = r[1];
+    memcpy(s->t.fp, r + 2, FP_LEN);
     memcpy(s->t.name, b + HEAD_LEN, name_len);
     s->t.name[name_len] = '\0';
     s->t.name_len = name_len;
@@ -624,7 +691,13 @@ int lwl_session_set(lua_State *L) {
     if ((min > 0 && v < min) || (max > 0 && v > max))
         return lwl_fail(L, "the session's protocol version is not enabled on this context "
                            "(a full handshake follows)");
-    if (wolfSSL_set_session(c->ssl, s) != WOLFSSL_SUCCESS)
+    /* a copy: 5.9.2 shares the object it is given and updates it with the
+     * next handshake, so the user's session would change under them */
+    s = wolfSSL_SESSION_dup(s);
+    if (s == NULL) return luaL_error(L, "out of memory");
+    v = wolfSSL_set_session(c->ssl, s);
+    wolfSSL_SESSION_free(s); /* the connection holds its own reference or copy */
+    if (v != WOLFSSL_SUCCESS)
         return lwl_fail(L, "wolfSSL refused the session (expired or made for another context?)");
     c->offered_trust = sess->t.verified ? 1 : -1;
     lua_pushboolean(L, 1);
@@ -856,6 +929,15 @@ static void collect_key(lua_State *L, void *ud) {
     a->found = a->name == NULL || memcmp(a->got.name, a->name, WOLFSSL_TICKET_NAME_SZ) == 0;
 }
 
+/* A ticket under an older key: resume, and have a new ticket made under the
+ * newest. TLS 1.3 servers send a new ticket after every handshake, and from
+ * 5.9.2 on a TLS 1.3 ticket resumes only when the answer is OK (CREATE
+ * declines it); TLS 1.2 needs CREATE to reissue. */
+static int renew(WOLFSSL *ssl) {
+    return wolfSSL_version(ssl) == TLS1_3_VERSION ? WOLFSSL_TICKET_RET_OK
+                                                   : WOLFSSL_TICKET_RET_CREATE;
+}
+
 static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
                      unsigned char iv[WOLFSSL_TICKET_IV_SZ],
                      unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc, unsigned char *ticket,
@@ -892,7 +974,7 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
     for (i = 0; i < tk->n; i++) {
         if (memcmp(tk->k[i].name, key_name, WOLFSSL_TICKET_NAME_SZ) == 0) {
             use = &tk->k[i];
-            ret = i == 0 ? WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;
+            ret = i == 0 ? WOLFSSL_TICKET_RET_OK : renew(ssl);
             break;
         }
     }
@@ -908,7 +990,7 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
         if (ask.found) {
             use = &ask.got;
             /* the newest key is the one new tickets use: reissue */
-            ret = WOLFSSL_TICKET_RET_CREATE;
+            ret = renew(ssl);
         } else {
             memcpy(tk->neg[tk->neg_next], key_name, WOLFSSL_TICKET_NAME_SZ);
             tk->neg_time[tk->neg_next] = now;

@@ -504,7 +504,7 @@ int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw) {
     f.ret = ret;
     f.done = wolfSSL_is_init_finished(c->ssl) ? 1 : 0;
     if (ret <= 0) {
-        f.err = wolfSSL_get_error(c->ssl, ret);
+        f.err = lwl_get_error(c->ssl, ret);
         f.failed = f.err != WOLFSSL_ERROR_NONE && f.err != WOLFSSL_ERROR_WANT_READ &&
                    f.err != WOLFSSL_ERROR_WANT_WRITE && f.err != WOLFSSL_ERROR_ZERO_RETURN;
     }

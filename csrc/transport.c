@@ -167,6 +167,34 @@ static const lwl_Transport fd_transport = {"fd", fd_recv, fd_send, fd_flush, fd_
 
 /* ---- wolfSSL's I/O callbacks: what every transport shares ---- */
 
+#ifdef LWL_WATCH_RECORDS
+/* The content type and first body byte of the peer's last record, until its
+ * ChangeCipherSpec (wolfcompat.h: errors.c names a plaintext Finished) */
+static void watch(struct lwl_Watch *w, const unsigned char *p, size_t n) {
+    while (n > 0 && !w->ccs) {
+        if (w->left > 0) { /* the body: its first byte, then skipped */
+            size_t k = n < w->left ? n : w->left;
+            if (w->have == 5) {
+                w->first = p[0];
+                w->have = 0;
+            }
+            w->left -= k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        w->hdr[w->have++] = *p++;
+        n--;
+        if (w->have < 5) continue;
+        w->type = w->hdr[0];
+        w->first = 0;
+        w->left = (size_t)w->hdr[3] << 8 | w->hdr[4];
+        w->ccs = w->type == 20; /* change_cipher_spec: records are encrypted next */
+        if (w->left == 0) w->have = 0;
+    }
+}
+#endif
+
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
     lwl_Conn *c = (lwl_Conn *)ud;
     int n = c->io->recv(c, buf, sz);
@@ -178,6 +206,9 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
     }
     c->nrecv += (size_t)n;
     if (c->is_server && !c->done) lwl_policy_received(c, (const unsigned char *)buf, (size_t)n);
+#ifdef LWL_WATCH_RECORDS
+    if (!c->done) watch(&c->watch, (const unsigned char *)buf, (size_t)n);
+#endif
     if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, n);
     return n;
 }

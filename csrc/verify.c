@@ -173,14 +173,20 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
     /* wolfSSL can report preverify=1 with an error set (hostname via
      * X509_VERIFY_PARAM): an error always counts as a failure here. */
     chain_ok = v.ok = preverify && v.err == 0;
-#ifdef LWL_GUARD_HOSTNAME
-    /* the server's name, checked here rather than by wolfSSL (lwolfssl.h) */
+    /* the server's name, checked here on every release (hostname.c): one
+     * matcher for DNS names and IP addresses (wolfSSL's check_domain_name
+     * takes no IP address or single-label name from 5.9.2 on) */
     if (chain_ok && v.depth == 0 && !c->is_server && c->ctx->check_hostname && c->ctx->verify &&
         c->server_name != NULL && !lwl_check_host(v.cert, c->server_name, strlen(c->server_name))) {
         v.err = DOMAIN_NAME_MISMATCH;
         chain_ok = v.ok = 0;
     }
-#endif
+    /* 5.9.2 asks again, without the error, about a certificate whose failure
+     * on_verify accepted: on_verify was asked once (as with 5.5.4) */
+    if (c->vfy_overridden == v.depth + 1 && chain_ok) {
+        c->vfy_overridden = 0;
+        return 1;
+    }
 #ifndef SESSION_CERTS
     chain_capture(c, store); /* for peer_chain(), whatever verify is */
 #endif
@@ -202,6 +208,7 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
             lwl_cert_cn(v.cert, c->vfy_subject, sizeof c->vfy_subject);
         }
     }
+    if (!chain_ok && v.ok) c->vfy_overridden = v.depth + 1;
     if (!chain_ok && c->vfy_err == 0) { /* remember the first failure, even if overridden */
         c->vfy_err = v.err ? v.err : -1;
         c->vfy_depth = v.depth;
@@ -219,17 +226,35 @@ static int ctx_crl(lua_State *L) {
     const unsigned char *data = (const unsigned char *)luaL_checklstring(L, 2, &len);
     const char *fmt = luaL_checkstring(L, 3);
 #ifdef HAVE_CRL
-    int type = strcmp(fmt, "der") == 0 ? WOLFSSL_FILETYPE_ASN1 : WOLFSSL_FILETYPE_PEM;
+    int type = strcmp(fmt, "der") == 0 ? WOLFSSL_FILETYPE_ASN1 : WOLFSSL_FILETYPE_PEM, r;
     if (wolfSSL_CTX_EnableCRL(c->ctx, WOLFSSL_CRL_CHECKALL) != WOLFSSL_SUCCESS)
         return lwl_fail(L, "could not enable CRL checking");
-    return lwl_ok_or_fail(L, wolfSSL_CTX_LoadCRLBuffer(c->ctx, data, (long)len, type) ==
-                             WOLFSSL_SUCCESS,
+    r = wolfSSL_CTX_LoadCRLBuffer(c->ctx, data, (long)len, type);
+    /* 5.9.2 keeps one CRL per issuer and refuses one no newer than it has
+     * (DUPE_ENTRY_E): the newest is in force, as when both are kept */
+    return lwl_ok_or_fail(L, r == WOLFSSL_SUCCESS || r == LWL_DUPE_ENTRY_E,
                       "not a valid CRL (or its issuer is not a trusted CA: load cafile first)");
 #else
     (void)c; (void)data; (void)fmt;
     return luaL_error(L, "bad option 'crl': CRLs are not supported by this wolfSSL build");
 #endif
 }
+
+#ifdef LWL_OCSP_REVOKED_LOST
+/* wolfSSL's verdict on a stapled response (wolfcompat.h): a revoked
+ * certificate is the connection's first verification failure, as the verify
+ * callback records others, so the message and _ocsp_status say "revoked" */
+static int ocsp_verdict_cb(WOLFSSL *ssl, int err, byte *resp, word32 len, word32 idx,
+                           void *arg) {
+    lwl_Conn *c = lwl_conn_from_ssl(ssl);
+    (void)resp; (void)len; (void)idx; (void)arg;
+    if (c != NULL && err == OCSP_CERT_REVOKED && c->vfy_err == 0) {
+        c->vfy_err = OCSP_CERT_REVOKED;
+        c->vfy_depth = 0;
+    }
+    return err; /* the verdict stands */
+}
+#endif
 
 /* core.ctx_ocsp_client(ctx, require) */
 static int ctx_ocsp_client(lua_State *L) {
@@ -241,6 +266,11 @@ static int ctx_ocsp_client(lua_State *L) {
         return lwl_fail(L, "could not enable OCSP stapling");
     if (require && wolfSSL_CTX_EnableOCSPMustStaple(c->ctx) != WOLFSSL_SUCCESS)
         return lwl_fail(L, "could not require OCSP stapling");
+#ifdef LWL_OCSP_REVOKED_LOST
+    wolfSSL_CTX_set_ocsp_status_verify_cb(c->ctx, ocsp_verdict_cb, NULL);
+#endif
+    c->ocsp_request = 1; /* and per connection (conn.c): 5.9.2's TLS 1.3 client
+                          * knows only its own request when the staple comes */
     lua_pushboolean(L, 1);
     return 1;
 #else
@@ -253,15 +283,7 @@ static int ctx_ocsp_client(lua_State *L) {
     (defined(OPENSSL_ALL) || defined(WOLFSSL_NGINX) || defined(WOLFSSL_HAPROXY))
 #define LWL_STAPLE_SERVER 1
 
-/* wolfSSL 5.5.4 leaks about 8 KiB for every TLS 1.3 ClientHello carrying
- * status_request when the server staples: tls.c TLSX_CSR_Parse drops the
- * DecodedCert of the server's certificate without FreeDecodedCert, and the
- * response copy it keeps for the Certificate message is never freed (nothing
- * the status callback hands over changes either). TLS 1.2 does not leak: a
- * stapling server there must stay below TLS 1.3 (trust.lua). */
-#if defined(WOLFSSL_TLS13) && LIBWOLFSSL_VERSION_HEX <= 0x05005004
-#define LWL_STAPLE_TLS13_LEAKS 1
-#endif
+/* (LWL_STAPLE_TLS13_LEAKS: wolfcompat.h) */
 
 typedef struct Staple {
     unsigned char *der;
@@ -325,6 +347,17 @@ int lwl_verify_ocsp_status(lua_State *L) {
     byte date[MAX_DATE_SIZE + 1];
     int fmt = 0, err;
     struct tm tm;
+    /* a failure first: 5.9.2 also dates a revoked or unknown response */
+    err = lwl_get_error(c->ssl, 0);
+    if (err == OCSP_CERT_REVOKED || c->vfy_err == OCSP_CERT_REVOKED) {
+        lua_pushliteral(L, "revoked");
+        return 1;
+    }
+    if (err == BAD_CERTIFICATE_STATUS_ERROR || err == OCSP_CERT_UNKNOWN ||
+        c->vfy_err == BAD_CERTIFICATE_STATUS_ERROR || c->vfy_err == OCSP_CERT_UNKNOWN) {
+        lua_pushliteral(L, "unknown");
+        return 1;
+    }
     memset(date, 0, sizeof date);
     if (wolfSSL_get_ocsp_producedDate(c->ssl, date, sizeof date, &fmt) == 0) {
         lua_pushliteral(L, "good");
@@ -335,16 +368,6 @@ int lwl_verify_ocsp_status(lua_State *L) {
             lua_pushstring(L, iso);
             return 2;
         }
-        return 1;
-    }
-    err = wolfSSL_get_error(c->ssl, 0);
-    if (err == OCSP_CERT_REVOKED || c->vfy_err == OCSP_CERT_REVOKED) {
-        lua_pushliteral(L, "revoked");
-        return 1;
-    }
-    if (err == BAD_CERTIFICATE_STATUS_ERROR || err == OCSP_CERT_UNKNOWN ||
-        c->vfy_err == BAD_CERTIFICATE_STATUS_ERROR || c->vfy_err == OCSP_CERT_UNKNOWN) {
-        lua_pushliteral(L, "unknown");
         return 1;
     }
 #else
@@ -374,6 +397,12 @@ void lwl_verify_open(lua_State *L) {
         lua_pushboolean(L, 0);
 #endif
         lua_setfield(L, -2, "ocsp_staple_tls13");
+#if defined(LWL_STAPLE_SERVER) && !defined(LWL_STAPLE_TLS12_PROMISES)
+        lua_pushboolean(L, 1);
+#else
+        lua_pushboolean(L, 0);
+#endif
+        lua_setfield(L, -2, "ocsp_staple_optional_tls12");
         lua_pushboolean(L, 0); /* the client never sees the stapled bytes in 5.5.4 */
         lua_setfield(L, -2, "ocsp_response_der");
     }

@@ -89,10 +89,13 @@ describe("OCSP stapling in memory", function()
         assert.is_true(ok)
         assert.equal("good", c:ocsp_response().status)
         assert.same({ true }, calls)
-        -- wolfSSL caches a verified response per certificate until its nextUpdate
+        -- wolfSSL 5.5.4 caches a verified response per certificate until its
+        -- nextUpdate; 5.9.2 asks the function each time (a value that differs
+        -- by release: the contract only says the function gives the staple)
         c, s, ok = H.pair(client("require"), sctx)
         assert.is_true(ok)
-        assert.same({ true }, calls)
+        assert.equal("good", c:ocsp_response().status)
+        assert.is_true(#calls == 1 or #calls == 2)
       end)
 
       it("without a staple: request goes on, require fails", function()
@@ -106,12 +109,13 @@ describe("OCSP stapling in memory", function()
         assert.equal("certificate verify failed: no OCSP response stapled (OCSP status unknown)", err)
         -- a function that returns nil staples nothing; in TLS 1.2 wolfSSL 5.5.4
         -- has already promised a response then, so even "request" fails
+        -- (features.ocsp_staple_optional_tls12 is false there)
         local sctx = server("server", { staple = function() return nil end })
         c, s, ok2, side, err = H.pair(client("require"), sctx)
         assert.is_nil(ok2)
         assert.equal("certificate verify failed: no OCSP response stapled (OCSP status unknown)", err)
         c, s, ok2, side, err = H.pair(client("request"), sctx)
-        if v == "tls1.3" then
+        if v == "tls1.3" or wolfssl.features.ocsp_staple_optional_tls12 then
           assert.is_true(ok2)
           assert.is_nil(c:ocsp_response())
         else

@@ -127,6 +127,12 @@ describe("wolfssl.trace", function()
 
   describe("the key schedule, a step of its own (issue 16, step 6)", function()
     local HEX64 = ("%x"):rep(64)
+    -- the default TLS 1.3 key share (options.default_groups): the ML-KEM
+    -- hybrid where the build has it, else X25519 (P-256 for a PSK client)
+    local MLKEM = wolfssl.features.mlkem
+    local KX = MLKEM and "X25519MLKEM768 shared secret %(ECDHE %+ ML%-KEM%)" or "X25519 shared secret %(ECDHE%)"
+    local KX_PSK = MLKEM and KX or "P%-256 shared secret %(ECDHE%)"
+    local KX_NAME = MLKEM and "X25519MLKEM768" or "X25519"
 
     -- a traced client (secrets as asked) against our server; lines, recorder, conn, key log lines
     local function traced(co, so, secrets, copts)
@@ -154,10 +160,10 @@ describe("wolfssl.trace", function()
       local stages = {}
       for i, k in ipairs(rec:keys(c)) do stages[i] = k.stage end
       assert.same({ "handshake", "application" }, stages)
-      assert.matches("C <%- S  ServerHello[^\n]*\n  %*%*  Keys +handshake keys, HKDF%-SHA256; inputs: X25519 shared secret %(ECDHE%), " ..
+      assert.matches("C <%- S  ServerHello[^\n]*\n  %*%*  Keys +handshake keys, HKDF%-SHA256; inputs: " .. KX .. ", " ..
                      "transcript hash ClientHello..ServerHello\n", text)
       assert.matches("\n        early_secret +32 bytes  HKDF%-Extract%(0, 0%): no PSK\n", text)
-      assert.matches("\n        handshake_secret +32 bytes  HKDF%-Extract%(Derive%-Secret%(early_secret, \"derived\"%), X25519 shared secret%)", text)
+      assert.matches("\n        handshake_secret +32 bytes  HKDF%-Extract%(Derive%-Secret%(early_secret, \"derived\"%), " .. KX_NAME .. " shared secret%)", text)
       assert.matches("\n        client_handshake_traffic_secret +32 bytes  Derive%-Secret%(handshake_secret, \"c hs traffic\"", text)
       assert.matches("\n        server_handshake_traffic_secret +32 bytes", text)
       assert.matches("client and server write key 16 bytes %+ IV 12 bytes each.-AEAD %(AES%-128%-GCM%): no MAC key", text)
@@ -192,7 +198,7 @@ describe("wolfssl.trace", function()
       assert(ok2)
       assert.is_true(c2:session_reused())
       local text = joined(lines)
-      assert.matches("inputs: the PSK %(resumption secret of the earlier session%), X25519 shared secret %(ECDHE%)", text)
+      assert.matches("inputs: the PSK %(resumption secret of the earlier session%), " .. KX, text)
       assert.matches("early_secret +32 bytes  HKDF%-Extract%(0, PSK%)", text)
       assert.equal("handshake", rec:keys(c2)[1].stage)
       c2:close(); s2:close()
@@ -331,7 +337,7 @@ describe("wolfssl.trace", function()
         if v == "tls1.2" then
           assert.matches("inputs: P%-256 shared secret %(ECDHE_PSK%) as premaster secret and the pre%-shared key", text)
         else
-          assert.matches("inputs: the PSK %(a pre%-shared key, or a resumption ticket's secret%), P%-256 shared secret %(ECDHE%)", text)
+          assert.matches("inputs: the PSK %(a pre%-shared key, or a resumption ticket's secret%), " .. KX_PSK, text)
           assert.matches("early_secret +32 bytes  HKDF%-Extract%(0, PSK%)", text)
         end
         c:close(); s:close()

@@ -49,19 +49,20 @@ local function hmac(key, data)
   return mac
 end
 
--- The exported form: "LWS1" flags verify fp(32) namelen(2) name derlen(4) der mac(32)
+-- The exported form: "LWS2" build(8) flags verify fp(32) namelen(2) name derlen(4) der mac(32)
 local function split(exported)
-  local namelen = rd(exported, 39, 2)
-  local head = exported:sub(1, 40 + namelen)
-  local derlen = rd(exported, 41 + namelen, 4)
-  return head, exported:sub(45 + namelen, 44 + namelen + derlen)
+  local namelen = rd(exported, 47, 2)
+  local head = exported:sub(1, 48 + namelen)
+  local derlen = rd(exported, 49 + namelen, 4)
+  return head, exported:sub(53 + namelen, 52 + namelen + derlen)
 end
 local function rewrap(key, head, der)
   local body = head .. be(#der, 4) .. der
   return body .. hmac(key, body)
 end
 
--- Offsets (1-based) of the fields of wolfSSL 5.5.4's serialisation for this build.
+-- Offsets (1-based) of the fields of wolfSSL's serialisation for this build
+-- (5.5.4's layout; later releases end with two ticket binding hashes).
 local function fields(der)
   local i = 11 + der:byte(10) + 48 + 1 -- after side, born, timeout, id, secret, ems
   i = i + 1 + der:byte(i)             -- alt id
@@ -82,7 +83,8 @@ local function fields(der)
   i = i + 1 + der:byte(i) -- nonce
   if wolfssl.features.early_data then i = i + 4 end
   o.ticket = i
-  assert(i + 2 + rd(der, i, 2) == #der + 1, "layout walk does not end at the end")
+  local rest = #der + 1 - (i + 2 + rd(der, i, 2))
+  assert(rest == 0 or rest == 64, "layout walk does not end at the end (or 2 SHA-256 hashes before)")
   return o
 end
 

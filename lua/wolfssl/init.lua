@@ -27,8 +27,11 @@ local Connection = core.Connection -- methods of connection userdata (C)
 -- * `ciphers` (TLS <= 1.2, OpenSSL names), `ciphersuites` (TLS 1.3): colon list or array;
 --   default, on every build: AEAD with forward secrecy only (ECDHE with AES-GCM or
 --   ChaCha20-Poly1305, and the TLS 1.3 suites).
--- * `groups`: colon list or array of `"X25519"`, `"P-256"`, `"P-384"`, `"P-521"`;
---   default `"X25519:P-256:P-384"` (the ML-KEM hybrid first where the build has it).
+-- * `groups`: colon list or array of `"X25519"`, `"P-256"`, `"P-384"`, `"P-521"` and, where
+--   `features.mlkem`, the post-quantum hybrids `"X25519MLKEM768"`, `"SecP256r1MLKEM768"`,
+--   `"SecP384r1MLKEM1024"` (elsewhere an error naming the group); default
+--   `"X25519:P-256:P-384"` with `"X25519MLKEM768"` first where the build has ML-KEM (a client
+--   then sends key shares for the hybrid and X25519, and servers prefer the hybrid).
 -- * `certificate`: path, PEM (a chain: leaf first), DER, x509 object, or an array of them.
 -- * `key`: path, PEM, DER or pkey object; `password`: string or function returning one.
 -- * `cafile` (path), `capath` (directory), `cadata` (PEM string or array of x509/PEM);

@@ -67,7 +67,9 @@ function M.tls13_handshake(o)
   local inputs = {}
   if o.psk == "external" then inputs[#inputs + 1] = "the PSK (a pre-shared key, or a resumption ticket's secret)"
   elseif o.psk then inputs[#inputs + 1] = "the PSK (resumption secret of the earlier session)" end
-  if shared then inputs[#inputs + 1] = shared .. " (ECDHE)" end
+  if shared then -- a post-quantum hybrid (X25519MLKEM768 ...): both secrets, concatenated
+    inputs[#inputs + 1] = shared .. (o.group:find("MLKEM", 1, true) and " (ECDHE + ML-KEM)" or " (ECDHE)")
+  end
   inputs[#inputs + 1] = "transcript hash ClientHello..ServerHello"
   local th = "ClientHello..ServerHello"
   return step("handshake", "HKDF-" .. s.hash:gsub("-", ""), inputs, {

@@ -26,7 +26,8 @@ M.DEFAULT_TLS12_CIPHERS = table.concat({
 --- Default key exchange groups, most preferred first: the hybrid
 -- post-quantum group where the build has ML-KEM, X25519, then P-256, P-384
 -- (never P-521 first: slow, and peers then pick it). Servers still accept
--- P-521, last. A TLS 1.2 PSK client puts P-256 first: wolfSSL 5.5.4 clients
+-- P-521 (and, with ML-KEM, SecP256r1MLKEM768 and SecP384r1MLKEM1024), last.
+-- A TLS 1.2 PSK client puts P-256 first: wolfSSL 5.5.4 clients
 -- fail ECDHE-PSK over X25519 ("Bad ECC Peer Key").
 function M.default_groups(features, server, psk_tls12_client)
   local list = {}
@@ -36,6 +37,10 @@ function M.default_groups(features, server, psk_tls12_client)
   if not psk_tls12_client then list[#list + 1] = "P-256" end
   list[#list + 1] = "P-384"
   if server then list[#list + 1] = "P-521" end
+  if server and features.mlkem then -- the other hybrids a client may ask for, last
+    list[#list + 1] = "SecP256r1MLKEM768"
+    list[#list + 1] = "SecP384r1MLKEM1024"
+  end
   return table.concat(list, ":")
 end
 

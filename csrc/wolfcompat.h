@@ -1,0 +1,70 @@
+/* wolfcompat.h: which wolfSSL release is in use, decided once at build time.
+ * Each quirk of an old release gets one LWL_* switch here, set from a
+ * configure macro or the version of the headers compiled against; the code
+ * that works around it tests the switch, so the workaround applies only
+ * where that release needs it (notes/wolfssl-5.5.4-behaviour.md). */
+#ifndef LWOLFSSL_WOLFCOMPAT_H
+#define LWOLFSSL_WOLFCOMPAT_H
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/openssl/ssl.h> /* SSL_OP_NO_RENEGOTIATION, where it exists */
+#include <wolfssl/version.h>
+
+/* wolfSSL_d2i_SSL_SESSION copies the lengths it reads into fixed fields
+ * without checking them before 5.9.2 (5.5.4: heap overflows, found by
+ * fuzzing; 5.9.2 checks each): session.c walks the layout first. */
+#if LIBWOLFSSL_VERSION_HEX < 0x05009002
+#define LWL_GUARD_SESSION_LAYOUT 1
+#endif
+
+/* With secure renegotiation compiled in, wolfSSL follows a peer's request
+ * unless the option says no (then: a no_renegotiation warning, and the
+ * connection goes on). renegotiation = "refuse" sets it on every context. */
+#if defined(HAVE_SECURE_RENEGOTIATION) && defined(SSL_OP_NO_RENEGOTIATION)
+#define LWL_NO_RENEGOTIATION SSL_OP_NO_RENEGOTIATION
+#endif
+
+/* DUPE_ENTRY_E (error-ssl.h, an enum): a CRL no newer than the one loaded
+ * for its issuer (5.9.2). The number is unused in 5.5.4, which keeps both. */
+#define LWL_DUPE_ENTRY_E (-334)
+
+/* A TLS 1.2 server of 5.5.4 promises a staple (status_request answered)
+ * before it asks for one, so a staple function that returns nil fails even
+ * a client that only requests stapling; 5.9.2 asks first.
+ * features.ocsp_staple_optional_tls12 says which. */
+#if LIBWOLFSSL_VERSION_HEX <= 0x05005004
+#define LWL_STAPLE_TLS12_PROMISES 1
+#endif
+
+/* 5.9.2's TLS 1.2 client reports a revoked staple as BAD_CERTIFICATE_STATUS_ERROR
+ * (internal.c DoCertificateStatus replaces ProcessCSR's OCSP_CERT_REVOKED when
+ * the end certificate's status is not good); its OCSP status verify callback
+ * sees the real verdict first, and verify.c keeps it. 5.5.4 reports it itself
+ * (and has no such callback). */
+#if LIBWOLFSSL_VERSION_HEX >= 0x05009002 && defined(HAVE_OCSP) && \
+    defined(HAVE_CERTIFICATE_STATUS_REQUEST)
+#define LWL_OCSP_REVOKED_LOST 1
+#endif
+
+/* A TLS 1.2 Finished in a plaintext record (before the peer's
+ * ChangeCipherSpec) is OUT_OF_ORDER_E from 5.9.2 on (internal.c
+ * MsgCheckEncryption, before the check that says NO_CHANGE_CIPHER_E): the
+ * transport watches the peer's plaintext records (lwl_Watch) so that
+ * lwl_get_error gives NO_CHANGE_CIPHER_E, as 5.5.4 does. */
+#if LIBWOLFSSL_VERSION_HEX >= 0x05009002
+#define LWL_WATCH_RECORDS 1
+#endif
+
+/* wolfSSL 5.5.4 leaks about 8 KiB for every TLS 1.3 ClientHello carrying
+ * status_request when the server staples: tls.c TLSX_CSR_Parse drops the
+ * DecodedCert of the server's certificate without FreeDecodedCert, and the
+ * response copy it keeps for the Certificate message is never freed (nothing
+ * the status callback hands over changes either). TLS 1.2 does not leak: a
+ * stapling server there must stay below TLS 1.3 (trust.lua;
+ * features.ocsp_staple_tls13 is false). */
+#if defined(WOLFSSL_TLS13) && LIBWOLFSSL_VERSION_HEX <= 0x05005004
+#define LWL_STAPLE_TLS13_LEAKS 1
+#endif
+
+#endif
