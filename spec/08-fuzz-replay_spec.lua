@@ -42,7 +42,7 @@ describe("fuzz replay", function()
         local s, err = session.import(C.seal(input))
         print(arg[i]:match("[^/]+$"), s and s:version() or err)
       end
-      local bad = "\2" .. string.rep("\0", 35) .. "x"
+      local bad = "\2" .. string.rep("\0", 42) .. "x"
       print("forged", select(2, session.import(C.seal(bad):sub(1, -2) .. "?")))
     ]]
     local files = {}
@@ -63,8 +63,13 @@ describe("fuzz replay", function()
       seed = seed:gsub("^(%w+)", "%1" .. suffix):gsub("%-", "%%-")
       assert.matches("\n" .. seed .. "\tTLSv1%.[23]\n", "\n" .. out)
     end
-    -- the reproducers of issue 11 item 1 get past the MAC to the layout guard
-    assert.matches("d2i_SSL_SESSION%-overflow\tnot a valid exported session\n", out)
+    -- the reproducers of issue 11 item 1 (sessions of Debian's 5.5.4) get past
+    -- the MAC: to the layout guard there, to the build check on other builds
+    if suffix ~= "" then
+      assert.matches("d2i_SSL_SESSION%-overflow\tnot a valid exported session\n", out)
+    else
+      assert.matches("d2i_SSL_SESSION%-overflow\tthe session was exported by another wolfSSL build %(5%.5%.4;", out)
+    end
     assert.matches("forged\tthe exported session was not made under this process's session key", out)
   end)
 

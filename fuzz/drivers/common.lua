@@ -34,9 +34,11 @@ C.SESSION_KEY = string.rep("s", 32)
 --   0  unsealed: the rest as is (the MAC check itself is fuzzed)
 --   1  the rest is the exported form up to the MAC; the MAC is appended
 --      (lengths and header fields fuzzed freely, behind a valid MAC)
---   *  the rest is flags(1) verify(1) fingerprint(32) name length(1) name
---      wolfSSL's bytes: the exported form is built around them with
---      consistent lengths and a valid MAC (wolfSSL's parser fuzzed)
+--   *  the rest is build(8) flags(1) verify(1) fingerprint(32) name length(1)
+--      name wolfSSL's bytes: the exported form ("LWS2", csrc/session.c) is
+--      built around them with consistent lengths and a valid MAC (wolfSSL's
+--      parser fuzzed; the seeds carry the build's 8 bytes, so mutations of
+--      them test the refusal of another build's session)
 -- The HMAC is wolfssl.core._test.hmac_sha256 (WOLFSSL_TEST_LUA: the harness
 -- sets it, so do the Makefile's test runs).
 local function be(v, n)
@@ -56,11 +58,11 @@ function C.seal(input)
   local mode, rest = input:byte(1) or 0, input:sub(2)
   if mode % 8 == 0 then return rest end
   if mode % 8 == 1 then return rest .. hmac(rest) end
-  local head = rest:sub(1, 34)
-  head = head .. string.rep("\0", 34 - #head)
-  local nlen = rest:byte(35) or 0
-  local name, der = rest:sub(36, 35 + nlen), rest:sub(36 + nlen)
-  local body = "LWS1" .. head .. be(#name, 2) .. name .. be(#der, 4) .. der
+  local head = rest:sub(1, 42)
+  head = head .. string.rep("\0", 42 - #head)
+  local nlen = rest:byte(43) or 0
+  local name, der = rest:sub(44, 43 + nlen), rest:sub(44 + nlen)
+  local body = "LWS2" .. head .. be(#name, 2) .. name .. be(#der, 4) .. der
   return body .. hmac(body)
 end
 
@@ -69,9 +71,9 @@ end
 function C.unseal(exported, mode)
   if mode == 0 then return "\0" .. exported end
   if mode == 1 then return "\1" .. exported:sub(1, -33) end
-  local nlen = exported:byte(39) * 256 + exported:byte(40)
-  local name = exported:sub(41, 40 + nlen)
-  return "\2" .. exported:sub(5, 38) .. string.char(nlen) .. name .. exported:sub(45 + nlen, -33)
+  local nlen = exported:byte(47) * 256 + exported:byte(48)
+  local name = exported:sub(49, 48 + nlen)
+  return "\2" .. exported:sub(5, 46) .. string.char(nlen) .. name .. exported:sub(53 + nlen, -33)
 end
 
 -- name, client options, server options (merged over the defaults below)
