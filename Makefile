@@ -27,7 +27,7 @@
 LUA ?= lua5.4
 WOLFSSL ?= tuned
 BUILD ?= build
-VERSION = 0.1.0
+VERSION = 0.2.0
 
 # Lua headers by interpreter name (Debian layout); override LUA_INCDIR elsewhere.
 ifeq ($(notdir $(LUA)),luajit)

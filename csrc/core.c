@@ -8,7 +8,7 @@
 #endif
 
 #ifndef LWL_VERSION
-#define LWL_VERSION "0.1.0"
+#define LWL_VERSION "0.2.0"
 #endif
 #ifndef LWL_BUILD
 #define LWL_BUILD "system"
