@@ -342,13 +342,12 @@ static int ctx_renegotiation(lua_State *L) {
  * key in the context's uservalue, where callbacks.c finds it), the bit C
  * tests where a callback may or may not be set, and the installer that hands
  * wolfSSL the trampoline when the callback is set. Rows without an installer:
- * on_verify (verify.c lwl_verify_cb, installed with the verify mode),
- * on_psk (negotiate.c, core.hooks_psk with the hint), on_new_session and
- * session_store (session.c, core.ctx_session_callbacks), on_ticket_key
- * (session.c, core.ctx_ticket_keys), on_message, on_state, keylog (trace.c,
- * per connection), and the rows the Lua layer sets for them (_on_record: the
- * trace dispatcher; staple: verify.c, core.ctx_staple; _store_*: the store's
- * methods). A new callback (on_early_data) is one row here. */
+ * on_verify (verify.c lwl_verify_cb, installed with the verify mode, which
+ * every context has), on_ticket_key (session.c, core.ctx_ticket_keys: one
+ * call with the ticket_keys list), on_message, on_state, keylog (trace.c,
+ * per connection), and the rows the Lua layer sets for others (_on_record:
+ * the trace dispatcher; _store_*: the store's methods). A new callback
+ * (on_early_data) is one row here. */
 typedef const char *(*Installer)(lwl_Context *x);
 
 static const struct Callback {
@@ -361,15 +360,15 @@ static const struct Callback {
     {"on_verify", LWL_CB_VERIFY, NULL, 1, 0},
     {"on_servername", LWL_CB_SERVERNAME, lwl_negotiate_servername, 1, 0},
     {"on_alpn", LWL_CB_ALPN, lwl_negotiate_alpn, 1, 0},
-    {"on_psk", LWL_CB_PSK, NULL, 1, 0},
-    {"on_new_session", LWL_CB_NEW_SESSION, NULL, 1, 0},
+    {"on_psk", LWL_CB_PSK, lwl_negotiate_psk, 1, 0},
+    {"on_new_session", LWL_CB_NEW_SESSION, lwl_session_install_new, 1, 0},
     {"on_message", LWL_CB_MESSAGE, NULL, 1, 0},
     {"on_state", LWL_CB_STATE, NULL, 1, 0},
     {"keylog", LWL_CB_KEYLOG, NULL, 1, 0},
-    {"session_store", LWL_CB_SESSION_STORE, NULL, 1, 0},
+    {"session_store", LWL_CB_SESSION_STORE, lwl_session_install_store, 1, 0},
     {"on_ticket_key", LWL_CB_TICKET_KEY, NULL, 1, 0},
     {"_on_record", 0, NULL, 0, 1}, /* trace.attach(conn): always the dispatcher */
-    {"staple", 0, NULL, 0, 0},
+    {"staple", 0, lwl_verify_install_staple, 0, 0},
     {"_store_get", 0, NULL, 0, 0},
     {"_store_put", 0, NULL, 0, 0},
     {"_store_remove", 0, NULL, 0, 0},

@@ -143,6 +143,7 @@ int lwl_negotiate_set_context(lua_State *L); /* conn:set_context(ctx) */
 /* installers of the callback registry (context.c): NULL or why not */
 const char *lwl_negotiate_servername(lwl_Context *x);
 const char *lwl_negotiate_alpn(lwl_Context *x);
+const char *lwl_negotiate_psk(lwl_Context *x);
 
 /* ---- transport.c: how bytes move; the one plaintext alert writer ---- */
 void lwl_transport_attach(lwl_Conn *c, int fd); /* fd < 0: memory mode */
@@ -161,6 +162,9 @@ void lwl_session_open(lua_State *L);
 int lwl_session_get(lua_State *L);             /* conn:session() */
 int lwl_session_set(lua_State *L);             /* conn:set_session(s) */
 void lwl_session_context_free(lwl_Context *x); /* wipes and frees the ticket keys */
+/* installers of the callback registry (context.c): NULL or why not */
+const char *lwl_session_install_new(lwl_Context *x);   /* on_new_session */
+const char *lwl_session_install_store(lwl_Context *x); /* session_store */
 
 /* ---- trace.c: records seen (on_message, on_state), decryption, keylog ---- */
 void lwl_trace_open(lua_State *L);
@@ -186,6 +190,7 @@ void lwl_trace_bulk(lwl_Conn *c, int on);
  * OCSP, staple ---- */
 void lwl_verify_open(lua_State *L);       /* CRL, OCSP stapling primitives */
 int lwl_verify_ocsp_status(lua_State *L); /* conn:_ocsp_status() */
+const char *lwl_verify_install_staple(lwl_Context *x); /* registry installer: staple */
 int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 #define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
 /* the certificates the peer sent (leaf first), kept by the binding when

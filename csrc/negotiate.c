@@ -445,20 +445,26 @@ const char *lwl_negotiate_alpn(lwl_Context *x) {
 #endif
 }
 
-/* core.hooks_psk(ctx [, hint]): install the PSK callbacks (TLS 1.2 and 1.3) */
-static int hooks_psk(lua_State *L) {
-    lwl_Context *x = lwl_checkcontext(L, 1);
-    const char *hint = luaL_optstring(L, 2, NULL);
+/* Installer of on_psk (the registry, context.c): the PSK callbacks, TLS 1.2
+ * and 1.3 (the `psk` option sets an on_psk of its own) */
+const char *lwl_negotiate_psk(lwl_Context *x) {
 #ifndef NO_PSK
-    if (x->is_server) {
-        wolfSSL_CTX_set_psk_server_callback(x->ctx, psk_server_cb);
-        if (hint && wolfSSL_CTX_use_psk_identity_hint(x->ctx, hint) != WOLFSSL_SUCCESS)
-            return lwl_fail(L, "invalid PSK identity hint (too long?)");
-    } else {
-        wolfSSL_CTX_set_psk_client_callback(x->ctx, psk_client_cb);
-    }
-    lua_pushboolean(L, 1);
-    return 1;
+    if (x->is_server) wolfSSL_CTX_set_psk_server_callback(x->ctx, psk_server_cb);
+    else wolfSSL_CTX_set_psk_client_callback(x->ctx, psk_client_cb);
+    return NULL;
+#else
+    (void)x;
+    return "PSK is not supported by this wolfSSL build";
+#endif
+}
+
+/* core.ctx_psk_hint(ctx, hint): the identity hint a PSK server sends */
+static int ctx_psk_hint(lua_State *L) {
+    lwl_Context *x = lwl_checkcontext(L, 1);
+    const char *hint = luaL_checkstring(L, 2);
+#ifndef NO_PSK
+    return lwl_ok_or_fail(L, wolfSSL_CTX_use_psk_identity_hint(x->ctx, hint) == WOLFSSL_SUCCESS,
+                          "invalid PSK identity hint (too long?)");
 #else
     (void)x; (void)hint;
     return lwl_fail(L, "PSK is not supported by this wolfSSL build");
@@ -484,7 +490,7 @@ static int hooks_pha_server(lua_State *L) {
 }
 
 void lwl_negotiate_open(lua_State *L) {
-    static const luaL_Reg funcs[] = {{"hooks_psk", hooks_psk},
+    static const luaL_Reg funcs[] = {{"ctx_psk_hint", ctx_psk_hint},
                                      {"hooks_pha_server", hooks_pha_server},
                                      {NULL, NULL}};
     luaL_setfuncs(L, funcs, 0);

@@ -837,25 +837,30 @@ static WOLFSSL_SESSION *get_session_cb(WOLFSSL *ssl, const unsigned char *id, in
     return g.found;
 }
 
-/* core.ctx_session_callbacks(ctx, new_session, store) */
-static int ctx_session_callbacks(lua_State *L) {
-    lwl_Context *x = lwl_checkcontext(L, 1);
-    int new_session = lua_toboolean(L, 2), store = lua_toboolean(L, 3);
+/* Installers of on_new_session and session_store (the registry, context.c) */
+const char *lwl_session_install_new(lwl_Context *x) {
 #ifdef HAVE_EXT_CACHE
-    if (new_session || store) wolfSSL_CTX_sess_set_new_cb(x->ctx, new_session_cb);
-    if (store) {
-        if (!x->is_server) return lwl_fail(L, "session_store is for servers");
-        wolfSSL_CTX_sess_set_get_cb(x->ctx, get_session_cb);
-        /* wolfSSL's remove callback fires whenever any session object is
-         * freed, not on eviction, and without a connection: not used. */
-        wolfSSL_CTX_set_session_cache_mode(x->ctx, WOLFSSL_SESS_CACHE_SERVER |
-                                                       WOLFSSL_SESS_CACHE_NO_INTERNAL);
-    }
-    lua_pushboolean(L, 1);
-    return 1;
+    wolfSSL_CTX_sess_set_new_cb(x->ctx, new_session_cb);
+    return NULL;
 #else
-    (void)x; (void)new_session; (void)store;
-    return lwl_fail(L, "not supported by this wolfSSL build (no HAVE_EXT_CACHE)");
+    (void)x;
+    return "not supported by this wolfSSL build (no HAVE_EXT_CACHE)";
+#endif
+}
+
+const char *lwl_session_install_store(lwl_Context *x) {
+#ifdef HAVE_EXT_CACHE
+    if (!x->is_server) return "session_store is for servers";
+    wolfSSL_CTX_sess_set_new_cb(x->ctx, new_session_cb);
+    wolfSSL_CTX_sess_set_get_cb(x->ctx, get_session_cb);
+    /* wolfSSL's remove callback fires whenever any session object is
+     * freed, not on eviction, and without a connection: not used. */
+    wolfSSL_CTX_set_session_cache_mode(x->ctx, WOLFSSL_SESS_CACHE_SERVER |
+                                                   WOLFSSL_SESS_CACHE_NO_INTERNAL);
+    return NULL;
+#else
+    (void)x;
+    return "not supported by this wolfSSL build (no HAVE_EXT_CACHE)";
 #endif
 }
 
@@ -1165,8 +1170,7 @@ void lwl_session_open(lua_State *L) {
 #endif
                                     {NULL, NULL}};
     static const luaL_Reg funcs[] = {{"session_import", sess_import},
-                                     {"ctx_session_callbacks", ctx_session_callbacks},
-                                     {"ctx_ticket_keys", ctx_ticket_keys},
+                                                                          {"ctx_ticket_keys", ctx_ticket_keys},
                                      {"random_bytes", random_bytes},
                                      {"session_set_key", session_set_key},
                                      {"ctx_trust", ctx_trust},

@@ -325,18 +325,17 @@ static int status_cb(WOLFSSL *ssl, void *arg) {
 }
 #endif
 
-/* core.ctx_staple(ctx): the server staples what uservalue.staple returns */
-static int ctx_staple(lua_State *L) {
-    lwl_Context *c = lwl_checkcontext(L, 1);
+/* Installer of staple (the registry, context.c): the server staples what
+ * the context's staple function returns */
+const char *lwl_verify_install_staple(lwl_Context *x) {
 #ifdef LWL_STAPLE_SERVER
-    if (wolfSSL_CTX_EnableOCSPStapling(c->ctx) != WOLFSSL_SUCCESS ||
-        wolfSSL_CTX_set_tlsext_status_cb(c->ctx, status_cb) != WOLFSSL_SUCCESS)
-        return lwl_fail(L, "could not enable OCSP stapling");
-    lua_pushboolean(L, 1);
-    return 1;
+    if (wolfSSL_CTX_EnableOCSPStapling(x->ctx) != WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_set_tlsext_status_cb(x->ctx, status_cb) != WOLFSSL_SUCCESS)
+        return "could not enable OCSP stapling";
+    return NULL;
 #else
-    (void)c;
-    return luaL_error(L, "bad option 'staple': OCSP stapling (server side) is not supported by this wolfSSL build");
+    (void)x;
+    return "OCSP stapling (server side) is not supported by this wolfSSL build";
 #endif
 }
 
@@ -379,7 +378,6 @@ int lwl_verify_ocsp_status(lua_State *L) {
 void lwl_verify_open(lua_State *L) {
     static const luaL_Reg funcs[] = {{"ctx_crl", ctx_crl},
                                      {"ctx_ocsp_client", ctx_ocsp_client},
-                                     {"ctx_staple", ctx_staple},
                                      {NULL, NULL}};
     luaL_setfuncs(L, funcs, 0);
     /* what this build can do, for wolfssl.features */

@@ -79,7 +79,10 @@ function M.context(o)
   local ctx = core.context_new(st.server)
   -- the callbacks the rows hand to C (core.ctx_callback: each set once, and C
   -- alone knows which are set); the options table itself is not kept
-  st.uv = setmetatable({}, { __newindex = function(_, k, v) assert(core.ctx_callback(ctx, k, v)) end })
+  st.uv = setmetatable({}, { __newindex = function(_, k, v)
+    local ok, err = core.ctx_callback(ctx, k, v) -- (its installer runs now)
+    if not ok then check.bad(k, err, 5) end
+  end })
   for _, row in ipairs(opts.CONTEXT) do
     local key, v = row[1], o[row[1]]
     if v ~= nil and opts.IS_CALLBACK[key] then

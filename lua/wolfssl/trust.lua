@@ -57,7 +57,6 @@ function M.apply_ocsp_stapling(ctx, v)
 end
 
 function M.apply_staple(ctx, v, o, st)
-  local uv = st.uv
   if not features.ocsp_staple_server then
     check.bad("staple", "OCSP stapling (server side) is not supported by this wolfSSL build", 4)
   end
@@ -65,13 +64,14 @@ function M.apply_staple(ctx, v, o, st)
     return nil, "staple: the server must trust the CA that issued its certificate (set cafile" ..
       " or cadata): wolfSSL verifies an OCSP response before stapling it"
   end
+  local staple
   if check.is_callable(v) then
-    uv.staple = v
+    staple = v
   elseif type(v) == "string" then
     local data, fmt = check.load_bytes("staple", v)
     if not data then return nil, fmt end
     if fmt ~= "der" then return nil, check.where("staple", v, "staple: expected a DER OCSP response") end
-    uv.staple = function() return data end
+    staple = function() return data end
   else
     check.bad("staple", "expected a path, a DER string or a function(conn) returning DER", 4, v)
   end
@@ -80,8 +80,7 @@ function M.apply_staple(ctx, v, o, st)
     check.bad("staple", "this wolfSSL build leaks memory (8 KiB) on every TLS 1.3 ClientHello" ..
       ' that asks for a staple: set max_version = "tls1.2" to staple (features.ocsp_staple_tls13)', 4)
   end
-  local ok, err = core.ctx_staple(ctx)
-  if not ok then return nil, "staple: " .. err end
+  st.uv.staple = staple -- (installs it: csrc/context.c's registry)
   return true
 end
 
