@@ -128,7 +128,13 @@ static int call_handshake(lwl_Conn *c, void *buf, int n) {
 }
 
 static int call_read(lwl_Conn *c, void *buf, int n) {
-    return wolfSSL_read(c->ssl, buf, n);
+    int ret = wolfSSL_read(c->ssl, buf, n);
+#ifdef HAVE_SECURE_RENEGOTIATION
+    /* data that came while a renegotiation is under way (or was refused):
+     * wolfSSL says it is there, then the next read gives it */
+    if (ret < 0 && wolfSSL_get_error(c->ssl, ret) == APP_DATA_READY) ret = wolfSSL_read(c->ssl, buf, n);
+#endif
+    return ret;
 }
 
 static int call_write(lwl_Conn *c, void *buf, int n) {

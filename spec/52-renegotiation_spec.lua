@@ -101,4 +101,36 @@ describe("renegotiation in memory", function()
     assert.equal("third", H.transfer(s, c, "third"))
     assert.equal("fourth", H.transfer(c, s, "fourth"))
   end)
+
+  it("refuse (the default): the server answers no_renegotiation and the connection goes on", function()
+    if not has then
+      pending("this wolfSSL build has no secure renegotiation: no client here can ask (spec/07 checks the server's answer)")
+      return
+    end
+    local c, s, ok = H.pair(H.client_ctx(recording(with(TLS12, { renegotiation = "allow" }))),
+                            H.server_ctx(recording {}))
+    assert.is_true(ok)
+    assert.equal("before", H.transfer(c, s, "before"))
+    assert.same({ nil, "the peer refused to renegotiate (no_renegotiation alert)" }, { renegotiate(c, s) })
+    assert.equal(2, count(c, ">client_hello"))
+    assert.equal(1, count(s, ">alert"))
+    -- data still flows, both ways, byte for byte
+    local blob = ("\0\1\2\255"):rep(3000)
+    assert.equal(blob, H.transfer(c, s, blob))
+    assert.equal("from server", H.transfer(s, c, "from server"))
+    assert.is_nil(s:last_error())
+  end)
+
+  it("a server cannot ask a client that did not allow it (no RFC 5746 from that client); the connection goes on", function()
+    if not has then
+      pending("this wolfSSL build has no secure renegotiation (the clear error is checked above)")
+      return
+    end
+    local c, s, ok = H.pair(H.client_ctx(TLS12), H.server_ctx { renegotiation = "allow" })
+    assert.is_true(ok)
+    assert.same({ nil, 'renegotiate: needs renegotiation = "allow" on this side and a peer that supports ' ..
+                       "secure renegotiation (RFC 5746)" }, { s:renegotiate() })
+    assert.equal("after", H.transfer(c, s, "after"))
+    assert.equal("back", H.transfer(s, c, "back"))
+  end)
 end)
