@@ -4,6 +4,7 @@
 -- it (wolfssl.features.renegotiation), in memory mode and against openssl.
 local wolfssl = require "wolfssl"
 local H = require "helpers"
+local P = require "peers"
 
 local has = wolfssl.features.renegotiation
 local TLS12 = { max_version = "tls1.2" }
@@ -132,5 +133,99 @@ describe("renegotiation in memory", function()
                        "secure renegotiation (RFC 5746)" }, { s:renegotiate() })
     assert.equal("after", H.transfer(c, s, "after"))
     assert.equal("back", H.transfer(s, c, "back"))
+  end)
+end)
+
+describe("renegotiation against openssl", function()
+  after_each(P.stop_all)
+
+  -- openssl s_client -tls1_2 -msg with its stdin a fifo we type into;
+  -- returns the fifo handle, a function giving its output once it ended
+  local function s_client(port)
+    local fifo, out = os.tmpname(), os.tmpname()
+    os.remove(fifo)
+    assert.is_truthy(os.execute("mkfifo " .. fifo))
+    local pid = P.spawn(("exec timeout 20 sh -c 'exec openssl s_client -connect 127.0.0.1:%d -tls1_2 -msg <%s >%s 2>&1'")
+      :format(port, fifo, out))
+    local input = assert(io.open(fifo, "w"))
+    return input, function()
+      input:close()
+      P.wait_exit(pid, 5)
+      local f = assert(io.open(out, "rb"))
+      local text = f:read("*a")
+      f:close()
+      os.remove(out); os.remove(fifo)
+      return text
+    end
+  end
+
+  local function occurrences(text, s)
+    local n, i = 0, 1
+    while true do
+      local j = text:find(s, i, true)
+      if not j then return n end
+      n, i = n + 1, j + #s
+    end
+  end
+
+  it('our server with renegotiation = "allow" follows openssl s_client R; data flows before and after', function()
+    if not has then pending("this wolfSSL build has no secure renegotiation (spec/07 checks its refusal)") return end
+    local srv, port = P.listen()
+    local input, output = s_client(port)
+    local conn, sock, ok, err = P.serve_one(srv, H.server_ctx(recording { renegotiation = "allow" }))
+    assert.is_true(ok, err)
+    input:write("before\n"); input:flush()
+    assert.equal("before\n", P.await(conn, sock, "read"))
+    input:write("R\n"); input:flush() -- s_client sends a ClientHello
+    -- our read runs the second handshake (wantread meanwhile) until our
+    -- second Finished is out; only then is s_client's next line data
+    local socket = require "socket"
+    local deadline = socket.gettime() + 10
+    while count(conn, ">finished") < 2 and socket.gettime() < deadline do
+      local data, rerr = conn:read()
+      assert.is_nil(data)
+      assert.equal("wantread", rerr)
+      socket.select({ sock }, nil, 0.5)
+    end
+    assert.equal(2, count(conn, ">finished"))
+    input:write("after \1\255\n"); input:flush()
+    local got = P.await(conn, sock, "read")
+    assert.equal("after \1\255\n", got)
+    assert.equal(2, count(conn, "<client_hello"))
+    assert.equal(2, count(conn, ">server_hello"))
+    assert.equal(2, count(conn, ">finished"))
+    assert.is_true(P.await(conn, sock, "write", "reply from lua\n") == 15)
+    assert.is_true(P.await(conn, sock, "shutdown"))
+    sock:close()
+    local text = output()
+    assert.matches("RENEGOTIATING", text)
+    assert.equal(2, occurrences(text, "ClientHello"))
+    assert.equal(2, occurrences(text, "<<< TLS 1.2, Handshake [length 0010], Finished"))
+    assert.is_nil(text:find("no_renegotiation", 1, true))
+    assert.matches("reply from lua", text)
+  end)
+
+  it("our client renegotiates with openssl s_server (TLS 1.2) by conn:renegotiate(); data flows before and after", function()
+    local cctx = H.client_ctx(with(TLS12, recording(has and { renegotiation = "allow" } or {})))
+    local port = P.start("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -tls1_2 -client_renegotiation -rev -quiet",
+                         H.cert("server.pem"), H.cert("server.key"))
+    local conn, sock = P.connect(port, cctx)
+    assert.is_true(P.handshake(conn, sock))
+    assert.is_true(P.await(conn, sock, "write", "before\0\n") == 8)
+    assert.equal("\0erofeb\n", P.await(conn, sock, "read"))
+    if not has then
+      assert.same({ nil, "renegotiate is not supported by this wolfSSL build (wolfssl.features.renegotiation is false)" },
+                  { conn:renegotiate() })
+      assert.is_true(P.await(conn, sock, "write", "kept\n") == 5)
+      assert.equal("tpek\n", P.await(conn, sock, "read"))
+      pending("this wolfSSL build has no secure renegotiation (the clear error is checked)")
+      return
+    end
+    assert.is_true(P.await(conn, sock, "renegotiate"))
+    assert.equal(2, count(conn, ">client_hello"))
+    assert.equal(2, count(conn, "<server_hello"))
+    assert.is_true(P.await(conn, sock, "write", "after\255\n") == 7)
+    assert.equal("\255retfa\n", P.await(conn, sock, "read"))
+    sock:close()
   end)
 end)
