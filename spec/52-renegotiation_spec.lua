@@ -205,6 +205,35 @@ describe("renegotiation against openssl", function()
     assert.matches("reply from lua", text)
   end)
 
+  it("our server asks openssl s_client to renegotiate (HelloRequest) by conn:renegotiate(); data flows after", function()
+    local srv, port = P.listen()
+    local input, output = s_client(port)
+    local conn, sock, ok, err = P.serve_one(srv, H.server_ctx(recording(has and { renegotiation = "allow" } or {})))
+    assert.is_true(ok, err)
+    input:write("before\n"); input:flush()
+    assert.equal("before\n", P.await(conn, sock, "read"))
+    if not has then
+      assert.same({ nil, "renegotiate is not supported by this wolfSSL build (wolfssl.features.renegotiation is false)" },
+                  { conn:renegotiate() })
+      sock:close()
+      output()
+      pending("this wolfSSL build has no secure renegotiation (the clear error is checked)")
+      return
+    end
+    assert.is_true(P.await(conn, sock, "renegotiate"))
+    assert.equal(1, count(conn, ">hello_request"))
+    assert.equal(2, count(conn, "<client_hello"))
+    input:write("after\0\n"); input:flush()
+    assert.equal("after\0\n", P.await(conn, sock, "read"))
+    assert.is_true(P.await(conn, sock, "write", "reply from lua\n") == 15)
+    assert.is_true(P.await(conn, sock, "shutdown"))
+    sock:close()
+    local text = output()
+    assert.matches("HelloRequest", text)
+    assert.equal(2, occurrences(text, "ClientHello"))
+    assert.matches("reply from lua", text)
+  end)
+
   it("our client renegotiates with openssl s_server (TLS 1.2) by conn:renegotiate(); data flows before and after", function()
     local cctx = H.client_ctx(with(TLS12, recording(has and { renegotiation = "allow" } or {})))
     local port = P.start("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -tls1_2 -client_renegotiation -rev -quiet",
