@@ -128,7 +128,13 @@ static int call_handshake(lwl_Conn *c, void *buf, int n) {
 }
 
 static int call_read(lwl_Conn *c, void *buf, int n) {
-    return wolfSSL_read(c->ssl, buf, n);
+    int ret = wolfSSL_read(c->ssl, buf, n);
+#ifdef HAVE_SECURE_RENEGOTIATION
+    /* data that came while a renegotiation is under way (or was refused):
+     * wolfSSL says it is there, then the next read gives it */
+    if (ret < 0 && wolfSSL_get_error(c->ssl, ret) == APP_DATA_READY) ret = wolfSSL_read(c->ssl, buf, n);
+#endif
+    return ret;
 }
 
 static int call_write(lwl_Conn *c, void *buf, int n) {
@@ -166,6 +172,16 @@ static int call_request_certificate(lwl_Conn *c, void *buf, int n) {
     return wolfSSL_request_certificate(c->ssl);
 }
 static const Op OP_REQUEST_CERTIFICATE = {"request_certificate", call_request_certificate, -1};
+#endif
+
+#ifdef HAVE_SECURE_RENEGOTIATION
+/* starts a TLS 1.2 renegotiation, or moves the one under way forward */
+static int call_renegotiate(lwl_Conn *c, void *buf, int n) {
+    (void)buf; (void)n;
+    if (!wolfSSL_is_init_finished(c->ssl)) return wolfSSL_negotiate(c->ssl); /* under way */
+    return wolfSSL_Rehandshake(c->ssl);
+}
+static const Op OP_RENEGOTIATE = {"renegotiate", call_renegotiate, 0};
 #endif
 
 static const Op OP_HANDSHAKE = {"handshake", call_handshake, 0};
@@ -625,6 +641,49 @@ static int conn_request_certificate(lua_State *L) {
 #endif
 }
 
+/* conn:renegotiate(): TLS 1.2 secure renegotiation (RFC 5746), a full
+ * second handshake. true when it is done; nil, "wantread"/"wantwrite" while
+ * under way (call again, as handshake()); nil, msg [, code] when it cannot. */
+static int conn_renegotiate(lua_State *L) {
+#ifdef HAVE_SECURE_RENEGOTIATION
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    int ret, n;
+    if (c->busy) luaL_error(L, "renegotiate: connection is busy (called from one of its own callbacks)");
+    if (c->failed) return lwl_fail(L, "the connection failed earlier");
+    if (!c->done) return lwl_fail(L, "the handshake is not finished");
+    if (wolfSSL_version(c->ssl) == TLS1_3_VERSION)
+        return lwl_fail(L, "renegotiate needs TLS 1.2 (TLS 1.3 has key_update instead)");
+    if (!wolfSSL_SSL_get_secure_renegotiation_support(c->ssl))
+        return lwl_fail(L, "renegotiate: needs renegotiation = \"allow\" on this side and a peer "
+                           "that supports secure renegotiation (RFC 5746)");
+    c = enter(L);
+    ret = run(c, &OP_RENEGOTIATE, NULL, 0);
+    if (ret == WOLFSSL_SUCCESS && !c->cb_error) {
+        lua_pushboolean(L, 1);
+        n = 1;
+    } else {
+        WOLFSSL_ALERT_HISTORY h;
+        int err = lwl_get_error(c->ssl, ret);
+        if ((err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) && !c->cb_error &&
+            wolfSSL_get_alert_history(c->ssl, &h) == WOLFSSL_SUCCESS && h.last_rx.code == 100 &&
+            h.last_rx.level == alert_warning) {
+            /* the peer said no_renegotiation: the connection goes on */
+            lua_pushnil(L);
+            lua_pushliteral(L, "the peer refused to renegotiate (no_renegotiation alert)");
+            n = 2;
+        } else {
+            n = io_result(L, c, ret);
+        }
+    }
+    leave(c);
+    return n;
+#else
+    (void)lwl_checkconn(L, 1);
+    return lwl_fail(L, "renegotiate is not supported by this wolfSSL build "
+                       "(wolfssl.features.renegotiation is false)");
+#endif
+}
+
 static int conn_close(lua_State *L) {
     lwl_Conn *c = toconn(L, 1);
     if (c->busy)
@@ -982,6 +1041,7 @@ static const luaL_Reg conn_methods[] = {
     {"getfd", conn_getfd},
     {"export_keying_material", conn_export_keying_material},
     {"key_update", conn_key_update},
+    {"renegotiate", conn_renegotiate},
     {"set_context", lwl_negotiate_set_context},
     {"session", lwl_session_get},
     {"set_session", lwl_session_set},

@@ -359,6 +359,42 @@ function Dispatch:open12(r)
   return true
 end
 
+-- TLS 1.2 renegotiation: wolfSSL sends each message of the second handshake
+-- in its own record, encrypted under the first one's keys; named by their
+-- place in the sender's flight (inferred). Until a side's ChangeCipherSpec;
+-- its Finished after it ends that side's part.
+local RENEG = {
+  client = { "client_hello", "client_key_exchange" },
+  server = { "server_hello", "certificate", "server_key_exchange", "server_hello_done",
+             "new_session_ticket" },
+}
+function Dispatch:renegotiation(d, r)
+  local st = self.st
+  st.reneg = st.reneg or { sent = 0, received = 0 }
+  local n = st.reneg[d]
+  if n == "ccs" then -- its Finished: this side's part of the renegotiation is over
+    st.reneg[d] = 0
+    self:emit({ direction = d, content_type = "handshake", type = "finished", inferred = true,
+                fields = { encrypted = true, length = r.length, renegotiation = true },
+                record_version = r.version })
+    return true
+  end
+  local side = ((d == "sent") == self.info.is_server) and "server" or "client"
+  local name
+  if side == "server" and n == 0 and st.reneg[other(d)] == 0 then
+    name = "hello_request" -- the server asks; the count stays at 0
+  else
+    n = n + 1
+    st.reneg[d] = n
+    local names = RENEG[side]
+    name = names[n] or names[#names]
+  end
+  self:emit({ direction = d, content_type = "handshake", type = name, inferred = true,
+              fields = { encrypted = true, length = r.length, renegotiation = true },
+              record_version = r.version })
+  return true
+end
+
 -- a flight of n encrypted TLS 1.3 handshake records, told from the state
 function Dispatch:infer_flight(d, n)
   local conn, st, info = self.conn, self.st, self.info
@@ -469,6 +505,7 @@ function Dispatch:record(r)
     self:emit({ direction = d, content_type = "change_cipher_spec", type = "change_cipher_spec",
                 data = r.data, fields = decode.change_cipher_spec(r.data), record_version = r.version })
     if st.version ~= TLS13 then st.enc[d] = true end
+    if st.reneg then st.reneg[d] = "ccs" end
   elseif ct == ALERT then
     if st.enc[d] or #(r.data or "") ~= 2 then
       -- an encrypted alert: named only when it is the one alert record this
@@ -487,6 +524,7 @@ function Dispatch:record(r)
     end
   elseif ct == HS then
     if st.enc[d] and st.version ~= TLS13 then
+      if st.done_reported and self:renegotiation(d, r) then return end
       if self:open12(r) then return end
       -- TLS 1.2: the only handshake message after ChangeCipherSpec is Finished
       self:emit({ direction = d, content_type = "handshake", type = "finished", inferred = true,
