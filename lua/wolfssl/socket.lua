@@ -618,13 +618,18 @@ local function presented(self)
   return chain or nil
 end
 
---- The certificate this side presented (LuaSec 1.3's `getlocalcertificate`).
+--- The certificate this side presented (n = 1) or the n-th of its chain
+-- (LuaSec 1.3's `getlocalcertificate`).
+-- @tparam[opt=1] integer n
 -- @return a certificate as LuaSec's (`wolfssl.socket_x509`), or nil (none, or
--- the handshake is not finished)
-function SSLConnection:getlocalcertificate()
+-- the handshake is not finished), or nil and "invalid certificate index"
+function SSLConnection:getlocalcertificate(n)
   check(self)
+  n = n or 1
+  if type(n) ~= "number" then error("bad argument #1 to 'getlocalcertificate' (number expected)", 2) end
+  if n < 1 then return nil, "invalid certificate index" end
   local chain = presented(self)
-  return chain and sx509.wrap(chain[1]) or nil
+  return chain and sx509.wrap(chain[n]) or nil
 end
 
 --- The certificates this side presented, leaf first (LuaSec 1.3's `getlocalchain`).
