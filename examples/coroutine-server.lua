@@ -4,6 +4,8 @@
 -- cannot watch a descriptor above 1023, and a busy server gets there.
 --
 --   lua5.4 examples/coroutine-server.lua [port [certificate key]]
+--   (HANDSHAKE_TIMEOUT=seconds, default 10: a client that has not finished its
+--   handshake by then is dropped, so slow or stalled clients cannot pile up)
 --
 -- Each line a client sends comes back as "pong <line>"; the line "count"
 -- answers "count <connections open now>". Many connections need many
@@ -13,6 +15,7 @@ local uv = require "luv"
 local ssl = require "wolfssl.socket"
 
 local port = tonumber(arg[1]) or 8443
+local handshake_timeout = tonumber(os.getenv("HANDSHAKE_TIMEOUT")) or 10
 local ctx = assert(ssl.newcontext{
   mode = "server", protocol = "any",
   certificate = arg[2] or "spec/fixtures/certs/server.pem",
@@ -31,18 +34,29 @@ local function resume(co, ...)
 end
 
 -- Park the running coroutine until sock is ready for what err asks for.
-local function wait(sock, err)
+-- With `seconds`: false if that time passes first (the socket is not ready).
+local function wait(sock, err, seconds)
   local co = coroutine.running()
   local p = polls[sock]
   if not p then
     p = uv.new_poll(sock:getfd())
     polls[sock] = p
   end
+  local timer
+  if seconds then
+    timer = uv.new_timer()
+    timer:start(math.max(0, math.floor(seconds * 1000)), 0, function()
+      p:stop()
+      resume(co, false)
+    end)
+  end
   p:start(err == "wantwrite" and "w" or "r", function()
     p:stop()
-    resume(co)
+    resume(co, true)
   end)
-  coroutine.yield()
+  local ready = coroutine.yield()
+  if timer then timer:stop(); timer:close() end
+  return ready
 end
 
 -- Close a socket, its poll handle first (libuv must let go of the fd).
@@ -59,15 +73,20 @@ local function handle(tcp)
   local s = assert(ssl.wrap(tcp, ctx))
   s:settimeout(0)
   open = open + 1
+  -- the handshake has a deadline: garbage or a reset fails it at once, a
+  -- client that stalls is dropped when the time is up
+  local deadline = uv.now() + handshake_timeout * 1000
   while true do
     local ok, err = s:dohandshake()
     if ok then break end
+    if err == "wantread" or err == "wantwrite" then
+      if not wait(s, err, (deadline - uv.now()) / 1000) then err = "timed out" end
+    end
     if err ~= "wantread" and err ~= "wantwrite" then
       io.stderr:write("handshake failed: ", tostring(err), "\n")
       open = open - 1
       return close(s)
     end
-    wait(s, err)
   end
   local acc = ""
   while true do

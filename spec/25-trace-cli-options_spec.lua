@@ -1,6 +1,6 @@
 -- bin/wolfssl-trace options for daily debugging (issue 15): --insecure,
--- --showcerts, --keylog FILE, --json, --starttls smtp|imap, against openssl
--- s_server and a STARTTLS responder written here (SMTP as Postfix answers, IMAP).
+-- --showcerts, --keylog FILE, --json, --starttls smtp|imap|xmpp, against openssl
+-- s_server and a STARTTLS responder written here (SMTP as Postfix answers, IMAP, XMPP).
 local H = require "helpers"
 local wolfssl = require "wolfssl"
 
@@ -33,6 +33,25 @@ while true do
       if l == "STARTTLS" then
         if refuse then sock:send("454 4.7.0 TLS not available\r\n")
         else sock:send("220 2.0.0 Ready to start TLS\r\n"); go = true end
+      end
+    end
+  elseif proto == "xmpp" then
+    -- RFC 6120: stream header, features, <starttls/>, <proceed/> (as Prosody sends them)
+    local head = ""
+    repeat local c = sock:receive(1); head = head .. (c or "") until not c or head:find("<stream:stream[^>]*>")
+    local to = head:match("<stream:stream[^>]- to='([^']*)'")
+    sock:send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+      .. "id='x1' from='localhost' version='1.0' xml:lang='en'>")
+    if to ~= "localhost" then
+      sock:send("<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>")
+    else
+      sock:send("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
+        .. "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>")
+      local req = ""
+      repeat local c = sock:receive(1); req = req .. (c or "") until not c or req:find("/>")
+      if req:find("^<starttls xmlns='urn:ietf:params:xml:ns:xmpp%-tls'/>$") then
+        if refuse then sock:send("<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>")
+        else sock:send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"); go = true end
       end
     end
   else
@@ -138,7 +157,7 @@ describe("wolfssl-trace options", function()
     end)
     teardown(function() os.remove(rpath) end)
 
-    for _, proto in ipairs({ "smtp", "imap" }) do
+    for _, proto in ipairs({ "smtp", "imap", "xmpp" }) do
       it(proto .. ": the plaintext part, then the traced handshake; a refusal is exit 1", function()
         local rport = H.free_port()
         local rpid = H.spawn(("exec %s %s %d %s"):format(H.lua(), rpath, rport, proto))
@@ -159,10 +178,24 @@ describe("wolfssl-trace options", function()
       end)
     end
 
-    it("takes smtp or imap only", function()
-      local out, code = cli("localhost --starttls xmpp")
+    it("xmpp: the stream's 'to' is the server name; a stream error is exit 1 and named", function()
+      local rport = H.free_port()
+      local rpid = H.spawn(("exec %s %s %d xmpp"):format(H.lua(), rpath, rport))
+      local ok, err = pcall(function()
+        assert(H.wait_port(rport, 5), "responder did not start")
+        local out, code = cli(("127.0.0.1:%d --servername other.test --cafile %s --starttls xmpp"):format(rport, H.cert("ca.pem")))
+        assert.equal(1, code, out)
+        assert.matches(("STARTTLS (xmpp) with 127.0.0.1:%d failed: stream features: stream error: host-unknown"):format(rport),
+          out, 1, true)
+      end)
+      H.kill(rpid)
+      assert(ok, err)
+    end)
+
+    it("takes smtp, imap or xmpp only", function()
+      local out, code = cli("localhost --starttls pop3")
       assert.equal(2, code)
-      assert.matches("--starttls xmpp: expected smtp or imap", out, 1, true)
+      assert.matches("--starttls pop3: expected smtp, imap or xmpp", out, 1, true)
     end)
   end)
 end)

@@ -186,3 +186,110 @@ describe("wolfssl.socket wrap and descriptors", function()
     assert(ok, err)
   end)
 end)
+
+-- LuaSec 1.3's getlocalcertificate/getlocalchain (Debian's LuaSec 1.2 has
+-- neither, so the fixture files are the reference): a wolfssl.socket server
+-- tells each client the digests of the chain it presented and of the
+-- client's; sni() may switch it to the RSA certificate.
+local LOCAL_SERVER = [==[
+local socket = require "socket"
+local ssl = require "wolfssl.socket"
+local port = tonumber(arg[1])
+local C = "spec/fixtures/certs/"
+local function ctx(cert, key)
+  return assert(ssl.newcontext{ mode = "server", protocol = "any", verify = "peer", cafile = C .. "ca.pem",
+    certificate = C .. cert, key = C .. key })
+end
+local main, rsa = ctx("server-chain.pem", "server-chain.key"), ctx("rsa-server.pem", "rsa-server.key")
+local srv = assert(socket.bind("127.0.0.1", port))
+srv:settimeout(20)
+local function digests(list)
+  if not list then return "nil" end
+  local out = {}
+  for i, c in ipairs(list) do out[i] = c:digest("sha256") end
+  return table.concat(out, ",")
+end
+while true do
+  local c = srv:accept()
+  if not c then os.exit(1) end
+  local s = assert(ssl.wrap(c, main))
+  s:sni({ ["rsa.localhost"] = rsa })
+  s:settimeout(5)
+  local before = s:getlocalcertificate()
+  if s:dohandshake() then
+    local leaf = s:getlocalcertificate()
+    s:send(("%s %s %s %s\n"):format(tostring(before), leaf and leaf:digest("sha256") or "nil",
+      digests(s:getlocalchain()), digests(s:getpeerchain())))
+  end
+  s:close()
+end
+]==]
+
+describe("wolfssl.socket getlocalcertificate, getlocalchain", function()
+  local function fixture_digests(name)
+    local out = {}
+    for i, x in ipairs(assert(wolfssl.x509.load_chain(H.read(name)))) do
+      out[i] = ssl.loadcertificate(x:pem()):digest("sha256")
+    end
+    return out
+  end
+
+  it("give the chain each side presented, leaf first, as LuaSec certificate objects", function()
+    local path = H.write_tmp(LOCAL_SERVER)
+    local port = H.free_port()
+    local pid = H.spawn(("exec %s %s %d"):format(H.lua(), path, port))
+    local ok, err = pcall(function()
+      assert(H.wait_port(port, 5), "server script did not start")
+      local server_chain, client_chain = fixture_digests("server-chain.pem"), fixture_digests("client-chain.pem")
+      local rsa = fixture_digests("rsa-server.pem")
+      assert.equal(2, #server_chain)
+      assert.equal(2, #client_chain)
+      for _, case in ipairs({
+        { "chain.localhost", "tlsv1_3", server_chain }, { "chain.localhost", "tlsv1_2", server_chain },
+        { "rsa.localhost", "tlsv1_3", rsa },
+      }) do
+        local name, protocol, expect = case[1], case[2], case[3]
+        local s = assert(ssl.wrap(assert(socket.connect("127.0.0.1", port)), { mode = "client", protocol = protocol,
+          cafile = H.cert("both-ca.pem"), certificate = H.cert("client-chain.pem"), key = H.cert("client-chain.key") }))
+        s:sni(name)
+        s:settimeout(5)
+        assert.is_nil(s:getlocalcertificate()) -- not before the handshake
+        assert.is_nil(s:getlocalchain())
+        assert(s:dohandshake())
+        local line = assert(s:receive("*l"))
+        local before, leaf, chain, peer = line:match("^(%S+) (%S+) (%S+) (%S+)$")
+        assert.equal("nil", before)
+        -- the server's view of itself is the client's view of the server
+        assert.equal(expect[1], leaf)
+        assert.equal(table.concat(expect, ","), chain)
+        local theirs = {}
+        for i, c in ipairs(s:getpeerchain()) do theirs[i] = c:digest("sha256") end
+        assert.equal(chain, table.concat(theirs, ","))
+        -- and the client's own: what the server received
+        local mine = s:getlocalcertificate()
+        assert.matches("^X509 certificate", tostring(mine))
+        assert.equal("Test Chain Client", mine:subject()[2].value)
+        assert.equal(client_chain[1], mine:digest("sha256"))
+        local list = s:getlocalchain()
+        assert.equal(2, #list)
+        assert.equal(client_chain[2], list[2]:digest("sha256"))
+        assert.equal(client_chain[2], s:getlocalcertificate(2):digest("sha256"))
+        assert.is_nil(s:getlocalcertificate(3))
+        assert.same({ nil, "invalid certificate index" }, { s:getlocalcertificate(0) })
+        assert.equal(table.concat(client_chain, ","), peer)
+        s:close()
+        assert.error_matches(function() s:getlocalchain() end, "closed connection")
+      end
+      -- a client without a certificate presented none
+      local s = assert(ssl.wrap(assert(socket.connect("127.0.0.1", port)), { mode = "client", verify = "none" }))
+      s:settimeout(5)
+      s:dohandshake()
+      assert.is_nil(s:getlocalcertificate())
+      assert.is_nil(s:getlocalchain())
+      s:close()
+    end)
+    H.kill(pid)
+    os.remove(path)
+    assert(ok, err)
+  end)
+end)

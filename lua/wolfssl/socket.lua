@@ -28,6 +28,7 @@ local wolfssl = require "wolfssl"
 local core = require "wolfssl.core"
 local opts = require "wolfssl.check"
 local sx509 = require "wolfssl.socket_x509"
+local x509 = require "wolfssl.x509"
 
 local M = {
   _VERSION = "1.2.0",          -- the LuaSec API level this module follows
@@ -578,6 +579,68 @@ function SSLConnection:getpeerchain()
   if #chain == 0 then return nil end
   for i, x in ipairs(chain) do chain[i] = sx509.wrap(x) end
   return chain
+end
+
+-- The chain a context presents, from its `certificate` parameter (LuaSec: a
+-- file, leaf first), loaded once; false when it has none or it cannot be read.
+local function own_chain(ctx)
+  local info = ctxinfo[ctx]
+  if not info then return false end
+  if info.own_chain == nil then
+    local v, list = info.options.certificate, false
+    if v ~= nil then
+      local ok, data, fmt = pcall(opts.load_bytes, "certificate", v)
+      if ok and data and fmt == "pem" then list = x509.load_chain(data) or false
+      elseif ok and data then local x = x509.load(data); list = x and { x } or false end
+    end
+    info.own_chain = list
+  end
+  return info.own_chain
+end
+
+-- The chain this side presented: the context sni() switched to, found by the
+-- leaf wolfSSL used, else the connection's own context.
+local function presented(self)
+  local conn = self._conn
+  if not conn or not self._hs_done then return nil end
+  local chain = own_chain(self._ctx)
+  local leaf = core.trace_own_certificate(conn)
+  if leaf then
+    local pem = leaf:pem()
+    if not (chain and chain[1]:pem() == pem) then
+      chain = { leaf }
+      for _, ctx in pairs(self._sni_names or {}) do
+        local c = own_chain(ctx)
+        if c and c[1]:pem() == pem then chain = c; break end
+      end
+    end
+  end
+  return chain or nil
+end
+
+--- The certificate this side presented (n = 1) or the n-th of its chain
+-- (LuaSec 1.3's `getlocalcertificate`).
+-- @tparam[opt=1] integer n
+-- @return a certificate as LuaSec's (`wolfssl.socket_x509`), or nil (none, or
+-- the handshake is not finished), or nil and "invalid certificate index"
+function SSLConnection:getlocalcertificate(n)
+  check(self)
+  n = n or 1
+  if type(n) ~= "number" then error("bad argument #1 to 'getlocalcertificate' (number expected)", 2) end
+  if n < 1 then return nil, "invalid certificate index" end
+  local chain = presented(self)
+  return chain and sx509.wrap(chain[n]) or nil
+end
+
+--- The certificates this side presented, leaf first (LuaSec 1.3's `getlocalchain`).
+-- @return array of certificates as LuaSec's (`wolfssl.socket_x509`), or nil
+function SSLConnection:getlocalchain()
+  check(self)
+  local chain = presented(self)
+  if not chain then return nil end
+  local out = {}
+  for i, x in ipairs(chain) do out[i] = sx509.wrap(x) end
+  return out
 end
 
 --- Whether the peer's certificate was verified.

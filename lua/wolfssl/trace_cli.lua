@@ -105,11 +105,51 @@ local function imap(sock)
   end
 end
 
---- Speak `proto` ("smtp" | "imap") in the clear up to the point where TLS
--- starts. `sock` is a connected LuaSocket object with a timeout.
+-- XMPP (RFC 6120 section 5.4): no lines, so read byte by byte (nothing may be
+-- read past <proceed/>: the TLS records follow on the same socket) until one
+-- of `marks` (Lua patterns) matches; a stream error ends the wait.
+local XMPP_MAX = 65536
+local function xmpp_until(sock, text, marks)
+  while true do
+    for _, m in ipairs(marks) do
+      local a, b = text:find(m)
+      if a then return text:sub(a, b), text:sub(b + 1) end
+    end
+    local err = text:match("<stream:error>(.-)</stream:error>")
+    if err then return nil, "stream error: " .. (err:match("<([%w%-]+)") or err) end
+    if #text > XMPP_MAX then return nil, "no answer in the first 64 KB" end
+    local c, rerr = sock:receive(1)
+    if not c then return nil, rerr end
+    text = text .. c
+  end
+end
+
+local TLS_NS = "urn:ietf:params:xml:ns:xmpp%-tls"
+
+local function xmpp(sock, domain)
+  sock:send(("<?xml version='1.0'?><stream:stream to='%s' version='1.0' xmlns='jabber:client' "
+    .. "xmlns:stream='http://etherx.jabber.org/streams'>"):format((domain:gsub("['<>&]", ""))))
+  local features, err = xmpp_until(sock, "", { "<stream:features/>", "<stream:features.-</stream:features>" })
+  if not features then return nil, "stream features: " .. err end
+  if not features:find("<starttls[^>]-xmlns=[\"']" .. TLS_NS .. "[\"']") then
+    return nil, "STARTTLS: the server does not offer it (" .. features .. ")"
+  end
+  sock:send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+  local answer
+  answer, err = xmpp_until(sock, "", { "<proceed[^>]-/>", "<proceed.-</proceed>", "<failure[^>]-/>",
+    "<failure.-</failure>" })
+  if not answer then return nil, "STARTTLS: " .. err end
+  if not answer:find("^<proceed") then return nil, "STARTTLS: " .. answer end
+  return true
+end
+
+--- Speak `proto` ("smtp" | "imap" | "xmpp") in the clear up to the point
+-- where TLS starts. `sock` is a connected LuaSocket object with a timeout;
+-- `domain` is the XMPP service name (the stream's `to`).
 -- @return true, or nil and what went wrong
-function M.starttls(sock, proto)
+function M.starttls(sock, proto, domain)
   if proto == "smtp" then return smtp(sock) end
+  if proto == "xmpp" then return xmpp(sock, domain) end
   return imap(sock)
 end
 
