@@ -60,11 +60,8 @@ local content_types = {
   [23] = "application_data", [24] = "heartbeat", [25] = "tls12_cid", [26] = "ack",
 }
 
-local versions = {
-  [0x0300] = "SSLv3", [0x0301] = "TLSv1", [0x0302] = "TLSv1.1",
-  [0x0303] = "TLSv1.2", [0x0304] = "TLSv1.3",
-  [0xFEFF] = "DTLSv1", [0xFEFD] = "DTLSv1.2", [0xFEFC] = "DTLSv1.3",
-}
+-- the version and alert names: csrc/names.c is their one home (core.names)
+local versions = require("wolfssl.core").names.versions
 
 local handshake_types = {
   [0] = "hello_request", [1] = "client_hello", [2] = "server_hello",
@@ -78,22 +75,7 @@ local handshake_types = {
   [25] = "compressed_certificate", [26] = "ekt_key", [254] = "message_hash",
 }
 
-local alerts = {
-  [0] = "close_notify", [10] = "unexpected_message", [20] = "bad_record_mac",
-  [21] = "decryption_failed", [22] = "record_overflow", [30] = "decompression_failure",
-  [40] = "handshake_failure", [41] = "no_certificate", [42] = "bad_certificate",
-  [43] = "unsupported_certificate", [44] = "certificate_revoked",
-  [45] = "certificate_expired", [46] = "certificate_unknown", [47] = "illegal_parameter",
-  [48] = "unknown_ca", [49] = "access_denied", [50] = "decode_error",
-  [51] = "decrypt_error", [52] = "too_many_cids_requested", [60] = "export_restriction",
-  [70] = "protocol_version", [71] = "insufficient_security", [80] = "internal_error",
-  [86] = "inappropriate_fallback", [90] = "user_canceled", [100] = "no_renegotiation",
-  [109] = "missing_extension", [110] = "unsupported_extension",
-  [111] = "certificate_unobtainable", [112] = "unrecognized_name",
-  [113] = "bad_certificate_status_response", [114] = "bad_certificate_hash_value",
-  [115] = "unknown_psk_identity", [116] = "certificate_required",
-  [120] = "no_application_protocol", [121] = "ech_required",
-}
+local alerts = require("wolfssl.core").names.alerts
 
 local extensions = {
   [0] = "server_name", [1] = "max_fragment_length", [2] = "client_certificate_url",
