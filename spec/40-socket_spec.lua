@@ -6,13 +6,7 @@ local H = require "helpers"
 
 local CA = H.cert("ca.pem")
 
-local function openssl_server(extra)
-  local port = H.free_port()
-  local pid = H.spawn(("exec openssl s_server -accept 127.0.0.1:%d -cert %s -key %s %s"):format(
-    port, H.cert("server.pem"), H.cert("server.key"), extra or "-www"))
-  assert(H.wait_port(port, 5), "openssl s_server did not start")
-  return port, pid
-end
+local openssl_server = H.openssl_server
 
 -- A wolfssl.socket server in a child process: serves one connection with `body`.
 local SERVER = [[

@@ -92,13 +92,7 @@ while true do -- until killed; the first connection is the port probe
 end
 ]==]
 
-local function write_tmp(text)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
+local write_tmp = H.write_tmp
 
 local client_path, server_path
 
