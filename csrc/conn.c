@@ -1043,6 +1043,8 @@ static const luaL_Reg conn_methods[] = {
     {"key_update", conn_key_update},
     {"renegotiate", conn_renegotiate},
     {"set_context", lwl_negotiate_set_context},
+    {"ech", lwl_ech_status},
+    {"ech_retry_configs", lwl_ech_retry_configs},
     {"session", lwl_session_get},
     {"set_session", lwl_session_set},
     {"_ocsp_status", lwl_verify_ocsp_status},

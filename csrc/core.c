@@ -170,6 +170,12 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("renegotiation", on); /* TLS 1.2 secure renegotiation (renegotiation = "allow") */
+#if defined(HAVE_ECH) && defined(WOLFSSL_TLS13)
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("ech", on); /* Encrypted Client Hello (options ech, ech_configs; ech.c) */
 #if defined(WOLFSSL_AESNI) || defined(USE_INTEL_SPEEDUP) || defined(WOLFSSL_SP_X86_64_ASM)
     on = 1;
 #else
@@ -224,6 +230,7 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
     lwl_session_open(L);
     lwl_trace_open(L);
     lwl_negotiate_open(L);
+    lwl_ech_open(L);
     lwl_names_open(L);
     lwl_test_open(L);
     return 1;

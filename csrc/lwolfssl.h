@@ -137,6 +137,11 @@ void lwl_context_open(lua_State *L);
  * method registered in one table ---- */
 void lwl_conn_open(lua_State *L);
 
+/* ---- ech.c: Encrypted Client Hello (core.ech_*, where the build has it) ---- */
+void lwl_ech_open(lua_State *L);
+int lwl_ech_status(lua_State *L);        /* conn:ech() */
+int lwl_ech_retry_configs(lua_State *L); /* conn:ech_retry_configs() */
+
 /* ---- negotiate.c: SNI, ALPN, PSK, set_context ---- */
 void lwl_negotiate_open(lua_State *L);       /* core.hooks_* installers */
 int lwl_negotiate_set_context(lua_State *L); /* conn:set_context(ctx) */

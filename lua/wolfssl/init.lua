@@ -50,6 +50,10 @@ local Connection = core.Connection -- methods of connection userdata (C)
 --   remove=fn(id)}` (server cache outside the process), `ticket_keys` (array of keys,
 --   newest first, see `wolfssl.session`), `on_ticket_key(conn, name)`.
 -- * `psk`: client `{identity=, key=}`, server `{hint=, keys={id=key}}`; or `on_psk`.
+-- * Encrypted Client Hello (`features.ech`): `ech` (server: `{public_name=, kem=, kdf=,
+--   aead=, max_name_length=}` or an array of them: ECH keys made now, published with
+--   `ctx:ech_configs()`), `ech_configs` (client: an ECHConfigList, bytes or base64),
+--   `ech_grease` (client, default true: without ech_configs, send a GREASE extension).
 -- * `post_handshake_auth`: boolean (TLS 1.3; see `conn:request_certificate()`).
 -- * `renegotiation`: `"refuse"` (default) or `"allow"` (TLS 1.2 secure renegotiation,
 --   builds with `features.renegotiation` only).
@@ -99,7 +103,8 @@ end
 
 --- Make a connection from a context.
 -- @tparam[opt] table o `fd`, `server_name`, `alpn`, `session`, `data`,
--- `timeout` (fd mode: seconds each call may wait, as `conn:settimeout`)
+-- `timeout` (fd mode: seconds each call may wait, as `conn:settimeout`),
+-- `ech_configs` (client: this connection's ECHConfigList, see `wolfssl.ech`)
 function Context:new(o)
   if o == nil then o = {} end
   if type(o) ~= "table" then
@@ -129,8 +134,10 @@ function Context:new(o)
     error("bad option 'server_name' to 'new': required to check the server's certificate" ..
           " (or make the context with check_hostname = false)", 2)
   end
+  local ech_list = M.ech._list_for(self, o.ech_configs)
   local conn, err = core.conn_new(self, fd, o.server_name, alpn)
   if not conn then return nil, err end -- descriptors or memory ran out
+  M.ech._prepare(conn, ech_list, o.ech_configs)
   if o.data ~= nil then conn.data = o.data end
   if o.timeout ~= nil then conn:settimeout(o.timeout) end
   if o.session ~= nil then
@@ -161,6 +168,7 @@ function Connection:info()
     server_name = self:server_name(),
     session_reused = self:session_reused(),
     state = self:state(),
+    ech = self:ech(),
     verified = ok,
     verify_reason = (not ok) and reason or nil,
   }
@@ -174,11 +182,13 @@ end
 M.x509 = require "wolfssl.x509"
 M.pkey = require "wolfssl.pkey"
 M.session = require "wolfssl.session"
+M.ech = require "wolfssl.ech"
 M.Context = Context
 M.Connection = Connection
 
 -- Methods written in Lua (the C ones are registered by the core)
 Context.set_ticket_keys = M.session._set_ticket_keys
+Context.ech_configs = M.ech.configs
 Connection.ocsp_response = require("wolfssl.trust").ocsp_response
 M.connect = require("wolfssl.connect").connect -- blocking client in one call
 

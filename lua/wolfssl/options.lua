@@ -3,6 +3,7 @@
 -- rows in this order; the checks themselves are in wolfssl/check.lua.
 local core = require "wolfssl.core"
 local check = require "wolfssl.check"
+local ech = require "wolfssl.ech"
 local hooks = require "wolfssl.hooks"
 local session = require "wolfssl.session"
 local trace = require "wolfssl.trace"
@@ -349,6 +350,11 @@ M.CONTEXT = {
   { "post_handshake_auth", check = boolean, apply = post_handshake_auth },
   { "psk", check = hooks.check_psk, apply = hooks.apply_psk },
   { "ticket_keys", apply = session._apply_ticket_keys, modes = "server" },
+  { "ech", check = ech.check_server, apply = ech.apply_server, modes = "server",
+    wrong_mode = "is for servers (a client is given the server's list with ech_configs)" },
+  { "ech_configs", check = ech.check_client, apply = ech.apply_client, modes = "client",
+    wrong_mode = "is for clients (a server makes its keys with ech and publishes them with ctx:ech_configs())" },
+  { "ech_grease", check = ech.check_grease, apply = ech.apply_grease, modes = "client" },
   -- callbacks (the context's uservalue holds them under their key)
   { "on_verify", check = callback },
   { "on_servername", check = callback, modes = "server", wrong_mode = "is for server contexts" },
@@ -367,6 +373,6 @@ M.CONTEXT_KEYS, M.CALLBACKS, M.IS_CALLBACK = {}, core.CALLBACKS, {}
 for i, row in ipairs(M.CONTEXT) do M.CONTEXT_KEYS[i] = row[1] end
 for _, name in ipairs(core.CALLBACKS) do M.IS_CALLBACK[name] = true end
 
-M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data", "timeout" }
+M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data", "timeout", "ech_configs" }
 
 return M
