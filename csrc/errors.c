@@ -260,6 +260,14 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
         }
         snprintf(buf, sz, "peer sent the same handshake message twice");
         return "protocol";
+#ifdef HAVE_ECH
+    case ECH_REQUIRED_E: /* RFC 9849 6.1.6: the server could not decrypt our ClientHello */
+        snprintf(buf, sz, "ECH rejected by the server (stale or wrong ech_configs)%s",
+                 wolfSSL_GetEchRetryConfigs(c->ssl, NULL, &(word32){0}) != WOLFSSL_FATAL_ERROR
+                     ? ": it sent retry configs (conn:ech_retry_configs()), connect again with them"
+                     : "");
+        return "ech";
+#endif
     case SIDE_ERROR: /* a ClientHello sent to a client, a ServerHello to a server */
         snprintf(buf, sz, "peer sent a message only a %s sends", c->is_server ? "server" : "client");
         return "protocol";

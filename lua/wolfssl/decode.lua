@@ -445,6 +445,27 @@ ext_decoders.supported_versions = function(r, kind)
   return M.version_name(r:u16("selected_version"))
 end
 
+-- RFC 9849 5: ClientHello: outer {cipher suite, config id, HPKE enc, payload} or
+-- inner (empty); EncryptedExtensions: retry_configs (an ECHConfigList);
+-- HelloRetryRequest: an 8-byte confirmation
+ext_decoders.encrypted_client_hello = function(r, kind)
+  if kind == "client_hello" then
+    local t = r:u8("ECHClientHelloType")
+    if t == 1 then return { inner = true } end
+    local f = { outer = true, kdf = r:u16("kdf_id"), aead = r:u16("aead_id"), config_id = r:u8("config_id") }
+    f.enc_length = #r:vec(2, "enc")
+    f.payload_length = #r:vec(2, "payload", 1)
+    return f
+  elseif kind == "encrypted_extensions" then
+    local list = r:subvec(2, "retry_configs", 1)
+    local n = 0
+    while list:left() > 0 and not list:err() do
+      list:u16("version"); list:vec(2, "contents"); n = n + 1
+    end
+    return { retry_configs = n }
+  end
+  return { confirmation = r:rest() }
+end
 ext_decoders.supported_groups = names16(M.group_name, "named_group_list")
 ext_decoders.signature_algorithms = names16(M.sigscheme_name, "supported_signature_algorithms")
 -- the same list named as TLS 1.2 reads it

@@ -23,7 +23,7 @@ M.AEAD = { ["aes-128-gcm"] = 1, ["aes-256-gcm"] = 2 }
 local KEM_KDF = { [0x0020] = 1, [0x0010] = 1, [0x0011] = 2, [0x0012] = 3, [0x0021] = 3 }
 
 local function supported(key, level)
-  if not core.features.ech then bad(key, UNSUPPORTED, level + 1) end
+  if not core.features.ech then bad(key, UNSUPPORTED, level + 2) end
 end
 
 ---------------------------------------------------------------------------
@@ -177,13 +177,13 @@ local CLIENT_LIST = setmetatable({}, { __mode = "k" })
 
 local function client_list(key, v, level)
   supported(key, level + 1)
-  if type(v) ~= "string" then bad(key, "expected an ECHConfigList: its bytes or base64", level + 1, v) end
+  if type(v) ~= "string" then bad(key, "expected an ECHConfigList: its bytes or base64", level + 2, v) end
   local raw, err = M.list_bytes(v)
   if raw then
     local ok, cerr = core.ech_check(raw)
     if not ok then err = cerr else return raw end
   end
-  bad(key, err, level + 1, v)
+  bad(key, err, level + 2, v)
 end
 
 function M.check_client(key, v) client_list(key, v, 3) end

@@ -244,6 +244,11 @@ function Dispatch:handshake_message(d, m, r, decrypted)
     direction = d, content_type = "handshake", type = name, data = m.data,
     fields = fields, error = err, record_version = r.version, decrypted = decrypted,
   })
+  if name == "client_hello" and self.info.is_server and d == "received" and self.conn:ech() == "accepted" then
+    self:emit({ direction = d, content_type = "handshake", type = "inner_client_hello",
+                fields = { server_name = self.conn:server_name() }, inferred = true,
+                why = "its bytes stay inside wolfSSL" })
+  end
   if decrypted then -- the sender's keys change after its Finished / a KeyUpdate
     local ep = st.epoch[((d == "sent") ~= self.info.is_server) and "client" or "server"]
     local after = ep.name == "application"
@@ -678,7 +683,7 @@ local NAMES = {
   new_session_ticket = "NewSessionTicket", finished = "Finished",
   change_cipher_spec = "ChangeCipherSpec", key_update = "KeyUpdate", alert = "Alert",
   certificate_status = "CertificateStatus", end_of_early_data = "EndOfEarlyData",
-  hello_request = "HelloRequest",
+  hello_request = "HelloRequest", inner_client_hello = "ClientHelloInner",
 }
 M.NAMES = NAMES
 
@@ -731,6 +736,12 @@ DETAIL.client_hello = function(f)
   local sid = hexlen(f.session_id)
   p[#p + 1] = sid > 0 and ("session id %d bytes"):format(sid) or "no session id"
   for _, e in ipairs(f.extensions or {}) do
+    local v = e.value
+    if e.name == "encrypted_client_hello" and v and v.outer then
+      p[#p + 1] = ("encrypted_client_hello (outer: config id %d, %d bytes encrypted)"):format(v.config_id, v.payload_length)
+    elseif e.name == "encrypted_client_hello" then
+      p[#p + 1] = "encrypted_client_hello (inner)"
+    end
     if e.name == "pre_shared_key" then p[#p + 1] = "offers a PSK (resumption)" end
     if e.name == "session_ticket" and e.data and #e.data > 0 then p[#p + 1] = "offers a ticket" end
   end
@@ -755,7 +766,21 @@ DETAIL.hello_retry_request = function(f)
 end
 
 DETAIL.encrypted_extensions = function(f)
-  return f.alpn and ("ALPN " .. f.alpn) or "no ALPN"
+  local s = f.alpn and ("ALPN " .. f.alpn) or "no ALPN"
+  for _, e in ipairs(f.extensions or {}) do
+    if e.name == "encrypted_client_hello" and e.value and e.value.retry_configs then
+      s = s .. ("; ECH rejected: retry_configs (%d ECHConfig)"):format(e.value.retry_configs)
+    end
+  end
+  return s
+end
+
+-- the server's view of an accepted ECH: wolfSSL decrypts the inner
+-- ClientHello itself and hands no bytes of it out, only what it chose from it
+DETAIL.inner_client_hello = function(f)
+  local p = { "decrypted by wolfSSL (ECH accepted)" }
+  if f.server_name then p[#p + 1] = "SNI " .. f.server_name end
+  return table.concat(p, "; ")
 end
 
 DETAIL.certificate = function(f)
