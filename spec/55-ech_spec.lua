@@ -54,6 +54,17 @@ describe("ECH (features.ech)", function()
     if os.getenv("WOLFSSL_TEST_BUILD") == "tuned" then assert.is_true(ECH) end
   end)
 
+  it("conn:ech() and conn:ech_retry_configs() on a closed connection raise, as every method", function()
+    local c = client():new { server_name = "localhost" }
+    assert.equal("none", c:ech()) -- nothing sent yet
+    c:close()
+    for _, name in ipairs({ "ech", "ech_retry_configs" }) do
+      local ok, err = pcall(c[name], c)
+      assert.is_false(ok)
+      assert.matches("attempt to use a closed connection", err, 1, true)
+    end
+  end)
+
   describe("on a build without ECH", function()
     it("refuses every ECH option with an error naming features.ech", function()
       if ECH then pending("this build has ECH (the options are tested below)") return end
@@ -243,6 +254,33 @@ describe("ECH (features.ech)", function()
       assert.equal("accepted", c:ech())
       assert.equal(SECRET, sc:server_name())
       c:close(); sc:close()
+    end)
+
+    ech_it("a rejecting server is checked for the public name, not the real one (RFC 9849 6.1.7)", function()
+      local ca, cakey = wolfssl.x509.load(H.read("ca.pem")), wolfssl.pkey.load(H.read("ca.key"))
+      local function server_for(name)
+        local k = wolfssl.pkey.generate("ec")
+        local x = wolfssl.x509.issue { subject = "CN=" .. name, key = k, issuer = ca, issuer_key = cakey, altnames = { name } }
+        return assert(wolfssl.context { mode = "server", certificate = x, key = k, ech = { public_name = PUBLIC } })
+      end
+      local stale = (ech_server():ech_configs())
+      -- a client-facing server whose certificate names only the public name:
+      -- the retry configs are trusted
+      local s = server_for(PUBLIC)
+      local c = client({ ech_configs = stale }):new { server_name = SECRET }
+      local ok, _, err = H.handshake(c, s:new {})
+      assert.is_nil(ok)
+      assert.matches("^ECH rejected by the server %(stale or wrong ech_configs%): it sent retry configs", err)
+      assert.equal(s:ech_configs(), c:ech_retry_configs())
+      c:close()
+      -- a certificate for the real name only does not do: no retry configs
+      c = client({ ech_configs = stale }):new { server_name = SECRET }
+      ok, _, err = H.handshake(c, server_for(SECRET):new {})
+      assert.is_nil(ok)
+      assert.equal("hostname mismatch: certificate is for secret.example, not public.example " ..
+                   "(the ECH public name: the server rejected ECH)", err)
+      assert.is_nil(c:ech_retry_configs())
+      c:close()
     end)
 
     ech_it("a server without ECH: the client fails (ECH required) and has no retry configs", function()
