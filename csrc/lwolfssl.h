@@ -190,6 +190,10 @@ int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw);
  * key_update and request_certificate call lwl_trace_bulk(c, -1): wolfSSL may
  * send their message with the next write */
 void lwl_trace_bulk(lwl_Conn *c, int on);
+/* ECH: the HPKE shared secret and ECHConfig of the ClientHello this traced
+ * connection encrypted or decrypted (for ech.c); 0 when it has none */
+int lwl_trace_ech(lwl_Conn *c, const unsigned char **secret, size_t *slen,
+                  const unsigned char **config, size_t *clen);
 
 /* ---- verify.c: the verify callback, on_verify, the peer's chain, CRL,
  * OCSP, staple ---- */

@@ -110,6 +110,12 @@ typedef struct Trace {
     int app_gen[2];           /* its generation (KeyUpdate count); -1 none yet */
     char keylog[KEYLOG_MAX][KEYLOG_LINE];
     int nkeylog;
+#ifdef HAVE_ECH
+    unsigned char ech_secret[64]; /* ECH: the HPKE shared secret and the ECHConfig */
+    unsigned char ech_secret_len; /* of the last ClientHello encrypted or decrypted */
+    unsigned char *ech_config;    /* (for lwl_trace_ech, ech.c) */
+    size_t ech_config_len;
+#endif
 #endif
 } Trace;
 
@@ -148,8 +154,30 @@ void lwl_trace_free(lwl_Conn *c) {
     acc_free(&t->acc[1]);
     queue_free(t);
     wire_free(t);
+#if defined(LWL_DECRYPT) && defined(HAVE_ECH)
+    free(t->ech_config);
+#endif
     lwl_wipe(t, sizeof *t); /* traffic secrets, key log lines */
     free(t);
+}
+
+/* ECH (ech.c decrypts a copy of the encrypted ClientHello with them): the HPKE
+ * shared secret and the ECHConfig wolfSSL handed the secret callback; 0 when
+ * the connection has not seen them (not traced, no ECH, no secret callback). */
+int lwl_trace_ech(lwl_Conn *c, const unsigned char **secret, size_t *slen,
+                  const unsigned char **config, size_t *clen) {
+#if defined(LWL_DECRYPT) && defined(HAVE_ECH)
+    Trace *t = (Trace *)c->trace;
+    if (t == NULL || t->ech_secret_len == 0 || t->ech_config == NULL) return 0;
+    *secret = t->ech_secret;
+    *slen = t->ech_secret_len;
+    *config = t->ech_config;
+    *clen = t->ech_config_len;
+    return 1;
+#else
+    (void)c; (void)secret; (void)slen; (void)config; (void)clen;
+    return 0;
+#endif
 }
 
 #ifdef LWL_DECRYPT
@@ -164,6 +192,22 @@ static int secret_cb(WOLFSSL *ssl, int id, const unsigned char *secret, int len,
         "SERVER_TRAFFIC_SECRET_0", "EARLY_EXPORTER_SECRET", "EXPORTER_SECRET"};
     lwl_Conn *c = (lwl_Conn *)ud;
     Trace *t = c ? (Trace *)c->trace : NULL;
+#ifdef HAVE_ECH
+    if (t != NULL && secret != NULL && len > 0 && (id == ECH_SECRET || id == ECH_CONFIG)) {
+        if (id == ECH_SECRET && len <= 64) {
+            memcpy(t->ech_secret, secret, (size_t)len);
+            t->ech_secret_len = (unsigned char)len;
+        } else if (id == ECH_CONFIG) {
+            unsigned char *copy = (unsigned char *)malloc((size_t)len);
+            if (copy == NULL) return 0; /* the trace goes without it */
+            memcpy(copy, secret, (size_t)len);
+            free(t->ech_config);
+            t->ech_config = copy;
+            t->ech_config_len = (size_t)len;
+        }
+        return 0;
+    }
+#endif
     if (t == NULL || secret == NULL || len <= 0 || len > 64 || id < 0 || id > 6) return 0;
     if (id <= 4) {
         memcpy(t->secret[id], secret, (size_t)len);

@@ -200,6 +200,39 @@ function Dispatch:key_step(step)
   end
 end
 
+-- ECH: the inner ClientHello, decrypted from a copy of the outer one with the
+-- HPKE secret wolfSSL handed the secret callback (core.ech_open), on the
+-- client that encrypted it and on the server that accepted it. Without that
+-- secret a server still names what it took from it (the inner server name).
+function Dispatch:ech_inner(d, body, fields)
+  local ech = self.conn:ech()
+  local server = self.info.is_server
+  if ech ~= "accepted" and (server or ech ~= "rejected") then return end -- GREASE, none, or not decryptable
+  local v
+  for _, e in ipairs(fields.extensions or {}) do
+    if e.name == "encrypted_client_hello" then v = e.value end
+  end
+  if not (v and v.outer) then return end
+  local inner, why
+  if core.ech_open then
+    local at = body:find(v.payload, 1, true)
+    local aad = body:sub(1, at - 1) .. ("\0"):rep(#v.payload) .. body:sub(at + #v.payload)
+    inner, why = core.ech_open(self.conn, aad, v.payload, v.kdf, v.aead)
+  end
+  local f = inner and decode.fields("client_hello", decode.strip_ech_padding(inner), { is_server = server })
+  local msg = { direction = d, content_type = "handshake", type = "inner_client_hello", data = inner }
+  if f then
+    f.ech_inner_of = server and "decrypted" or "encrypted"
+    msg.fields = f
+  elseif server then
+    msg.fields, msg.inferred = { server_name = self.conn:server_name() }, true
+    msg.why = "not decrypted here: " .. tostring(why or "no decoder")
+  else
+    return
+  end
+  self:emit(msg)
+end
+
 function Dispatch:handshake_message(d, m, r, decrypted)
   local st = self.st
   local name = m.type_name
@@ -244,11 +277,7 @@ function Dispatch:handshake_message(d, m, r, decrypted)
     direction = d, content_type = "handshake", type = name, data = m.data,
     fields = fields, error = err, record_version = r.version, decrypted = decrypted,
   })
-  if name == "client_hello" and self.info.is_server and d == "received" and self.conn:ech() == "accepted" then
-    self:emit({ direction = d, content_type = "handshake", type = "inner_client_hello",
-                fields = { server_name = self.conn:server_name() }, inferred = true,
-                why = "its bytes stay inside wolfSSL" })
-  end
+  if name == "client_hello" and fields then self:ech_inner(d, m.body, fields) end
   if decrypted then -- the sender's keys change after its Finished / a KeyUpdate
     local ep = st.epoch[((d == "sent") ~= self.info.is_server) and "client" or "server"]
     local after = ep.name == "application"
@@ -778,8 +807,14 @@ end
 -- the server's view of an accepted ECH: wolfSSL decrypts the inner
 -- ClientHello itself and hands no bytes of it out, only what it chose from it
 DETAIL.inner_client_hello = function(f)
-  local p = { "decrypted by wolfSSL (ECH accepted)" }
-  if f.server_name then p[#p + 1] = "SNI " .. f.server_name end
+  if not f.ech_inner_of then -- the server's view without the HPKE secret
+    return "decrypted by wolfSSL (ECH accepted); SNI " .. tostring(f.server_name)
+  end
+  local p = { f.ech_inner_of == "decrypted" and "decrypted (ECH accepted)" or "encrypted in the ClientHello",
+              (DETAIL.client_hello(f):gsub("; no session id", "")) }
+  for _, e in ipairs(f.extensions or {}) do
+    if e.name == "ech_outer_extensions" and e.value then p[#p + 1] = "from the outer: " .. list(e.value) end
+  end
   return table.concat(p, "; ")
 end
 
