@@ -176,6 +176,10 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("ech", on); /* Encrypted Client Hello (options ech, ech_configs; ech.c) */
+#ifdef LWL_ECH_NO_PSK
+    on = 0;
+#endif
+    FEATURE("ech_resumption", on); /* an ECH client can resume (or use a PSK) */
 #if defined(WOLFSSL_AESNI) || defined(USE_INTEL_SPEEDUP) || defined(WOLFSSL_SP_X86_64_ASM)
     on = 1;
 #else

@@ -132,15 +132,17 @@ static int labeled_expand(const Kdf *k, const unsigned char *prk, const char *la
     return ret;
 }
 
-/* core.ech_open(conn, aad, payload, kdf, aead) -> EncodedClientHelloInner |
+/* core.ech_open(conn, aad, payload, kdf, aead, seq) -> EncodedClientHelloInner |
  * nil, why: a copy of the encrypted ClientHello decrypted for the trace, with
- * the secret wolfSSL handed the connection's secret callback (trace.c). */
+ * the secret wolfSSL handed the connection's secret callback (trace.c); seq:
+ * 0 for the first ClientHello, 1 for the one after a HelloRetryRequest. */
 static int ech_open(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     size_t aadlen, plen, slen, clen, infolen, n;
     const unsigned char *aad = (const unsigned char *)luaL_checklstring(L, 2, &aadlen);
     const unsigned char *payload = (const unsigned char *)luaL_checklstring(L, 3, &plen);
     int kdf = (int)luaL_checkinteger(L, 4), aead = (int)luaL_checkinteger(L, 5), ok = 0;
+    unsigned char seq = (unsigned char)luaL_optinteger(L, 6, 0);
     const unsigned char *secret, *config;
     unsigned char psk_id_hash[64], ctx[1 + 128], prk[64], key[32], nonce[12], *info, *out;
     size_t nk = aead == 1 ? 16 : 32;
@@ -174,13 +176,14 @@ static int ech_open(lua_State *L) {
     ok = ok && labeled_expand(&k, prk, "key", ctx, 1 + 2 * (size_t)k.nh, key, nk) == 0 &&
          labeled_expand(&k, prk, "base_nonce", ctx, 1 + 2 * (size_t)k.nh, nonce, 12) == 0;
     lwl_wipe(prk, sizeof prk);
+    nonce[11] ^= seq;
     n = plen - 16;
     out = (unsigned char *)malloc(n);
     if (out == NULL) {
         lwl_wipe(key, sizeof key);
         return luaL_error(L, "out of memory");
     }
-    if (ok && wc_AesInit(&aes, NULL, INVALID_DEVID) == 0) { /* sequence 0: the first ClientHello */
+    if (ok && wc_AesInit(&aes, NULL, INVALID_DEVID) == 0) {
         ok = wc_AesGcmSetKey(&aes, key, (word32)nk) == 0 &&
              wc_AesGcmDecrypt(&aes, out, payload, (word32)n, nonce, 12, payload + n, 16, aad,
                               (word32)aadlen) == 0;

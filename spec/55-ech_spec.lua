@@ -283,6 +283,41 @@ describe("ECH (features.ech)", function()
       c:close()
     end)
 
+    ech_it("resumption: where wolfSSL cannot resume with ECH (5.9.2), the session is not offered and ECH still works", function()
+      local s = ech_server()
+      local cctx = client({ ech_configs = (s:ech_configs()) })
+      local c, sc = cctx:new { server_name = SECRET }, s:new {}
+      assert(H.handshake(c, sc))
+      c:feed(sc:drain()); assert.same({ nil, "wantread" }, { c:read() }) -- the ticket
+      local session = c:session()
+      assert.is_true(session:has_ticket())
+      c:close(); sc:close()
+      c, sc = cctx:new { server_name = SECRET, session = session }, s:new {}
+      local ok, side, err = H.handshake(c, sc)
+      assert(ok, tostring(side) .. ": " .. tostring(err))
+      assert.equal("accepted", c:ech())
+      assert.equal("accepted", sc:ech())
+      assert.equal(SECRET, sc:server_name())
+      assert.equal(wolfssl.features.ech_resumption, c:session_reused())
+      if not wolfssl.features.ech_resumption then
+        local again = cctx:new { server_name = SECRET }
+        assert.same({ nil, "session not offered: this wolfSSL cannot resume with ECH (features.ech_resumption is false)" },
+                    { again:set_session(session) })
+        again:close()
+        -- and a PSK client cannot take ECH at all
+        local psk = { identity = "client", key = ("k"):rep(32) }
+        local ok2, perr = pcall(wolfssl.context, { mode = "client", verify = "none", psk = psk,
+                                                   ech_configs = (s:ech_configs()) })
+        assert.is_false(ok2)
+        assert.matches("bad option 'ech_configs': cannot be combined with psk/on_psk on this wolfSSL", perr)
+        local pctx = client({ psk = psk, check_hostname = false, verify = "none", cafile = nil })
+        ok2, perr = pcall(pctx.new, pctx, { ech_configs = (s:ech_configs()) })
+        assert.is_false(ok2)
+        assert.matches("bad option 'ech_configs': cannot be combined with psk/on_psk", perr)
+      end
+      c:close(); sc:close()
+    end)
+
     ech_it("a server without ECH: the client fails (ECH required) and has no retry configs", function()
       local c = client({ ech_configs = (ech_server():ech_configs()) }):new { server_name = SECRET }
       local cc, kk = server_cert()

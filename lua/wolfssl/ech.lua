@@ -188,7 +188,15 @@ end
 
 function M.check_client(key, v) client_list(key, v, 3) end
 
-function M.apply_client(ctx, v)
+-- wolfSSL 5.9.2 cannot send a PSK (resumption or external) with ECH
+-- (csrc/wolfcompat.h LWL_ECH_NO_PSK): such a connection would always fail
+local NO_PSK = core.features.ech and not core.features.ech_resumption
+local NO_PSK_WHY = "cannot be combined with psk/on_psk on this wolfSSL: its ECH client seals the inner " ..
+  "ClientHello before it writes the PSK binders, so no server can decrypt it (features.ech_resumption is false)"
+local PSK_CONTEXT = setmetatable({}, { __mode = "k" })
+
+function M.apply_client(ctx, v, o)
+  if NO_PSK and (o.psk ~= nil or o.on_psk ~= nil) then bad("ech_configs", NO_PSK_WHY, 4) end
   CLIENT_LIST[ctx] = client_list("ech_configs", v, 3)
   return true
 end
@@ -200,8 +208,9 @@ function M.check_grease(key, v)
   if type(v) ~= "boolean" then bad(key, "expected a boolean", 4, v) end
 end
 
-function M.apply_grease(ctx, v)
+function M.apply_grease(ctx, v, o) -- (runs for every context: it notes a PSK client)
   if v == false then core.ech_enable(ctx, false) end
+  if NO_PSK and o.mode == "client" and (o.psk ~= nil or o.on_psk ~= nil) then PSK_CONTEXT[ctx] = true end
   return true
 end
 
@@ -209,7 +218,24 @@ end
 -- per-connection `ech_configs`, checked here, else the context's), or nil.
 function M._list_for(ctx, override)
   if override == nil then return CLIENT_LIST[ctx] end
+  if PSK_CONTEXT[ctx] then bad("ech_configs", NO_PSK_WHY, 4) end
   return client_list("ech_configs", override, 3)
+end
+
+-- the connections that encrypt their ClientHello (for set_session)
+local ECH_CONN = setmetatable({}, { __mode = "k" })
+
+--- Connection.set_session, for ECH connections where the build cannot resume
+-- with ECH: the session is not offered (a full handshake), and the second
+-- result says why (a plain refusal, which ctx:new{session=} goes past).
+function M.wrap_set_session(set_session)
+  if not NO_PSK then return set_session end
+  return function(conn, s)
+    if ECH_CONN[conn] then
+      return nil, "session not offered: this wolfSSL cannot resume with ECH (features.ech_resumption is false)"
+    end
+    return set_session(conn, s)
+  end
 end
 
 --- ctx:new, once the connection exists.
@@ -218,7 +244,10 @@ function M._prepare(conn, list, override)
     conn:close()
     bad("ech_configs", "is for clients (a server publishes its list with ctx:ech_configs())", 4)
   end
-  if list then assert(core.ech_use(conn, list)) end
+  if list then
+    assert(core.ech_use(conn, list))
+    ECH_CONN[conn] = true
+  end
 end
 
 --- ctx:ech_configs() -> the ECHConfigList of a server context made with `ech`

@@ -189,6 +189,7 @@ M.Connection = Connection
 -- Methods written in Lua (the C ones are registered by the core)
 Context.set_ticket_keys = M.session._set_ticket_keys
 Context.ech_configs = M.ech.configs
+Connection.set_session = M.ech.wrap_set_session(Connection.set_session)
 Connection.ocsp_response = require("wolfssl.trust").ocsp_response
 M.connect = require("wolfssl.connect").connect -- blocking client in one call
 

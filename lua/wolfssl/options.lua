@@ -354,7 +354,7 @@ M.CONTEXT = {
     wrong_mode = "is for servers (a client is given the server's list with ech_configs)" },
   { "ech_configs", check = ech.check_client, apply = ech.apply_client, modes = "client",
     wrong_mode = "is for clients (a server makes its keys with ech and publishes them with ctx:ech_configs())" },
-  { "ech_grease", check = ech.check_grease, apply = ech.apply_grease, modes = "client" },
+  { "ech_grease", check = ech.check_grease, apply = ech.apply_grease, always = true, modes = "client" },
   -- callbacks (the context's uservalue holds them under their key)
   { "on_verify", check = callback },
   { "on_servername", check = callback, modes = "server", wrong_mode = "is for server contexts" },

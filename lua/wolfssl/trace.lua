@@ -217,7 +217,7 @@ function Dispatch:ech_inner(d, body, fields)
   if core.ech_open then
     local at = body:find(v.payload, 1, true)
     local aad = body:sub(1, at - 1) .. ("\0"):rep(#v.payload) .. body:sub(at + #v.payload)
-    inner, why = core.ech_open(self.conn, aad, v.payload, v.kdf, v.aead)
+    inner, why = core.ech_open(self.conn, aad, v.payload, v.kdf, v.aead, self.st.hrr and 1 or 0)
   end
   local f = inner and decode.fields("client_hello", decode.strip_ech_padding(inner), { is_server = server })
   local msg = { direction = d, content_type = "handshake", type = "inner_client_hello", data = inner }
