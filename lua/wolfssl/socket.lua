@@ -848,5 +848,6 @@ end
 SSLConnection.__close = function(self) self:close() end
 SSLConnection.__gc = nil
 
+--- The connection class (LuaSec's): `wrap` returns its objects.
 M.SSLConnection = SSLConnection
 return M
