@@ -127,7 +127,10 @@ end
 -- `options` (array: "all", "no_sslv3", "no_tlsv1_2", "no_ticket", ...),
 -- `ciphers`, `ciphersuites`, `curveslist` / `curve`, `depth`, `alpn`
 -- (client: a string or an array; server: an array), `certificates`
--- (an array with one `{certificate=, key=, password=}`).
+-- (an array with one `{certificate=, key=, password=}`), `psk` (LuaSec 1.3's: a
+-- client's `function(hint, max_identity_len, max_psk_len)` returning identity and
+-- key, a server's `function(identity, max_psk_len)` returning the key or nil, or
+-- `{hint =, callback =}`).
 -- A key LuaSec does not know raises; a key LuaSec knows but wolfSSL cannot honour
 -- (`dhparam`, `dane`, `verifyext`) raises too, naming it.
 -- @tparam table params LuaSec parameters
