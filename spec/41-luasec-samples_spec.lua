@@ -164,7 +164,8 @@ return M
       return
     end
     assert.matches("client exit 0\n", out, 1, true)
-    assert.matches('PSK Callback: hint=nil, max_identity_len=127, max_psk_len=64\n', out, 1, true)
+    -- no hint: %q of nil is nil (Lua 5.4) or "nil" (LuaJIT)
+    assert.matches('PSK Callback: hint="?nil"?, max_identity_len=127, max_psk_len=64\n', out)
     assert.matches('PSK Callback: identity="abcd", max_psk_len=64\n', out, 1, true)
     assert.matches("\ncipher\tECDHE%-PSK%-[%w%-]+\n", out)
     assert.matches("server exit 0\n", out, 1, true)
