@@ -781,12 +781,6 @@ static int conn_server_name(lua_State *L) {
 static int conn_peer_certificate(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     WOLFSSL_X509 *x;
-#ifndef SESSION_CERTS
-    /* features.session_certs = false: a resumed connection has no peer
-     * certificate, on every release (5.9.2's server keeps the client's in
-     * its tickets, 5.5.4's does not) */
-    if (wolfSSL_session_reused(c->ssl)) return push_nil(L);
-#endif
     x = wolfSSL_get_peer_certificate(c->ssl); /* a new object: ours */
     if (x == NULL) return push_nil(L);
     lwl_x509_push(L, x);
@@ -816,14 +810,15 @@ static int conn_verify_result(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     int code = c->vfy_err ? lwl_verify_code(c->vfy_err) : (int)wolfSSL_get_verify_result(c->ssl);
     WOLFSSL_X509 *peer;
-    if (c->offered_trust != 0 && c->done && wolfSSL_session_reused(c->ssl)) {
-        /* resumed: no certificate this time; the session kept the verdict */
-        if (c->offered_trust > 0) {
-            lua_pushboolean(L, 1);
-            return 1;
-        }
+    const char *why = NULL;
+    int resumed = lwl_session_verdict(c, &why); /* resumed: the session kept the verdict */
+    if (resumed > 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (resumed == 0) {
         lua_pushboolean(L, 0);
-        lua_pushliteral(L, "the resumed session's peer was not verified");
+        lua_pushstring(L, why);
         lwl_pushint(L, 0);
         return 3;
     }

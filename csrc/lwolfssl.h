@@ -102,6 +102,7 @@ struct lwl_Conn {
     /* first verification failure seen by the verify callback */
     int vfy_err, vfy_depth;
     int vfy_overridden;   /* verify.c: 1 + depth whose failure on_verify accepted */
+    int unresumable;      /* session.c: a server's session on_verify let through */
     char vfy_subject[128];
     char *server_name;    /* client: the name to check; malloc'd */
     lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify
@@ -167,6 +168,9 @@ void lwl_session_open(lua_State *L);
 int lwl_session_get(lua_State *L);             /* conn:session() */
 int lwl_session_set(lua_State *L);             /* conn:set_session(s) */
 void lwl_session_context_free(lwl_Context *x); /* wipes and frees the ticket keys */
+/* verdict of a resumed connection: 1 verified, 0 not (*why set), -1 not a resumption */
+int lwl_session_verdict(lwl_Conn *c, const char **why);
+void lwl_session_unresumable(lwl_Conn *c); /* a server's session on_verify let through */
 /* installers of the callback registry (context.c): NULL or why not */
 const char *lwl_session_install_new(lwl_Context *x);   /* on_new_session */
 const char *lwl_session_install_store(lwl_Context *x); /* session_store */

@@ -221,7 +221,10 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
             lwl_cert_cn(v.cert, c->vfy_subject, sizeof c->vfy_subject);
         }
     }
-    if (!chain_ok && v.ok) c->vfy_overridden = v.depth + 1;
+    if (!chain_ok && v.ok) {
+        c->vfy_overridden = v.depth + 1;
+        lwl_session_unresumable(c); /* its resumption could not tell it was not verified */
+    }
     if (!chain_ok && c->vfy_err == 0) { /* remember the first failure, even if overridden */
         c->vfy_err = v.err ? v.err : -1;
         c->vfy_depth = v.depth;

@@ -33,6 +33,9 @@
 --   work again. (A server started while Redis is down makes its own keys and
 --   shares them once Redis is back, if Redis has none yet.)
 --
+-- A client that misbehaves (garbage, a stall of STEP_TIMEOUT seconds, a close
+-- without close_notify) costs one line on stderr; the next client is served.
+--
 -- Each connection gets one line back: "reused=<true|false> version=<v> port=<p>".
 -- The sessions and keys in Redis are secret key material: protect that Redis.
 -- (Uses spec/support/resp.lua, a tiny Redis client; any Redis client works.)
@@ -46,6 +49,7 @@ local REDIS_PORT = tonumber(arg[2]) or 6379
 local CERT = os.getenv("CERT") or "spec/fixtures/certs/server.pem"
 local KEY = os.getenv("KEY") or "spec/fixtures/certs/server.key"
 local TIMEOUT = 300 -- seconds a session may be resumed
+local STEP_TIMEOUT = tonumber(os.getenv("STEP_TIMEOUT")) or 5 -- seconds a client may stall
 
 local function log(...) io.stderr:write(("[%d] "):format(PORT), string.format(...), "\n") end
 
@@ -133,7 +137,7 @@ end
 
 -- Step a non-blocking call until done, waiting on the socket (bounded).
 local function step(sock, f, ...)
-  local deadline = socket.gettime() + 5
+  local deadline = socket.gettime() + STEP_TIMEOUT
   while true do
     local r, err, code = f(...)
     if r or (err ~= "wantread" and err ~= "wantwrite") then return r, err, code end
@@ -152,8 +156,11 @@ while true do
     local conn = ctx:new{ fd = sock:getfd() }
     local ok, err = step(sock, conn.handshake, conn)
     if ok then
-      local line = step(sock, conn.read, conn)
-      if line then
+      local line, rerr = step(sock, conn.read, conn)
+      if not line then
+        log("connection ended before its line: %s", rerr == "truncated"
+          and "closed without close_notify (truncated)" or tostring(rerr))
+      else
         step(sock, conn.write, conn, ("reused=%s version=%s port=%d\n"):format(
           tostring(conn:session_reused()), conn:version(), PORT))
         -- the clean close: our close_notify, then the client's (it reads its

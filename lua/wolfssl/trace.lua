@@ -714,6 +714,7 @@ local NAMES = {
   certificate_status = "CertificateStatus", end_of_early_data = "EndOfEarlyData",
   hello_request = "HelloRequest", inner_client_hello = "ClientHelloInner",
 }
+--- Display names of the handshake message types (`NAMES.client_hello` is "ClientHello").
 M.NAMES = NAMES
 
 local function list(t, max)
@@ -734,6 +735,7 @@ local function cn(name)
   return name.text or "?"
 end
 
+--- One line about a certificate: subject CN, issuer CN, validity dates.
 local function cert_line(x)
   if type(x) ~= "userdata" then return "?" end
   local subject = cn((x:subject()))
@@ -925,6 +927,7 @@ function M.render(msg, role)
   return (line:gsub("%s+$", ""))
 end
 
+--- The round trips a handshake took, from its `on_message` list, seen from `role`.
 local function round_trips(messages, role)
   -- flights the client waited for: runs of received (client) / sent (server)
   -- messages before the handshake ended, NewSessionTicket excluded
