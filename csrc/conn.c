@@ -66,7 +66,12 @@ static int conn_new(lua_State *L) {
     ctx->used = 1;
     c->timeout = -1;
     c->is_server = ctx->is_server;
+    c->dtls = ctx->dtls;
     lwl_transport_attach(c, fd);
+#ifdef WOLFSSL_DTLS_CH_FRAG
+    /* a DTLS 1.3 ClientHello with a post-quantum key share spans datagrams */
+    if (c->dtls && c->is_server) (void)wolfSSL_dtls13_allow_ch_frag(c->ssl, 1);
+#endif
 #ifdef HAVE_KEYING_MATERIAL
     /* export_keying_material needs the handshake randoms and secrets; Debian's
      * build keeps them by default (WOLFSSL_OPENVPN), the tuned one must ask. */
@@ -182,6 +187,14 @@ static int call_renegotiate(lwl_Conn *c, void *buf, int n) {
     return wolfSSL_Rehandshake(c->ssl);
 }
 static const Op OP_RENEGOTIATE = {"renegotiate", call_renegotiate, 0};
+#endif
+
+#ifdef WOLFSSL_DTLS
+static int call_got_timeout(lwl_Conn *c, void *buf, int n) {
+    (void)buf; (void)n;
+    return wolfSSL_dtls_got_timeout(c->ssl);
+}
+static const Op OP_HANDLE_TIMEOUT = {"handle_timeout", call_got_timeout, 0};
 #endif
 
 static const Op OP_HANDSHAKE = {"handshake", call_handshake, 0};
@@ -1016,6 +1029,48 @@ static int conn_newindex(lua_State *L) {
     return 0;
 }
 
+/* ---- DTLS retransmission, on the application's clock ---- */
+
+static lwl_Conn *check_dtls(lua_State *L, const char *method) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (!c->dtls) luaL_error(L, "%s: not a DTLS connection (make the context with dtls = true)", method);
+    return c;
+}
+
+/* conn:timeout() -> seconds until a retransmission is due (0: now), or nil */
+static int conn_timeout(lua_State *L) {
+    double due = lwl_transport_dtls_due(check_dtls(L, "timeout"));
+    if (due < 0) return 0;
+    lua_pushnumber(L, due);
+    return 1;
+}
+
+/* conn:handle_timeout() -> true (retransmitted, or nothing to do), or nil, msg */
+static int conn_handle_timeout(lua_State *L) {
+    lwl_Conn *c = check_dtls(L, "handle_timeout");
+    int ret = WOLFSSL_SUCCESS;
+    c = enter(L);
+    if (c->failed) {
+        leave(c);
+        return failed_again(L);
+    }
+#ifdef WOLFSSL_DTLS
+    if (lwl_transport_dtls_due(c) >= 0) ret = run(c, &OP_HANDLE_TIMEOUT, NULL, 0);
+#endif
+    if (ret != WOLFSSL_SUCCESS) {
+        const char *msg = "DTLS retransmission timed out: the peer did not answer";
+        c->failed = 1;
+        lwl_set_last_error(L, c->self, "timeout", msg, lwl_get_error(c->ssl, ret), 0);
+        leave(c);
+        lua_pushnil(L);
+        lua_pushstring(L, msg);
+        return 2;
+    }
+    leave(c);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static const luaL_Reg conn_methods[] = {
     {"handshake", conn_handshake},
     {"read", conn_read},
@@ -1049,6 +1104,8 @@ static const luaL_Reg conn_methods[] = {
     {"request_certificate", conn_request_certificate},
     {"finished", conn_finished},
     {"settimeout", conn_settimeout},
+    {"timeout", conn_timeout},
+    {"handle_timeout", conn_handle_timeout},
     {NULL, NULL}};
 
 void lwl_conn_open(lua_State *L) {

@@ -58,6 +58,12 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("dtls", on);
+#ifdef WOLFSSL_DTLS13
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("dtls13", on);
 #ifndef NO_PSK
     on = 1;
 #else

@@ -76,7 +76,8 @@ function M.context(o)
     end
   end
   local st = { server = o.mode == "server" } -- what the rows resolve, for later rows
-  local ctx = core.context_new(st.server)
+  local ctx, err = core.context_new(st.server, opts.dtls_range(o))
+  if not ctx then check.bad(o.max_version and "max_version" or "dtls", err, 2) end
   -- the callbacks the rows hand to C (core.ctx_callback: each set once, and C
   -- alone knows which are set); the options table itself is not kept
   st.uv = setmetatable({}, { __newindex = function(_, k, v)
