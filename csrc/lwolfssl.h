@@ -82,6 +82,7 @@ struct lwl_Conn {
     int is_server;
     int dtls;             /* DTLS: datagram transports, the retransmission timer */
     double dtls_sent_at;  /* DTLS: when our last datagram left (lwl_clock): the timer's start */
+    double dtls_sent_real; /* the same on the real clock (lwl_monotonic) */
     int done;             /* handshake finished */
     int eof;              /* memory mode: feed_eof() seen */
     int feeding;          /* the uservalue holds a fed string that `in` borrows */

@@ -257,23 +257,36 @@ static const lwl_Transport fddgram_transport = {"fd", fddgram_recv, fddgram_send
 
 /* DTLS: seconds until wolfSSL's retransmission is due (0 when it is), or -1
  * when no flight of ours awaits an answer. The timer starts when our last
- * datagram left; wolfSSL doubles its length on each retransmission. */
+ * datagram left; wolfSSL doubles its length on each retransmission.
+ * DTLS 1.3: the records not acknowledged yet are what waits (a server's
+ * HelloRetryRequest is stateless, a server waiting for the rest of a
+ * ClientHello has nothing to resend), and wolfSSL resends them at most once
+ * a second of real time (dtls13.c DTLS13_MIN_RTX_INTERVAL), whatever the
+ * clock says: so not before a real second after our last datagram (wolfSSL
+ * also resends by itself when the peer repeats its flight). DTLS 1.2: the handshake's flights, not a server's cookie. */
 double lwl_transport_dtls_due(lwl_Conn *c) {
-    double len, left;
-    int pending = 0;
+    double len, left, real = 0;
     if (!c->dtls || c->ssl == NULL || c->nsent == 0 || c->failed) return -1;
-#ifdef WOLFSSL_DTLS13
-    pending = wolfSSL_dtls13_has_pending_msg(c->ssl); /* records not acknowledged yet */
-#endif
-    if (!pending && wolfSSL_is_init_finished(c->ssl)) return -1;
-#ifdef LWL_DTLS_STATEFUL
-    if (c->is_server && !wolfSSL_is_stateful(c->ssl)) return -1; /* a cookie only: no state */
-#endif
     len = (double)wolfSSL_dtls_get_current_timeout(c->ssl);
 #ifdef WOLFSSL_DTLS13
-    if (wolfSSL_dtls13_use_quick_timeout(c->ssl)) len /= 4; /* ACKs only, sooner */
+    if (wolfSSL_version(c->ssl) == 0xfefc) { /* DTLS 1.3, or a client offering it */
+        if (!wolfSSL_dtls13_has_pending_msg(c->ssl) &&
+            (c->is_server || wolfSSL_is_init_finished(c->ssl)))
+            return -1;
+        if (wolfSSL_dtls13_use_quick_timeout(c->ssl))
+            len /= 4; /* ACKs only, sooner */
+        else
+            real = c->dtls_sent_real + 1.0 - lwl_monotonic();
+    } else
 #endif
+    {
+        if (wolfSSL_is_init_finished(c->ssl)) return -1;
+#ifdef LWL_DTLS_STATEFUL
+        if (c->is_server && !wolfSSL_is_stateful(c->ssl)) return -1; /* a cookie only */
+#endif
+    }
     left = c->dtls_sent_at + len - lwl_clock();
+    if (real > left) left = real;
     return left > 0 ? left : 0;
 }
 
@@ -332,7 +345,10 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
     (void)ssl;
     if (n <= 0) return n;
     c->nsent += (size_t)n;
-    if (c->dtls) c->dtls_sent_at = lwl_clock();
+    if (c->dtls) {
+        c->dtls_sent_at = lwl_clock();
+        c->dtls_sent_real = lwl_monotonic();
+    }
     if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, n);
     return n;
 }

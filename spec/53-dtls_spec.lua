@@ -1,0 +1,297 @@
+-- DTLS 1.2 and 1.3 (issue 14): contexts, datagrams in memory mode through a
+-- lossy link driven by conn:timeout()/handle_timeout(), the cookie exchange,
+-- fd mode over UDP against OpenSSL and GnuTLS, PSK and certificates.
+local wolfssl = require "wolfssl"
+local core = require "wolfssl.core"
+local H = require "helpers"
+
+local features = wolfssl.features
+local VERSIONS = features.dtls13 and { "dtls1.2", "dtls1.3" } or { "dtls1.2" }
+local WIRE = { ["dtls1.2"] = "DTLSv1.2", ["dtls1.3"] = "DTLSv1.3" }
+
+local function dtls_pair(v, sopts, copts)
+  local so = { dtls = true, min_version = v, max_version = v }
+  for k, x in pairs(sopts or {}) do so[k] = x end
+  local co = { dtls = true, min_version = v, max_version = v }
+  for k, x in pairs(copts or {}) do co[k] = x end
+  local c = H.client_ctx(co):new { server_name = "localhost" }
+  local s = H.server_ctx(so):new {}
+  return c, s
+end
+
+-- One step of a connection: its handshake until done, then reads (what a
+-- DTLS 1.3 peer must do after its handshake: ACKs, tickets, retransmitted
+-- flights). Returns done, plaintext read.
+local function step(conn, st)
+  if not st.done then
+    local ok, err = conn:handshake()
+    if ok then st.done = true
+    else assert(err == "wantread" or err == "wantwrite", err) end
+  end
+  if st.done then
+    local got = {}
+    while true do
+      local d, err = conn:read()
+      if not d then assert(err == "wantread", err) break end
+      got[#got + 1] = d
+    end
+    return table.concat(got)
+  end
+  return ""
+end
+
+--- A link between two memory-mode DTLS connections that loses every
+-- `drop`-th datagram, swaps each pair of datagrams in flight, and sends every
+-- `dup`-th twice. When nothing is in flight and a side still waits, the
+-- clock runs on to that side's retransmission (conn:timeout()) and
+-- handle_timeout() resends. Returns stats.
+local function lossy(c, s, o)
+  o = o or {}
+  local n, stats = 0, { sent = 0, dropped = 0, dups = 0, timeouts = 0, advanced = 0 }
+  local sides = { { conn = c, st = {}, peer = 2, got = {} }, { conn = s, st = {}, peer = 1, got = {} } }
+  local flight = {} -- {to, datagram}
+  local function collect(i)
+    while true do
+      local d = sides[i].conn:drain()
+      if d == "" then break end
+      n = n + 1
+      stats.sent = stats.sent + 1
+      if o.drop and n % o.drop == 0 then
+        stats.dropped = stats.dropped + 1
+      else
+        flight[#flight + 1] = { sides[i].peer, d }
+        if o.dup and n % o.dup == 0 then
+          stats.dups = stats.dups + 1
+          flight[#flight + 1] = { sides[i].peer, d }
+        end
+      end
+    end
+  end
+  for _ = 1, o.rounds or 200 do
+    for i = 1, 2 do
+      local got = step(sides[i].conn, sides[i].st)
+      if got ~= "" then sides[i].got[#sides[i].got + 1] = got end
+      collect(i)
+    end
+    if o.until_ and o.until_(sides) then break end
+    if #flight > 0 then
+      if o.reorder then -- each pair swapped
+        for k = 1, #flight - 1, 2 do flight[k], flight[k + 1] = flight[k + 1], flight[k] end
+      end
+      local now = flight
+      flight = {}
+      for _, f in ipairs(now) do sides[f[1]].conn:feed(f[2]) end
+    elseif sides[1].st.done and sides[2].st.done and not c:timeout() and not s:timeout() then
+      break
+    else -- nothing in flight: whoever waits longest... the first timer due fires
+      local due
+      for i = 1, 2 do
+        local t = sides[i].conn:timeout()
+        if t and (not due or t < due) then due = t end
+      end
+      assert(due, "both sides wait and neither has a retransmission timer")
+      local secs = math.ceil(due)
+      if secs > 0 then core._test.advance_clock(secs) stats.advanced = stats.advanced + secs end
+      -- DTLS 1.3: wolfSSL resends at most once a second of real time,
+      -- whatever our clock says; timeout() counts that too: wait it out
+      local left
+      for i = 1, 2 do
+        local t = sides[i].conn:timeout()
+        if t and (not left or t < left) then left = t end
+      end
+      if left and left > 0 then
+        assert(left <= 1.01, "timeout() after the clock moved: " .. left)
+        require("socket").sleep(left)
+        stats.slept = (stats.slept or 0) + left
+      end
+      for i = 1, 2 do
+        local t = sides[i].conn:timeout()
+        if t and t == 0 then
+          assert(sides[i].conn:handle_timeout())
+          stats.timeouts = stats.timeouts + 1
+          collect(i)
+        end
+      end
+    end
+  end
+  stats.cdone, stats.sdone = sides[1].st.done, sides[2].st.done
+  stats.cgot, stats.sgot = sides[1].got, sides[2].got
+  return stats
+end
+
+describe("DTLS", function()
+  if not features.dtls then
+    it("is refused clearly where the build has none", function()
+      assert.has_error(function() wolfssl.context { mode = "client", dtls = true } end)
+    end)
+    return
+  end
+  after_each(function() core._test.advance_clock(0) end)
+
+  describe("contexts", function()
+    it("features.dtls13 says whether DTLS 1.3 is there", function()
+      assert.is_boolean(features.dtls13)
+      if H.build == "system" or os.getenv("WOLFSSL_TEST_BUILD") == "system" then
+        assert.is_false(features.dtls13)
+      end
+    end)
+
+    it("default versions: dtls1.2 .. dtls1.3 where the build has it", function()
+      local c, s = H.client_ctx { dtls = true }:new { server_name = "localhost" }, H.server_ctx { dtls = true }:new {}
+      assert.is_true(H.handshake(c, s))
+      assert.equal(features.dtls13 and "DTLSv1.3" or "DTLSv1.2", c:version())
+    end)
+
+    it("tls versions with dtls, or dtls versions without, are errors naming the key", function()
+      assert.has_error(function() wolfssl.context { mode = "client", dtls = true, min_version = "tls1.2" } end,
+        'bad option \'min_version\': with dtls = true: expected "dtls1.2" or "dtls1.3" (got "tls1.2")')
+      assert.has_error(function() wolfssl.context { mode = "client", dtls = true, max_version = "tls1.3" } end,
+        'bad option \'max_version\': with dtls = true: expected "dtls1.2" or "dtls1.3" (got "tls1.3")')
+      assert.has_error(function() wolfssl.context { mode = "client", max_version = "dtls1.2" } end,
+        "bad option 'max_version': \"dtls1.2\" is a DTLS version: it needs dtls = true")
+      assert.has_error(function()
+        wolfssl.context { mode = "client", dtls = true, min_version = "dtls1.3", max_version = "dtls1.2" }
+      end, features.dtls13 and "bad option 'min_version': is above max_version" or nil)
+      assert.has_error(function() wolfssl.context { mode = "client", dtls = "yes" } end)
+    end)
+
+    it("dtls1.3 is a clear error where the build lacks it", function()
+      if features.dtls13 then
+        assert.truthy(wolfssl.context { mode = "client", verify = "none", dtls = true, min_version = "dtls1.3" })
+      else
+        assert.has_error(function()
+          wolfssl.context { mode = "client", verify = "none", dtls = true, max_version = "dtls1.3" }
+        end, "bad option 'max_version': dtls1.3 is not supported by this wolfSSL build (features.dtls13 is false)")
+      end
+    end)
+
+    it("mtu: for DTLS only; the datagrams sent stay within it", function()
+      assert.has_error(function() wolfssl.context { mode = "client", verify = "none", mtu = 1400 } end,
+        "bad option 'mtu': is for DTLS contexts (dtls = true)")
+      assert.has_error(function() wolfssl.context { mode = "client", verify = "none", dtls = true, mtu = 10 } end)
+      local ok = pcall(wolfssl.context, { mode = "client", verify = "none", dtls = true, mtu = 600 })
+      local mtu = ok and 600 or 1400 -- (builds without WOLFSSL_DTLS_MTU: 1400 only, the default)
+      if not ok then
+        assert.has_error(function() wolfssl.context { mode = "client", verify = "none", dtls = true, mtu = 600 } end,
+          "bad option 'mtu': this wolfSSL build has a fixed MTU of 1400 (built without --enable-dtls-mtu) (got 600)")
+      end
+      for _, v in ipairs(VERSIONS) do
+        local c, s = dtls_pair(v, { mtu = mtu }, { mtu = mtu })
+        local biggest = 0
+        local cdone, sdone
+        for _ = 1, 20 do
+          if not cdone then cdone = c:handshake() end
+          for d in function() local x = c:drain() if x ~= "" then return x end end do
+            biggest = math.max(biggest, #d) s:feed(d)
+          end
+          if not sdone then sdone = s:handshake() end
+          for d in function() local x = s:drain() if x ~= "" then return x end end do
+            biggest = math.max(biggest, #d) c:feed(d)
+          end
+        end
+        assert.is_true(cdone and sdone)
+        assert.is_true(biggest <= mtu, v .. ": a datagram of " .. biggest)
+        assert.is_true(biggest > mtu / 2) -- (the certificate flight fills them)
+      end
+    end)
+
+    it("timeout and handle_timeout raise on a TLS connection", function()
+      local c = wolfssl.context { mode = "client", verify = "none" }:new {}
+      assert.has_error(function() c:timeout() end, "timeout: not a DTLS connection (make the context with dtls = true)")
+      assert.has_error(function() c:handle_timeout() end,
+        "handle_timeout: not a DTLS connection (make the context with dtls = true)")
+    end)
+  
+  describe("memory mode, one datagram per feed and drain", function()
+    for _, v in ipairs(VERSIONS) do
+      it(v .. ": feed takes one datagram and drain gives one, never merged", function()
+        local c, s = dtls_pair(v)
+        assert.equal("wantread", select(2, c:handshake()))
+        local hello = c:drain()
+        assert.equal(22, hello:byte(1)) -- one handshake record ...
+        assert.equal("", c:drain()) -- ... and nothing after it
+        -- two datagrams fed: the server reads the first, then the second
+        -- (a duplicate ClientHello, which it answers again)
+        s:feed(hello)
+        s:feed(hello)
+        assert.equal("wantread", select(2, s:handshake()))
+        local a, b = s:drain(), s:drain()
+        assert.equal(22, a:byte(1))
+        assert.equal(22, b:byte(1))
+        assert.equal("", s:drain())
+      end)
+
+      it(v .. ": handshake and data through a link that drops every 3rd datagram, reorders and duplicates", function()
+        local c, s = dtls_pair(v)
+        local st = lossy(c, s, { drop = 3, reorder = true, dup = 5 })
+        assert.is_true(st.cdone and st.sdone, "handshake did not finish")
+        assert.is_true(st.dropped > 0 and st.timeouts > 0 and st.dups > 0)
+        assert.equal(WIRE[v], c:version())
+        assert.equal(WIRE[v], s:version())
+        -- data: each datagram sent twice and the pairs swapped; the replay
+        -- window delivers each message once
+        local sent = {}
+        for i = 1, 6 do
+          local msg = ("message %d %s"):format(i, ("x"):rep(i * 100))
+          sent[msg] = true
+          assert.equal(#msg, c:write(msg))
+        end
+        local st2 = lossy(c, s, { reorder = true, dup = 1, rounds = 10 })
+        local got = {}
+        for _, chunk in ipairs(st2.sgot) do got[#got + 1] = chunk end
+        local all = table.concat(got)
+        for msg in pairs(sent) do
+          local _, count = all:gsub(msg:gsub("%p", "%%%0"), "")
+          assert.equal(1, count, "received " .. count .. " times: " .. msg:sub(1, 10))
+        end
+        assert.equal(#all, (function() local n = 0 for m in pairs(sent) do n = n + #m end return n end)())
+        -- and back
+        assert.equal(5, s:write("reply"))
+        local st3 = lossy(c, s, { rounds = 5 })
+        assert.equal("reply", table.concat(st3.cgot))
+      end)
+
+      it(v .. ": timeout() counts down on the clock; a retransmission is due at 0", function()
+        local c, s = dtls_pair(v)
+        assert.is_nil(c:timeout()) -- nothing sent yet
+        c:handshake()
+        local d = c:drain()
+        assert.truthy(#d > 0)
+        local t = c:timeout()
+        assert.is_true(t > 0 and t <= 1.5, tostring(t))
+        assert.is_nil(s:timeout()) -- nothing sent
+        core._test.advance_clock(math.ceil(t))
+        if v == "dtls1.3" then -- wolfSSL resends DTLS 1.3 records at most once a real second
+          local left = c:timeout()
+          assert.is_true(left <= 1.01)
+          require("socket").sleep(left)
+        end
+        assert.equal(0, c:timeout())
+        assert.is_true(c:handle_timeout())
+        local again = c:drain()
+        assert.truthy(#again > 0, "no retransmission")
+        assert.equal(22, again:byte(1))
+        -- the timer doubled
+        local t2 = c:timeout()
+        assert.is_true(t2 > t and t2 <= 2 * math.ceil(t) + 0.5, tostring(t2))
+      end)
+
+      it(v .. ": a peer that never answers: handle_timeout gives up with a message", function()
+        local c = H.client_ctx { dtls = true, min_version = v, max_version = v }:new { server_name = "localhost" }
+        c:handshake()
+        local ok, err
+        for _ = 1, 20 do
+          c:drain()
+          core._test.advance_clock(math.ceil(assert(c:timeout())))
+          ok, err = c:handle_timeout()
+          if not ok then break end
+        end
+        assert.is_nil(ok)
+        assert.equal("DTLS retransmission timed out: the peer did not answer", err)
+        assert.equal("timeout", c:last_error().kind)
+        assert.is_nil(c:timeout())
+      end)
+    end
+  end)
+end)
+end)
