@@ -68,9 +68,17 @@ static int conn_new(lua_State *L) {
     c->is_server = ctx->is_server;
     c->dtls = ctx->dtls;
     lwl_transport_attach(c, fd);
+#ifdef WOLFSSL_DTLS
+    if (c->dtls && c->is_server) { /* the context's cookie key: any connection checks a cookie */
+        (void)wolfSSL_DTLS_SetCookieSecret(c->ssl, ctx->cookie_secret, sizeof ctx->cookie_secret);
+#if defined(WOLFSSL_DTLS13) && defined(WOLFSSL_SEND_HRR_COOKIE)
+        (void)wolfSSL_send_hrr_cookie(c->ssl, ctx->cookie_secret, sizeof ctx->cookie_secret);
+#endif
 #ifdef WOLFSSL_DTLS_CH_FRAG
-    /* a DTLS 1.3 ClientHello with a post-quantum key share spans datagrams */
-    if (c->dtls && c->is_server) (void)wolfSSL_dtls13_allow_ch_frag(c->ssl, 1);
+        /* a DTLS 1.3 ClientHello with a post-quantum key share spans datagrams */
+        (void)wolfSSL_dtls13_allow_ch_frag(c->ssl, 1);
+#endif
+    }
 #endif
 #ifdef HAVE_KEYING_MATERIAL
     /* export_keying_material needs the handshake randoms and secrets; Debian's
@@ -195,6 +203,14 @@ static int call_got_timeout(lwl_Conn *c, void *buf, int n) {
     return wolfSSL_dtls_got_timeout(c->ssl);
 }
 static const Op OP_HANDLE_TIMEOUT = {"handle_timeout", call_got_timeout, 0};
+#endif
+
+#ifdef LWL_DTLS_STATEFUL
+static int call_listen(lwl_Conn *c, void *buf, int n) {
+    (void)buf; (void)n;
+    return wolfDTLS_accept_stateless(c->ssl);
+}
+static const Op OP_LISTEN = {"listen", call_listen, 0};
 #endif
 
 static const Op OP_HANDSHAKE = {"handshake", call_handshake, 0};
@@ -1071,6 +1087,51 @@ static int conn_handle_timeout(lua_State *L) {
     return 1;
 }
 
+/* conn:listen(datagram, peer) -> true: a ClientHello with a valid cookie
+ * from `peer` (any string naming the sender's address, bound into the
+ * cookie): the connection is now that peer's (go on with handshake());
+ * false: answered statelessly (drain() has the HelloVerifyRequest or the
+ * HelloRetryRequest cookie for `peer`) or dropped, and the connection is
+ * ready for the next datagram from anyone; nil, msg on failure. A server on
+ * one UDP socket keeps one such connection for new peers: a spoofed
+ * ClientHello gets one small answer and no state. */
+static int conn_listen(lua_State *L) {
+    lwl_Conn *c = check_dtls(L, "listen");
+    size_t len, plen;
+    const char *d = luaL_checklstring(L, 2, &len);
+    const char *peer = luaL_checklstring(L, 3, &plen);
+    int ret = WOLFSSL_FATAL_ERROR, n;
+    luaL_argcheck(L, len <= 65535, 2, "a datagram is at most 65535 bytes");
+    luaL_argcheck(L, plen > 0 && plen <= 255, 3, "expected the peer's address (1 to 255 bytes)");
+    if (!c->is_server || c->fd >= 0) return luaL_error(L, "listen: for DTLS servers in memory mode");
+#ifndef LWL_DTLS_STATEFUL
+    (void)ret; (void)n; (void)d; (void)peer;
+    return luaL_error(L, "listen: this wolfSSL build has no stateless DTLS accept (features.dtls_listen is false)");
+#else
+    c = enter(L);
+    if (c->failed || c->done || wolfSSL_is_stateful(c->ssl)) {
+        leave(c);
+        return luaL_error(L, "listen: the connection already belongs to a peer (make a new one)");
+    }
+    lwl_buf_free(&c->in); /* what an earlier datagram left */
+    if (wolfSSL_dtls_set_peer(c->ssl, (void *)peer, (unsigned)plen) != WOLFSSL_SUCCESS ||
+        !lwl_transport_push_datagram(c, d, len)) {
+        leave(c);
+        return luaL_error(L, "out of memory");
+    }
+    ret = run(c, &OP_LISTEN, NULL, 0);
+    if (ret == WOLFSSL_SUCCESS || ret == WOLFSSL_FAILURE) {
+        if (ret == WOLFSSL_FAILURE) lwl_buf_free(&c->in);
+        leave(c);
+        lua_pushboolean(L, ret == WOLFSSL_SUCCESS);
+        return 1;
+    }
+    n = io_result(L, c, ret);
+    leave(c);
+    return n;
+#endif
+}
+
 static const luaL_Reg conn_methods[] = {
     {"handshake", conn_handshake},
     {"read", conn_read},
@@ -1106,6 +1167,7 @@ static const luaL_Reg conn_methods[] = {
     {"settimeout", conn_settimeout},
     {"timeout", conn_timeout},
     {"handle_timeout", conn_handle_timeout},
+    {"listen", conn_listen},
     {NULL, NULL}};
 
 void lwl_conn_open(lua_State *L) {

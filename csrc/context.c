@@ -4,6 +4,7 @@
 #include "lwolfssl.h"
 #include "pkey.h"
 
+#include <wolfssl/wolfcrypt/random.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,13 @@ static int context_new(lua_State *L) {
     if (c->ctx == NULL) return luaL_error(L, "wolfSSL_CTX_new failed (out of memory?)");
     c->is_server = is_server;
     c->dtls = dtls;
+    if (dtls && is_server) {
+        WC_RNG rng;
+        int ok = wc_InitRng(&rng) == 0;
+        ok = ok && wc_RNG_GenerateBlock(&rng, c->cookie_secret, sizeof c->cookie_secret) == 0;
+        wc_FreeRng(&rng);
+        if (!ok) return luaL_error(L, "random number generator failed");
+    }
     /* We keep I/O in our own callbacks; verification details in ours too. */
 #ifdef WOLFSSL_DTLS
     if (dtls) wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_DTLSV1_2);
@@ -75,6 +83,7 @@ static int context_free(lua_State *L) {
     }
     free(c->alpn);
     c->alpn = NULL;
+    lwl_wipe(c->cookie_secret, sizeof c->cookie_secret);
     return 0;
 }
 

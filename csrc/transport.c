@@ -178,6 +178,10 @@ static size_t dgram_len(const lwl_Buf *b) {
     return (size_t)b->p[b->head] << 8 | b->p[b->head + 1];
 }
 
+int lwl_transport_push_datagram(lwl_Conn *c, const char *p, size_t n) {
+    return n == 0 || dgram_push(&c->in, p, n);
+}
+
 static int memdgram_recv(lwl_Conn *c, char *buf, int sz) {
     size_t n;
     if (c->in.len == 0) return WOLFSSL_CBIO_ERR_WANT_READ; /* (no EOF in datagrams) */
@@ -280,10 +284,7 @@ double lwl_transport_dtls_due(lwl_Conn *c) {
     } else
 #endif
     {
-        if (wolfSSL_is_init_finished(c->ssl)) return -1;
-#ifdef LWL_DTLS_STATEFUL
-        if (c->is_server && !wolfSSL_is_stateful(c->ssl)) return -1; /* a cookie only */
-#endif
+        if (wolfSSL_is_init_finished(c->ssl) || c->dtls_cookie_sent) return -1;
     }
     left = c->dtls_sent_at + len - lwl_clock();
     if (real > left) left = real;
@@ -346,6 +347,9 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
     if (n <= 0) return n;
     c->nsent += (size_t)n;
     if (c->dtls) {
+        /* a HelloVerifyRequest (handshake type 3 after the 13-byte record
+         * header): stateless, nothing to resend */
+        c->dtls_cookie_sent = n > 13 && buf[0] == 22 && buf[13] == 3;
         c->dtls_sent_at = lwl_clock();
         c->dtls_sent_real = lwl_monotonic();
     }

@@ -201,7 +201,8 @@ describe("DTLS", function()
       assert.has_error(function() c:handle_timeout() end,
         "handle_timeout: not a DTLS connection (make the context with dtls = true)")
     end)
-  
+  end)
+
   describe("memory mode, one datagram per feed and drain", function()
     for _, v in ipairs(VERSIONS) do
       it(v .. ": feed takes one datagram and drain gives one, never merged", function()
@@ -293,5 +294,131 @@ describe("DTLS", function()
       end)
     end
   end)
-end)
+
+  describe("the cookie exchange", function()
+    for _, v in ipairs(VERSIONS) do
+      it(v .. ": a server answers a ClientHello with a cookie first, and keeps no state for it", function()
+        local c, s = dtls_pair(v)
+        c:handshake()
+        local hello = c:drain()
+        s:feed(hello)
+        assert.equal("wantread", select(2, s:handshake()))
+        local reply = s:drain()
+        assert.equal(22, reply:byte(1))
+        if v == "dtls1.2" then
+          assert.equal(3, reply:byte(14)) -- hello_verify_request
+        else
+          assert.equal(2, reply:byte(14)) -- a ServerHello ...
+          assert.equal(("\xCF\x21\xAD\x74\xE5\x9A\x61\x11"), reply:sub(28, 35)) -- ... that is a HelloRetryRequest
+          assert.truthy(reply:find("\0\44", 1, true)) -- with a cookie extension (44)
+        end
+        assert.is_nil(s:timeout()) -- nothing to resend: no state
+        assert.is_true(#reply < #hello) -- no amplification
+      end)
+
+      if features.dtls_listen then
+        it(v .. ": listen() on one connection: a spoofed ClientHello flood makes no state, a real client gets through", function()
+          local sctx = H.server_ctx { dtls = true, min_version = v, max_version = v }
+          local cctx = H.client_ctx { dtls = true, min_version = v, max_version = v }
+          local listener = sctx:new {}
+          local hellos = {}
+          for i = 1, 5 do
+            local c = cctx:new { server_name = "localhost" }
+            c:handshake()
+            hellos[i] = c:drain()
+          end
+          local addrs = {}
+          for i = 1, 1000 do addrs[i] = ("10.0.%d.%d:4433"):format(i // 256, i % 256) end
+          local function flood(n)
+            for i = 1, n do
+              local hello = hellos[i % 5 + 1]
+              assert.is_false(listener:listen(hello, addrs[i]))
+              local reply = listener:drain()
+              assert.is_true(#reply > 0 and #reply <= #hello)
+              assert.equal("", listener:drain())
+            end
+          end
+          flood(50)
+          collectgarbage() collectgarbage()
+          local before = core.heap_bytes()
+          flood(1000)
+          collectgarbage() collectgarbage()
+          if before then -- (a DTLS connection takes tens of KiB: 1000 would be megabytes)
+            assert.is_true(core.heap_bytes() - before < 100 * 1024, "heap grew by " .. (core.heap_bytes() - before))
+          end
+          -- a real client: its cookie is bound to its address
+          local c = cctx:new { server_name = "localhost" }
+          c:handshake()
+          local peer = "192.0.2.1:5000"
+          assert.is_false(listener:listen(c:drain(), peer))
+          c:feed(listener:drain())
+          c:handshake()
+          local again = { c:drain(), c:drain() } -- (DTLS 1.3: a hybrid key share spans two)
+          assert.is_false(listener:listen(again[1], "198.51.100.7:1")) -- elsewhere: not accepted
+          listener:drain()
+          assert.is_true(listener:listen(again[1], peer))
+          if again[2] ~= "" then listener:feed(again[2]) end
+          assert.has_error(function() listener:listen(hellos[1], peer) end,
+            "listen: the connection already belongs to a peer (make a new one)")
+          assert.is_true(H.handshake(c, listener))
+          assert.equal(WIRE[v], listener:version())
+          assert.equal("ping", H.transfer(c, listener, "ping"))
+        end)
+      end
+    end
+
+    it("listen() is a clear error where the build lacks it, and for clients or TLS", function()
+      local c = H.client_ctx { dtls = true }:new { server_name = "localhost" }
+      if features.dtls_listen then
+        assert.has_error(function() c:listen("x", "a") end, "listen: for DTLS servers in memory mode")
+      else
+        local s = H.server_ctx { dtls = true }:new {}
+        assert.has_error(function() s:listen("x", "a") end,
+          "listen: this wolfSSL build has no stateless DTLS accept (features.dtls_listen is false)")
+      end
+      local t = H.server_ctx {}:new {}
+      assert.has_error(function() t:listen("x", "a") end,
+        "listen: not a DTLS connection (make the context with dtls = true)")
+    end)
+  end)
+
+  describe("PSK and certificates", function()
+    for _, v in ipairs(VERSIONS) do
+      it(v .. ": PSK only (no certificates), through the lossy link", function()
+        local key = ("k"):rep(32)
+        local s = wolfssl.context { mode = "server", dtls = true, min_version = v, max_version = v,
+          psk = { hint = "hint", keys = { device1 = key } } }:new {}
+        local c = wolfssl.context { mode = "client", dtls = true, min_version = v, max_version = v,
+          verify = "none", psk = { identity = "device1", key = key } }:new {}
+        local st = lossy(c, s, { drop = 3, reorder = true })
+        assert.is_true(st.cdone and st.sdone)
+        assert.equal(WIRE[v], c:version())
+        assert.is_nil(c:peer_certificate())
+        assert.equal("sensor 21.5C", H.transfer(c, s, "sensor 21.5C"))
+      end)
+
+      it(v .. ": a client certificate (verify = require), ALPN and SNI", function()
+        local seen
+        local c, s = dtls_pair(v, { verify = "require", cafile = H.cert("ca.pem"), alpn = { "coap" },
+          on_servername = function(_, name) seen = name return true end },
+          { certificate = H.cert("client.pem"), key = H.cert("client.key"), alpn = { "coap" } })
+        assert.is_true(H.handshake(c, s))
+        assert.equal("coap", c:alpn())
+        assert.equal("localhost", seen)
+        assert.truthy(s:peer_certificate())
+        assert.is_true((c:verify_result()))
+      end)
+
+      it(v .. ": a wrong certificate fails with an alert to the peer", function()
+        local c, s = dtls_pair(v, nil, { cafile = H.cert("both-ca.pem"), check_hostname = true })
+        local c2 = H.client_ctx { dtls = true, min_version = v, max_version = v, cafile = H.cert("client.pem") }
+          :new { server_name = "localhost" }
+        local ok, side, err = H.handshake(c2, s)
+        assert.is_nil(ok)
+        assert.equal("client", side)
+        assert.matches("certificate verify failed", err)
+        c:close()
+      end)
+    end
+  end)
 end)
