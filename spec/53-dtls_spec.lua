@@ -421,4 +421,159 @@ describe("DTLS", function()
       end)
     end
   end)
+
+  -- fd mode over connected UDP sockets, against OpenSSL and GnuTLS (DTLS 1.2:
+  -- OpenSSL 3.0 and 3.5 and GnuTLS speak no DTLS 1.3; DTLS 1.3 is tested
+  -- between our own client and server above)
+  describe("over UDP against real peers", function()
+    local socket = require "socket"
+    local P = require "peers"
+    after_each(function() P.stop_all() end)
+
+    -- a peer command with `lines` on its stdin (then it waits, killed by
+    -- stop_all); returns a function(pattern) that waits (10 s at most) until
+    -- its output holds the pattern, and returns that output
+    local function peer(cmd, lines)
+      local out = os.tmpname()
+      P.spawn(("sh -c '(printf \"%s\"; sleep 20) | exec timeout 20 %s >%s 2>&1'"):format(lines or "", cmd, out))
+      return function(pattern)
+        local text = ""
+        local deadline = socket.gettime() + 10
+        repeat
+          local f = io.open(out, "rb")
+          text = f and f:read("*a") or ""
+          if f then f:close() end
+          if text:find(pattern, 1, true) then break end
+          socket.sleep(0.02)
+        until socket.gettime() > deadline
+        return text
+      end
+    end
+
+    local function free_udp_port()
+      local u = socket.udp()
+      assert(u:setsockname("127.0.0.1", 0))
+      local _, port = u:getsockname()
+      u:close()
+      return tonumber(port)
+    end
+
+    -- our client on a connected UDP socket (fd mode, blocking up to 5 s:
+    -- wolfSSL resends on its own timer while it waits)
+    local function client(port, o)
+      local u = socket.udp()
+      assert(u:setpeername("127.0.0.1", port))
+      local co = { dtls = true, max_version = "dtls1.2" }
+      for k, v in pairs(o or {}) do co[k] = v end
+      local ctx = co.psk and wolfssl.context(co) or H.client_ctx(co)
+      return ctx:new { fd = u, server_name = "localhost", timeout = 5 }, u
+    end
+
+    -- our server on a UDP socket: the first ClientHello is answered with a
+    -- cookie by a memory-mode connection (no state), then the socket is
+    -- connected to that client and the connection runs in fd mode
+    local function serve(u, sctx)
+      u:settimeout(10)
+      local hello, ip, cport = u:receivefrom()
+      assert(hello, "no ClientHello: " .. tostring(ip))
+      local first = sctx:new {}
+      first:feed(hello)
+      first:handshake()
+      u:sendto(first:drain(), ip, cport)
+      first:close()
+      assert(u:setpeername(ip, cport))
+      local conn = sctx:new { fd = u, timeout = 5 }
+      return conn, conn:handshake()
+    end
+
+    it("our client against openssl s_server -dtls1_2: certificates, data both ways", function()
+      local port = free_udp_port()
+      local output = peer(("openssl s_server -dtls1_2 -naccept 1 -accept 127.0.0.1:%d -cert %s -key %s")
+        :format(port, H.cert("server.pem"), H.cert("server.key")), "reply from openssl\\n")
+      output("ACCEPT")
+      local conn = client(port)
+      assert.is_true(conn:handshake())
+      assert.equal("DTLSv1.2", conn:version())
+      assert.is_true((conn:verify_result()))
+      local msg = "hello from wolfssl " .. ("\1\2\3\255"):rep(100) .. "\n"
+      assert.equal(#msg, conn:write(msg))
+      assert.equal("reply from openssl\n", conn:read())
+      assert.truthy(output(msg):find(msg, 1, true))
+    end)
+
+    it("our client against openssl s_server -dtls1_2 with PSK only", function()
+      local port = free_udp_port()
+      local key = ("\x42"):rep(32)
+      local output = peer(("openssl s_server -dtls1_2 -naccept 1 -accept 127.0.0.1:%d -nocert -psk %s -psk_identity device7")
+        :format(port, ("42"):rep(32)), "psk reply\\n")
+      output("ACCEPT")
+      local conn = client(port, { mode = "client", verify = "none", psk = { identity = "device7", key = key } })
+      assert.is_true(conn:handshake())
+      assert.matches("PSK", conn:cipher())
+      assert.equal("psk reply\n", conn:read())
+      assert.equal(9, conn:write("psk data\n"))
+      assert.truthy(output("psk data\n"):find("psk data\n", 1, true))
+    end)
+
+    it("openssl s_client -dtls1_2 against our server in fd mode: data both ways", function()
+      local u = socket.udp()
+      assert(u:setsockname("127.0.0.1", 0))
+      local _, port = u:getsockname()
+      local output = peer(("openssl s_client -dtls1_2 -connect 127.0.0.1:%d -CAfile %s -servername localhost")
+        :format(port, H.cert("ca.pem")), "line from s_client\\n")
+      local conn, ok, err = serve(u, H.server_ctx { dtls = true })
+      assert.is_true(ok, err)
+      assert.equal("DTLSv1.2", conn:version())
+      assert.equal("line from s_client\n", conn:read())
+      assert.equal(17, conn:write("reply from lua \1\n"))
+      local text = output("reply from lua \1\n")
+      assert.truthy(text:find("reply from lua \1\n", 1, true), text)
+      assert.truthy(text:find("Verify return code: 0 (ok)", 1, true), text)
+    end)
+
+    it("our client against gnutls-serv --udp (echo): data back byte for byte", function()
+      if not P.have("gnutls-serv") then pending("gnutls-serv is not installed") return end
+      local port = free_udp_port()
+      local output = peer(("gnutls-serv --udp --echo -p %d --x509certfile %s --x509keyfile %s")
+        :format(port, H.cert("server.pem"), H.cert("server.key")))
+      output("listening")
+      local conn
+      local ok, err
+      for _ = 1, 50 do -- (gnutls-serv says nothing reliable when it is ready)
+        conn = client(port)
+        conn:settimeout(0.5)
+        ok, err = conn:handshake()
+        if ok then break end
+        conn:close()
+      end
+      assert.is_true(ok, err)
+      conn:settimeout(5)
+      assert.equal("DTLSv1.2", conn:version())
+      local msg = "echo me \0\1\2 " .. ("z"):rep(1000)
+      assert.equal(#msg, conn:write(msg))
+      local got = {}
+      repeat -- (gnutls-serv echoes in pieces of its own size, one record each)
+        local d, e = conn:read()
+        assert.truthy(d, e)
+        got[#got + 1] = d
+      until #table.concat(got) >= #msg
+      assert.equal(msg, table.concat(got))
+    end)
+
+    it("gnutls-cli --udp against our server in fd mode: data both ways", function()
+      if not P.have("gnutls-cli") then pending("gnutls-cli is not installed") return end
+      local u = socket.udp()
+      assert(u:setsockname("127.0.0.1", 0))
+      local _, port = u:getsockname()
+      local output = peer(("gnutls-cli --udp -p %d --x509cafile %s localhost")
+        :format(port, H.cert("ca.pem")), "line from gnutls\\n")
+      local conn, ok, err = serve(u, H.server_ctx { dtls = true })
+      assert.is_true(ok, err)
+      assert.equal("DTLSv1.2", conn:version())
+      assert.equal("line from gnutls\n", conn:read())
+      assert.equal(16, conn:write("reply from lua\n\n"))
+      local text = output("reply from lua")
+      assert.truthy(text:find("reply from lua", 1, true), text)
+    end)
+  end)
 end)
