@@ -422,6 +422,45 @@ describe("DTLS", function()
     end
   end)
 
+  describe("the trace", function()
+    local trace = require "wolfssl.trace"
+    for _, v in ipairs(VERSIONS) do
+      it(v .. ": shows the cookie exchange, epochs, sequence numbers and retransmissions", function()
+        local lines, msgs = {}, {}
+        local so = { mode = "server", dtls = true, min_version = v, max_version = v,
+                     certificate = H.cert("server.pem"), key = H.cert("server.key"),
+                     on_message = function(_, m) msgs[#msgs + 1] = m end }
+        local rec = trace.attach(so, lines)
+        local s = wolfssl.context(so):new {}
+        local c = H.client_ctx { dtls = true, min_version = v, max_version = v }:new { server_name = "localhost" }
+        local st = lossy(c, s, { drop = 3, dup = 4 })
+        assert.is_true(st.cdone and st.sdone)
+        local text = table.concat(lines, "\n")
+        if v == "dtls1.2" then
+          assert.matches("S %-> C  HelloVerifyRequest  cookie 32 bytes  %[epoch 0 seq 0 msg 0%]", text)
+          assert.matches("S <%- C  ClientHello [^\n]*%[epoch 0 seq %d+ msg 1, cookie 32 bytes%]", text)
+          assert.matches("Finished [^\n]*%[epoch 1 seq %d+%]", text)
+        else
+          assert.matches("S %-> C  HelloRetryRequest [^\n]*%[epoch 0 seq 0 msg 0, cookie extension%]", text)
+          assert.matches("%(encrypted%) [^\n]*%[epoch 2 seq encrypted%]", text)
+        end
+        assert.matches("retransmission%]", text)
+        local tagged = 0
+        for _, m in ipairs(msgs) do
+          if m.epoch then tagged = tagged + 1 end
+          if m.type == "client_hello" and not m.retransmission then
+            assert.equal(0, m.epoch)
+            assert.is_number(m.sequence)
+            assert.is_number(m.message_seq)
+          end
+        end
+        assert.equal(#msgs, tagged) -- every message says where its record was
+        local summary = table.concat(rec:summary(s), "\n")
+        assert.matches(WIRE[v], summary)
+      end)
+    end
+  end)
+
   -- fd mode over connected UDP sockets, against OpenSSL and GnuTLS (DTLS 1.2:
   -- OpenSSL 3.0 and 3.5 and GnuTLS speak no DTLS 1.3; DTLS 1.3 is tested
   -- between our own client and server above)
