@@ -615,4 +615,65 @@ describe("DTLS", function()
       assert.truthy(text:find("reply from lua", 1, true), text)
     end)
   end)
+
+  describe("examples/dtls-psk-server.lua and dtls-psk-client.lua", function()
+    local socket = require "socket"
+    local P = require "peers"
+    after_each(function() P.stop_all() end)
+
+    local function lua_env() return H.lua() end -- (LUA_PATH and LUA_CPATH are inherited)
+
+    local function start_server(peers, hide_luv)
+      local u = socket.udp()
+      assert(u:setsockname("127.0.0.1", 0))
+      local _, port = u:getsockname()
+      u:close()
+      local out = os.tmpname()
+      local pid = P.spawn(("sh -c 'exec timeout 30 %s %s examples/dtls-psk-server.lua %d %d >%s 2>&1'")
+        :format(lua_env(), hide_luv and "-e \"package.preload.luv = function() error(0) end\"" or "",
+                port, peers, out))
+      local deadline, text = socket.gettime() + 10, ""
+      repeat
+        local f = io.open(out, "rb")
+        text = f and f:read("*a") or ""
+        if f then f:close() end
+        if text:find("DTLS PSK server on", 1, true) then break end
+        socket.sleep(0.02)
+      until socket.gettime() > deadline
+      assert.matches("DTLS PSK server on udp 127.0.0.1:" .. port, text)
+      return port, pid, out
+    end
+
+    local function client(port, ...)
+      return P.capture(("timeout 10 %s examples/dtls-psk-client.lua %d %s"):format(lua_env(), port, table.concat({ ... }, " ")))
+    end
+
+    for _, loop in ipairs({ "luv", "LuaSocket" }) do
+      it("two devices in turn, echoed back (" .. loop .. ")", function()
+        if loop == "luv" and not pcall(require, "luv") then pending("luv is not installed") return end
+        local port, pid, out = start_server(2, loop == "LuaSocket")
+        local want = features.dtls13 and "DTLSv1.3" or "DTLSv1.2"
+        local a = client(port, "hello", "world")
+        assert.equal(want, a:match("^(%S+)"))
+        assert.matches("pong hello\npong world\n$", a)
+        assert.matches("pong again\n$", client(port, "again"))
+        assert.is_true(P.wait_exit(pid, 10)) -- it stops after two devices said bye
+        local f = io.open(out, "rb")
+        local text = f:read("*a")
+        f:close()
+        os.remove(out)
+        assert.matches("%(" .. loop .. "%)", text)
+        local _, n = text:gsub("127%.0%.0%.1:%d+: " .. want, "")
+        assert.equal(2, n)
+      end)
+    end
+
+    it("openssl s_client -dtls1_2 with the example's key", function()
+      local port = start_server(1)
+      local text = P.capture(("printf 'from openssl\\n' | timeout 5 openssl s_client -dtls1_2 -connect 127.0.0.1:%d " ..
+        "-psk 73656372657420666f7220646576696365 -psk_identity device1 -ign_eof 2>&1 | head -c 100000")
+        :format(port))
+      assert.truthy(text:find("pong from openssl", 1, true), text)
+    end)
+  end)
 end)
