@@ -1056,8 +1056,8 @@ static lwl_Conn *check_dtls(lua_State *L, const char *method) {
 /* conn:timeout() -> seconds until a retransmission is due (0: now), or nil */
 static int conn_timeout(lua_State *L) {
     double due = lwl_transport_dtls_due(check_dtls(L, "timeout"));
-    if (due < 0) return 0;
-    lua_pushnumber(L, due);
+    if (due < 0) lua_pushnil(L);
+    else lua_pushnumber(L, due);
     return 1;
 }
 

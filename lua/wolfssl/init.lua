@@ -24,6 +24,8 @@ local Connection = core.Connection -- methods of connection userdata (C)
 -- * `mode`: `"client"` or `"server"` (required).
 -- * `min_version`, `max_version`: `"tls1.2"`, `"tls1.3"` (`"tls1.1"` where the build
 --   has it, see `features.tls1_1`); default tls1.2 .. tls1.3. `"ssl3"`/`"ssl2"` raise.
+--   With `dtls = true` (a DTLS context): `"dtls1.2"`, `"dtls1.3"` (where `features.dtls13`),
+--   default both (or dtls1.2 only); `mtu` (DTLS: largest datagram sent, 1400).
 -- * `ciphers` (TLS <= 1.2, OpenSSL names), `ciphersuites` (TLS 1.3): colon list or array;
 --   default, on every build: AEAD with forward secrecy only (ECDHE with AES-GCM or
 --   ChaCha20-Poly1305, and the TLS 1.3 suites).
