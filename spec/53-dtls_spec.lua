@@ -328,7 +328,7 @@ describe("DTLS", function()
             hellos[i] = c:drain()
           end
           local addrs = {}
-          for i = 1, 1000 do addrs[i] = ("10.0.%d.%d:4433"):format(i // 256, i % 256) end
+          for i = 1, 1000 do addrs[i] = ("10.0.%d.%d:4433"):format(math.floor(i / 256), i % 256) end
           local function flood(n)
             for i = 1, n do
               local hello = hellos[i % 5 + 1]

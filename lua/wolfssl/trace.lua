@@ -727,7 +727,7 @@ local function hexlen(h) return h and math.floor(#h / 2) or 0 end
 
 local DETAIL = {}
 
-DETAIL.hello_verify_request = function(f) return ("cookie %d bytes"):format(#(f.cookie or "") // 2) end
+DETAIL.hello_verify_request = function(f) return ("cookie %d bytes"):format(math.floor(#(f.cookie or "") / 2)) end
 DETAIL.ack = function(f)
   local p = {}
   for _, r in ipairs(f.records) do p[#p + 1] = ("%d/%d"):format(r.epoch, r.sequence) end

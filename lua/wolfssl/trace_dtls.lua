@@ -42,7 +42,7 @@ local function message(self, d, r, typ, mseq, body)
   if cookie == "" then cookie = nil end -- (DTLS 1.3: the cookie is an extension)
   local n = #body
   local m = { type = typ, type_name = name, length = n, body = body,
-              data = string.char(typ, n // 65536 % 256, n // 256 % 256, n % 256) .. body }
+              data = string.char(typ, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256) .. body }
   self.extra.message_seq = mseq
   self.extra.cookie_length = cookie and #cookie or nil
   self:handshake_message(d, m, r)
