@@ -409,6 +409,28 @@ describe("DTLS", function()
         assert.is_true((c:verify_result()))
       end)
 
+      it(v .. ": sessions resume (an abbreviated handshake); a TLS session is refused", function()
+        local sctx = H.server_ctx { dtls = true, min_version = v, max_version = v }
+        local cctx = H.client_ctx { dtls = true, min_version = v, max_version = v }
+        local c, s = cctx:new { server_name = "localhost" }, sctx:new {}
+        assert.is_true(H.handshake(c, s))
+        lossy(c, s, { rounds = 5 }) -- the ticket and its ACK
+        local sess = assert(c:session())
+        local c2, s2 = cctx:new { server_name = "localhost", session = sess }, sctx:new {}
+        assert.is_true(H.handshake(c2, s2))
+        assert.is_true(c2:session_reused())
+        assert.is_true(s2:session_reused())
+        assert.equal(WIRE[v], c2:version())
+        -- a TLS session on a DTLS connection: a full handshake, and why
+        local tc, ts = H.pair(H.client_ctx(), H.server_ctx())
+        tc:read()
+        local c3 = cctx:new { server_name = "localhost" }
+        local ok, why = c3:set_session(assert(tc:session()))
+        assert.is_nil(ok)
+        assert.matches("protocol version is not enabled", why)
+        tc:close() ts:close()
+      end)
+
       it(v .. ": a wrong certificate fails with an alert to the peer", function()
         local c, s = dtls_pair(v, nil, { cafile = H.cert("both-ca.pem"), check_hostname = true })
         local c2 = H.client_ctx { dtls = true, min_version = v, max_version = v, cafile = H.cert("client.pem") }
@@ -524,6 +546,28 @@ describe("DTLS", function()
       local conn = sctx:new { fd = u, timeout = 5 }
       return conn, conn:handshake()
     end
+
+    it("fd mode: wolfSSL resends on its timer while a call waits (settimeout)", function()
+      local a, b = socket.udp(), socket.udp()
+      assert(a:setsockname("127.0.0.1", 0))
+      assert(b:setsockname("127.0.0.1", 0))
+      assert(a:setpeername(b:getsockname()))
+      local c = H.client_ctx { dtls = true, max_version = "dtls1.2" }:new { fd = a, server_name = "localhost", timeout = 1.5 }
+      local t0 = socket.gettime()
+      assert.same({ nil, "timeout" }, { c:handshake() }) -- nobody answers
+      assert.is_true(socket.gettime() - t0 >= 1.4)
+      b:settimeout(0)
+      local hellos = {}
+      while true do
+        local d = b:receive()
+        if not d then break end
+        hellos[#hellos + 1] = d
+      end
+      assert.equal(2, #hellos) -- the ClientHello, and again after wolfSSL's 1 s timer
+      assert.equal(hellos[1]:sub(14), hellos[2]:sub(14)) -- the same message, a new record sequence number
+      assert.are_not.equal(hellos[1]:sub(1, 13), hellos[2]:sub(1, 13))
+      a:close() b:close()
+    end)
 
     it("our client against openssl s_server -dtls1_2: certificates, data both ways", function()
       local port = free_udp_port()
