@@ -58,6 +58,18 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("dtls", on);
+#ifdef WOLFSSL_DTLS13
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("dtls13", on);
+#ifdef LWL_DTLS_STATEFUL
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("dtls_listen", on); /* conn:listen: the stateless cookie exchange */
 #ifndef NO_PSK
     on = 1;
 #else

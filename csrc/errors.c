@@ -199,7 +199,7 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
     memset(&h, 0, sizeof h);
     wolfSSL_get_alert_history(c->ssl, &h);
     /* Bytes that are not TLS at all: say so, whatever wolfSSL called it. */
-    if (c->nrecv >= 3 && !c->done &&
+    if (c->nrecv >= 3 && !c->done && !c->dtls && /* (DTLS: wolfSSL drops what is not) */
         (c->first[0] < 20 || c->first[0] > 24 || c->first[1] != 3)) {
         snprintf(buf, sz, "peer sent data that is not TLS (garbage bytes %02x %02x %02x)",
                  c->first[0], c->first[1], c->first[2]);

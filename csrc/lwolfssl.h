@@ -26,6 +26,9 @@
 typedef struct lwl_Context {
     WOLFSSL_CTX *ctx;     /* NULL once freed */
     int is_server;
+    int dtls;             /* a DTLS context (datagrams) */
+    unsigned char cookie_secret[32]; /* DTLS server: the key of its cookies, one per
+                                      * context so any of its connections checks them */
     int verify;           /* 0 none, 1 peer, 2 require */
     int check_hostname;
     char *alpn;           /* comma-separated list for wolfSSL_UseALPN, or NULL */
@@ -79,6 +82,10 @@ struct lwl_Conn {
     int busy;             /* inside a wolfSSL call */
     int close_pending;    /* close() was called from a callback */
     int is_server;
+    int dtls;             /* DTLS: datagram transports, the retransmission timer */
+    double dtls_sent_at;  /* DTLS: when our last datagram left (lwl_clock): the timer's start */
+    double dtls_sent_real; /* the same on the real clock (lwl_monotonic) */
+    int dtls_cookie_sent; /* our last datagram was a HelloVerifyRequest (transport.c) */
     int done;             /* handshake finished */
     int eof;              /* memory mode: feed_eof() seen */
     int feeding;          /* the uservalue holds a fed string that `in` borrows */
@@ -161,6 +168,9 @@ void lwl_transport_leave(lua_State *L, lwl_Conn *c, int self); /* end of a metho
 int lwl_transport_feed(lua_State *L);     /* conn:feed(s) */
 int lwl_transport_feed_eof(lua_State *L); /* conn:feed_eof() */
 int lwl_transport_drain(lua_State *L);    /* conn:drain([max]) */
+/* DTLS: seconds until a retransmission is due (0: now), or -1: no timer */
+double lwl_transport_dtls_due(lwl_Conn *c);
+int lwl_transport_push_datagram(lwl_Conn *c, const char *p, size_t n); /* memory mode; 0: no memory */
 
 /* ---- session.c: wolfssl.session objects, on_new_session, session_store,
  * ticket keys ---- */
@@ -262,6 +272,7 @@ void lwl_policy_free(lwl_Conn *c); /* conn_free */
 /* ---- testutil.c: core._test, for the suite only ---- */
 void lwl_test_open(lua_State *L);
 long lwl_now(void); /* testutil.c: time(NULL), moved on by _test.advance_clock */
+double lwl_clock(void); /* testutil.c: lwl_monotonic(), moved on by _test.advance_clock too */
 
 /* ---- hostname.c ---- */
 /* Does x name host (DNS name with wildcards, or IP address)? */

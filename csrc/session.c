@@ -760,7 +760,8 @@ int lwl_session_set(lua_State *L) {
     v = sess_version_number(s);
     min = wolfSSL_CTX_get_min_proto_version(c->ctx->ctx);
     max = wolfSSL_CTX_get_max_proto_version(c->ctx->ctx);
-    if ((min > 0 && v < min) || (max > 0 && v > max))
+    if (c->dtls ? (v >> 8) != 0xfe /* (DTLS numbers count down: a TLS session only) */
+                : ((min > 0 && v < min) || (max > 0 && v > max)))
         return lwl_fail(L, "the session's protocol version is not enabled on this context "
                            "(a full handshake follows)");
     /* a copy: 5.9.2 shares the object it is given and updates it with the

@@ -24,6 +24,8 @@ local Connection = core.Connection -- methods of connection userdata (C)
 -- * `mode`: `"client"` or `"server"` (required).
 -- * `min_version`, `max_version`: `"tls1.2"`, `"tls1.3"` (`"tls1.1"` where the build
 --   has it, see `features.tls1_1`); default tls1.2 .. tls1.3. `"ssl3"`/`"ssl2"` raise.
+--   With `dtls = true` (a DTLS context): `"dtls1.2"`, `"dtls1.3"` (where `features.dtls13`),
+--   default both (or dtls1.2 only); `mtu` (DTLS: largest datagram sent, 1400).
 -- * `ciphers` (TLS <= 1.2, OpenSSL names), `ciphersuites` (TLS 1.3): colon list or array;
 --   default, on every build: AEAD with forward secrecy only (ECDHE with AES-GCM or
 --   ChaCha20-Poly1305, and the TLS 1.3 suites).
@@ -80,7 +82,8 @@ function M.context(o)
     end
   end
   local st = { server = o.mode == "server" } -- what the rows resolve, for later rows
-  local ctx = core.context_new(st.server)
+  local ctx, err = core.context_new(st.server, opts.dtls_range(o))
+  if not ctx then check.bad(o.max_version and "max_version" or "dtls", err, 2) end
   -- the callbacks the rows hand to C (core.ctx_callback: each set once, and C
   -- alone knows which are set); the options table itself is not kept
   st.uv = setmetatable({}, { __newindex = function(_, k, v)

@@ -134,6 +134,9 @@ end
 
 function Dispatch:emit(msg)
   local st = self.st
+  for k, v in pairs(self.extra or {}) do -- DTLS: epoch, sequence, message_seq, ...
+    if msg[k] == nil then msg[k] = v end
+  end
   msg.version = msg.version or version_name(st.version)
   st.count = (st.count or 0) + 1
   if msg.type == "alert" then self.alerted[msg.direction] = true end
@@ -531,6 +534,7 @@ function Dispatch:infer_alert(d, why)
 end
 
 function Dispatch:record(r)
+  if r.epoch and require("wolfssl.trace_dtls").record(self, r) then return end
   local st = self.st
   local d = r.direction
   if st.pend[other(d)] > 0 then self:close_flight(other(d)) end
@@ -706,6 +710,7 @@ end
 local NAMES = {
   client_hello = "ClientHello", server_hello = "ServerHello",
   hello_retry_request = "HelloRetryRequest", encrypted_extensions = "EncryptedExtensions",
+  hello_verify_request = "HelloVerifyRequest", ack = "ACK", encrypted_record = "(encrypted)",
   certificate = "Certificate", certificate_request = "CertificateRequest",
   certificate_verify = "CertificateVerify", server_key_exchange = "ServerKeyExchange",
   client_key_exchange = "ClientKeyExchange", server_hello_done = "ServerHelloDone",
@@ -757,6 +762,13 @@ end
 local function hexlen(h) return h and math.floor(#h / 2) or 0 end
 
 local DETAIL = {}
+
+DETAIL.hello_verify_request = function(f) return ("cookie %d bytes"):format(math.floor(#(f.cookie or "") / 2)) end
+DETAIL.ack = function(f)
+  local p = {}
+  for _, r in ipairs(f.records) do p[#p + 1] = ("%d/%d"):format(r.epoch, r.sequence) end
+  return "records (epoch/seq) " .. table.concat(p, " ")
+end
 
 DETAIL.client_hello = function(f)
   local p = { "versions " .. list(f.versions), #f.cipher_suites .. " suites" }
@@ -923,6 +935,16 @@ function M.render(msg, role)
     else
       line = line .. "  [inferred: encrypted on this build]"
     end
+  end
+  if msg.epoch then -- DTLS: where the record sits, and what it repeats
+    local cookie = msg.cookie_length and (", cookie " .. msg.cookie_length .. " bytes") or ""
+    for _, e in ipairs(f and f.extensions or {}) do
+      if e.name == "cookie" then cookie = ", cookie extension" end
+    end
+    line = line .. ("  [epoch %d %s%s%s%s]"):format(msg.epoch,
+      msg.sequence and ("seq %d"):format(msg.sequence) or "seq encrypted",
+      msg.message_seq and (" msg " .. msg.message_seq) or "", cookie,
+      msg.retransmission and ", retransmission" or "")
   end
   return (line:gsub("%s+$", ""))
 end
