@@ -1008,9 +1008,14 @@ static int conn_tostring(lua_State *L) {
     return 1;
 }
 
-/* conn.data is a field; everything else is a method */
+/* conn.data is a field; everything else is a method (looked up first: a
+ * method call is the hot path, bulk transfer makes several per record) */
 static int conn_index(lua_State *L) {
-    const char *key = lua_tostring(L, 2);
+    const char *key;
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    if (!lua_isnil(L, -1)) return 1;
+    key = lua_tostring(L, 2);
     if (key && strcmp(key, "data") == 0) {
         toconn(L, 1);
         lwl_getuv(L, 1);
@@ -1023,8 +1028,7 @@ static int conn_index(lua_State *L) {
         }
         return 1;
     }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
+    lua_pushnil(L);
     return 1;
 }
 
