@@ -57,6 +57,7 @@ typedef struct Trust {
 typedef struct Sess {
     WOLFSSL_SESSION *s; /* NULL once freed */
     Trust t;
+    int version; /* its protocol version, 0 until asked (sess_version_of) */
 } Sess;
 
 static Sess *tosess(lua_State *L, int idx) {
@@ -557,8 +558,18 @@ static int sess_version_number(WOLFSSL_SESSION *s) {
     return v;
 }
 
+/* The version of a Lua session, serialised once: a session object never
+ * changes (it is a copy, and set_session hands wolfSSL a copy of it) and
+ * every set_session asks. */
+static int sess_version_of(Sess *s) {
+    if (s->version == 0) s->version = sess_version_number(s->s);
+    return s->version;
+}
+
 static int sess_version(lua_State *L) {
-    const char *name = lwl_version_name(sess_version_number(checksess(L, 1)));
+    const char *name;
+    checksess(L, 1);
+    name = lwl_version_name(sess_version_of(tosess(L, 1)));
     if (name == NULL)
         lua_pushnil(L);
     else
@@ -580,7 +591,7 @@ static int sess_tostring(lua_State *L) {
     if (s->s == NULL)
         lua_pushliteral(L, "wolfssl.session (freed)");
     else {
-        const char *v = lwl_version_name(sess_version_number(s->s));
+        const char *v = lwl_version_name(sess_version_of(s));
         lua_pushfstring(L, "wolfssl.session (%s%s): %p", v ? v : "?",
 #ifdef HAVE_SESSION_TICKET
                         wolfSSL_SESSION_has_ticket(s->s) == 1 ? ", ticket" : "",
@@ -757,7 +768,7 @@ int lwl_session_set(lua_State *L) {
         return lwl_fail(L, "the session is not resumable (a TLS 1.3 session needs its ticket)");
     /* wolfSSL 5.5 fails the handshake when the session's version is not one
      * the context speaks: do a full handshake instead */
-    v = sess_version_number(s);
+    v = sess_version_of(sess);
     min = wolfSSL_CTX_get_min_proto_version(c->ctx->ctx);
     max = wolfSSL_CTX_get_max_proto_version(c->ctx->ctx);
     if (c->dtls ? (v >> 8) != 0xfe /* (DTLS numbers count down: a TLS session only) */

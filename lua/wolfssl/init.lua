@@ -104,16 +104,25 @@ function M.context(o)
   return ctx
 end
 
+local CONN_KEY = {} -- the option keys of ctx:new, as a set
+for _, k in ipairs(opts.CONN_KEYS) do CONN_KEY[k] = true end
+local NO_OPTIONS = {}
+local prepare_ticket = core.conn_prepare_ticket
+
 --- Make a connection from a context.
 -- @tparam[opt] table o `fd`, `server_name`, `alpn`, `session`, `data`,
 -- `timeout` (fd mode: seconds each call may wait, as `conn:settimeout`),
 -- `ech_configs` (client: this connection's ECHConfigList, see `wolfssl.ech`)
 function Context:new(o)
-  if o == nil then o = {} end
+  -- the common case (no table, or a few well-formed keys) takes no detour
+  -- through the generic checks: a connection per resumed handshake is hot
+  if o == nil then o = NO_OPTIONS end
   if type(o) ~= "table" then
     error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(o)), 2)
   end
-  check.check_keys("new", o, opts.CONN_KEYS)
+  for k in next, o do
+    if not CONN_KEY[k] then check.check_keys("new", o, opts.CONN_KEYS) end
+  end
   local fd = o.fd
   if fd ~= nil then
     if type(fd) == "table" or type(fd) == "userdata" then
@@ -125,20 +134,21 @@ function Context:new(o)
       check.bad("fd", "expected a descriptor: an integer from 0 to 2^31-1", 3, o.fd)
     end
   end
-  if o.server_name ~= nil and (type(o.server_name) ~= "string" or o.server_name == "") then
-    check.bad("server_name", "expected a non-empty string", 3, o.server_name)
+  local name = o.server_name
+  if name ~= nil and (type(name) ~= "string" or name == "") then
+    check.bad("server_name", "expected a non-empty string", 3, name)
   end
-  check.no_nul("server_name", o.server_name, 3)
+  if name and name:find("\0", 1, true) then check.no_nul("server_name", name, 3) end
   local alpn = o.alpn and check.alpn_list("alpn", o.alpn) or nil
   if o.timeout ~= nil and (type(o.timeout) ~= "number" or o.timeout < 0) then
     check.bad("timeout", "expected seconds (a number >= 0; math.huge: no limit)", 3, o.timeout)
   end
-  if not o.server_name and core.ctx_checks_hostname(self) then -- (raises when self is no context)
+  if not name and core.ctx_checks_hostname(self) then -- (raises when self is no context)
     error("bad option 'server_name' to 'new': required to check the server's certificate" ..
           " (or make the context with check_hostname = false)", 2)
   end
   local ech_list = M.ech._list_for(self, o.ech_configs)
-  local conn, err = core.conn_new(self, fd, o.server_name, alpn)
+  local conn, err = core.conn_new(self, fd, name, alpn)
   if not conn then return nil, err end -- descriptors or memory ran out
   M.ech._prepare(conn, ech_list, o.ech_configs)
   if o.data ~= nil then conn.data = o.data end
@@ -148,13 +158,16 @@ function Context:new(o)
     -- a session that cannot be used (expired, no ticket yet, another version)
     -- means a full handshake; conn:set_session(s) says why. One made under
     -- other trust settings or for another server name is a mistake: raise.
-    local _, why = conn:set_session(o.session)
+    local _, why = Connection.set_session(conn, o.session) -- (as wrapped below)
     if why and why:find("^session refused") then
       conn:close()
       error(why, 2)
     end
   end
-  M.session._prepare(conn)
+  -- a server whose new tickets take their key from on_ticket_key asks it now
+  -- (name nil: this connection issues no ticket; wolfSSL cannot skip one
+  -- later); nothing to do unless on_ticket_key is set (C knows)
+  prepare_ticket(conn)
   return conn
 end
 

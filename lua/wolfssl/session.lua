@@ -213,13 +213,6 @@ function M._set_trust(ctx, o, st)
   return core.ctx_trust(ctx, table.concat(parts, ";"))
 end
 
---- Per-connection steps (called by ctx:new): a server whose new tickets take
--- their key from on_ticket_key asks it now (name nil); nil means this
--- connection issues no ticket (wolfSSL cannot skip one later).
-function M._prepare(conn)
-  core.conn_prepare_ticket(conn) -- nothing to do unless on_ticket_key is set (C knows)
-end
-
 --- A new random ticket key (32 bytes).
 -- @treturn string
 function M.new_ticket_key()
