@@ -153,6 +153,12 @@ static const Kind *kind_of(const char *name) {
 
 static WOLFSSL_CTX *sctx, *cctx;
 
+#define BINDING_SUITES                                                                   \
+    "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"      \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                           \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                           \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 static void make_contexts(const Kind *k, const char *suites) {
     int v = k->tls12 ? WOLFSSL_TLSV1_2 : WOLFSSL_TLSV1_3;
     sctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
@@ -180,12 +186,14 @@ static void make_contexts(const Kind *k, const char *suites) {
     if (wolfSSL_CTX_set1_curves_list(cctx, "X25519:P-256") != WOLFSSL_SUCCESS ||
         wolfSSL_CTX_set1_curves_list(sctx, "X25519:P-256") != WOLFSSL_SUCCESS)
         die("groups");
-    if (suites && (wolfSSL_CTX_set_cipher_list(cctx, suites) != WOLFSSL_SUCCESS ||
-                   wolfSSL_CTX_set_cipher_list(sctx, suites) != WOLFSSL_SUCCESS))
+    /* the binding's default lists (lua/wolfssl/options.lua DEFAULT_TLS13_SUITES
+     * and DEFAULT_TLS12_CIPHERS), not wolfSSL's: 5.9.2's own order makes
+     * TLS 1.3 pick AES-256-GCM-SHA384, so that both would not do the same work */
+    if (!suites) suites = BINDING_SUITES;
+    if (wolfSSL_CTX_set_cipher_list(cctx, k->tls12 ? "ECDHE-ECDSA-AES128-GCM-SHA256" : suites) !=
+            WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_set_cipher_list(sctx, suites) != WOLFSSL_SUCCESS)
         die("cipher list");
-    else if (!suites && k->tls12 &&
-             (wolfSSL_CTX_set_cipher_list(cctx, "ECDHE-ECDSA-AES128-GCM-SHA256") != WOLFSSL_SUCCESS))
-        die("tls12 cipher");
 }
 
 static void end_init(End *e, WOLFSSL_CTX *ctx) {
