@@ -14,21 +14,16 @@
 -- that build), BENCH_CERTS, BENCH_IR_CASES (comma list of case keys, default
 -- all), BENCH_IR_PROFILE (comma list, default "bulk,resume13,resume12"), BENCH_IR_KEEP (directory:
 -- keep the callgrind outputs there).
-local DIR = arg[0]:match("^(.*)/[^/]*$") or "."
-do local p = io.popen("cd '" .. DIR .. "' && pwd"); DIR = p:read("*l"); p:close() end
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local stats = require "stats"
+local cfg = stats.setup()
 local env = os.getenv
-local LUA = env("BENCH_LUA") or "lua5.4"
-local CPATH = env("BENCH_CPATH") or ""
-local BUILDNAME = env("BENCH_BUILD") or "?"
-local CERTS = env("BENCH_CERTS") or (DIR .. "/../spec/fixtures/certs")
+local DIR, LUA, BUILDNAME, CERTS = cfg.dir, cfg.lua, cfg.build, cfg.certs
 local REF = env("BENCH_REFLOOP") or error("BENCH_REFLOOP: the C loop binary")
 local KEEP = env("BENCH_IR_KEEP")
 local TMP = KEEP or os.tmpname()
 if not KEEP then os.remove(TMP) end
 os.execute("mkdir -p " .. TMP)
-
-local LUAENV = ("env LUA_PATH='%s/?.lua;%s/../lua/?.lua;%s/../lua/?/init.lua;;' LUA_CPATH='%s;;' ")
-  :format(DIR, DIR, DIR, CPATH)
 
 -- mode/arg as bench/c/refloop.c and bench/wolfssl_mem.lua take them; one
 -- iteration of "bulk" is 16 writes of 16 KiB (per = 16 operations)
@@ -48,7 +43,7 @@ local function run(impl, case, n)
   -- the environment goes before valgrind (which does not follow an exec)
   local prog = impl == "c" and REF or (LUA .. " " .. DIR .. "/wolfssl_mem.lua")
   local cmd = ("cd '%s' && %svalgrind --tool=callgrind --callgrind-out-file=%s %s %s %s %s -%d >/dev/null 2>%s.log")
-    :format(DIR, impl == "c" and "" or LUAENV, out, prog, CERTS, case.mode, case.arg, n, out)
+    :format(DIR, impl == "c" and "" or cfg.luaenv, out, prog, CERTS, case.mode, case.arg, n, out)
   local reuse = env("BENCH_IR_REUSE") and io.open(out) -- development: annotate kept outputs again
   if reuse then reuse:close() elseif not os.execute(cmd) then error(("%s %s %d failed, see %s.log"):format(impl, case.key, n, out)) end
   local f = assert(io.open(out))
@@ -101,13 +96,7 @@ local function per_op(a1, a2, ops)
   return t
 end
 
-local function fmt(x)
-  local s = ("%.0f"):format(x)
-  local neg = s:sub(1, 1) == "-"
-  if neg then s = s:sub(2) end
-  s = s:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")
-  return (neg and "-" or "") .. s
-end
+local fmt = stats.thousands
 
 local out = {}
 local function add(s) out[#out + 1] = s; io.stderr:write(".") end

@@ -13,14 +13,11 @@
 -- of a shared machine hit every column alike; the table shows the median and
 -- min-max of each cell, and ratios are taken per repetition (paired) before
 -- their median is shown.
-local DIR = arg[0]:match("^(.*)/[^/]*$") or "."
-do local p = io.popen("cd '" .. DIR .. "' && pwd"); DIR = p:read("*l"); p:close() end
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local stats = require "stats"
+local cfg = stats.setup()
 local env = os.getenv
-local LUA = env("BENCH_LUA") or "lua5.4"
-local CPATH = env("BENCH_CPATH") or ""
-local BUILDNAME = env("BENCH_BUILD") or "?"
-local CERTS = env("BENCH_CERTS") or (DIR .. "/../spec/fixtures/certs")
-local REPS = tonumber(env("BENCH_REPS") or "3")
+local DIR, LUA, BUILDNAME, CERTS, REPS = cfg.dir, cfg.lua, cfg.build, cfg.certs, cfg.reps
 local SECS = tonumber(env("BENCH_SECS") or "0.8")
 local IDLE = tonumber(env("BENCH_IDLE") or "500")
 local SCALE = {}
@@ -33,9 +30,6 @@ local TMP = os.tmpname()
 os.remove(TMP)
 os.execute("mkdir -p " .. TMP)
 
-local LUAENV = ("env LUA_PATH='%s/?.lua;%s/../lua/?.lua;%s/../lua/?/init.lua;;' LUA_CPATH='%s;;' ")
-  :format(DIR, DIR, DIR, CPATH)
-
 local function sh(cmd)
   local p = io.popen(cmd .. " 2>" .. TMP .. "/err")
   local out = p:read("*a")
@@ -44,7 +38,7 @@ local function sh(cmd)
 end
 
 local function lua(script, ...)
-  return LUAENV .. LUA .. " " .. DIR .. "/" .. script .. " " .. table.concat({ ... }, " ")
+  return cfg.luaenv .. LUA .. " " .. DIR .. "/" .. script .. " " .. table.concat({ ... }, " ")
 end
 
 local function nums(s)
@@ -183,27 +177,14 @@ for rep = 1, REPS do
   io.stderr:write(("bench: repetition %d/%d done (%ds)\n"):format(rep, REPS, os.time() - t_start))
 end
 
-local function median(t)
-  local s = {}
-  for _, v in pairs(t) do if v then s[#s + 1] = v end end
-  if #s == 0 then return nil end
-  table.sort(s)
-  local m = #s % 2 == 1 and s[(#s + 1) / 2] or (s[#s / 2] + s[#s / 2 + 1]) / 2
-  return m, s[1], s[#s]
-end
-
 local function fmt(v)
   if v >= 1000 then return ("%.0f"):format(v) elseif v >= 100 then return ("%.0f"):format(v)
   elseif v >= 10 then return ("%.1f"):format(v) else return ("%.2f"):format(v) end
 end
 
 local function cell(r, c)
-  local row = ROWS[r]
-  local m, lo, hi = median(results[r][c])
-  if not m then return "n/a" end
-  local k = row.scale or 1
-  if REPS == 1 or lo == hi then return fmt(m * k) end
-  return ("%s (%s–%s)"):format(fmt(m * k), fmt(lo * k), fmt(hi * k))
+  local k = ROWS[r].scale or 1
+  return stats.cell(results[r][c], function(v) return fmt(v * k) end)
 end
 
 local function colidx(key) for i, c in ipairs(COLS) do if c.key == key then return i end end end
@@ -211,15 +192,7 @@ local function colidx(key) for i, c in ipairs(COLS) do if c.key == key then retu
 -- paired ratio a/b, median over the repetitions (for heap and RSS lower is
 -- better, so there a ratio < 1 favours lua-wolfssl)
 local function ratio(r, a, b)
-  local t = {}
-  for rep = 1, REPS do
-    local x, y = results[r][a][rep], results[r][b][rep]
-    if x and y and y ~= 0 then t[#t + 1] = x / y end
-  end
-  local m, lo, hi = median(t)
-  if not m then return "n/a" end
-  if #t == 1 or lo == hi then return ("%.2f×"):format(m) end
-  return ("%.2f× (%.2f–%.2f)"):format(m, lo, hi)
+  return stats.ratio(results[r][a], results[r][b], REPS)
 end
 
 local same = BUILDNAME == "system" and colidx("cs") or colidx("ct")

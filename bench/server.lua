@@ -24,12 +24,11 @@
 -- BENCH_SERVER_SCALE (1: multiplies the handshake counts), BENCH_IDLE_CONNS
 -- (10000; 0 skips the idle row).
 local socket = require "socket"
-local DIR = arg[0]:match("^(.*)/[^/]*$") or "."
-do local p = io.popen("cd '" .. DIR .. "' && pwd"); DIR = p:read("*l"); p:close() end
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local stats = require "stats"
+local cfg = stats.setup()
 local env = os.getenv
-local LUA = env("BENCH_LUA") or "lua5.4"
-local CERTS = env("BENCH_CERTS") or (DIR .. "/../spec/fixtures/certs")
-local REPS = tonumber(env("BENCH_REPS") or "3")
+local DIR, LUA, CERTS, REPS = cfg.dir, cfg.lua, cfg.certs, cfg.reps
 local SCALE = tonumber(env("BENCH_SERVER_SCALE") or "1")
 local IDLE = tonumber(env("BENCH_IDLE_CONNS") or "10000")
 local NGXBASE = env("BENCH_NGINX_DIR") or (DIR .. "/../build/bench")
@@ -267,15 +266,6 @@ if env("BENCH_SERVER_IR") ~= "0" then
   io.stderr:write(("bench-server: callgrind done (%ds)\n"):format(os.time() - t_start))
 end
 
-local function median(t)
-  local s = {}
-  for _, v in pairs(t) do if v then s[#s + 1] = v end end
-  if #s == 0 then return nil end
-  table.sort(s)
-  local m = #s % 2 == 1 and s[(#s + 1) / 2] or (s[#s / 2] + s[#s / 2 + 1]) / 2
-  return m, s[1], s[#s]
-end
-
 local function pick(r, c, which)
   local t = {}
   for rep = 1, REPS do local v = results[r][c][rep] t[rep] = v and v[which] or false end
@@ -283,39 +273,32 @@ local function pick(r, c, which)
 end
 
 local function cell(r, c, which)
-  local m, lo, hi = median(pick(r, c, which))
-  if not m then return "n/a" end
-  if lo == hi then return ("%.0f"):format(m * 1e6) end
-  return ("%.0f (%.0f–%.0f)"):format(m * 1e6, lo * 1e6, hi * 1e6)
+  return stats.cell(pick(r, c, which), function(v) return ("%.0f"):format(v * 1e6) end)
 end
 
 local function colidx(key) for i, c in ipairs(COLS) do if c.key == key then return i end end end
 
 local function ratio(r, a, b, which)
   if not (a and b) then return "n/a" end
-  local t = {}
-  for rep = 1, REPS do
-    local x, y = results[r][a][rep], results[r][b][rep]
-    if x and y and y[which] and y[which] > 0 then t[#t + 1] = x[which] / y[which] end
-  end
-  local m, lo, hi = median(t)
-  if not m then return "n/a" end
-  if lo == hi then return ("%.2f×"):format(m) end
-  return ("%.2f× (%.2f–%.2f)"):format(m, lo, hi)
+  return stats.ratio(pick(r, a, which), pick(r, b, which), REPS)
 end
 
 local out = {}
 local function add(s) out[#out + 1] = s end
-local function table_for(which, what)
-  add(("Server CPU µs per handshake (%s), median (min–max) of %d repetitions; lower is better."):format(what, REPS))
-  add("")
-  local head = { "handshake (N per cell)" }
+-- the head of a table with a column per server and the ratios after them
+local function head_row(first)
+  local head = { first }
   for _, c in ipairs(COLS) do head[#head + 1] = c.title end
   head[#head + 1] = "Lua / nginx (tuned)"
   head[#head + 1] = "Lua / C (tuned)"
   if colidx("lua-system") then head[#head + 1] = "Lua / C (system)" end
   add("| " .. table.concat(head, " | ") .. " |")
   add("|" .. ("---|"):rep(#head))
+end
+local function table_for(which, what)
+  add(("Server CPU µs per handshake (%s), median (min–max) of %d repetitions; lower is better."):format(what, REPS))
+  add("")
+  head_row("handshake (N per cell)")
   for r, row in ipairs(ROWS) do
     local line = { ("%s (%d)"):format(row.title, math.floor(row.n * SCALE)) }
     for c = 1, #COLS do line[#line + 1] = cell(r, c, which) end
@@ -333,19 +316,13 @@ if next(ir) then
   add("Server user-space instructions per handshake (callgrind; kernel work not included), after a warm-up of 10;")
   add(("%d handshakes per cell for ECDSA, %d for RSA; one run (counts do not vary with load)."):format(IR_N.ecdsa, IR_N.rsa))
   add("")
-  local head = { "handshake" }
-  for _, c in ipairs(COLS) do head[#head + 1] = c.title end
-  head[#head + 1] = "Lua / nginx (tuned)"
-  head[#head + 1] = "Lua / C (tuned)"
-  if colidx("lua-system") then head[#head + 1] = "Lua / C (system)" end
-  add("| " .. table.concat(head, " | ") .. " |")
-  add("|" .. ("---|"):rep(#head))
+  head_row("handshake")
   local function q(a, b) return (a and b) and ("%.2f×"):format(a / b) or "n/a" end
   for r, row in ipairs(ROWS) do
     local line = { row.title }
     for c = 1, #COLS do
       local v = ir[r][c]
-      line[#line + 1] = v and (("%.0f"):format(v):reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")) or "n/a"
+      line[#line + 1] = v and stats.thousands(v) or "n/a"
     end
     local L, N, C = ir[r][colidx("lua-tuned")], ir[r][colidx("nginx")], ir[r][colidx("c-tuned")]
     line[#line + 1] = q(L, N)
