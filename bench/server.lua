@@ -169,7 +169,8 @@ end
 local function lua_server(build)
   return function(kind, idle, prefix)
     return portfile_server(function(pf)
-      return ("%s %s/lua_server.lua %s %s %s %s"):format(LUA, DIR, CERTS, kind, pf, idle and "idle" or "")
+      return ("%s %s/lua_server.lua %s %s %s %s"):format(LUA, DIR, CERTS, kind, pf,
+        idle == true and "idle" or idle or "")
     end, ("env LUA_PATH='%s/../lua/?.lua;%s/../lua/?/init.lua;;' LUA_CPATH='%s;;' %s")
       :format(DIR, DIR, build.cpath, prefix or ""))
   end
@@ -335,7 +336,9 @@ end
 
 -- idle connections: RSS of the server
 if IDLE > 0 then
-  local idle_cols = { COLS[1], COLS[colidx("lua-tuned")], COLS[colidx("c-tuned")] }
+  local lua_tuned = COLS[colidx("lua-tuned")]
+  local idle_cols = { COLS[1], lua_tuned, { title = lua_tuned.title .. ", descriptor only (no LuaSocket object kept)",
+    start = function(kind) return lua_tuned.start(kind, "idle-fd") end }, COLS[colidx("c-tuned")] }
   add(("RSS of the server holding %d idle TLS 1.3 connections (ECDSA, handshaken, no request yet),"):format(IDLE))
   add(("VmRSS after − before (the first connection's one-time allocations included); ulimit -n %s."):format(sh("ulimit -n"):match("%S+")))
   add("")
