@@ -51,7 +51,10 @@ function M.ratio(x, y, reps)
   for i = 1, reps do
     if x[i] and y[i] and y[i] > 0 then t[#t + 1] = x[i] / y[i] end
   end
-  return M.cell(t, function(v) return ("%.2f×"):format(v) end)
+  local m, lo, hi = M.median(t)
+  if not m then return "n/a" end
+  if lo == hi then return ("%.2f×"):format(m) end
+  return ("%.2f× (%.2f–%.2f)"):format(m, lo, hi)
 end
 
 --- An integer with thousands separators: 1234567 -> "1,234,567".

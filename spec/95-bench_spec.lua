@@ -60,3 +60,31 @@ describe("bench/wolfssl_mem.lua", function()
     assert.is_true(tonumber(c) > 10000, out) -- bytes of C heap per pair
   end)
 end)
+
+describe("bench/stats.lua", function()
+  local stats = dofile("bench/stats.lua")
+
+  it("median, min and max skip missing repetitions", function()
+    assert.same({ 2, 1, 9 }, { stats.median({ 9, false, 1, 2 }) })
+    assert.same({ 2.5, 1, 4 }, { stats.median({ 4, 1, 3, 2 }) })
+    assert.is_nil(stats.median({ false, false }))
+  end)
+
+  it("a cell is the median with its range, or n/a", function()
+    local f = function(v) return ("%.0f"):format(v) end
+    assert.equal("2 (1–9)", stats.cell({ 9, 1, 2 }, f))
+    assert.equal("5", stats.cell({ 5, 5 }, f))
+    assert.equal("n/a", stats.cell({}, f))
+  end)
+
+  it("ratios are paired per repetition; a repetition missing a value is left out", function()
+    assert.equal("2.00× (1.50–3.00)", stats.ratio({ 3, 6, 4, 8 }, { 2, 2, 2, false }, 4))
+    assert.equal("n/a", stats.ratio({ 1 }, { 0 }, 1))
+  end)
+
+  it("writes thousands separators", function()
+    assert.equal("1,234,567", stats.thousands(1234567))
+    assert.equal("-98,811", stats.thousands(-98811))
+    assert.equal("999", stats.thousands(999))
+  end)
+end)
