@@ -775,12 +775,16 @@ int lwl_session_set(lua_State *L) {
                 : ((min > 0 && v < min) || (max > 0 && v > max)))
         return lwl_fail(L, "the session's protocol version is not enabled on this context "
                            "(a full handshake follows)");
-    /* a copy: 5.9.2 shares the object it is given and updates it with the
+#ifdef LWL_SET_SESSION_SHARES
+    /* a copy: wolfSSL shares the object it is given and updates it with the
      * next handshake, so the user's session would change under them */
     s = wolfSSL_SESSION_dup(s);
     if (s == NULL) return luaL_error(L, "out of memory");
     v = wolfSSL_set_session(c->ssl, s);
-    wolfSSL_SESSION_free(s); /* the connection holds its own reference or copy */
+    wolfSSL_SESSION_free(s); /* the connection holds its own reference */
+#else
+    v = wolfSSL_set_session(c->ssl, s); /* copied into the connection's own */
+#endif
     if (v != WOLFSSL_SUCCESS)
         return lwl_fail(L, "wolfSSL refused the session (expired or made for another context?)");
     c->offered_trust = sess->t.verified ? 1 : -1;

@@ -18,6 +18,15 @@
 #define LWL_GUARD_SESSION_LAYOUT 1
 #endif
 
+/* wolfSSL_set_session copies the session into the connection's own in 5.5.4;
+ * later releases (5.7.2 and 5.9.2 read) keep a reference to a session that is
+ * not in the cache, and the handshake updates it: session.c then hands over
+ * a copy (on 5.5.4 with SESSION_CERTS that copy would cost ~76 k instructions
+ * per resumption for nothing). */
+#if LIBWOLFSSL_VERSION_HEX > 0x05005004
+#define LWL_SET_SESSION_SHARES 1
+#endif
+
 /* With secure renegotiation compiled in, wolfSSL follows a peer's request
  * unless the option says no (then: a no_renegotiation warning, and the
  * connection goes on). renegotiation = "refuse" sets it on every context. */
