@@ -41,7 +41,7 @@ static void conn_free(lwl_Conn *c) {
     c->owns_fd = 0;
 }
 
-/* core.conn_new(ctx, fd|nil, server_name|nil, alpn|nil) -> connection */
+/* core.conn_new(ctx, fd|nil, server_name|nil, alpn|nil, socket|nil) -> connection */
 static int conn_new(lua_State *L) {
     lwl_Context *ctx = lwl_checkcontext(L, 1);
     int fd = lua_isnoneornil(L, 2) ? -1 : (int)luaL_checkinteger(L, 2);
@@ -51,9 +51,12 @@ static int conn_new(lua_State *L) {
     memset(c, 0, sizeof *c); /* closed until the WOLFSSL exists */
     c->fd = -1;
     lwl_setmeta(L, LWL_CONN);
-    lua_createtable(L, 0, 2); /* uservalue: {ctx=, data=, last_error=} */
+    lua_createtable(L, 0, 3); /* uservalue: {ctx=, socket=, data=, last_error=} */
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "ctx"); /* the context lives as long as we do */
+    lua_pushvalue(L, 5);
+    lua_setfield(L, -2, "socket"); /* so does the socket object fd came from: its
+                                      collector would close the descriptor under us */
     lwl_setuv(L, -2);
 
     errno = 0;

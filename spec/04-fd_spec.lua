@@ -225,6 +225,23 @@ describe("fd mode", function()
     T.closefd(a)
   end)
 
+  it("a connection made from a socket object keeps it: the collector does not close the descriptor under it", function()
+    local listener = assert(socket.bind("127.0.0.1", 0))
+    local ip, port = listener:getsockname()
+    local c = H.client_ctx():new { fd = assert(socket.connect(ip, port)), server_name = "localhost" }
+    local accepted = assert(listener:accept())
+    listener:close()
+    local s = H.server_ctx():new { fd = accepted }
+    accepted = nil -- luacheck: ignore (only the connections hold the sockets now)
+    collectgarbage(); collectgarbage()
+    run({ { fn = function() return c:handshake() end, sock = fdobj(c:getfd()) },
+          { fn = function() return s:handshake() end, sock = fdobj(s:getfd()) } })
+    assert.equal(5, c:write("alive"))
+    run({ { fn = function() local d, e = s:read() if d then assert.equal("alive", d) return true end return nil, e end,
+            sock = fdobj(s:getfd()) } })
+    c:close(); s:close()
+  end)
+
   it("memory-mode methods are refused in fd mode", function()
     local a, b = T.socketpair(true)
     local c = H.client_ctx():new { fd = a, server_name = "localhost" }

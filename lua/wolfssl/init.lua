@@ -123,11 +123,11 @@ function Context:new(o)
   for k in next, o do
     if not CONN_KEY[k] then check.check_keys("new", o, opts.CONN_KEYS) end
   end
-  local fd = o.fd
+  local fd, sock = o.fd, nil
   if fd ~= nil then
     if type(fd) == "table" or type(fd) == "userdata" then
       if type(fd.getfd) ~= "function" then check.bad("fd", "expected an integer or a socket with getfd()", 3, fd) end
-      fd = fd:getfd()
+      sock, fd = fd, fd:getfd() -- (the connection keeps sock alive)
     end
     -- a C int: 2^32+1 must not become fd 1, nor 2^31 a negative one
     if type(fd) ~= "number" or fd < 0 or fd % 1 ~= 0 or fd > 0x7fffffff then
@@ -148,7 +148,7 @@ function Context:new(o)
           " (or make the context with check_hostname = false)", 2)
   end
   local ech_list = M.ech._list_for(self, o.ech_configs)
-  local conn, err = core.conn_new(self, fd, name, alpn)
+  local conn, err = core.conn_new(self, fd, name, alpn, sock)
   if not conn then return nil, err end -- descriptors or memory ran out
   M.ech._prepare(conn, ech_list, o.ech_configs)
   if o.data ~= nil then conn.data = o.data end
