@@ -304,6 +304,13 @@ local function post_handshake_auth(ctx, v, _, st)
   return true
 end
 
+-- TLS 1.3 early data a server accepts, advertised in its tickets (0: none)
+local function max_early_data(ctx, v)
+  local ok, err = core.ctx_max_early_data(ctx, v)
+  if not ok then bad("max_early_data", err, 4, v) end
+  return true
+end
+
 local function mode(key, v)
   if v ~= "client" and v ~= "server" then bad(key, 'expected "client" or "server"', 4, v) end
 end
@@ -346,6 +353,8 @@ M.CONTEXT = {
   { "session_cache_size", check = integer(1) },
   { "session_timeout", check = integer(1), apply = sessions, always = true }, -- the four above
   { "renegotiation", check = one_of("refuse", "allow"), apply = renegotiation },
+  { "max_early_data", check = integer(0), apply = max_early_data,
+    modes = "server", wrong_mode = "is for server contexts (a client sends early data with conn:write_early)" },
   { "post_handshake_auth", check = boolean, apply = post_handshake_auth },
   { "psk", check = hooks.check_psk, apply = hooks.apply_psk },
   { "ticket_keys", apply = session._apply_ticket_keys, modes = "server" },

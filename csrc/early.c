@@ -1,0 +1,167 @@
+/* early.c: TLS 1.3 early data (0-RTT).
+ *
+ * A server context's max_early_data goes into its tickets; a client resuming
+ * such a session writes early data (conn:write_early) right after its
+ * ClientHello, and the server reads it (conn:read_early) while its handshake
+ * runs. conn.c runs both through its one call path (the Op rows call the two
+ * functions below); this file holds the option, the wrong-use checks and the
+ * status.
+ *
+ * Replay: a replayed first flight is the same ClientHello, so the same PSK
+ * binder (an HMAC over the whole ClientHello, its random included). The
+ * server context remembers the binders of the early-data ClientHellos it saw
+ * for as long as a ticket lives; a binder seen before marks the connection a
+ * replay, and its early data is read and thrown away: read_early() gives
+ * nothing, early_data() says "rejected". wolfSSL's own check (5.9.2 takes
+ * the session out of its cache) does not suffice: the resumed handshake puts
+ * the session back under the same id.
+ *
+ * The server's status is ours: wolfSSL's says "accepted" as soon as the
+ * ClientHello asks and max_early_data is set, before it knows whether it
+ * resumes or takes the session out of its cache. Early data was accepted
+ * when the server read some (conn:read_early). */
+#include "lwolfssl.h"
+
+#include <wolfssl/error-ssl.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* core.ctx_max_early_data(ctx, bytes) -> true | nil, msg */
+static int ctx_max_early_data(lua_State *L) {
+    lwl_Context *x = lwl_checkcontext(L, 1);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n >= 0 && n <= 0x7fffffff, 2, "must be between 0 and 2^31-1");
+#ifdef WOLFSSL_EARLY_DATA
+    if (!x->is_server) return lwl_fail(L, "is for server contexts");
+    x->max_early = (unsigned)n;
+    return lwl_ok_or_fail(L, wolfSSL_CTX_set_max_early_data(x->ctx, (unsigned)n) == WOLFSSL_SUCCESS,
+                          "could not set max_early_data");
+#else
+    (void)x;
+    return lwl_fail(L, LWL_NO_EARLY_DATA);
+#endif
+}
+
+/* Before write_early (len bytes) or read_early: 0 when it may go on, else
+ * the number of results pushed. Programming mistakes raise (early data on
+ * the wrong side, or a client not resuming); run-time refusals answer nil,
+ * msg (the session allows no early data, or fewer bytes); a server with no
+ * (more) early data answers nil. */
+int lwl_early_usable(lua_State *L, lwl_Conn *c, int write, size_t len) {
+#ifdef WOLFSSL_EARLY_DATA
+    const char *what = write ? "write_early" : "read_early";
+    if (c->is_server == write)
+        luaL_error(L, "%s is for %s connections", what, write ? "client" : "server");
+    if (write && c->offered_trust == 0)
+        luaL_error(L, "write_early needs a connection resuming a session (ctx:new{session = ...})");
+    if (c->failed) return lwl_fail(L, "the connection failed earlier");
+    if (!write) {
+        if (!c->done && !c->early_over) return 0;
+        lua_pushnil(L); /* no (more) early data */
+        return 1;
+    }
+    if (c->done || wolfSSL_is_init_finished(c->ssl))
+        return lwl_fail(L, "the handshake is finished: too late for early data (use write)");
+    {
+        WOLFSSL_SESSION *s = wolfSSL_get_session(c->ssl);
+        unsigned max = s ? wolfSSL_SESSION_get_max_early_data(s) : 0;
+        if (max == 0)
+            return lwl_fail(L, "the session allows no early data (its server has no max_early_data)");
+        if (c->early_sent + len > max) {
+            lua_pushnil(L);
+            lua_pushfstring(L, "too much early data: the session allows %d bytes (%d written)",
+                            (int)max, (int)c->early_sent);
+            return 2;
+        }
+    }
+    return 0;
+#else
+    (void)c; (void)write; (void)len;
+    return luaL_error(L, LWL_NO_EARLY_DATA);
+#endif
+}
+
+#ifdef WOLFSSL_EARLY_DATA
+#define SEEN_MAX 4096 /* binders a context remembers; when full of live ones, no early data */
+#define SEEN_KEY 16
+
+typedef struct lwl_EarlySeen {
+    unsigned char key[SEEN_MAX][SEEN_KEY];
+    long expires[SEEN_MAX]; /* lwl_now() after which the slot is free; 0: free */
+} Seen;
+#endif
+
+/* policy.c: the first PSK binder of a ClientHello that carries early data
+ * (called before wolfSSL reads that ClientHello) */
+void lwl_early_binder(lwl_Conn *c, const unsigned char *b, size_t n) {
+#ifdef WOLFSSL_EARLY_DATA
+    lwl_Context *x = c->ctx;
+    long now = lwl_now();
+    int i, slot = -1;
+    if (x->max_early == 0 || n < SEEN_KEY) return;
+    if (x->early_seen == NULL && (x->early_seen = (Seen *)calloc(1, sizeof(Seen))) == NULL) {
+        c->early_replay = 1; /* cannot remember it: no early data */
+        return;
+    }
+    for (i = 0; i < SEEN_MAX; i++) {
+        if (x->early_seen->expires[i] <= now) {
+            if (slot < 0) slot = i;
+        } else if (memcmp(x->early_seen->key[i], b, SEEN_KEY) == 0) {
+            c->early_replay = 1; /* seen: a replay */
+            return;
+        }
+    }
+    if (slot < 0) {
+        c->early_replay = 1;
+        return;
+    }
+    memcpy(x->early_seen->key[slot], b, SEEN_KEY);
+    x->early_seen->expires[slot] = now + wolfSSL_get_timeout(c->ssl) + 1; /* a ticket's lifetime */
+#else
+    (void)c; (void)b; (void)n;
+#endif
+}
+
+void lwl_early_context_free(lwl_Context *x) {
+    free(x->early_seen);
+    x->early_seen = NULL;
+}
+
+#ifdef WOLFSSL_EARLY_DATA
+int lwl_early_write_call(lwl_Conn *c, void *buf, int n) {
+    int out = 0, ret = wolfSSL_write_early_data(c->ssl, buf, n, &out);
+    if (ret > 0) c->early_sent += (size_t)out;
+    return ret > 0 ? out : ret;
+}
+
+int lwl_early_read_call(lwl_Conn *c, void *buf, int n) {
+    int out = 0, ret;
+    while ((ret = wolfSSL_read_early_data(c->ssl, buf, n, &out)) > 0 && c->early_replay)
+        lwl_wipe(buf, (size_t)out); /* a replay's: thrown away */
+    if (ret > 0) c->early_got += (size_t)out;
+    return ret > 0 ? out : ret;
+}
+#endif
+
+/* conn:early_data() -> "accepted" | "rejected" | "none" */
+int lwl_early_status(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    const char *s = "none";
+#ifdef WOLFSSL_EARLY_DATA
+    if (c->is_server) {
+        if (c->hello_early) s = c->early_got > 0 ? "accepted" : "rejected";
+    } else if (c->early_sent > 0 || c->early_tried) {
+        int st = wolfSSL_get_early_data_status(c->ssl);
+        s = st == WOLFSSL_EARLY_DATA_ACCEPTED ? "accepted" : "rejected";
+    }
+#else
+    (void)c;
+#endif
+    lua_pushstring(L, s);
+    return 1;
+}
+
+void lwl_early_open(lua_State *L) {
+    lua_pushcfunction(L, ctx_max_early_data);
+    lua_setfield(L, -2, "ctx_max_early_data");
+}
