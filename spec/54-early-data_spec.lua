@@ -1,0 +1,181 @@
+-- TLS 1.3 early data (0-RTT): max_early_data, conn:write_early/read_early/
+-- early_data(), replay protection, interop with OpenSSL (DESIGN.md "Early data").
+local wolfssl = require "wolfssl"
+local H = require "helpers"
+
+local HAVE = wolfssl.features.early_data
+
+-- a TLS 1.3 session from a server context (its ticket read by the client)
+local function session_from(cctx, sctx)
+  local c, s, ok = H.pair(cctx, sctx)
+  assert.is_true(ok)
+  assert.equal("x", H.transfer(s, c, "x")) -- the ticket comes with it
+  return c:session()
+end
+
+-- run both handshakes; the server reads early data as a server would
+-- (read_early until it says nil, then handshake). Returns the early data.
+local function finish(c, s)
+  local got = {}
+  for _ = 1, 20 do
+    s:feed(c:drain())
+    local d = s:read_early()
+    if d then got[#got + 1] = d end
+    local sok = s:handshake()
+    c:feed(s:drain())
+    local cok, cerr = c:handshake()
+    if cok and sok then return table.concat(got) end
+    assert(cok or cerr == "wantread" or cerr == "wantwrite", cerr)
+  end
+  error("handshake did not finish")
+end
+
+describe("early data", function()
+  if not HAVE then
+    it("is a clear error where the build lacks it (features.early_data = false)", function()
+      local ok, err = pcall(H.server_ctx, { max_early_data = 1024 })
+      assert.is_false(ok)
+      assert.matches("max_early_data", err)
+      assert.matches("early data is not supported by this wolfSSL build", err)
+      local cctx, sctx = H.client_ctx{}, H.server_ctx{}
+      local c, s = H.pair(cctx, sctx)
+      assert.error_matches(function() c:write_early("x") end, "not supported by this wolfSSL build")
+      assert.error_matches(function() s:read_early() end, "not supported by this wolfSSL build")
+      assert.equal("none", c:early_data())
+      assert.equal("none", s:early_data())
+    end)
+    return
+  end
+
+  local sctx, cctx
+  before_each(function()
+    sctx = H.server_ctx{ max_early_data = 1024, groups = "X25519" }
+    cctx = H.client_ctx{}
+  end)
+
+  it("accepted: the data arrives byte for byte, both sides say accepted", function()
+    local sess = session_from(cctx, sctx)
+    local c, s = cctx:new{ server_name = "localhost", session = sess }, sctx:new{}
+    local data = "GET /idempotent HTTP/1.1\r\n\0\255" .. ("z"):rep(900)
+    assert.equal(#data, c:write_early(data))
+    assert.equal(data, finish(c, s))
+    assert.equal("accepted", c:early_data())
+    assert.equal("accepted", s:early_data())
+    assert.is_true(c:session_reused() and s:session_reused())
+    assert.equal("after", H.transfer(c, s, "after"))
+    assert.equal("back", H.transfer(s, c, "back"))
+  end)
+
+  it("a server that only calls handshake() gets the early data from read()", function()
+    local sess = session_from(cctx, sctx)
+    local c, s = cctx:new{ server_name = "localhost", session = sess }, sctx:new{}
+    assert.equal(5, c:write_early("early"))
+    assert.is_true(H.handshake(c, s))
+    assert.equal("accepted", s:early_data())
+    assert.equal("early", s:read())
+  end)
+
+  it("none: a handshake without early data says none on both sides", function()
+    local c, s, ok = H.pair(cctx, sctx)
+    assert.is_true(ok)
+    assert.equal("none", c:early_data())
+    assert.equal("none", s:early_data())
+    assert.is_nil(s:read_early())
+  end)
+
+  it("rejected: a session from a server without max_early_data allows none", function()
+    local sess = session_from(cctx, H.server_ctx{ groups = "X25519" })
+    local c = cctx:new{ server_name = "localhost", session = sess }
+    local n, err = c:write_early("x")
+    assert.is_nil(n)
+    assert.matches("the session allows no early data", err)
+    assert.equal("none", c:early_data())
+  end)
+
+  it("rejected: more than the server allows is refused, the handshake goes on", function()
+    local small = H.server_ctx{ max_early_data = 16, groups = "X25519" }
+    local sess = session_from(cctx, small)
+    local c, s = cctx:new{ server_name = "localhost", session = sess }, small:new{}
+    local n, err = c:write_early(("y"):rep(17))
+    assert.is_nil(n)
+    assert.matches("too much early data: the session allows 16 bytes", err)
+    assert.equal(16, c:write_early(("y"):rep(16)))
+    local n2, err2 = c:write_early("1")
+    assert.is_nil(n2)
+    assert.matches("%(16 written%)", err2)
+    assert.equal(("y"):rep(16), finish(c, s))
+    assert.equal("accepted", s:early_data())
+  end)
+
+  it("replayed: the same first flight to a second server connection delivers nothing", function()
+    local sess = session_from(cctx, sctx)
+    local c = cctx:new{ server_name = "localhost", session = sess }
+    assert.equal(11, c:write_early("transfer 1$"))
+    local flight = c:drain()
+    local s1 = sctx:new{}
+    s1:feed(flight)
+    c:feed("") -- (nothing yet)
+    assert.equal("transfer 1$", finish(c, s1))
+    assert.equal("accepted", s1:early_data())
+    -- an attacker replays the recorded bytes
+    local s2 = sctx:new{}
+    s2:feed(flight)
+    local d, err = s2:read_early()
+    assert.is_nil(d)
+    assert.equal("wantread", err) -- its 1-RTT handshake waits for a client that cannot finish it
+    assert.equal("", s2:read() or "")
+    assert.equal("rejected", s2:early_data())
+    assert.is_not_equal("established", s2:state())
+    -- a new flight under the same ticket: both sides agree on what became of it
+    local c3, s3 = cctx:new{ server_name = "localhost", session = sess }, sctx:new{}
+    assert.equal(6, c3:write_early("fresh!"))
+    local got = finish(c3, s3)
+    assert.equal(c3:early_data(), s3:early_data())
+    assert.equal(s3:early_data() == "accepted" and "fresh!" or "", got)
+  end)
+
+  it("wrong use raises: write_early on a server or a fresh connection, read_early on a client", function()
+    local c, s = cctx:new{ server_name = "localhost" }, sctx:new{}
+    assert.error_matches(function() c:write_early("x") end, "write_early needs a connection resuming a session")
+    assert.error_matches(function() s:write_early("x") end, "write_early is for client connections")
+    assert.error_matches(function() c:read_early() end, "read_early is for server connections")
+    assert.error_matches(function() c:write_early() end, "bad argument #1")
+    assert.error_matches(function() H.client_ctx{ max_early_data = 10 } end, "max_early_data.*server contexts")
+    assert.error_matches(function() H.server_ctx{ max_early_data = -1 } end, "max_early_data")
+    assert.error_matches(function() H.server_ctx{ max_early_data = "x" } end, "max_early_data")
+  end)
+
+  it("after the handshake write_early is too late (nil, msg)", function()
+    local sess = session_from(cctx, sctx)
+    local c, s = cctx:new{ server_name = "localhost", session = sess }, sctx:new{}
+    assert.is_true(H.handshake(c, s))
+    local n, err = c:write_early("x")
+    assert.is_nil(n)
+    assert.matches("too late for early data", err)
+    assert.is_nil(s:read_early())
+  end)
+
+  it("fd mode: early data over a socket pair", function()
+    local core = require "wolfssl.core"
+    local sess = session_from(cctx, sctx)
+    local a, b = core._test.socketpair()
+    core._test.setblocking(a, false)
+    core._test.setblocking(b, false)
+    local c, s = cctx:new{ fd = a, server_name = "localhost", session = sess }, sctx:new{ fd = b }
+    assert.equal(9, c:write_early("over fd!\n"))
+    local got, cdone, sdone = {}, false, false
+    for _ = 1, 200 do
+      local d = s:read_early()
+      if d then got[#got + 1] = d end
+      sdone = sdone or s:handshake() == true
+      cdone = cdone or c:handshake() == true
+      if cdone and sdone then break end
+    end
+    assert.is_true(cdone and sdone)
+    assert.equal("over fd!\n", table.concat(got))
+    assert.equal("accepted", c:early_data())
+    assert.equal("accepted", s:early_data())
+    c:close(); s:close()
+    core._test.closefd(a); core._test.closefd(b)
+  end)
+end)
