@@ -178,4 +178,89 @@ describe("early data", function()
     c:close(); s:close()
     core._test.closefd(a); core._test.closefd(b)
   end)
+
+  describe("interop with openssl", function()
+    local socket = require "socket"
+    local P = require "peers"
+    after_each(P.stop_all)
+
+    it("our client sends early data to openssl s_server -early_data", function()
+      local out = os.tmpname()
+      local port = H.free_port()
+      P.spawn(("exec sh -c 'sleep 20 | timeout 20 openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -early_data > %s 2>&1'")
+        :format(port, H.cert("server.pem"), H.cert("server.key"), out))
+      assert(H.wait_port(port, 5), "openssl s_server did not start")
+      local function connect(sess)
+        local sock = socket.tcp()
+        sock:settimeout(5)
+        assert(sock:connect("127.0.0.1", port))
+        return cctx:new{ fd = sock, server_name = "localhost", session = sess }, sock
+      end
+      local conn, sock = connect()
+      assert(P.handshake(conn, sock))
+      local sess
+      for _ = 1, 50 do -- its tickets come after the handshake
+        local d, err = conn:read()
+        assert(d or err == "wantread", err)
+        sess = conn:session()
+        if sess and sess:has_ticket() then break end
+        socket.select({ sock }, nil, 0.1)
+      end
+      assert.is_true(sess:has_ticket())
+      conn:shutdown(); conn:close(); sock:close()
+      local data = "EARLY \0\1\255 bytes\n"
+      local c2, s2 = connect(sess)
+      assert.equal(#data, c2:write_early(data))
+      assert.is_true(P.handshake(c2, s2))
+      assert.equal("accepted", c2:early_data())
+      assert.is_true(c2:session_reused())
+      assert(P.await(c2, s2, "write", "late\n"))
+      assert(P.await(c2, s2, "shutdown"))
+      c2:close(); s2:close()
+      local text
+      for _ = 1, 50 do -- s_server prints the early data when it has it all
+        local f = io.open(out, "rb")
+        text = f:read("a")
+        f:close()
+        if text:find("late\n", 1, true) then break end
+        socket.sleep(0.05)
+      end
+      os.remove(out)
+      assert.matches("Early data received:", text, 1, true)
+      assert.truthy(text:find(data, 1, true), "the early data, byte for byte")
+    end)
+
+    it("openssl s_client -early_data -sess_in sends early data to our server", function()
+      local sctx2 = H.server_ctx{ max_early_data = 16384 }
+      local srv, port = P.listen()
+      local sess = os.tmpname()
+      local data = "EARLY from s_client \1\2\255\n"
+      local ed = H.write_tmp(data)
+      local function client(args)
+        return P.run_client(("sleep 1 | openssl s_client -connect 127.0.0.1:%d -servername localhost %s")
+          :format(port, args))
+      end
+      local function serve()
+        local sock = assert(srv:accept())
+        sock:settimeout(5)
+        local conn = sctx2:new{ fd = sock }
+        assert(P.await(conn, sock, "handshake"))
+        local got = P.read_all(conn, sock)
+        sock:close()
+        return conn, got
+      end
+      local wait = client("-sess_out " .. sess)
+      serve()
+      wait()
+      wait = client("-sess_in " .. sess .. " -early_data " .. ed)
+      local conn, got = serve()
+      local text = wait()
+      srv:close()
+      os.remove(sess); os.remove(ed)
+      assert.equal("accepted", conn:early_data())
+      assert.is_true(conn:session_reused())
+      assert.equal(data, got)
+      assert.matches("Early data was accepted", text, 1, true)
+    end)
+  end)
 end)
