@@ -81,14 +81,24 @@ int lwl_early_usable(lua_State *L, lwl_Conn *c, int write, size_t len) {
 #endif
 }
 
+#define SEEN_KEY LWL_EARLY_KEY
 #ifdef WOLFSSL_EARLY_DATA
 #define SEEN_MAX 4096 /* binders a context remembers; when full of live ones, no early data */
-#define SEEN_KEY 16
 
 typedef struct lwl_EarlySeen {
     unsigned char key[SEEN_MAX][SEEN_KEY];
     long expires[SEEN_MAX]; /* lwl_now() after which the slot is free; 0: free */
 } Seen;
+#endif
+
+#if defined(WOLFSSL_EARLY_DATA) && defined(HAVE_EXT_CACHE)
+/* With a session_store the sessions live outside wolfSSL's cache, where its
+ * replay check (take the session out of the cache) cannot find them: with a
+ * remove callback it leaves that to us (fleet_claims). Nothing to remove:
+ * the store's entries expire there. */
+static void store_keeps(WOLFSSL_CTX *ctx, WOLFSSL_SESSION *s) {
+    (void)ctx; (void)s;
+}
 #endif
 
 /* policy.c: the first PSK binder of a ClientHello that carries early data
@@ -99,6 +109,9 @@ void lwl_early_binder(lwl_Conn *c, const unsigned char *b, size_t n) {
     long now = lwl_now();
     int i, slot = -1;
     if (x->max_early == 0 || n < SEEN_KEY) return;
+#ifdef HAVE_EXT_CACHE
+    if (x->callbacks & LWL_CB_SESSION_STORE) wolfSSL_CTX_sess_set_remove_cb(x->ctx, store_keeps);
+#endif
     if (x->early_seen == NULL && (x->early_seen = (Seen *)calloc(1, sizeof(Seen))) == NULL) {
         c->early_replay = 1; /* cannot remember it: no early data */
         return;
@@ -115,6 +128,8 @@ void lwl_early_binder(lwl_Conn *c, const unsigned char *b, size_t n) {
         c->early_replay = 1;
         return;
     }
+    memcpy(c->early_key, b, SEEN_KEY);
+    c->early_keyed = 1;
     memcpy(x->early_seen->key[slot], b, SEEN_KEY);
     x->early_seen->expires[slot] = now + wolfSSL_get_timeout(c->ssl) + 1; /* a ticket's lifetime */
 #else
@@ -134,10 +149,64 @@ int lwl_early_write_call(lwl_Conn *c, void *buf, int n) {
     return ret > 0 ? out : ret;
 }
 
+/* The fleet: servers sharing a session_store share the binders seen, under
+ * the id "early-" .. hex(first 16 bytes of the binder): get(id) answering
+ * anything means another server took this flight; else put(id, "used").
+ * Asked when the first early data arrives (outside wolfSSL's frames: no Lua
+ * runs in its I/O callbacks). A store that fails or raises: no early data. */
+typedef struct Claim {
+    const unsigned char *key;
+    int seen;
+} Claim;
+
+static int push_claim_id(lua_State *L, void *ud) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *k = ((Claim *)ud)->key;
+    char id[6 + 2 * SEEN_KEY];
+    int i;
+    memcpy(id, "early-", 6);
+    for (i = 0; i < SEEN_KEY; i++) {
+        id[6 + 2 * i] = hex[k[i] >> 4];
+        id[7 + 2 * i] = hex[k[i] & 15];
+    }
+    lua_pushlstring(L, id, sizeof id);
+    return 1;
+}
+
+static int push_claim_put(lua_State *L, void *ud) {
+    push_claim_id(L, ud);
+    lua_pushliteral(L, "used");
+    return 2;
+}
+
+static void collect_seen(lua_State *L, void *ud) {
+    ((Claim *)ud)->seen = !lua_isnil(L, -1);
+}
+
+static int fleet_claims(lwl_Conn *c) {
+    Claim cl;
+    if (!(c->ctx->callbacks & LWL_CB_SESSION_STORE)) return 1;
+    if (!c->early_keyed) return 0;
+    cl.key = c->early_key;
+    cl.seen = 0;
+    if (lwl_callback(c, "_store_get", push_claim_id, collect_seen, 1, &cl) < 0 || cl.seen ||
+        lwl_callback(c, "_store_put", push_claim_put, NULL, 0, &cl) < 0) {
+        c->cb_error = 0; /* a store outage fails no handshake (the error is in last_error) */
+        return 0;
+    }
+    return 1;
+}
+
 int lwl_early_read_call(lwl_Conn *c, void *buf, int n) {
     int out = 0, ret;
-    while ((ret = wolfSSL_read_early_data(c->ssl, buf, n, &out)) > 0 && c->early_replay)
+    while ((ret = wolfSSL_read_early_data(c->ssl, buf, n, &out)) > 0) {
+        if (!c->early_replay && !c->early_claimed) {
+            c->early_claimed = 1;
+            if (!fleet_claims(c)) c->early_replay = 1;
+        }
+        if (!c->early_replay) break;
         lwl_wipe(buf, (size_t)out); /* a replay's: thrown away */
+    }
     if (ret > 0) c->early_got += (size_t)out;
     return ret > 0 ? out : ret;
 }

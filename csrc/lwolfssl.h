@@ -71,6 +71,8 @@ typedef struct lwl_Transport {
     void (*write_raw)(lwl_Conn *c, const unsigned char *p, size_t n); /* best effort */
 } lwl_Transport;
 
+#define LWL_EARLY_KEY 16 /* early.c: bytes of a PSK binder that identify a first flight */
+
 struct lwl_Conn {
     WOLFSSL *ssl;         /* NULL once closed */
     const lwl_Transport *io; /* transport.c: memory or fd */
@@ -131,6 +133,8 @@ struct lwl_Conn {
     int hello_early;      /* policy.c: the ClientHello asked to send early data */
     int early_tried;      /* early.c: client: write_early was called */
     int early_replay;     /* early.c: the ClientHello was seen before: its early data is dropped */
+    int early_keyed, early_claimed; /* early.c: early_key holds the binder; the store was asked */
+    unsigned char early_key[LWL_EARLY_KEY]; /* early.c: the first 16 bytes of the ClientHello's first PSK binder */
     int early_over;       /* server: read_early said there is no (more) early data */
     size_t early_sent, early_got; /* early.c: early data bytes written / read */
 };

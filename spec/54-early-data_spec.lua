@@ -179,6 +179,59 @@ describe("early data", function()
     core._test.closefd(a); core._test.closefd(b)
   end)
 
+  describe("across a fleet, through a shared session_store", function()
+    local keys = { ("k"):rep(32) }
+    local function store(t, fail)
+      return { get = function(id) if fail then error("store down") end return t[id] end,
+               put = function(id, v) t[id] = v end }
+    end
+    -- a first flight under a ticket of server A, fed to A, then replayed to B
+    local function replay(storeA, storeB)
+      local a = H.server_ctx{ max_early_data = 100, ticket_keys = keys, session_store = storeA }
+      local b = H.server_ctx{ max_early_data = 100, ticket_keys = keys, session_store = storeB }
+      local sess = session_from(cctx, a)
+      local c = cctx:new{ server_name = "localhost", session = sess }
+      assert.equal(5, c:write_early("pay 1"))
+      local flight = c:drain()
+      local s1, s2 = a:new{}, b:new{}
+      s1:feed(flight)
+      local first = s1:read_early()
+      s2:feed(flight)
+      local again, err = s2:read_early()
+      return first, again, err, s1, s2
+    end
+
+    it("a flight taken by one server is dropped by another", function()
+      local shared = {}
+      local first, again, err, s1, s2 = replay(store(shared), store(shared))
+      assert.equal("pay 1", first)
+      assert.is_nil(again)
+      assert.equal("wantread", err)
+      assert.equal("rejected", s2:early_data())
+      local ids = {}
+      for id, v in pairs(shared) do if id:match("^early%-%x+$") then ids[#ids + 1] = v end end
+      assert.same({ "used" }, ids) -- one entry: the binder A took
+      s1:close()
+    end)
+
+    it("(servers that share no store cannot tell: the replay is delivered)", function()
+      local first, again = replay(store({}), store({}))
+      assert.equal("pay 1", first)
+      assert.equal("pay 1", again)
+    end)
+
+    it("a store that fails means no early data; the handshake goes on", function()
+      local sctx2 = H.server_ctx{ max_early_data = 100, ticket_keys = keys, session_store = store({}, true) }
+      local sess = session_from(cctx, sctx2)
+      local c, s = cctx:new{ server_name = "localhost", session = sess }, sctx2:new{}
+      assert.equal(4, c:write_early("nope"))
+      assert.equal("", finish(c, s))
+      assert.equal("rejected", s:early_data())
+      assert.matches("store down", s:last_error().message)
+      assert.equal("after", H.transfer(c, s, "after"))
+    end)
+  end)
+
   describe("interop with openssl", function()
     local socket = require "socket"
     local P = require "peers"
