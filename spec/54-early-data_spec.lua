@@ -179,6 +179,85 @@ describe("early data", function()
     core._test.closefd(a); core._test.closefd(b)
   end)
 
+  it("rejected: a server that cannot resume the session does a full handshake, the data is skipped", function()
+    local sess = session_from(cctx, sctx)
+    local other = H.server_ctx{ max_early_data = 1024, groups = "X25519" } -- its own ticket key
+    local c, s = cctx:new{ server_name = "localhost", session = sess }, other:new{}
+    assert.equal(4, c:write_early("lost"))
+    assert.equal("", finish(c, s))
+    assert.equal("rejected", c:early_data())
+    assert.equal("rejected", s:early_data())
+    assert.is_false(c:session_reused())
+    assert.equal("after", H.transfer(c, s, "after"))
+  end)
+
+  describe("the trace", function()
+    local trace = require "wolfssl.trace"
+    local function traced(o, extra)
+      for k, v in pairs(extra or {}) do o[k] = v end
+      local rec = trace.attach(o, {})
+      return assert(wolfssl.context(o)), rec
+    end
+    local function lines(rec, conn, role)
+      local out = {}
+      for _, m in ipairs(rec:messages(conn)) do out[#out + 1] = trace.render(m, role) end
+      return table.concat(out, "\n")
+    end
+    local function types(rec, conn)
+      local out = {}
+      for _, m in ipairs(rec:messages(conn)) do out[#out + 1] = m.direction .. " " .. m.type end
+      return table.concat(out, ", ")
+    end
+    local so = { mode = "server", certificate = H.cert("server.pem"), key = H.cert("server.key"),
+                 max_early_data = 1024, groups = "X25519" }
+
+    it("shows the early_data extension, the 0-RTT records, EndOfEarlyData and the ticket's limit", function()
+      local tsctx, srec = traced(so)
+      local tcctx, crec = traced({ mode = "client", cafile = H.cert("ca.pem") })
+      local c0, s0, ok = H.pair(tcctx, tsctx)
+      assert.is_true(ok)
+      H.transfer(s0, c0, "x")
+      if not wolfssl.features.msg_trace_decrypted then pending("the trace decrypts nothing on this build") end
+      assert.matches("NewSessionTicket +ticket for %d+ s; early data up to 1024 bytes", lines(crec, c0, "client"))
+      local c, s = tcctx:new{ server_name = "localhost", session = c0:session() }, tsctx:new{}
+      assert.equal(11, c:write_early("hello early"))
+      assert.equal("hello early", finish(c, s))
+      assert.equal("sent client_hello, sent early_data, received server_hello, received encrypted_extensions, "
+        .. "received finished, sent end_of_early_data, sent finished", types(crec, c):gsub(", received new_session_ticket", ""))
+      local server = types(srec, s)
+      assert.matches("received client_hello, sent server_hello, sent encrypted_extensions, sent finished", server, 1, true)
+      assert.matches("received early_data, received end_of_early_data, received finished", server, 1, true)
+      local cl = lines(crec, c, "client")
+      assert.matches("ClientHello [^\n]*early data follows %(0%-RTT%)", cl)
+      assert.matches("EarlyData +0%-RTT application data, 11 bytes", cl)
+      assert.matches("EncryptedExtensions no ALPN; early data accepted", cl)
+      assert.matches("EndOfEarlyData", cl)
+      assert.matches("S <%- C  EarlyData +0%-RTT application data, 11 bytes", lines(srec, s, "server"))
+      assert.matches("early data %(0%-RTT%) accepted", table.concat(srec:summary(s), "\n"))
+      for _, m in ipairs(srec:messages(s)) do
+        if m.type == "early_data" then
+          assert.is_true(m.decrypted)
+          assert.is_nil(m.data) -- application data: its bytes are not handed out
+        end
+      end
+    end)
+
+    it("shows a rejected flight: no early_data in EncryptedExtensions, the records skipped", function()
+      local tsctx = traced(so)
+      local other, srec = traced({ mode = "server", certificate = H.cert("server.pem"), key = H.cert("server.key"),
+                                   max_early_data = 1024, groups = "X25519" })
+      local sess = session_from(cctx, tsctx)
+      if not wolfssl.features.msg_trace_decrypted then pending("the trace decrypts nothing on this build") end
+      local c, s = cctx:new{ server_name = "localhost", session = sess }, other:new{}
+      assert.equal(4, c:write_early("lost"))
+      assert.equal("", finish(c, s))
+      local sl = lines(srec, s, "server")
+      assert.matches("EncryptedExtensions no ALPN\n", sl)
+      assert.matches("S <%- C  EarlyData +0%-RTT record, %d+ bytes %(skipped%)", sl)
+      assert.matches("S <%- C  Finished", sl)
+    end)
+  end)
+
   describe("across a fleet, through a shared session_store", function()
     local keys = { ("k"):rep(32) }
     local function store(t, fail)
