@@ -99,4 +99,19 @@ describe("make demo", function()
     local host = out:match("\n8%. (.-)\n9%. ")
     assert.matches("handshake FAILED after .-hostname mismatch: certificate is for wrong.example", host)
   end)
+
+  it("shows TLS 1.3 early data (0-RTT), or says the build lacks it", function()
+    local part = out:match("\n10%. TLS 1%.3 early data %(0%-RTT%)(.-)\n%d+ handshakes in")
+    assert.is_string(part)
+    if require("wolfssl").features.early_data then
+      assert.matches("ClientHello [^\n]*early data follows %(0%-RTT%)\n  C %-> S  EarlyData +0%-RTT application data, 24 bytes", part)
+      assert.matches("Keys +early data key %(0%-RTT%)", part)
+      assert.matches("EncryptedExtensions no ALPN; early data accepted", part)
+      assert.matches("C %-> S  EndOfEarlyData", part)
+      assert.matches('the server read "GET /status %(idempotent%)" before "ping" %(early data accepted%)', part)
+      assert.matches("early data %(0%-RTT%) accepted", part)
+    else
+      assert.matches("not in this wolfSSL build %(wolfssl.features.early_data is false%)", part)
+    end
+  end)
 end)

@@ -166,6 +166,7 @@ function Dispatch:keys_after(msg)
   if st.version == TLS13 then
     if t == "server_hello" and not st.keys_hs then
       st.keys_hs = true
+      if st.early then self:key_step(keyschedule.tls13_early({ suite = suite })) end
       -- the psk option sets on_psk too: either means an external PSK
       local psk = st.psk and (self.cb.on_psk ~= nil and "external" or true)
       self:key_step(keyschedule.tls13_handshake({ suite = suite, group = st.group, psk = psk }))
