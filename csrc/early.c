@@ -35,7 +35,7 @@ static int ctx_max_early_data(lua_State *L) {
     if (!x->is_server) return lwl_fail(L, "is for server contexts");
     x->max_early = (unsigned)n;
     return lwl_ok_or_fail(L, wolfSSL_CTX_set_max_early_data(x->ctx, (unsigned)n) == WOLFSSL_SUCCESS,
-                          "could not set max_early_data");
+                          "needs TLS 1.3 (early data is a TLS 1.3 feature: max_version)");
 #else
     (void)x;
     return lwl_fail(L, LWL_NO_EARLY_DATA);

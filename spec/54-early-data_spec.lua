@@ -79,6 +79,14 @@ describe("early data", function()
     assert.equal("early", s:read())
   end)
 
+  it("a TLS 1.2 client of a max_early_data server: an ordinary handshake, none", function()
+    local c, s, ok = H.pair(H.client_ctx{ max_version = "tls1.2" }, sctx)
+    assert.is_true(ok)
+    assert.equal("TLSv1.2", s:version())
+    assert.equal("none", s:early_data())
+    assert.equal("x", H.transfer(c, s, "x"))
+  end)
+
   it("none: a handshake without early data says none on both sides", function()
     local c, s, ok = H.pair(cctx, sctx)
     assert.is_true(ok)
@@ -147,6 +155,8 @@ describe("early data", function()
     assert.error_matches(function() H.client_ctx{ max_early_data = 10 } end, "max_early_data.*server contexts")
     assert.error_matches(function() H.server_ctx{ max_early_data = -1 } end, "max_early_data")
     assert.error_matches(function() H.server_ctx{ max_early_data = "x" } end, "max_early_data")
+    assert.error_matches(function() H.server_ctx{ max_early_data = 10, max_version = "tls1.2" } end,
+                         "max_early_data.*needs TLS 1.3")
   end)
 
   it("after the handshake write_early is too late (nil, msg)", function()
@@ -319,6 +329,107 @@ describe("early data", function()
       assert.equal("rejected", s:early_data())
       assert.matches("store down", s:last_error().message)
       assert.equal("after", H.transfer(c, s, "after"))
+    end)
+  end)
+
+  describe("a fleet for real: two server processes, one Redis (examples/shared-session-server.lua)", function()
+    local socket = require "socket"
+    package.path = "spec/support/?.lua;" .. package.path
+    local resp = require "resp"
+    local P = require "peers"
+    if not P.have("redis-server") then
+      it("needs redis-server (make deps)", function() pending("redis-server is not installed") end)
+      return
+    end
+    local rport, aport, bport = H.free_port(), H.free_port(), H.free_port()
+    local pids, redis, blog = {}, nil, os.tmpname()
+    setup(function()
+      pids.redis = H.spawn(("exec redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no"):format(rport))
+      assert(H.wait_port(rport, 5), "redis-server did not start")
+      redis = assert(resp.connect("127.0.0.1", rport))
+      pids.a = H.spawn(("exec %s examples/shared-session-server.lua %d %d"):format(H.lua(), aport, rport))
+      pids.b = H.spawn(("exec sh -c 'exec %s examples/shared-session-server.lua %d %d 2>%s'")
+        :format(H.lua(), bport, rport, blog))
+      assert(H.wait_port(aport, 10) and H.wait_port(bport, 10), "the servers did not start")
+    end)
+    teardown(function()
+      H.kill(pids.a); H.kill(pids.b)
+      if redis then redis:close() end
+      H.kill(pids.redis)
+      os.remove(blog)
+    end)
+
+    -- a memory-mode client over a TCP connection: bytes in, bytes out, until
+    -- it has a line of application data (or `seconds` pass)
+    local function exchange(port, conn, flight, seconds)
+      local sock = assert(socket.connect("127.0.0.1", port))
+      sock:settimeout(0)
+      assert(sock:send(flight))
+      local deadline = socket.gettime() + (seconds or 5)
+      while socket.gettime() < deadline do
+        socket.select({ sock }, nil, 0.1)
+        local data, err, partial = sock:receive(65536)
+        data = data or partial
+        if data and #data > 0 and conn then
+          conn:feed(data)
+          conn:handshake()
+          local out = conn:drain()
+          if #out > 0 then sock:send(out) end
+          local line = conn:read()
+          if line then sock:close() return line end
+        end
+        if err == "closed" then break end
+      end
+      sock:close()
+    end
+
+    it("the flight A accepted is dropped by B: the claim in Redis", function()
+      local cctx = H.client_ctx{ min_version = "tls1.3" }
+      -- a session from A (its ticket allows early data)
+      local c0 = cctx:new{ server_name = "localhost" }
+      c0:handshake()
+      local line0
+      local sock = assert(socket.connect("127.0.0.1", aport))
+      sock:settimeout(0)
+      assert(sock:send(c0:drain()))
+      for _ = 1, 100 do
+        socket.select({ sock }, nil, 0.1)
+        local data, _, partial = sock:receive(65536)
+        data = data or partial
+        if data and #data > 0 then c0:feed(data) end
+        if c0:handshake() then
+          local out = c0:drain()
+          if #out > 0 then sock:send(out) end
+          if not line0 then c0:write("hello\n"); sock:send(c0:drain()) line0 = true end
+          local l = c0:read()
+          if l and c0:session():has_ticket() then break end
+        else
+          local out = c0:drain()
+          if #out > 0 then sock:send(out) end
+        end
+      end
+      sock:close()
+      local sess = c0:session()
+      assert.is_true(sess:has_ticket())
+      -- the client's first flight: ClientHello and its request as early data
+      local c = cctx:new{ server_name = "localhost", session = sess }
+      assert.equal(6, c:write_early("hello\n"))
+      local flight = c:drain()
+      local line = exchange(aport, c, flight)
+      assert.matches("reused=true version=TLSv1.3 port=" .. aport .. " early=accepted", line)
+      -- an attacker replays the recorded bytes to B
+      exchange(bport, nil, flight, 1)
+      local text
+      for _ = 1, 100 do
+        local f = io.open(blog, "rb")
+        text = f:read("a")
+        f:close()
+        if text:find("(early data rejected)", 1, true) then break end -- (after the probe's line)
+        socket.sleep(0.05)
+      end
+      assert.matches("handshake failed: .-%(early data rejected%)", text)
+      local keys = redis:call("KEYS", "tls:early-*")
+      assert.equal(1, #keys)
     end)
   end)
 
