@@ -83,12 +83,85 @@ int lwl_early_usable(lua_State *L, lwl_Conn *c, int write, size_t len) {
 
 #define SEEN_KEY LWL_EARLY_KEY
 #ifdef WOLFSSL_EARLY_DATA
-#define SEEN_MAX 4096 /* binders a context remembers; when full of live ones, no early data */
+/* The binders seen: an open-addressing hash table (the binder is an HMAC:
+ * its bytes are the hash), from 1024 slots, doubling while a quarter of it
+ * is free of live entries, up to SEEN_MAX slots (24 MiB). Full of live
+ * entries: no early data until some expire (fail closed). */
+#define SEEN_MIN 1024
+#define SEEN_MAX (1u << 20)
+
+typedef struct Slot {
+    unsigned char key[SEEN_KEY];
+    long expires; /* 0: never used (ends a probe); <= now: expired (reusable) */
+} Slot;
 
 typedef struct lwl_EarlySeen {
-    unsigned char key[SEEN_MAX][SEEN_KEY];
-    long expires[SEEN_MAX]; /* lwl_now() after which the slot is free; 0: free */
+    Slot *slot;
+    size_t size, used; /* slots; slots not 0 (live or expired) */
 } Seen;
+
+static size_t seen_hash(const unsigned char *k, size_t size) {
+    size_t h = 0;
+    int i;
+    for (i = 0; i < (int)sizeof h && i < SEEN_KEY; i++) h = h << 8 | k[i];
+    return h & (size - 1);
+}
+
+/* the slot holding key (live), or where it goes: NULL when it is there */
+static Slot *seen_find(Seen *t, const unsigned char *key, long now, int *found) {
+    size_t i = seen_hash(key, t->size), n;
+    Slot *free_slot = NULL;
+    *found = 0;
+    for (n = 0; n < t->size; n++, i = (i + 1) & (t->size - 1)) {
+        Slot *e = &t->slot[i];
+        if (e->expires == 0) return free_slot ? free_slot : e;
+        if (e->expires <= now) {
+            if (!free_slot) free_slot = e;
+        } else if (memcmp(e->key, key, SEEN_KEY) == 0) {
+            *found = 1;
+            return e;
+        }
+    }
+    return free_slot; /* NULL: every slot live */
+}
+
+/* rebuild with `size` slots, keeping the live entries; 0 when out of memory */
+static int seen_resize(Seen *t, size_t size, long now) {
+    Seen n;
+    size_t i;
+    int found;
+    n.slot = (Slot *)calloc(size, sizeof(Slot));
+    if (n.slot == NULL) return 0;
+    n.size = size;
+    n.used = 0;
+    for (i = 0; i < t->size; i++) {
+        if (t->slot[i].expires > now) {
+            *seen_find(&n, t->slot[i].key, now, &found) = t->slot[i];
+            n.used++;
+        }
+    }
+    free(t->slot);
+    *t = n;
+    return 1;
+}
+
+/* 1 when key was seen (a replay) or cannot be remembered; else remembers it */
+static int seen_before(Seen *t, const unsigned char *key, long now, long expires) {
+    Slot *e;
+    int found;
+    if (t->used + 1 > t->size / 4 * 3) { /* rehash: drop the expired, grow if still crowded */
+        size_t live = 0, i, size = t->size;
+        for (i = 0; i < t->size; i++) live += t->slot[i].expires > now;
+        while ((live + 1) > size / 2 && size < SEEN_MAX) size *= 2;
+        if (!seen_resize(t, size, now) && t->used >= t->size) return 1;
+    }
+    e = seen_find(t, key, now, &found);
+    if (found || e == NULL) return 1;
+    if (e->expires == 0) t->used++;
+    memcpy(e->key, key, SEEN_KEY);
+    e->expires = expires;
+    return 0;
+}
 #endif
 
 #if defined(WOLFSSL_EARLY_DATA) && defined(HAVE_EXT_CACHE)
@@ -107,37 +180,33 @@ void lwl_early_binder(lwl_Conn *c, const unsigned char *b, size_t n) {
 #ifdef WOLFSSL_EARLY_DATA
     lwl_Context *x = c->ctx;
     long now = lwl_now();
-    int i, slot = -1;
     if (x->max_early == 0 || n < SEEN_KEY) return;
 #ifdef HAVE_EXT_CACHE
     if (x->callbacks & LWL_CB_SESSION_STORE) wolfSSL_CTX_sess_set_remove_cb(x->ctx, store_keeps);
 #endif
-    if (x->early_seen == NULL && (x->early_seen = (Seen *)calloc(1, sizeof(Seen))) == NULL) {
-        c->early_replay = 1; /* cannot remember it: no early data */
-        return;
-    }
-    for (i = 0; i < SEEN_MAX; i++) {
-        if (x->early_seen->expires[i] <= now) {
-            if (slot < 0) slot = i;
-        } else if (memcmp(x->early_seen->key[i], b, SEEN_KEY) == 0) {
-            c->early_replay = 1; /* seen: a replay */
+    if (x->early_seen == NULL) {
+        x->early_seen = (Seen *)calloc(1, sizeof(Seen));
+        if (x->early_seen == NULL || !seen_resize(x->early_seen, SEEN_MIN, now)) {
+            c->early_replay = 1; /* cannot remember it: no early data */
             return;
         }
     }
-    if (slot < 0) {
-        c->early_replay = 1;
+    /* kept as long as a ticket lives */
+    if (seen_before(x->early_seen, b, now, now + wolfSSL_get_timeout(c->ssl) + 1)) {
+        c->early_replay = 1; /* seen before (a replay), or no room to remember it */
         return;
     }
     memcpy(c->early_key, b, SEEN_KEY);
     c->early_keyed = 1;
-    memcpy(x->early_seen->key[slot], b, SEEN_KEY);
-    x->early_seen->expires[slot] = now + wolfSSL_get_timeout(c->ssl) + 1; /* a ticket's lifetime */
 #else
     (void)c; (void)b; (void)n;
 #endif
 }
 
 void lwl_early_context_free(lwl_Context *x) {
+#ifdef WOLFSSL_EARLY_DATA
+    if (x->early_seen) free(x->early_seen->slot);
+#endif
     free(x->early_seen);
     x->early_seen = NULL;
 }

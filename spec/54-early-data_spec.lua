@@ -146,6 +146,26 @@ describe("early data", function()
     assert.equal(s3:early_data() == "accepted" and "fresh!" or "", got)
   end)
 
+  it("remembers every flight past its first table size (800 flights, then the first replayed)", function()
+    local sess = session_from(cctx, sctx)
+    local first
+    for i = 1, 800 do -- (each one finished: wolfSSL takes an unfinished one's session out of its cache)
+      local c, s = cctx:new{ server_name = "localhost", session = sess }, sctx:new{}
+      c:write_early("n" .. i)
+      local flight = c:drain()
+      first = first or flight
+      c:feed("")
+      s:feed(flight)
+      assert.equal("n" .. i, s:read_early())
+      finish(c, s)
+      c:close(); s:close()
+    end
+    local s = sctx:new{}
+    s:feed(first)
+    assert.is_nil(s:read_early())
+    assert.equal("rejected", s:early_data())
+  end)
+
   it("wrong use raises: write_early on a server or a fresh connection, read_early on a client", function()
     local c, s = cctx:new{ server_name = "localhost" }, sctx:new{}
     assert.error_matches(function() c:write_early("x") end, "write_early needs a connection resuming a session")
