@@ -160,6 +160,7 @@ function Connection:info()
     alpn = self:alpn(),
     server_name = self:server_name(),
     session_reused = self:session_reused(),
+    early_data = self:early_data(),
     state = self:state(),
     verified = ok,
     verify_reason = (not ok) and reason or nil,

@@ -9,8 +9,10 @@
 --    `wolfssl.decode` and given to the callbacks one protocol message at a time:
 --
 --        on_message(conn, msg)  msg = {direction = "sent"|"received",
---            content_type = "handshake"|"alert"|"change_cipher_spec",
---            type = "client_hello"|"server_hello"|"hello_retry_request"|...|"alert",
+--            content_type = "handshake"|"alert"|"change_cipher_spec"|"application_data",
+--            type = "client_hello"|"server_hello"|"hello_retry_request"|...|"alert"|"early_data"
+--              ("early_data": a TLS 1.3 0-RTT record; fields.length, its bytes not given;
+--              fields.skipped when the server rejected early data and skipped it),
 --            version = "TLSv1.3"  (negotiated version once known, else the record's),
 --            data = raw message bytes (handshake header included; nil when inferred),
 --            fields = decoded fields (decode.fields; certificates as x509 objects),
