@@ -11,10 +11,13 @@
  * binder (an HMAC over the whole ClientHello, its random included). The
  * server context remembers the binders of the early-data ClientHellos it saw
  * for as long as a ticket lives; a binder seen before marks the connection a
- * replay, and its early data is read and thrown away: read_early() gives
- * nothing, early_data() says "rejected". wolfSSL's own check (5.9.2 takes
- * the session out of its cache) does not suffice: the resumed handshake puts
- * the session back under the same id.
+ * replay. With our ticket callback (ticket_keys, on_ticket_key) its ticket is
+ * refused: a full handshake, the early data skipped by wolfSSL and "rejected"
+ * on both sides. Without it, wolfSSL has accepted the early data already and
+ * it is read and thrown away: read_early() gives nothing, early_data() says
+ * "rejected" (the replaying party cannot finish the handshake anyway).
+ * wolfSSL's own check (5.9.2 takes the session out of its cache) does not
+ * suffice: the resumed handshake puts the session back under the same id.
  *
  * The server's status is ours: wolfSSL's says "accepted" as soon as the
  * ClientHello asks and max_early_data is set, before it knows whether it
@@ -221,8 +224,9 @@ int lwl_early_write_call(lwl_Conn *c, void *buf, int n) {
 /* The fleet: servers sharing a session_store share the binders seen, under
  * the id "early-" .. hex(first 16 bytes of the binder): get(id) answering
  * anything means another server took this flight; else put(id, "used").
- * Asked when the first early data arrives (outside wolfSSL's frames: no Lua
- * runs in its I/O callbacks). A store that fails or raises: no early data. */
+ * Asked in the ticket callback (lwl_early_refuse), or when the first early
+ * data arrives (never in wolfSSL's I/O callbacks, where no Lua runs). A store
+ * that fails or raises: no early data. */
 typedef struct Claim {
     const unsigned char *key;
     int seen;
@@ -266,6 +270,21 @@ static int fleet_claims(lwl_Conn *c) {
     return 1;
 }
 
+/* session.c's ticket callback, where wolfSSL has not decided on early data
+ * yet: 1 when this ClientHello's early data must not be taken (a replay, or
+ * the fleet's store did not give us its claim), and the ticket is then
+ * refused (a full handshake; wolfSSL skips the early data and tells the
+ * client). Without our ticket callback (no ticket_keys) the check waits for
+ * the first early data (lwl_early_read_call), which is then dropped. */
+int lwl_early_refuse(lwl_Conn *c) {
+    if (!c->is_server || !c->hello_early || c->ctx->max_early == 0) return 0;
+    if (!c->early_replay && !c->early_claimed) {
+        c->early_claimed = 1;
+        if (!fleet_claims(c)) c->early_replay = 1;
+    }
+    return c->early_replay;
+}
+
 int lwl_early_read_call(lwl_Conn *c, void *buf, int n) {
     int out = 0, ret;
     while ((ret = wolfSSL_read_early_data(c->ssl, buf, n, &out)) > 0) {
@@ -278,6 +297,11 @@ int lwl_early_read_call(lwl_Conn *c, void *buf, int n) {
     }
     if (ret > 0) c->early_got += (size_t)out;
     return ret > 0 ? out : ret;
+}
+#else
+int lwl_early_refuse(lwl_Conn *c) {
+    (void)c;
+    return 0;
 }
 #endif
 

@@ -283,6 +283,7 @@ int lwl_early_write_call(lwl_Conn *c, void *buf, int n);   /* conn.c Op rows */
 int lwl_early_read_call(lwl_Conn *c, void *buf, int n);
 int lwl_early_status(lua_State *L);         /* conn:early_data() */
 void lwl_early_binder(lwl_Conn *c, const unsigned char *b, size_t n); /* policy.c */
+int lwl_early_refuse(lwl_Conn *c);          /* session.c's ticket callback: 1 = refuse the ticket */
 void lwl_early_context_free(lwl_Context *x);
 
 /* ---- util.c: the bottom helpers (they call no other file) ---- */

@@ -147,6 +147,27 @@ describe("early data", function()
     assert.equal(s3:early_data() == "accepted" and "fresh!" or "", got)
   end)
 
+  it("replayed, with ticket_keys: the ticket is refused, a full handshake, the data skipped", function()
+    local keyed = H.server_ctx{ max_early_data = 1024, groups = "X25519", ticket_keys = { ("t"):rep(32) } }
+    local sess = session_from(cctx, keyed)
+    local c = cctx:new{ server_name = "localhost", session = sess }
+    assert.equal(5, c:write_early("pay 1"))
+    local flight = c:drain()
+    local s1 = keyed:new{}
+    s1:feed(flight)
+    assert.equal("pay 1", s1:read_early())
+    local resumed_flight = #s1:drain()
+    local s2 = keyed:new{}
+    s2:feed(flight)
+    local d, err = s2:read_early()
+    assert.is_nil(d)
+    assert.equal("wantread", err)
+    assert.equal("rejected", s2:early_data())
+    local full_flight = #s2:drain()
+    assert.is_true(full_flight > resumed_flight + 300, -- its certificate: no resumption
+      ("resumed flight %d bytes, replay's %d"):format(resumed_flight, full_flight))
+  end)
+
   it("remembers every flight past its first table size (800 flights, then the first replayed)", function()
     local sess = session_from(cctx, sctx)
     local first
@@ -348,6 +369,8 @@ describe("early data", function()
       assert.equal(4, c:write_early("nope"))
       assert.equal("", finish(c, s))
       assert.equal("rejected", s:early_data())
+      assert.equal("rejected", c:early_data()) -- (the client is told: it sends its request again)
+      assert.is_false(c:session_reused()) -- the ticket was refused: a full handshake
       assert.matches("store down", s:last_error().message)
       assert.equal("after", H.transfer(c, s, "after"))
     end)
