@@ -11,9 +11,10 @@
  * binder (an HMAC over the whole ClientHello, its random included). The
  * server context remembers the binders of the early-data ClientHellos it saw
  * for as long as a ticket lives; a binder seen before marks the connection a
- * replay. With our ticket callback (ticket_keys, on_ticket_key) its ticket is
- * refused: a full handshake, the early data skipped by wolfSSL and "rejected"
- * on both sides. Without it, wolfSSL has accepted the early data already and
+ * replay. Its ticket is refused in our ticket callback (options.lua gives a
+ * max_early_data context one, with a random key unless ticket_keys or
+ * on_ticket_key): a full handshake, the early data skipped by wolfSSL and
+ * "rejected" on both sides. Without it, wolfSSL has accepted the early data and
  * it is read and thrown away: read_early() gives nothing, early_data() says
  * "rejected" (the replaying party cannot finish the handshake anyway).
  * wolfSSL's own check (5.9.2 takes the session out of its cache) does not
@@ -274,7 +275,7 @@ static int fleet_claims(lwl_Conn *c) {
  * yet: 1 when this ClientHello's early data must not be taken (a replay, or
  * the fleet's store did not give us its claim), and the ticket is then
  * refused (a full handshake; wolfSSL skips the early data and tells the
- * client). Without our ticket callback (no ticket_keys) the check waits for
+ * client). Without our ticket callback (no features.ticket_keys) the check waits for
  * the first early data (lwl_early_read_call), which is then dropped. */
 int lwl_early_refuse(lwl_Conn *c) {
     if (!c->is_server || !c->hello_early || c->ctx->max_early == 0) return 0;
