@@ -30,6 +30,9 @@ M.KINDS = {
   ["tls12-ecdsa"] = { cert = "server.pem", key = "server.key", ca = "ca.pem", tls12 = true },
   ["tls13"] = { cert = "server.pem", key = "server.key", ca = "ca.pem" },
   ["tls12"] = { cert = "server.pem", key = "server.key", ca = "ca.pem", tls12 = true },
+  -- DTLS (memory mode only): the cookie exchange included, the library's groups
+  ["dtls12-ecdsa"] = { cert = "server.pem", key = "server.key", ca = "ca.pem", dtls = "dtls1.2" },
+  ["dtls13-ecdsa"] = { cert = "server.pem", key = "server.key", ca = "ca.pem", dtls = "dtls1.3" },
 }
 
 --- lua-wolfssl client and server contexts for one kind of handshake (the
@@ -37,15 +40,17 @@ M.KINDS = {
 function M.wolfssl_contexts(certdir, kind, suites)
   local wolfssl = require "wolfssl"
   local k = M.KINDS[kind] or error("unknown kind " .. tostring(kind))
+  local groups = not k.dtls and { "X25519", "P-256" } or nil
   local s = assert(wolfssl.context {
     mode = "server", certificate = certdir .. "/" .. k.cert, key = certdir .. "/" .. k.key,
-    groups = { "X25519", "P-256" }, ciphersuites = suites,
+    groups = groups, ciphersuites = suites,
+    dtls = k.dtls and true, min_version = k.dtls, max_version = k.dtls,
   })
   local c = assert(wolfssl.context {
-    mode = "client", cafile = certdir .. "/" .. k.ca, groups = { "X25519", "P-256" },
-    max_version = k.tls12 and "tls1.2" or nil,
+    mode = "client", cafile = certdir .. "/" .. k.ca, groups = groups,
+    max_version = k.dtls or (k.tls12 and "tls1.2" or nil), min_version = k.dtls,
     ciphers = k.tls12 and "ECDHE-ECDSA-AES128-GCM-SHA256" or nil,
-    ciphersuites = suites,
+    ciphersuites = suites, dtls = k.dtls and true,
   })
   return c, s
 end

@@ -25,13 +25,13 @@ local function handshake(c, s)
       if ok then cdone = true elseif err ~= "wantread" and err ~= "wantwrite" then error("client: " .. err) end
     end
     local out = c:drain()
-    if #out > 0 then s:feed(out) end
+    while #out > 0 do s:feed(out) out = c:drain() end -- (DTLS: one datagram per drain)
     if not sdone then
       local ok, err = s:handshake()
       if ok then sdone = true elseif err ~= "wantread" and err ~= "wantwrite" then error("server: " .. err) end
     end
     out = s:drain()
-    if #out > 0 then c:feed(out) end
+    while #out > 0 do c:feed(out) out = s:drain() end
     if cdone and sdone then return end
   end
   error("handshake did not finish")

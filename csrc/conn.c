@@ -66,7 +66,20 @@ static int conn_new(lua_State *L) {
     ctx->used = 1;
     c->timeout = -1;
     c->is_server = ctx->is_server;
+    c->dtls = ctx->dtls;
     lwl_transport_attach(c, fd);
+#ifdef WOLFSSL_DTLS
+    if (c->dtls && c->is_server) { /* the context's cookie key: any connection checks a cookie */
+        (void)wolfSSL_DTLS_SetCookieSecret(c->ssl, ctx->cookie_secret, sizeof ctx->cookie_secret);
+#if defined(WOLFSSL_DTLS13) && defined(WOLFSSL_SEND_HRR_COOKIE)
+        (void)wolfSSL_send_hrr_cookie(c->ssl, ctx->cookie_secret, sizeof ctx->cookie_secret);
+#endif
+#ifdef WOLFSSL_DTLS_CH_FRAG
+        /* a DTLS 1.3 ClientHello with a post-quantum key share spans datagrams */
+        (void)wolfSSL_dtls13_allow_ch_frag(c->ssl, 1);
+#endif
+    }
+#endif
 #ifdef HAVE_KEYING_MATERIAL
     /* export_keying_material needs the handshake randoms and secrets; Debian's
      * build keeps them by default (WOLFSSL_OPENVPN), the tuned one must ask. */
@@ -182,6 +195,22 @@ static int call_renegotiate(lwl_Conn *c, void *buf, int n) {
     return wolfSSL_Rehandshake(c->ssl);
 }
 static const Op OP_RENEGOTIATE = {"renegotiate", call_renegotiate, 0};
+#endif
+
+#ifdef WOLFSSL_DTLS
+static int call_got_timeout(lwl_Conn *c, void *buf, int n) {
+    (void)buf; (void)n;
+    return wolfSSL_dtls_got_timeout(c->ssl);
+}
+static const Op OP_HANDLE_TIMEOUT = {"handle_timeout", call_got_timeout, 0};
+#endif
+
+#ifdef LWL_DTLS_STATEFUL
+static int call_listen(lwl_Conn *c, void *buf, int n) {
+    (void)buf; (void)n;
+    return wolfDTLS_accept_stateless(c->ssl);
+}
+static const Op OP_LISTEN = {"listen", call_listen, 0};
 #endif
 
 static const Op OP_HANDSHAKE = {"handshake", call_handshake, 0};
@@ -865,12 +894,6 @@ static int conn_server_name(lua_State *L) {
 static int conn_peer_certificate(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     WOLFSSL_X509 *x;
-#ifndef SESSION_CERTS
-    /* features.session_certs = false: a resumed connection has no peer
-     * certificate, on every release (5.9.2's server keeps the client's in
-     * its tickets, 5.5.4's does not) */
-    if (wolfSSL_session_reused(c->ssl)) return push_nil(L);
-#endif
     x = wolfSSL_get_peer_certificate(c->ssl); /* a new object: ours */
     if (x == NULL) return push_nil(L);
     lwl_x509_push(L, x);
@@ -900,14 +923,15 @@ static int conn_verify_result(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     int code = c->vfy_err ? lwl_verify_code(c->vfy_err) : (int)wolfSSL_get_verify_result(c->ssl);
     WOLFSSL_X509 *peer;
-    if (c->offered_trust != 0 && c->done && wolfSSL_session_reused(c->ssl)) {
-        /* resumed: no certificate this time; the session kept the verdict */
-        if (c->offered_trust > 0) {
-            lua_pushboolean(L, 1);
-            return 1;
-        }
+    const char *why = NULL;
+    int resumed = lwl_session_verdict(c, &why); /* resumed: the session kept the verdict */
+    if (resumed > 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (resumed == 0) {
         lua_pushboolean(L, 0);
-        lua_pushliteral(L, "the resumed session's peer was not verified");
+        lua_pushstring(L, why);
         lwl_pushint(L, 0);
         return 3;
     }
@@ -1100,6 +1124,93 @@ static int conn_newindex(lua_State *L) {
     return 0;
 }
 
+/* ---- DTLS retransmission, on the application's clock ---- */
+
+static lwl_Conn *check_dtls(lua_State *L, const char *method) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    if (!c->dtls) luaL_error(L, "%s: not a DTLS connection (make the context with dtls = true)", method);
+    return c;
+}
+
+/* conn:timeout() -> seconds until a retransmission is due (0: now), or nil */
+static int conn_timeout(lua_State *L) {
+    double due = lwl_transport_dtls_due(check_dtls(L, "timeout"));
+    if (due < 0) lua_pushnil(L);
+    else lua_pushnumber(L, due);
+    return 1;
+}
+
+/* conn:handle_timeout() -> true (retransmitted, or nothing to do), or nil, msg */
+static int conn_handle_timeout(lua_State *L) {
+    lwl_Conn *c = check_dtls(L, "handle_timeout");
+    int ret = WOLFSSL_SUCCESS;
+    c = enter(L);
+    if (c->failed) {
+        leave(c);
+        return failed_again(L);
+    }
+#ifdef WOLFSSL_DTLS
+    if (lwl_transport_dtls_due(c) >= 0) ret = run(c, &OP_HANDLE_TIMEOUT, NULL, 0);
+#endif
+    if (ret != WOLFSSL_SUCCESS) {
+        const char *msg = "DTLS retransmission timed out: the peer did not answer";
+        c->failed = 1;
+        lwl_set_last_error(L, c->self, "timeout", msg, lwl_get_error(c->ssl, ret), 0);
+        leave(c);
+        lua_pushnil(L);
+        lua_pushstring(L, msg);
+        return 2;
+    }
+    leave(c);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* conn:listen(datagram, peer) -> true: a ClientHello with a valid cookie
+ * from `peer` (any string naming the sender's address, bound into the
+ * cookie): the connection is now that peer's (go on with handshake());
+ * false: answered statelessly (drain() has the HelloVerifyRequest or the
+ * HelloRetryRequest cookie for `peer`) or dropped, and the connection is
+ * ready for the next datagram from anyone; nil, msg on failure. A server on
+ * one UDP socket keeps one such connection for new peers: a spoofed
+ * ClientHello gets one small answer and no state. */
+static int conn_listen(lua_State *L) {
+    lwl_Conn *c = check_dtls(L, "listen");
+    size_t len, plen;
+    const char *d = luaL_checklstring(L, 2, &len);
+    const char *peer = luaL_checklstring(L, 3, &plen);
+    int ret = WOLFSSL_FATAL_ERROR, n;
+    luaL_argcheck(L, len <= 65535, 2, "a datagram is at most 65535 bytes");
+    luaL_argcheck(L, plen > 0 && plen <= 255, 3, "expected the peer's address (1 to 255 bytes)");
+    if (!c->is_server || c->fd >= 0) return luaL_error(L, "listen: for DTLS servers in memory mode");
+#ifndef LWL_DTLS_STATEFUL
+    (void)ret; (void)n; (void)d; (void)peer;
+    return luaL_error(L, "listen: this wolfSSL build has no stateless DTLS accept (features.dtls_listen is false)");
+#else
+    c = enter(L);
+    if (c->failed || c->done || wolfSSL_is_stateful(c->ssl)) {
+        leave(c);
+        return luaL_error(L, "listen: the connection already belongs to a peer (make a new one)");
+    }
+    lwl_buf_free(&c->in); /* what an earlier datagram left */
+    if (wolfSSL_dtls_set_peer(c->ssl, (void *)peer, (unsigned)plen) != WOLFSSL_SUCCESS ||
+        !lwl_transport_push_datagram(c, d, len)) {
+        leave(c);
+        return luaL_error(L, "out of memory");
+    }
+    ret = run(c, &OP_LISTEN, NULL, 0);
+    if (ret == WOLFSSL_SUCCESS || ret == WOLFSSL_FAILURE) {
+        if (ret == WOLFSSL_FAILURE) lwl_buf_free(&c->in);
+        leave(c);
+        lua_pushboolean(L, ret == WOLFSSL_SUCCESS);
+        return 1;
+    }
+    n = io_result(L, c, ret);
+    leave(c);
+    return n;
+#endif
+}
+
 static const luaL_Reg conn_methods[] = {
     {"handshake", conn_handshake},
     {"read", conn_read},
@@ -1130,12 +1241,17 @@ static const luaL_Reg conn_methods[] = {
     {"read_early", conn_read_early},
     {"early_data", lwl_early_status},
     {"set_context", lwl_negotiate_set_context},
+    {"ech", lwl_ech_status},
+    {"ech_retry_configs", lwl_ech_retry_configs},
     {"session", lwl_session_get},
     {"set_session", lwl_session_set},
     {"_ocsp_status", lwl_verify_ocsp_status},
     {"request_certificate", conn_request_certificate},
     {"finished", conn_finished},
     {"settimeout", conn_settimeout},
+    {"timeout", conn_timeout},
+    {"handle_timeout", conn_handle_timeout},
+    {"listen", conn_listen},
     {NULL, NULL}};
 
 void lwl_conn_open(lua_State *L) {

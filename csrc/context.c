@@ -4,6 +4,7 @@
 #include "lwolfssl.h"
 #include "pkey.h"
 
+#include <wolfssl/wolfcrypt/random.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,20 +13,58 @@ static lwl_Context *tocontext(lua_State *L, int idx) {
 }
 
 
-/* core.context_new(is_server) -> context */
+#ifdef WOLFSSL_DTLS
+/* DTLS: wolfSSL's version limits (set_min/max_proto_version) know no DTLS
+ * 1.3, so the range picks the method: one version, or the flexible method
+ * with DTLS 1.2 as its floor. NULL when the build lacks it. */
+static WOLFSSL_METHOD *dtls_method(int is_server, int min, int max) {
+#ifdef WOLFSSL_DTLS13
+    if (min == 0xfefc) return is_server ? wolfDTLSv1_3_server_method() : wolfDTLSv1_3_client_method();
+    if (max == 0xfefc) return is_server ? wolfDTLS_server_method() : wolfDTLS_client_method();
+#endif
+    if (min == 0xfefd && max == 0xfefd)
+        return is_server ? wolfDTLSv1_2_server_method() : wolfDTLSv1_2_client_method();
+    return NULL;
+}
+#endif
+
+/* core.context_new(is_server [, dtls_min, dtls_max]) -> context; the DTLS
+ * versions are 0xfefd (1.2), 0xfefc (1.3); nil, msg when the build lacks them */
 static int context_new(lua_State *L) {
     int is_server = lua_toboolean(L, 1);
-    lwl_Context *c = (lwl_Context *)lwl_newuserdata(L, sizeof *c);
+    int dtls = !lua_isnoneornil(L, 2);
+    WOLFSSL_METHOD *method = NULL;
+    lwl_Context *c;
+    if (dtls) {
+#ifdef WOLFSSL_DTLS
+        method = dtls_method(is_server, (int)luaL_checkinteger(L, 2), (int)luaL_checkinteger(L, 3));
+#endif
+        if (method == NULL) return lwl_fail(L, "this wolfSSL build does not support that DTLS version");
+    } else {
+        method = is_server ? wolfSSLv23_server_method() : wolfSSLv23_client_method();
+    }
+    c = (lwl_Context *)lwl_newuserdata(L, sizeof *c);
     memset(c, 0, sizeof *c); /* closed until the CTX exists: nothing leaks */
     lwl_setmeta(L, LWL_CONTEXT);
     lua_newtable(L); /* uservalue: Lua callbacks and objects the CTX uses */
     lwl_setuv(L, -2);
-    c->ctx = wolfSSL_CTX_new(is_server ? wolfSSLv23_server_method()
-                                       : wolfSSLv23_client_method());
+    c->ctx = wolfSSL_CTX_new(method);
     if (c->ctx == NULL) return luaL_error(L, "wolfSSL_CTX_new failed (out of memory?)");
     c->is_server = is_server;
+    c->dtls = dtls;
+    if (dtls && is_server) {
+        WC_RNG rng;
+        int ok = wc_InitRng(&rng) == 0;
+        ok = ok && wc_RNG_GenerateBlock(&rng, c->cookie_secret, sizeof c->cookie_secret) == 0;
+        wc_FreeRng(&rng);
+        if (!ok) return luaL_error(L, "random number generator failed");
+    }
     /* We keep I/O in our own callbacks; verification details in ours too. */
-    wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2);
+#ifdef WOLFSSL_DTLS
+    if (dtls) wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_DTLSV1_2);
+    else
+#endif
+        wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2);
     wolfSSL_CTX_set_verify(c->ctx, is_server ? WOLFSSL_VERIFY_NONE : WOLFSSL_VERIFY_PEER,
                            lwl_verify_cb);
     if (is_server) lwl_policy_install(c->ctx);
@@ -45,6 +84,7 @@ static int context_free(lua_State *L) {
     }
     free(c->alpn);
     c->alpn = NULL;
+    lwl_wipe(c->cookie_secret, sizeof c->cookie_secret);
     return 0;
 }
 
@@ -82,6 +122,23 @@ static int ctx_versions(lua_State *L) {
         return lwl_fail(L, "this wolfSSL build does not support that maximum version");
     lua_pushboolean(L, 1);
     return 1;
+}
+
+/* core.ctx_mtu(ctx, bytes): DTLS, the largest datagram to send */
+static int ctx_mtu(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    lua_Integer mtu = luaL_checkinteger(L, 2);
+#if defined(WOLFSSL_DTLS) && defined(WOLFSSL_DTLS_MTU)
+    if (mtu > 65535 || wolfSSL_CTX_dtls_set_mtu(c->ctx, (unsigned short)mtu) != WOLFSSL_SUCCESS)
+        return lwl_fail(L, "expected a datagram size this wolfSSL build takes");
+    lua_pushboolean(L, 1);
+    return 1;
+#else
+    (void)c;
+    /* wolfSSL built without --enable-dtls-mtu sends datagrams up to its MAX_MTU, 1400 */
+    return lwl_ok_or_fail(L, mtu == 1400,
+                          "this wolfSSL build has a fixed MTU of 1400 (built without --enable-dtls-mtu)");
+#endif
 }
 
 static int ctx_ciphers(lua_State *L) {
@@ -447,6 +504,7 @@ void lwl_context_open(lua_State *L) {
                                     {NULL, NULL}};
     static const luaL_Reg funcs[] = {{"context_new", context_new},
                                      {"ctx_versions", ctx_versions},
+                                     {"ctx_mtu", ctx_mtu},
                                      {"ctx_ciphers", ctx_ciphers},
                                      {"ctx_groups", ctx_groups},
                                      {"ctx_certificate", ctx_certificate},

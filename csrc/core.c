@@ -58,6 +58,18 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("dtls", on);
+#ifdef WOLFSSL_DTLS13
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("dtls13", on);
+#ifdef LWL_DTLS_STATEFUL
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("dtls_listen", on); /* conn:listen: the stateless cookie exchange */
 #ifndef NO_PSK
     on = 1;
 #else
@@ -170,6 +182,16 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("renegotiation", on); /* TLS 1.2 secure renegotiation (renegotiation = "allow") */
+#if defined(HAVE_ECH) && defined(WOLFSSL_TLS13)
+    on = 1;
+#else
+    on = 0;
+#endif
+    FEATURE("ech", on); /* Encrypted Client Hello (options ech, ech_configs; ech.c) */
+#ifdef LWL_ECH_NO_PSK
+    on = 0;
+#endif
+    FEATURE("ech_resumption", on); /* an ECH client can resume (or use a PSK) */
 #if defined(WOLFSSL_AESNI) || defined(USE_INTEL_SPEEDUP) || defined(WOLFSSL_SP_X86_64_ASM)
     on = 1;
 #else
@@ -224,6 +246,7 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
     lwl_session_open(L);
     lwl_trace_open(L);
     lwl_negotiate_open(L);
+    lwl_ech_open(L);
     lwl_names_open(L);
     lwl_early_open(L);
     lwl_test_open(L);

@@ -61,6 +61,37 @@ const char *lwl_verify_reason(int code) {
     }
 }
 
+/* A client whose ECH the server rejected: the public name of the ECHConfig
+ * it used (the first one of its list wolfSSL takes: version 0xfe0d), which
+ * wolfSSL checked the certificate against. 0 when ECH was not rejected. */
+static int ech_public_name(lwl_Conn *c, char *out, size_t sz) {
+#if defined(HAVE_ECH) && defined(WOLFSSL_TLS13)
+    unsigned char list[1024];
+    word32 len = sizeof list, i = 2;
+    if (c->is_server || wolfSSL_GetEchStatus(c->ssl) != WOLFSSL_ECH_STATUS_REJECTED ||
+        wolfSSL_GetEchConfigs(c->ssl, list, &len) != WOLFSSL_SUCCESS)
+        return 0;
+    while (i + 4 <= len) {
+        word32 clen = (word32)(list[i + 2] << 8 | list[i + 3]), p = i + 4, end = p + clen;
+        if (end > len) break;
+        if ((list[i] << 8 | list[i + 1]) == 0xfe0d && p + 3 <= end) {
+            p += 3;                                        /* config id, kem id */
+            if (p + 2 > end) break;
+            p += 2 + (word32)(list[p] << 8 | list[p + 1]); /* public key */
+            if (p + 2 > end) break;
+            p += 2 + (word32)(list[p] << 8 | list[p + 1]); /* cipher suites */
+            if (p + 2 > end || p + 2 + list[p + 1] > end) break;
+            snprintf(out, sz, "%.*s", (int)list[p + 1], (const char *)list + p + 2);
+            return 1;
+        }
+        i = end;
+    }
+#else
+    (void)c; (void)out; (void)sz;
+#endif
+    return 0;
+}
+
 /* The names the server's certificate is for, for hostname mismatch messages */
 static void cert_names(WOLFSSL *ssl, char *buf, size_t sz) {
     WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(ssl);
@@ -168,7 +199,7 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
     memset(&h, 0, sizeof h);
     wolfSSL_get_alert_history(c->ssl, &h);
     /* Bytes that are not TLS at all: say so, whatever wolfSSL called it. */
-    if (c->nrecv >= 3 && !c->done &&
+    if (c->nrecv >= 3 && !c->done && !c->dtls && /* (DTLS: wolfSSL drops what is not) */
         (c->first[0] < 20 || c->first[0] > 24 || c->first[1] != 3)) {
         snprintf(buf, sz, "peer sent data that is not TLS (garbage bytes %02x %02x %02x)",
                  c->first[0], c->first[1], c->first[2]);
@@ -202,10 +233,15 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
     if ((c->vfy_err != 0 || is_verify_error(err)) && err != NO_PEER_CERT) {
         int code = lwl_verify_code(c->vfy_err ? c->vfy_err : err);
         if (code == 62 || code == 64) {
-            char names[256];
+            char names[256], public_name[256];
             cert_names(c->ssl, names, sizeof names);
-            snprintf(buf, sz, "hostname mismatch: certificate is for %s, not %s",
-                     names[0] ? names : "(no name)", c->server_name ? c->server_name : "?");
+            if (ech_public_name(c, public_name, sizeof public_name))
+                snprintf(buf, sz, "hostname mismatch: certificate is for %s, not %s (the ECH "
+                                  "public name: the server rejected ECH)",
+                         names[0] ? names : "(no name)", public_name);
+            else
+                snprintf(buf, sz, "hostname mismatch: certificate is for %s, not %s",
+                         names[0] ? names : "(no name)", c->server_name ? c->server_name : "?");
         } else if (c->vfy_subject[0]) {
             snprintf(buf, sz, "certificate verify failed: %s (depth %d, %s)",
                      lwl_verify_reason(code), c->vfy_depth, c->vfy_subject);
@@ -260,6 +296,14 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
         }
         snprintf(buf, sz, "peer sent the same handshake message twice");
         return "protocol";
+#ifdef HAVE_ECH
+    case ECH_REQUIRED_E: /* RFC 9849 6.1.6: the server could not decrypt our ClientHello */
+        snprintf(buf, sz, "ECH rejected by the server (stale or wrong ech_configs)%s",
+                 wolfSSL_GetEchRetryConfigs(c->ssl, NULL, &(word32){0}) != WOLFSSL_FATAL_ERROR
+                     ? ": it sent retry configs (conn:ech_retry_configs()), connect again with them"
+                     : "");
+        return "ech";
+#endif
     case SIDE_ERROR: /* a ClientHello sent to a client, a ServerHello to a server */
         snprintf(buf, sz, "peer sent a message only a %s sends", c->is_server ? "server" : "client");
         return "protocol";

@@ -26,6 +26,9 @@
 typedef struct lwl_Context {
     WOLFSSL_CTX *ctx;     /* NULL once freed */
     int is_server;
+    int dtls;             /* a DTLS context (datagrams) */
+    unsigned char cookie_secret[32]; /* DTLS server: the key of its cookies, one per
+                                      * context so any of its connections checks them */
     int verify;           /* 0 none, 1 peer, 2 require */
     int check_hostname;
     char *alpn;           /* comma-separated list for wolfSSL_UseALPN, or NULL */
@@ -83,6 +86,10 @@ struct lwl_Conn {
     int busy;             /* inside a wolfSSL call */
     int close_pending;    /* close() was called from a callback */
     int is_server;
+    int dtls;             /* DTLS: datagram transports, the retransmission timer */
+    double dtls_sent_at;  /* DTLS: when our last datagram left (lwl_clock): the timer's start */
+    double dtls_sent_real; /* the same on the real clock (lwl_monotonic) */
+    int dtls_cookie_sent; /* our last datagram was a HelloVerifyRequest (transport.c) */
     int done;             /* handshake finished */
     int eof;              /* memory mode: feed_eof() seen */
     int feeding;          /* the uservalue holds a fed string that `in` borrows */
@@ -106,6 +113,7 @@ struct lwl_Conn {
     /* first verification failure seen by the verify callback */
     int vfy_err, vfy_depth;
     int vfy_overridden;   /* verify.c: 1 + depth whose failure on_verify accepted */
+    int unresumable;      /* session.c: a server's session on_verify let through */
     char vfy_subject[128];
     char *server_name;    /* client: the name to check; malloc'd */
     lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify
@@ -148,6 +156,11 @@ void lwl_context_open(lua_State *L);
  * method registered in one table ---- */
 void lwl_conn_open(lua_State *L);
 
+/* ---- ech.c: Encrypted Client Hello (core.ech_*, where the build has it) ---- */
+void lwl_ech_open(lua_State *L);
+int lwl_ech_status(lua_State *L);        /* conn:ech() */
+int lwl_ech_retry_configs(lua_State *L); /* conn:ech_retry_configs() */
+
 /* ---- negotiate.c: SNI, ALPN, PSK, set_context ---- */
 void lwl_negotiate_open(lua_State *L);       /* core.hooks_* installers */
 int lwl_negotiate_set_context(lua_State *L); /* conn:set_context(ctx) */
@@ -166,6 +179,9 @@ void lwl_transport_leave(lua_State *L, lwl_Conn *c, int self); /* end of a metho
 int lwl_transport_feed(lua_State *L);     /* conn:feed(s) */
 int lwl_transport_feed_eof(lua_State *L); /* conn:feed_eof() */
 int lwl_transport_drain(lua_State *L);    /* conn:drain([max]) */
+/* DTLS: seconds until a retransmission is due (0: now), or -1: no timer */
+double lwl_transport_dtls_due(lwl_Conn *c);
+int lwl_transport_push_datagram(lwl_Conn *c, const char *p, size_t n); /* memory mode; 0: no memory */
 
 /* ---- session.c: wolfssl.session objects, on_new_session, session_store,
  * ticket keys ---- */
@@ -173,6 +189,9 @@ void lwl_session_open(lua_State *L);
 int lwl_session_get(lua_State *L);             /* conn:session() */
 int lwl_session_set(lua_State *L);             /* conn:set_session(s) */
 void lwl_session_context_free(lwl_Context *x); /* wipes and frees the ticket keys */
+/* verdict of a resumed connection: 1 verified, 0 not (*why set), -1 not a resumption */
+int lwl_session_verdict(lwl_Conn *c, const char **why);
+void lwl_session_unresumable(lwl_Conn *c); /* a server's session on_verify let through */
 /* installers of the callback registry (context.c): NULL or why not */
 const char *lwl_session_install_new(lwl_Context *x);   /* on_new_session */
 const char *lwl_session_install_store(lwl_Context *x); /* session_store */
@@ -196,6 +215,10 @@ int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw);
  * key_update and request_certificate call lwl_trace_bulk(c, -1): wolfSSL may
  * send their message with the next write */
 void lwl_trace_bulk(lwl_Conn *c, int on);
+/* ECH: the HPKE shared secret and ECHConfig of the ClientHello this traced
+ * connection encrypted or decrypted (for ech.c); 0 when it has none */
+int lwl_trace_ech(lwl_Conn *c, const unsigned char **secret, size_t *slen,
+                  const unsigned char **config, size_t *clen);
 
 /* ---- verify.c: the verify callback, on_verify, the peer's chain, CRL,
  * OCSP, staple ---- */
@@ -260,6 +283,7 @@ void lwl_policy_free(lwl_Conn *c); /* conn_free */
 /* ---- testutil.c: core._test, for the suite only ---- */
 void lwl_test_open(lua_State *L);
 long lwl_now(void); /* testutil.c: time(NULL), moved on by _test.advance_clock */
+double lwl_clock(void); /* testutil.c: lwl_monotonic(), moved on by _test.advance_clock too */
 
 /* ---- hostname.c ---- */
 /* Does x name host (DNS name with wildcards, or IP address)? */

@@ -35,6 +35,7 @@
 #define LWL_SESSION_KEY_MT "wolfssl.SessionKey"  /* its metatable */
 #define LWL_SESSION_KEY "wolfssl.session key"   /* registry field holding it */
 #define FP_LEN WC_SHA256_DIGEST_SIZE /* trust fingerprint */
+#define SID_CTX_LEN 20 /* its prefix as a server's session id context (wolfSSL keeps < 32) */
 #define MAC_LEN WC_SHA256_DIGEST_SIZE
 #define NAME_MAX_LEN 255
 
@@ -134,7 +135,7 @@ static unsigned char *sess_der(WOLFSSL_SESSION *s, int *len) {
  * the input (ticketAdd). Walk the layout i2d writes for this build's options
  * and accept only input whose every length fits its field and whose fields
  * end exactly at the end. */
-static int layout_ok(const unsigned char *d, size_t n) {
+static int layout_ok(const unsigned char *d, size_t n, size_t *ctx_at) {
     size_t i = 0, len;
 #define NEED(x) do { if ((size_t)(x) > n - i) return 0; } while (0)
 #define BE16(p) ((size_t)(p)[0] << 8 | (p)[1])
@@ -183,6 +184,7 @@ static int layout_ok(const unsigned char *d, size_t n) {
 #endif
 #ifdef OPENSSL_EXTRA
     NEED(1);
+    if (ctx_at) *ctx_at = i; /* the session id context: length, bytes */
     len = d[i++];
     if (len > ID_FIELD) return 0;
     NEED(len);
@@ -244,7 +246,7 @@ static WOLFSSL_SESSION *sess_from_der(const unsigned char *der, size_t len) {
     WOLFSSL_SESSION *s;
     if (len == 0 || len > 65536) return NULL;
 #ifdef LWL_GUARD_SESSION_LAYOUT
-    if (!layout_ok(der, len)) return NULL;
+    if (!layout_ok(der, len, NULL)) return NULL;
 #endif
     s = wolfSSL_d2i_SSL_SESSION(NULL, &p, (long)len);
     /* wolfSSL's d2i takes e.g. all zeros: also want a known version */
@@ -590,11 +592,81 @@ static int sess_tostring(lua_State *L) {
     return 1;
 }
 
-/* Was the peer of this finished connection verified? A resumption keeps the
- * verdict of the session it resumed. */
+/* 5.5.4's server looks session ids up without their id context (5.9.2
+ * checks it), and its SSL_SESSION_get0_id_context gives the session id: a
+ * session of another context of this process resumes, and must not count as
+ * verified. Its id context is read from its serialisation. */
+static int same_id_context(lwl_Conn *c) {
+#ifdef LWL_GUARD_SESSION_LAYOUT
+    WOLFSSL_SESSION *s = wolfSSL_get_session(c->ssl);
+    int n = 0, same = 0;
+    size_t at = 0;
+    unsigned char *der = s ? sess_der(s, &n) : NULL;
+    if (der != NULL && layout_ok(der, (size_t)n, &at) && at > 0)
+        same = der[at] == 0 || /* tickets carry none: their keys are the context's */
+               (der[at] == SID_CTX_LEN && memcmp(der + at + 1, c->ctx->trust, SID_CTX_LEN) == 0);
+    lwl_wipe_free(der, (size_t)n);
+    return same;
+#else
+    (void)c;
+    return 1;
+#endif
+}
+
+/* The verdict of a resumed connection is the session's. A client knows it
+ * from the record of the session it offered. A server resumes only sessions
+ * made under its own trust settings (the session id context, ticket_cb) and
+ * never one whose certificate on_verify let through unverified
+ * (lwl_session_unresumable): a client certificate it still has, or one that
+ * verify = "require" demanded, was verified. */
+int lwl_session_verdict(lwl_Conn *c, const char **why) {
+    WOLFSSL_X509 *peer;
+    if (!c->done || !wolfSSL_session_reused(c->ssl)) return -1;
+    if (!c->is_server || c->offered_trust != 0) { /* a client's, or one from session_store */
+        if (c->offered_trust == 0) return -1;
+        *why = c->is_server ? "no peer certificate" : "the resumed session's peer was not verified";
+        return c->offered_trust > 0;
+    }
+    if (c->ctx->verify == 0) return -1;
+    if (!same_id_context(c)) {
+        *why = "the resumed session was made under other trust settings";
+        return 0;
+    }
+    peer = wolfSSL_get_peer_certificate(c->ssl);
+    if (peer != NULL) {
+        wolfSSL_X509_free(peer);
+        return 1;
+    }
+    /* this wolfSSL keeps no certificate for this path: "require" demanded a
+     * verified one, unless on_verify could have let one through */
+    if (c->ctx->verify == 2 && !(c->ctx->callbacks & LWL_CB_VERIFY)) return 1;
+    *why = "no peer certificate";
+    return 0;
+}
+
+void lwl_session_unresumable(lwl_Conn *c) {
+    unsigned char other[SID_CTX_LEN];
+    if (!c->is_server) return;
+    memcpy(other, c->ctx->trust, SID_CTX_LEN);
+    other[0] ^= 0xff; /* no connection of any context has this one */
+    wolfSSL_set_session_id_context(c->ssl, other, SID_CTX_LEN); /* cache; 5.9.2 tickets */
+    c->unresumable = 1; /* tickets under our keys (ticket_cb) */
+#ifdef HAVE_SESSION_TICKET
+    /* a TLS 1.3 ticket comes after the handshake: none at all (a TLS 1.2
+     * server has already promised one) */
+#ifdef WOLFSSL_TLS13
+    if (wolfSSL_version(c->ssl) == TLS1_3_VERSION) wolfSSL_no_ticket_TLSv13(c->ssl);
+#endif
+#endif
+}
+
+/* Was the peer of this finished connection verified? */
 static int conn_verified(lwl_Conn *c) {
+    const char *why;
+    int r;
     if (c->ctx->verify == 0) return 0;
-    if (c->offered_trust != 0 && wolfSSL_session_reused(c->ssl)) return c->offered_trust > 0;
+    r = lwl_session_verdict(c, &why);
+    if (r >= 0) return r;
     return c->verified && c->vfy_err == 0 && wolfSSL_get_verify_result(c->ssl) == 0;
 }
 
@@ -688,7 +760,8 @@ int lwl_session_set(lua_State *L) {
     v = sess_version_number(s);
     min = wolfSSL_CTX_get_min_proto_version(c->ctx->ctx);
     max = wolfSSL_CTX_get_max_proto_version(c->ctx->ctx);
-    if ((min > 0 && v < min) || (max > 0 && v > max))
+    if (c->dtls ? (v >> 8) != 0xfe /* (DTLS numbers count down: a TLS session only) */
+                : ((min > 0 && v < min) || (max > 0 && v > max)))
         return lwl_fail(L, "the session's protocol version is not enabled on this context "
                            "(a full handshake follows)");
     /* a copy: 5.9.2 shares the object it is given and updates it with the
@@ -811,6 +884,7 @@ static void collect_get(lua_State *L, void *ud) {
         return;
     }
     g->found = tmp.s;
+    if (g->c->ctx->verify) g->c->offered_trust = tmp.t.verified ? 1 : -1; /* if wolfSSL resumes it */
 }
 
 static WOLFSSL_SESSION *get_session_cb(WOLFSSL *ssl, const unsigned char *id, int len,
@@ -952,12 +1026,17 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
     const TicketKey *use = NULL;
     KeyAsk ask;
     int ret = WOLFSSL_TICKET_RET_OK, i;
-    if (tk == NULL || inLen < 0) return WOLFSSL_TICKET_RET_FATAL;
+    /* authenticated with the ticket: its key name and the trust settings of
+     * the context that made it (another context's ticket is a full handshake) */
+    unsigned char aad[WOLFSSL_TICKET_NAME_SZ + FP_LEN];
+    if (tk == NULL || inLen < 0 || c == NULL) return WOLFSSL_TICKET_RET_FATAL;
+    memcpy(aad + WOLFSSL_TICKET_NAME_SZ, c->ctx->trust, FP_LEN);
+    if (enc && c->unresumable) aad[WOLFSSL_TICKET_NAME_SZ] ^= 0xff; /* never decrypts */
     memset(&ask, 0, sizeof ask);
     if (enc) {
         if (tk->n > 0) {
             use = &tk->k[0];
-        } else if (tk->dynamic && c != NULL) {
+        } else if (tk->dynamic) {
             if (lwl_callback(c, "on_ticket_key", push_key_name, collect_key, 1, &ask) < 0 ||
                 !ask.found)
                 return WOLFSSL_TICKET_RET_FATAL; /* no ticket is sent */
@@ -966,10 +1045,11 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
             return WOLFSSL_TICKET_RET_FATAL;
         }
         memcpy(key_name, use->name, WOLFSSL_TICKET_NAME_SZ);
+        memcpy(aad, key_name, WOLFSSL_TICKET_NAME_SZ);
         memset(iv, 0, WOLFSSL_TICKET_IV_SZ);
         memset(mac, 0, WOLFSSL_TICKET_MAC_SZ);
         if (wolfSSL_RAND_bytes(iv, CHACHA20_POLY1305_AEAD_IV_SIZE) != 1 ||
-            wc_ChaCha20Poly1305_Encrypt(use->key, iv, key_name, WOLFSSL_TICKET_NAME_SZ, ticket,
+            wc_ChaCha20Poly1305_Encrypt(use->key, iv, aad, sizeof aad, ticket,
                                         (word32)inLen, ticket, mac) != 0)
             ret = WOLFSSL_TICKET_RET_FATAL;
         *outLen = inLen;
@@ -983,7 +1063,7 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
             break;
         }
     }
-    if (use == NULL && tk->dynamic && c != NULL) {
+    if (use == NULL && tk->dynamic) {
         time_t now = time(NULL);
         for (i = 0; i < NEG_CACHE; i++)
             if (tk->neg_time[i] != 0 && now - tk->neg_time[i] <= 1 &&
@@ -1003,7 +1083,8 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
         }
     }
     if (use == NULL) return WOLFSSL_TICKET_RET_REJECT; /* unknown key: full handshake */
-    if (wc_ChaCha20Poly1305_Decrypt(use->key, iv, key_name, WOLFSSL_TICKET_NAME_SZ, ticket,
+    memcpy(aad, key_name, WOLFSSL_TICKET_NAME_SZ);
+    if (wc_ChaCha20Poly1305_Decrypt(use->key, iv, aad, sizeof aad, ticket,
                                     (word32)inLen, mac, ticket) != 0)
         ret = WOLFSSL_TICKET_RET_REJECT; /* forged or damaged */
     else if (c != NULL && lwl_early_refuse(c))
@@ -1142,6 +1223,12 @@ static int ctx_trust(lua_State *L) {
         wc_Sha256Final(&sha, x->trust) != 0)
         return luaL_error(L, "SHA-256 failed");
     wc_Sha256Free(&sha);
+    /* a server's sessions carry its trust too: wolfSSL resumes a session
+     * (cache or, from 5.9.2 on, ticket) only under the same session id
+     * context; tickets under our keys also bind it (ticket_cb) */
+    if (x->is_server &&
+        wolfSSL_CTX_set_session_id_context(x->ctx, x->trust, SID_CTX_LEN) != WOLFSSL_SUCCESS)
+        return luaL_error(L, "could not set the session id context");
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -57,6 +57,12 @@ long lwl_now(void) {
     return (long)time(NULL) + clock_offset;
 }
 
+/* The clock of the DTLS retransmission timer (transport.c): the suite moves
+ * it to see a retransmission due without sleeping. */
+double lwl_clock(void) {
+    return lwl_monotonic() + (double)clock_offset;
+}
+
 /* _test.advance_clock(seconds): lwl_now() runs that much ahead (0 resets) */
 static int test_advance_clock(lua_State *L) {
     lua_Integer s = luaL_checkinteger(L, 1);

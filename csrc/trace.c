@@ -61,6 +61,9 @@ typedef struct Rec {
     size_t length;  /* length on the wire */
     size_t size;    /* bytes kept in data (0 for encrypted application records) */
     unsigned long skip; /* application records of this direction counted, not queued, before it */
+    unsigned char dtls;  /* DTLS: 1 a record with the 13-byte header, 2 DTLS 1.3's unified header */
+    unsigned short epoch; /* DTLS: the epoch (unified header: its low 2 bits) */
+    unsigned long long seq; /* DTLS: the sequence number (unified header: its low bits, encrypted) */
     unsigned char data[1];
 } Rec;
 
@@ -110,6 +113,12 @@ typedef struct Trace {
     int app_gen[2];           /* its generation (KeyUpdate count); -1 none yet */
     char keylog[KEYLOG_MAX][KEYLOG_LINE];
     int nkeylog;
+#ifdef HAVE_ECH
+    unsigned char ech_secret[64]; /* ECH: the HPKE shared secret and the ECHConfig */
+    unsigned char ech_secret_len; /* of the last ClientHello encrypted or decrypted */
+    unsigned char *ech_config;    /* (for lwl_trace_ech, ech.c) */
+    size_t ech_config_len;
+#endif
 #endif
 } Trace;
 
@@ -148,8 +157,30 @@ void lwl_trace_free(lwl_Conn *c) {
     acc_free(&t->acc[1]);
     queue_free(t);
     wire_free(t);
+#if defined(LWL_DECRYPT) && defined(HAVE_ECH)
+    free(t->ech_config);
+#endif
     lwl_wipe(t, sizeof *t); /* traffic secrets, key log lines */
     free(t);
+}
+
+/* ECH (ech.c decrypts a copy of the encrypted ClientHello with them): the HPKE
+ * shared secret and the ECHConfig wolfSSL handed the secret callback; 0 when
+ * the connection has not seen them (not traced, no ECH, no secret callback). */
+int lwl_trace_ech(lwl_Conn *c, const unsigned char **secret, size_t *slen,
+                  const unsigned char **config, size_t *clen) {
+#if defined(LWL_DECRYPT) && defined(HAVE_ECH)
+    Trace *t = (Trace *)c->trace;
+    if (t == NULL || t->ech_secret_len == 0 || t->ech_config == NULL) return 0;
+    *secret = t->ech_secret;
+    *slen = t->ech_secret_len;
+    *config = t->ech_config;
+    *clen = t->ech_config_len;
+    return 1;
+#else
+    (void)c; (void)secret; (void)slen; (void)config; (void)clen;
+    return 0;
+#endif
 }
 
 #ifdef LWL_DECRYPT
@@ -164,6 +195,22 @@ static int secret_cb(WOLFSSL *ssl, int id, const unsigned char *secret, int len,
         "SERVER_TRAFFIC_SECRET_0", "EARLY_EXPORTER_SECRET", "EXPORTER_SECRET"};
     lwl_Conn *c = (lwl_Conn *)ud;
     Trace *t = c ? (Trace *)c->trace : NULL;
+#ifdef HAVE_ECH
+    if (t != NULL && secret != NULL && len > 0 && (id == ECH_SECRET || id == ECH_CONFIG)) {
+        if (id == ECH_SECRET && len <= 64) {
+            memcpy(t->ech_secret, secret, (size_t)len);
+            t->ech_secret_len = (unsigned char)len;
+        } else if (id == ECH_CONFIG) {
+            unsigned char *copy = (unsigned char *)malloc((size_t)len);
+            if (copy == NULL) return 0; /* the trace goes without it */
+            memcpy(copy, secret, (size_t)len);
+            free(t->ech_config);
+            t->ech_config = copy;
+            t->ech_config_len = (size_t)len;
+        }
+        return 0;
+    }
+#endif
     if (t == NULL || secret == NULL || len <= 0 || len > 64 || id < 0 || id > 6) return 0;
     if (id <= 4) {
         memcpy(t->secret[id], secret, (size_t)len);
@@ -230,6 +277,7 @@ static void enqueue(Trace *t, int dir, const unsigned char *rec, size_t len, int
     r->next = NULL;
     r->skip = t->skipped[dir];
     t->skipped[dir] = 0;
+    r->dtls = 0;
     r->dir = (unsigned char)dir;
     r->ct = rec[0];
     r->version = (unsigned short)(rec[1] << 8 | rec[2]);
@@ -239,6 +287,67 @@ static void enqueue(Trace *t, int dir, const unsigned char *rec, size_t len, int
     if (t->tail) t->tail->next = r; else t->head = r;
     t->tail = r;
     t->queued += size;
+}
+
+/* DTLS: one datagram, cut into its records (RFC 6347 4.1: type, version,
+ * epoch, sequence number, length; RFC 9147 4: the unified header
+ * 001CSLEE, then an 8- or 16-bit sequence number and the length if L).
+ * Application data after the handshake is counted, not queued. */
+static void dtls_records(lwl_Conn *c, Trace *t, int dir, const unsigned char *p, size_t n) {
+    while (n > 0) {
+        size_t hl, rl;
+        Rec *r;
+        unsigned char ct, kind;
+        unsigned short version = 0, epoch;
+        unsigned long long seq = 0;
+        if ((p[0] & 0xe0) == 0x20) { /* unified header (DTLS 1.3 ciphertext) */
+            int cid = p[0] & 0x10, s16 = p[0] & 0x08, haslen = p[0] & 0x04;
+            if (cid) return; /* (no connection ids here) */
+            hl = 1 + (s16 ? 2 : 1);
+            if (n < hl + (haslen ? 2 : 0)) return;
+            seq = s16 ? (unsigned)(p[1] << 8 | p[2]) : p[1];
+            rl = haslen ? (size_t)(p[hl] << 8 | p[hl + 1]) : n - hl;
+            if (haslen) hl += 2;
+            ct = 23;
+            kind = 2;
+            epoch = p[0] & 3;
+        } else {
+            int k;
+            if (n < 13) return;
+            hl = 13;
+            rl = (size_t)p[11] << 8 | p[12];
+            ct = p[0];
+            kind = 1;
+            version = (unsigned short)(p[1] << 8 | p[2]);
+            epoch = (unsigned short)(p[3] << 8 | p[4]);
+            for (k = 5; k < 11; k++) seq = seq << 8 | p[k];
+        }
+        if (hl + rl > n) return; /* a cut datagram: the rest is not records */
+        if (ct == 23 && t->done_seen && !(t->armed && dir == 0)) {
+            t->skipped[dir]++;
+        } else if (t->queued + rl <= MAX_QUEUED && (r = (Rec *)malloc(sizeof *r + rl)) != NULL) {
+            r->next = NULL;
+            r->skip = t->skipped[dir];
+            t->skipped[dir] = 0;
+            r->dir = (unsigned char)dir;
+            r->ct = ct;
+            r->version = version;
+            r->length = rl;
+            r->size = rl;
+            r->dtls = kind;
+            r->epoch = epoch;
+            r->seq = seq;
+            memcpy(r->data, p + hl, rl);
+            if (t->tail) t->tail->next = r; else t->head = r;
+            t->tail = r;
+            t->queued += rl;
+        } else {
+            t->dropped++;
+        }
+        p += hl + rl;
+        n -= hl + rl;
+    }
+    (void)c;
 }
 
 void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n) {
@@ -261,6 +370,10 @@ void lwl_trace_io(lwl_Conn *c, int dir, const unsigned char *buf, int n) {
         }
     }
     if (!t->records) return;
+    if (c->dtls) { /* each call moves one datagram */
+        dtls_records(c, t, dir, buf, (size_t)n);
+        return;
+    }
     a = &t->acc[dir];
     if (a->len + (size_t)n > a->cap) {
         size_t cap = a->cap ? a->cap : 1024;
@@ -358,6 +471,16 @@ static int flush_push(lua_State *L, void *ud) {
             lua_pushlstring(L, (const char *)r->data, r->size);
             lua_setfield(L, -2, "data");
         }
+        if (r->dtls) { /* epoch and sequence number; unified: encrypted = true */
+            lwl_pushint(L, r->epoch);
+            lua_setfield(L, -2, "epoch");
+            lua_pushnumber(L, (lua_Number)r->seq);
+            lua_setfield(L, -2, "sequence");
+            if (r->dtls == 2) {
+                lua_pushboolean(L, 1);
+                lua_setfield(L, -2, "unified");
+            }
+        }
         lua_rawseti(L, -2, (int)++i);
     }
     lua_createtable(L, 0, 10);
@@ -365,6 +488,10 @@ static int flush_push(lua_State *L, void *ud) {
     lua_setfield(L, -2, "done");
     lua_pushboolean(L, f->c->is_server);
     lua_setfield(L, -2, "is_server");
+    if (f->c->dtls) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "dtls");
+    }
     if (f->failed) {
         lwl_pushint(L, f->err);
         lua_setfield(L, -2, "error");

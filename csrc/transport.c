@@ -161,9 +161,135 @@ static void fd_write_raw(lwl_Conn *c, const unsigned char *p, size_t n) {
     (void)r; /* best effort: the connection is failing anyway */
 }
 
+/* ---- datagram transports (DTLS) ---- */
+
+/* Memory mode: `in` and `out` hold whole datagrams, each behind its length
+ * (2 bytes, big-endian): wolfSSL reads one datagram per call and each of its
+ * sends is one datagram, never merged with the next. */
+static int dgram_push(lwl_Buf *b, const void *p, size_t n) {
+    unsigned char len[2];
+    len[0] = (unsigned char)(n >> 8);
+    len[1] = (unsigned char)n;
+    return lwl_buf_append(b, len, 2) && lwl_buf_append(b, p, n);
+}
+
+/* the length of the datagram at the front of b (b->len > 0) */
+static size_t dgram_len(const lwl_Buf *b) {
+    return (size_t)b->p[b->head] << 8 | b->p[b->head + 1];
+}
+
+int lwl_transport_push_datagram(lwl_Conn *c, const char *p, size_t n) {
+    return n == 0 || dgram_push(&c->in, p, n);
+}
+
+static int memdgram_recv(lwl_Conn *c, char *buf, int sz) {
+    size_t n;
+    if (c->in.len == 0) return WOLFSSL_CBIO_ERR_WANT_READ; /* (no EOF in datagrams) */
+    n = dgram_len(&c->in);
+    lwl_buf_consume(&c->in, 2);
+    /* a datagram longer than wolfSSL's buffer is cut, as a UDP socket does */
+    memcpy(buf, c->in.p + c->in.head, n < (size_t)sz ? n : (size_t)sz);
+    lwl_buf_consume(&c->in, n);
+    return n < (size_t)sz ? (int)n : sz;
+}
+
+static int memdgram_send(lwl_Conn *c, const char *buf, int sz) {
+    if (!dgram_push(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
+    return sz;
+}
+
+static void memdgram_write_raw(lwl_Conn *c, const unsigned char *p, size_t n) {
+    (void)dgram_push(&c->out, p, n);
+}
+
+/* fd mode over a connected UDP socket: recv and send move one datagram each.
+ * While a call may wait (settimeout) and the retransmission timer runs, the
+ * wait ends when the timer is due: WOLFSSL_CBIO_ERR_TIMEOUT makes wolfSSL
+ * retransmit and read again. */
+static int fddgram_recv(lwl_Conn *c, char *buf, int sz) {
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, (size_t)sz, 0);
+        if (n > 0) return (int)n;
+        if (n == 0 || errno == EINTR) continue; /* an empty datagram: nothing */
+        if (errno == ECONNREFUSED) continue; /* an ICMP error for an earlier datagram: UDP
+                                              * gives no guarantee, the timer retransmits */
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            double due = lwl_transport_dtls_due(c), saved = c->deadline;
+            int ready;
+            if (due >= 0 && c->deadline >= 0 && lwl_monotonic() + due < c->deadline)
+                c->deadline = lwl_monotonic() + due; /* wait for the timer at most */
+            ready = wait_fd(c, POLLIN);
+            if (!ready && c->timed_out && c->deadline != saved) {
+                c->timed_out = 0;
+                c->deadline = saved;
+                return WOLFSSL_CBIO_ERR_TIMEOUT;
+            }
+            c->deadline = saved;
+            if (ready) continue;
+            return WOLFSSL_CBIO_ERR_WANT_READ;
+        }
+        return WOLFSSL_CBIO_ERR_GENERAL;
+    }
+}
+
+static int fddgram_send(lwl_Conn *c, const char *buf, int sz) {
+    for (;;) {
+        ssize_t n = send(c->fd, buf, (size_t)sz, 0);
+        if (n >= 0) return sz; /* a datagram leaves whole or not at all */
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (wait_fd(c, POLLOUT)) continue;
+            return WOLFSSL_CBIO_ERR_WANT_WRITE;
+        }
+        if (errno == ECONNREFUSED) return sz; /* lost on the way, as UDP may: the timer resends */
+        return WOLFSSL_CBIO_ERR_GENERAL;
+    }
+}
+
+static int fddgram_flush(lwl_Conn *c) {
+    (void)c; /* nothing is ever queued */
+    return 1;
+}
+
 static const lwl_Transport memory_transport = {"memory", mem_recv, mem_send, mem_flush,
                                                mem_write_raw};
 static const lwl_Transport fd_transport = {"fd", fd_recv, fd_send, fd_flush, fd_write_raw};
+static const lwl_Transport memdgram_transport = {"memory", memdgram_recv, memdgram_send,
+                                                 mem_flush, memdgram_write_raw};
+static const lwl_Transport fddgram_transport = {"fd", fddgram_recv, fddgram_send,
+                                                fddgram_flush, fd_write_raw};
+
+/* DTLS: seconds until wolfSSL's retransmission is due (0 when it is), or -1
+ * when no flight of ours awaits an answer. The timer starts when our last
+ * datagram left; wolfSSL doubles its length on each retransmission.
+ * DTLS 1.3: the records not acknowledged yet are what waits (a server's
+ * HelloRetryRequest is stateless, a server waiting for the rest of a
+ * ClientHello has nothing to resend), and wolfSSL resends them at most once
+ * a second of real time (dtls13.c DTLS13_MIN_RTX_INTERVAL), whatever the
+ * clock says: so not before a real second after our last datagram (wolfSSL
+ * also resends by itself when the peer repeats its flight). DTLS 1.2: the handshake's flights, not a server's cookie. */
+double lwl_transport_dtls_due(lwl_Conn *c) {
+    double len, left, real = 0;
+    if (!c->dtls || c->ssl == NULL || c->nsent == 0 || c->failed) return -1;
+    len = (double)wolfSSL_dtls_get_current_timeout(c->ssl);
+#ifdef WOLFSSL_DTLS13
+    if (wolfSSL_version(c->ssl) == 0xfefc) { /* DTLS 1.3, or a client offering it */
+        if (!wolfSSL_dtls13_has_pending_msg(c->ssl) &&
+            (c->is_server || wolfSSL_is_init_finished(c->ssl)))
+            return -1;
+        if (wolfSSL_dtls13_use_quick_timeout(c->ssl))
+            len /= 4; /* ACKs only, sooner */
+        else
+            real = c->dtls_sent_real + 1.0 - lwl_monotonic();
+    } else
+#endif
+    {
+        if (wolfSSL_is_init_finished(c->ssl) || c->dtls_cookie_sent) return -1;
+    }
+    left = c->dtls_sent_at + len - lwl_clock();
+    if (real > left) left = real;
+    return left > 0 ? left : 0;
+}
 
 /* ---- wolfSSL's I/O callbacks: what every transport shares ---- */
 
@@ -205,9 +331,10 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ud) {
         memcpy(c->first + c->nrecv, buf, (size_t)n < k ? (size_t)n : k);
     }
     c->nrecv += (size_t)n;
-    if (c->is_server && !c->done) lwl_policy_received(c, (const unsigned char *)buf, (size_t)n);
+    /* (the policy and the watch read TLS record headers) */
+    if (c->is_server && !c->done && !c->dtls) lwl_policy_received(c, (const unsigned char *)buf, (size_t)n);
 #ifdef LWL_WATCH_RECORDS
-    if (!c->done) watch(&c->watch, (const unsigned char *)buf, (size_t)n);
+    if (!c->done && !c->dtls) watch(&c->watch, (const unsigned char *)buf, (size_t)n);
 #endif
     if (c->trace) lwl_trace_io(c, 0, (const unsigned char *)buf, n);
     return n;
@@ -219,13 +346,23 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ud) {
     (void)ssl;
     if (n <= 0) return n;
     c->nsent += (size_t)n;
+    if (c->dtls) {
+        /* a HelloVerifyRequest (handshake type 3 after the 13-byte record
+         * header): stateless, nothing to resend */
+        c->dtls_cookie_sent = n > 13 && buf[0] == 22 && buf[13] == 3;
+        c->dtls_sent_at = lwl_clock();
+        c->dtls_sent_real = lwl_monotonic();
+    }
     if (c->trace) lwl_trace_io(c, 1, (const unsigned char *)buf, n);
     return n;
 }
 
 void lwl_transport_attach(lwl_Conn *c, int fd) {
     c->fd = fd;
-    c->io = fd >= 0 ? &fd_transport : &memory_transport;
+    if (c->dtls)
+        c->io = fd >= 0 ? &fddgram_transport : &memdgram_transport;
+    else
+        c->io = fd >= 0 ? &fd_transport : &memory_transport;
     wolfSSL_SSLSetIORecv(c->ssl, io_recv);
     wolfSSL_SSLSetIOSend(c->ssl, io_send);
     wolfSSL_SetIOReadCtx(c->ssl, c);
@@ -244,6 +381,7 @@ void lwl_transport_free(lwl_Conn *c) {
 void lwl_transport_alert(lwl_Conn *c, int code, size_t withdraw) {
     unsigned char rec[7] = {21, 3, 3, 0, 2, 2, 0};
     rec[6] = (unsigned char)code;
+    if (c->dtls) return; /* (a TLS record; wolfSSL's DTLS sends its own alerts) */
     if (c->io == &memory_transport) c->out.len -= withdraw <= c->out.len ? withdraw : c->out.len;
     c->io->write_raw(c, rec, sizeof rec);
     if (c->trace) lwl_trace_io(c, 1, rec, (int)sizeof rec);
@@ -266,6 +404,12 @@ int lwl_transport_feed(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     size_t len;
     const char *s = luaL_checklstring(L, 2, &len);
+    if (c->io == &memdgram_transport) { /* one datagram */
+        luaL_argcheck(L, len <= 65535, 2, "a datagram is at most 65535 bytes");
+        if (len > 0 && !dgram_push(&c->in, s, len)) return luaL_error(L, "out of memory");
+        lwl_pushint(L, len);
+        return 1;
+    }
     if (c->io != &memory_transport) return luaL_error(L, "feed: the connection is in fd mode");
     if (c->eof) return luaL_error(L, "feed: feed_eof() was already called");
     if (len > 0 && c->in.len == 0) {
@@ -289,6 +433,7 @@ int lwl_transport_feed(lua_State *L) {
 
 int lwl_transport_feed_eof(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
+    if (c->dtls) return luaL_error(L, "feed_eof: a DTLS connection has no end of stream (datagrams)");
     if (c->io != &memory_transport) return luaL_error(L, "feed_eof: the connection is in fd mode");
     c->eof = 1;
     return 0;
@@ -299,6 +444,17 @@ int lwl_transport_drain(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     lua_Integer max = luaL_optinteger(L, 2, -1);
     size_t n = c->out.len;
+    if (c->dtls) { /* the next datagram, whole (max does not cut it) */
+        if (n == 0) {
+            lua_pushliteral(L, "");
+            return 1;
+        }
+        n = dgram_len(&c->out);
+        lwl_buf_consume(&c->out, 2);
+        lua_pushlstring(L, (const char *)c->out.p + c->out.head, n);
+        lwl_buf_consume(&c->out, n);
+        return 1;
+    }
     if (max >= 0 && (size_t)max < n) n = (size_t)max;
     lua_pushlstring(L, n ? (const char *)c->out.p + c->out.head : "", n);
     if (n) lwl_buf_consume(&c->out, n);

@@ -160,6 +160,18 @@ static void verify_collect(lua_State *L, void *ud) {
     v->ok = lua_toboolean(L, -1);
 }
 
+/* A client whose ECH the server rejected talks to the client-facing server:
+ * its certificate is checked for the ECH public name (RFC 9849 6.1.7), which
+ * wolfSSL does itself; the real name is not to be asked of it. */
+static int ech_rejected(lwl_Conn *c) {
+#if defined(HAVE_ECH) && defined(WOLFSSL_TLS13)
+    return wolfSSL_GetEchStatus(c->ssl) == WOLFSSL_ECH_STATUS_REJECTED;
+#else
+    (void)c;
+    return 0;
+#endif
+}
+
 int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
     WOLFSSL *ssl = (WOLFSSL *)wolfSSL_X509_STORE_CTX_get_ex_data(
         store, wolfSSL_get_ex_data_X509_STORE_CTX_idx());
@@ -177,7 +189,8 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
      * matcher for DNS names and IP addresses (wolfSSL's check_domain_name
      * takes no IP address or single-label name from 5.9.2 on) */
     if (chain_ok && v.depth == 0 && !c->is_server && c->ctx->check_hostname && c->ctx->verify &&
-        c->server_name != NULL && !lwl_check_host(v.cert, c->server_name, strlen(c->server_name))) {
+        c->server_name != NULL && !ech_rejected(c) &&
+        !lwl_check_host(v.cert, c->server_name, strlen(c->server_name))) {
         v.err = DOMAIN_NAME_MISMATCH;
         chain_ok = v.ok = 0;
     }
@@ -208,7 +221,10 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
             lwl_cert_cn(v.cert, c->vfy_subject, sizeof c->vfy_subject);
         }
     }
-    if (!chain_ok && v.ok) c->vfy_overridden = v.depth + 1;
+    if (!chain_ok && v.ok) {
+        c->vfy_overridden = v.depth + 1;
+        lwl_session_unresumable(c); /* its resumption could not tell it was not verified */
+    }
     if (!chain_ok && c->vfy_err == 0) { /* remember the first failure, even if overridden */
         c->vfy_err = v.err ? v.err : -1;
         c->vfy_depth = v.depth;

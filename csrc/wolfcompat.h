@@ -25,6 +25,21 @@
 #define LWL_NO_RENEGOTIATION SSL_OP_NO_RENEGOTIATION
 #endif
 
+/* An ECH client of 5.9.2 (and before) seals its inner ClientHello with the
+ * outer one as AAD before it writes the outer one's PSK binders: a server
+ * then cannot decrypt it and rejects ECH, so a resumption or an external PSK
+ * with ECH always fails. ECH connections offer no session and take no PSK
+ * there (features.ech_resumption is false). */
+#if defined(HAVE_ECH) && LIBWOLFSSL_VERSION_HEX <= 0x05009002
+#define LWL_ECH_NO_PSK 1
+#endif
+
+/* wolfSSL_is_stateful (a DTLS server that has checked the client's cookie)
+ * and wolfDTLS_accept_stateless: not in 5.5.4, there from 5.7 at least. */
+#if defined(WOLFSSL_DTLS) && LIBWOLFSSL_VERSION_HEX >= 0x05007000
+#define LWL_DTLS_STATEFUL 1
+#endif
+
 /* DUPE_ENTRY_E (error-ssl.h, an enum): a CRL no newer than the one loaded
  * for its issuer (5.9.2). The number is unused in 5.5.4, which keeps both. */
 #define LWL_DUPE_ENTRY_E (-334)

@@ -32,6 +32,20 @@ local function tcp_pair()
   return client, server, port
 end
 
+-- a connected pair of non-blocking UDP sockets on loopback (DTLS)
+local function udp_pair()
+  local a, b = assert(socket.udp()), assert(socket.udp())
+  assert(a:setsockname("127.0.0.1", 0))
+  assert(b:setsockname("127.0.0.1", 0))
+  local aip, aport = a:getsockname()
+  local bip, bport = b:getsockname()
+  assert(a:setpeername(bip, bport))
+  assert(b:setpeername(aip, aport))
+  a:settimeout(0)
+  b:settimeout(0)
+  return a, b
+end
+
 -- step both ends until both are done or one fails (bounded)
 local function handshake(c, s, csock, ssock)
   local cdone, sdone, cerr, serr
@@ -100,7 +114,7 @@ local function run(title, copts, sctx, newopts, show_server, early)
   ran = ran + 1
   local rec = trace.attach(copts)
   local cctx = assert(wolfssl.context(copts))
-  local csock, ssock = tcp_pair()
+  local csock, ssock = (copts.dtls and udp_pair or tcp_pair)()
   local c = cctx:new((function()
     local t = { fd = csock }
     for k, v in pairs(newopts or {}) do t[k] = v end
@@ -211,7 +225,21 @@ else
   out("     server's RSA key, with no forward secrecy; the ECDHE exchange of handshake 3 replaced it)")
 end
 
--- 10: TLS 1.3 early data (0-RTT): the client's request rides with its
+-- 10, 11: DTLS over UDP: the server's stateless cookie first; [epoch seq msg] is where each
+-- record sits (DTLS 1.3 encrypts its records' numbers)
+run("DTLS 1.2 over UDP (HelloVerifyRequest: the server's stateless cookie first)",
+    client({ dtls = true, max_version = "dtls1.2" }), server({ dtls = true, max_version = "dtls1.2" }),
+    { server_name = "localhost" })
+if wolfssl.features.dtls13 then
+  run("DTLS 1.3 over UDP (HelloRetryRequest with a cookie)",
+      client({ dtls = true, min_version = "dtls1.3" }), server({ dtls = true, min_version = "dtls1.3" }),
+      { server_name = "localhost" })
+else
+  header("DTLS 1.3 over UDP")
+  out("  not in this wolfSSL build (features.dtls13 is false)")
+end
+
+-- 12: TLS 1.3 early data (0-RTT): the client's request rides with its
 -- ClientHello, under a ticket of a server that allows it
 local early_title = "TLS 1.3 early data (0-RTT) with the ticket of a max_early_data server"
 if wolfssl.features.early_data then

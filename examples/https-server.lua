@@ -2,7 +2,9 @@
 -- connection. Answers every request with a plain-text page describing the TLS
 -- connection. Try: curl --cacert spec/fixtures/certs/ca.pem https://localhost:8443/
 --   lua5.4 examples/https-server.lua [port] [max_requests]
--- Environment: CERT, KEY (default: the test certificate), MIN_VERSION, MAX_VERSION.
+-- Environment: CERT, KEY (default: the test certificate), MIN_VERSION, MAX_VERSION,
+-- TIMEOUT (seconds each step may wait, default 5: a client that stalls is
+-- dropped then). A client that fails costs one line on stderr; the next is served.
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 local port, max = tonumber(arg[1]) or 8443, tonumber(arg[2]) or math.huge
@@ -18,9 +20,11 @@ local listener = assert(socket.bind("127.0.0.1", port))
 print("listening on https://127.0.0.1:" .. port .. "/")
 io.stdout:flush()
 
--- call conn:method(...) until it stops asking for I/O (5 s at most)
+local TIMEOUT = tonumber(os.getenv("TIMEOUT")) or 5
+
+-- call conn:method(...) until it stops asking for I/O (TIMEOUT s at most)
 local function await(conn, sock, method, ...)
-  local deadline = socket.gettime() + 5
+  local deadline = socket.gettime() + TIMEOUT
   while socket.gettime() < deadline do
     local res, err = conn[method](conn, ...)
     if res then return res end
@@ -34,11 +38,15 @@ end
 local function serve(sock)
   local conn = ctx:new { fd = sock }
   local ok, err = await(conn, sock, "handshake")
-  if not ok then conn:close(); return nil, err end
+  if not ok then conn:close(); return nil, "handshake failed: " .. tostring(err) end
   local request = ""
   while not request:find("\r\n\r\n", 1, true) do
     local chunk, rerr = await(conn, sock, "read")
-    if not chunk then conn:close(); return nil, rerr end
+    if not chunk then
+      conn:close()
+      return nil, "no whole request: " .. (rerr == "truncated"
+        and "closed without close_notify (truncated)" or tostring(rerr))
+    end
     request = request .. chunk
   end
   local body = table.concat({
@@ -66,8 +74,9 @@ local served = 0
 while served < max do
   local sock = listener:accept()
   if sock then
+    local ip, cport = sock:getpeername()
     local ok, err = serve(sock)
-    if not ok then io.stderr:write("connection failed: ", tostring(err), "\n") end
+    if not ok then io.stderr:write(("%s:%s: %s\n"):format(tostring(ip), tostring(cport), tostring(err))) end
     sock:close()
     served = served + 1
   end

@@ -5,6 +5,11 @@
 --
 -- Each line a client sends comes back as "pong <line>". Try it with
 --   openssl s_client -connect 127.0.0.1:8443 -CAfile spec/fixtures/certs/ca.pem
+--
+-- A client that misbehaves costs one line on stderr and its own connection:
+-- garbage fails its handshake, a handshake not finished within
+-- HANDSHAKE_TIMEOUT seconds (environment, default 10) is dropped, and a close
+-- without close_notify is reported as truncated.
 local uv = require "luv"
 local wolfssl = require "wolfssl"
 
@@ -15,12 +20,18 @@ local ctx = assert(wolfssl.context{
   key = arg[3] or "spec/fixtures/certs/server.key",
 })
 
+local HANDSHAKE_TIMEOUT = tonumber(os.getenv("HANDSHAKE_TIMEOUT")) or 10
 local active, served = 0, 0
+
+local function log(peer, fmt, ...) io.stderr:write(peer, ": ", fmt:format(...), "\n") end
 
 local function serve(client)
   local conn = ctx:new()       -- memory mode: no fd, we feed and drain
   local pending = ""           -- partial line
   local handshaken, finished = false, false
+  local addr = client:getpeername()
+  local peer = addr and (addr.ip .. ":" .. addr.port) or "client"
+  local deadline = uv.new_timer() -- the handshake's
 
   local function flush()
     local out = conn:drain()
@@ -31,6 +42,7 @@ local function serve(client)
     if finished then return end
     finished = true
     active = active - 1
+    deadline:close()
     flush()
     conn:close()
     client:read_stop()
@@ -43,12 +55,13 @@ local function serve(client)
       flush()
       if not ok then
         if err ~= "wantread" and err ~= "wantwrite" then
-          io.stderr:write("handshake failed: ", tostring(err), "\n")
+          log(peer, "handshake failed: %s", tostring(err))
           finish()
         end
         return
       end
       handshaken = true
+      deadline:stop()
       served = served + 1
     end
     while true do
@@ -60,7 +73,12 @@ local function serve(client)
       elseif err == "wantread" then
         break
       else -- "closed" (close_notify) or an error: say goodbye
-        if err == "closed" then conn:shutdown() end
+        if err == "closed" then
+          conn:shutdown()
+        else
+          log(peer, "connection ended: %s", err == "truncated"
+            and "closed without close_notify (truncated)" or tostring(err))
+        end
         finish()
         return
       end
@@ -68,10 +86,26 @@ local function serve(client)
     flush()
   end
 
+  deadline:start(HANDSHAKE_TIMEOUT * 1000, 0, function()
+    log(peer, "handshake not finished after %g s: dropped", HANDSHAKE_TIMEOUT)
+    finish()
+  end)
+
   client:read_start(function(err, data)
     if finished then return end
-    if err or not data then -- EOF or reset
+    if err then -- reset
+      log(peer, "connection ended: %s", err)
       finish()
+      return
+    end
+    if not data then -- EOF: as the TLS layer sees it
+      if not handshaken then
+        log(peer, "closed the connection during the handshake")
+        finish()
+      else
+        conn:feed_eof()
+        step()
+      end
       return
     end
     conn:feed(data)

@@ -38,6 +38,9 @@
 --   EX timeout); a replay of the same bytes to any server finds the claim
 --   and its early data is dropped (README "Early data").
 --
+-- A client that misbehaves (garbage, a stall of STEP_TIMEOUT seconds, a close
+-- without close_notify) costs one line on stderr; the next client is served.
+--
 -- Each connection gets one line back: "reused=<true|false> version=<v> port=<p>
 -- early=<accepted|rejected|none>" (its first line may come as early data).
 -- The sessions and keys in Redis are secret key material: protect that Redis.
@@ -52,6 +55,7 @@ local REDIS_PORT = tonumber(arg[2]) or 6379
 local CERT = os.getenv("CERT") or "spec/fixtures/certs/server.pem"
 local KEY = os.getenv("KEY") or "spec/fixtures/certs/server.key"
 local TIMEOUT = 300 -- seconds a session may be resumed
+local STEP_TIMEOUT = tonumber(os.getenv("STEP_TIMEOUT")) or 5 -- seconds a client may stall
 
 local function log(...) io.stderr:write(("[%d] "):format(PORT), string.format(...), "\n") end
 
@@ -153,7 +157,7 @@ end
 
 -- Step a non-blocking call until done, waiting on the socket (bounded).
 local function step(sock, f, ...)
-  local deadline = socket.gettime() + 5
+  local deadline = socket.gettime() + STEP_TIMEOUT
   while true do
     local r, err, code = f(...)
     if r or (err ~= "wantread" and err ~= "wantwrite") then return r, err, code end
@@ -172,8 +176,11 @@ while true do
     local conn = ctx:new{ fd = sock:getfd() }
     local ok, err = step(sock, conn.handshake, conn)
     if ok then
-      local line = step(sock, conn.read, conn)
-      if line then
+      local line, rerr = step(sock, conn.read, conn)
+      if not line then
+        log("connection ended before its line: %s", rerr == "truncated"
+          and "closed without close_notify (truncated)" or tostring(rerr))
+      else
         step(sock, conn.write, conn, ("reused=%s version=%s port=%d early=%s\n"):format(
           tostring(conn:session_reused()), conn:version(), PORT, conn:early_data()))
         -- the clean close: our close_notify, then the client's (it reads its

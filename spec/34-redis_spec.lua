@@ -17,10 +17,13 @@ local function start_redis(pids, rport)
   assert(H.wait_port(rport, 5), "redis-server did not start")
 end
 
--- the example on aport and bport (pids.a, pids.b), both using Redis on rport
+-- the example on aport and bport (pids.a, pids.b), both using Redis on rport;
+-- their stderr in pids.log_a, pids.log_b
 local function start_servers(pids, rport, aport, bport)
   for name, port in pairs { a = aport, b = bport } do
-    pids[name] = H.spawn(("exec %s examples/shared-session-server.lua %d %d"):format(H.lua(), port, rport))
+    pids["log_" .. name] = os.tmpname()
+    pids[name] = H.spawn(("exec sh -c 'exec %s examples/shared-session-server.lua %d %d 2>%s'")
+      :format(H.lua(), port, rport, pids["log_" .. name]))
   end
   assert(H.wait_port(aport, 10), "server A did not start")
   assert(H.wait_port(bport, 10), "server B did not start")
@@ -155,7 +158,15 @@ describe("examples/shared-session-server.lua while Redis is down", function()
 
   teardown(function()
     H.kill(pids.a); H.kill(pids.b); H.kill(pids.redis)
+    os.remove(pids.log_a); os.remove(pids.log_b)
   end)
+
+  local function log_of(name)
+    local f = assert(io.open(pids["log_" .. name], "rb"))
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
 
   it("serves without Redis, and shares sessions again when it is back", function()
     local c12 = H.client_ctx { max_version = "tls1.2", session_tickets = false }
@@ -179,5 +190,12 @@ describe("examples/shared-session-server.lua while Redis is down", function()
     assert.matches("reused=true version=TLSv1.2 port=" .. bport, (visit(bport, c12, again)))
     local _, _, t13 = visit(aport, c13)
     assert.matches("reused=true version=TLSv1.3 port=" .. bport, (visit(bport, c13, t13)))
+    -- each server said when Redis went and when it came back, once each
+    for _, name in ipairs { "a", "b" } do
+      local log = log_of(name)
+      assert.matches("redis failed %(.-%): sessions miss until it is back\n.-redis is back\n", log)
+      local _, gone = log:gsub("sessions miss until it is back", "")
+      assert.equal(1, gone, log)
+    end
   end)
 end)

@@ -97,6 +97,39 @@ describe("wolfssl.socket", function()
       assert.error_matches(function() ssl.newcontext{ mode = "nope" } end, "bad option 'mode'")
     end)
 
+    it("takes LuaSec 1.3's psk callbacks (client and server, with a hint) as on_psk", function()
+      local wolfssl = require "wolfssl"
+      if not wolfssl.features.psk then
+        assert.error_matches(function() ssl.newcontext{ mode = "client", psk = function() end } end,
+          "bad option 'psk': PSK is not supported by this wolfSSL build")
+        return pending("PSK is not supported by this wolfSSL build")
+      end
+      local seen = {}
+      local sctx = assert(ssl.newcontext{ mode = "server", protocol = "tlsv1_2", psk = {
+        hint = "fleet", callback = function(identity, max)
+          seen.identity, seen.max_key = identity, max
+          return identity == "abcd" and "1234" or nil
+        end } })
+      local function client(id)
+        return assert(ssl.newcontext{ mode = "client", protocol = "tlsv1_2", verify = "none",
+          psk = function(hint, max_id, max_key)
+            seen.hint, seen.max_id = hint, max_id
+            return id, "1234"
+          end })
+      end
+      local c, s, ok, side, err = H.pair(client("abcd"), sctx)
+      assert(ok, tostring(side) .. ": " .. tostring(err))
+      assert.matches("PSK", c:cipher())
+      assert.same({ identity = "abcd", max_key = 64, hint = "fleet", max_id = 127 }, seen)
+      -- an identity the server does not know fails the handshake
+      c, s, ok = H.pair(client("nobody"), sctx)
+      assert.is_nil(ok)
+      assert.error_matches(function() ssl.newcontext{ mode = "client", psk = { hint = "x" } } end,
+        "bad option 'psk': expected a function")
+      assert.error_matches(function() ssl.newcontext{ mode = "server", psk = { hint = "", callback = print } } end,
+        "bad option 'psk': hint must be a non%-empty string")
+    end)
+
     it("returns nil and a message when a file cannot be loaded", function()
       local ctx, err = ssl.newcontext{ mode = "server", certificate = "/nonexistent.pem", key = H.cert("server.key") }
       assert.is_nil(ctx)

@@ -14,7 +14,8 @@
 --   info, ecdh          our default suites prefer AES-128-GCM; LuaSec's OpenSSL AES-256-GCM
 --   curve-negotiation   LuaSec (OpenSSL 3) refuses `curve = "P-256:P-384"`; we take the list
 --   dhparam, verify     `dhparam` and `verifyext` have no wolfSSL equivalent: an error names them
---   psk                 `ssl.config.capabilities.psk` is not set: LuaSec's psk callbacks are not mapped
+--   psk                 LuaSec 1.3's psk callbacks map to on_psk; Debian's LuaSec 1.2 has no PSK
+--                       (its run stops on `capabilities.psk`); wolfSSL's key limit is 64 bytes
 --   chain               the same up to getlocalchain (LuaSec 1.3), where Debian's LuaSec 1.2
 --                       stops; ours gives Server A and Root A (both sent), the sample expects
 --                       the leaf alone
@@ -155,8 +156,18 @@ return M
       run("verify", ours_path(shim), LUASEC_PATH), 1, true)
   end)
 
-  it("psk: the sample sees no PSK capability and stops, as with a LuaSec built without it", function()
+  it("psk: LuaSec 1.3's psk callbacks run on ours; Debian's LuaSec 1.2 has no PSK", function()
+    assert.matches("client exit 1\n[ERRO] PSK not available\n", run("psk", LUASEC_PATH, LUASEC_PATH), 1, true)
     local out = run("psk", ours_path(shim), ours_path(hostshim))
-    assert.matches("client exit 1\n[ERRO] PSK not available\n", out, 1, true)
+    if not require("wolfssl").features.psk then
+      assert.matches("client exit 1\n[ERRO] PSK not available\n", out, 1, true)
+      return
+    end
+    assert.matches("client exit 0\n", out, 1, true)
+    -- no hint: %q of nil is nil (Lua 5.4) or "nil" (LuaJIT)
+    assert.matches('PSK Callback: hint="?nil"?, max_identity_len=127, max_psk_len=64\n', out)
+    assert.matches('PSK Callback: identity="abcd", max_psk_len=64\n', out, 1, true)
+    assert.matches("\ncipher\tECDHE%-PSK%-[%w%-]+\n", out)
+    assert.matches("server exit 0\n", out, 1, true)
   end)
 end)

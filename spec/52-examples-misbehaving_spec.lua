@@ -108,3 +108,106 @@ describe("examples/coroutine-server.lua with misbehaving clients", function()
     assert.is_true(H.alive(pid))
   end)
 end)
+
+-- The other servers among the examples, each against the same peers: one
+-- that sends garbage, one that stops mid-handshake, one that resets, one
+-- that closes without close_notify after the handshake. Each costs one clear
+-- line on the example's stderr, and the next client is served.
+local P = require "peers"
+local wolfssl = require "wolfssl"
+
+-- a TLS client that finishes its handshake, then closes the TCP connection
+-- without close_notify (TLS 1.2: no ticket arrives after the handshake, which
+-- left unread would make the close a reset)
+local function vanish(port)
+  local sock = raw(port)
+  local conn = H.client_ctx { max_version = "tls1.2" }:new { fd = sock:getfd(), server_name = "localhost" }
+  assert(P.handshake(conn, sock))
+  conn:close() -- never does I/O: no close_notify
+  sock:close()
+end
+
+local function https_get(port, line)
+  local s = assert(ssl.wrap(assert(socket.connect("127.0.0.1", port)),
+    { mode = "client", protocol = "any", cafile = H.cert("ca.pem"), host = "localhost" }))
+  s:settimeout(5)
+  assert(s:dohandshake())
+  assert(s:send("GET /" .. line .. " HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+  local reply = s:receive("*a")
+  s:close()
+  return reply and reply:match("request: GET /" .. line) and "served " .. line
+end
+
+local function line_reply(pattern)
+  return function(port, line)
+    local reply = good(port, line)
+    return reply and reply:match(pattern) and "served " .. line
+  end
+end
+
+local function log_of(path)
+  local f = io.open(path, "rb")
+  local s = f and f:read("*a") or ""
+  if f then f:close() end
+  return s
+end
+
+for _, ex in ipairs {
+  { file = "examples/luv-server.lua", env = "HANDSHAKE_TIMEOUT=1", args = "%d", client = line_reply("^pong "),
+    needs = "luv", stalled = "handshake not finished after 1 s: dropped" },
+  { file = "examples/https-server.lua", env = "TIMEOUT=1", args = "%d", client = https_get,
+    stalled = "handshake failed: timeout" },
+  { file = "examples/shared-session-server.lua", env = "STEP_TIMEOUT=1", args = "%d " .. H.free_port(),
+    client = line_reply("^reused="), stalled = "handshake failed: timeout" },
+} do
+  describe(ex.file .. " with misbehaving clients", function()
+    -- asked of the interpreter, not loaded here: spec/44 runs luv in this process
+    local has = not ex.needs or os.execute(("%s -e 'require \"%s\"' 2>/dev/null"):format(H.lua(), ex.needs))
+    if has ~= true and has ~= 0 then
+      it("needs " .. ex.needs, function() pending(ex.needs .. " is not installed") end)
+      return
+    end
+    local port, pid
+    local log = os.tmpname()
+    setup(function()
+      port, pid = start(("exec sh -c 'exec env %s %s %s %s 2>%s'"):format(ex.env, H.lua(), ex.file, ex.args, log))
+    end)
+    teardown(function() H.kill(pid); os.remove(log) end)
+
+    -- the log line a misbehaving client left (the server writes it before it
+    -- serves the next client, which the test waits for first)
+    local function logged(text)
+      local all = log_of(log)
+      assert(all:find(text, 1, true), ("no %q in the log:\n%s"):format(text, all))
+    end
+
+    it("garbage: a handshake failure logged, the next client served", function()
+      local s = raw(port)
+      s:send("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+      assert.is_true(server_ends(s) < 5)
+      assert.equal("served garbage", ex.client(port, "garbage"))
+      logged("handshake failed: ")
+    end)
+
+    it("a stall mid-handshake: dropped at the deadline and logged, the next client served", function()
+      local s = raw(port)
+      s:send(PARTIAL)
+      assert.is_true(server_ends(s) < 5)
+      assert.equal("served stall", ex.client(port, "stall"))
+      logged(ex.stalled)
+    end)
+
+    it("a reset mid-handshake: the next client served", function()
+      reset(raw(port))
+      assert.equal("served reset", ex.client(port, "reset"))
+      assert.is_true(H.alive(pid))
+    end)
+
+    it("a close without close_notify after the handshake: logged as truncated, the next client served", function()
+      vanish(port)
+      assert.equal("served vanish", ex.client(port, "vanish"))
+      logged("closed without close_notify (truncated)")
+      assert.is_true(H.alive(pid))
+    end)
+  end)
+end

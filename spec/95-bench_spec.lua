@@ -42,7 +42,9 @@ describe("bench/wolfssl_mem.lua", function()
   end
 
   it("measures handshakes, resumption and bulk data for a fixed count", function()
-    for _, args in ipairs({ "hs tls13-ecdsa -3", "hs tls12-ecdsa -2", "resume tls13 -3", "bulk chacha -1" }) do
+    local list = { "hs tls13-ecdsa -3", "hs tls12-ecdsa -2", "resume tls13 -3", "bulk chacha -1", "hs dtls12-ecdsa -2" }
+    if require("wolfssl").features.dtls13 then list[#list + 1] = "hs dtls13-ecdsa -2" end
+    for _, args in ipairs(list) do
       local out = run(args)
       local v = tonumber(out:match("^%s*([%d%.]+)%s*$"))
       assert.is_truthy(v, args .. ": " .. out)

@@ -99,7 +99,8 @@ local extensions = {
   [57] = "quic_transport_parameters", [58] = "ticket_request", [59] = "dnssec_chain",
   [60] = "sequence_number_encryption_algorithms", [61] = "rrc",
   [13172] = "next_protocol_negotiation", [17513] = "application_settings",
-  [0xFE0D] = "encrypted_client_hello", [0xFF01] = "renegotiation_info",
+  [0xFE0D] = "encrypted_client_hello", [0xFD00] = "ech_outer_extensions",
+  [0xFF01] = "renegotiation_info",
 }
 
 local groups = {
@@ -445,6 +446,32 @@ ext_decoders.supported_versions = function(r, kind)
   return M.version_name(r:u16("selected_version"))
 end
 
+-- RFC 9849 5: ClientHello: outer {cipher suite, config id, HPKE enc, payload} or
+-- inner (empty); EncryptedExtensions: retry_configs (an ECHConfigList);
+-- HelloRetryRequest: an 8-byte confirmation
+ext_decoders.encrypted_client_hello = function(r, kind)
+  if kind == "client_hello" then
+    local t = r:u8("ECHClientHelloType")
+    if t == 1 then return { inner = true } end
+    local f = { outer = true, kdf = r:u16("kdf_id"), aead = r:u16("aead_id"), config_id = r:u8("config_id") }
+    f.enc_length = #r:vec(2, "enc")
+    f.payload = r:vec(2, "payload", 1)
+    f.payload_length = #f.payload
+    return f
+  elseif kind == "encrypted_extensions" then
+    local list = r:subvec(2, "retry_configs", 1)
+    local n = 0
+    while list:left() > 0 and not list:err() do
+      list:u16("version"); list:vec(2, "contents"); n = n + 1
+    end
+    return { retry_configs = n }
+  end
+  return { confirmation = r:rest() }
+end
+-- in an inner ClientHello: the extensions it takes from the outer one
+ext_decoders.ech_outer_extensions = function(r)
+  return r:subvec(1, "OuterExtensions", 2):list(2, M.extension_name, "OuterExtensions")
+end
 ext_decoders.supported_groups = names16(M.group_name, "named_group_list")
 ext_decoders.signature_algorithms = names16(M.sigscheme_name, "supported_signature_algorithms")
 -- the same list named as TLS 1.2 reads it
@@ -920,6 +947,22 @@ end
 --- Decode one handshake body. type_name is a name from handshake_type_name or
 -- a number. ctx = {version=, is_server=, cipher=} (all optional).
 -- Returns the fields table, or nil, "malformed <type>: <why>".
+--- An EncodedClientHelloInner (RFC 9849 5.1) without its zero padding: the
+-- ClientHello structure alone (as far as its lengths say).
+function M.strip_ech_padding(s)
+  local function u(i, n)
+    local v = 0
+    for k = i, i + n - 1 do v = v * 256 + (s:byte(k) or 0) end
+    return v
+  end
+  local p = 35                      -- version, random
+  p = p + 1 + u(p, 1)               -- legacy_session_id
+  p = p + 2 + u(p, 2)               -- cipher_suites
+  p = p + 1 + u(p, 1)               -- compression methods
+  p = p + 2 + u(p, 2)               -- extensions
+  return s:sub(1, p - 1)
+end
+
 function M.fields(type_name, body, ctx)
   if type(type_name) ~= "string" and type(type_name) ~= "number" then
     error("bad argument #1 to 'fields' (handshake type name or number expected, got " .. type(type_name) .. ")", 2)

@@ -201,6 +201,7 @@ function M.peek(bytes)
   }
 end
 
+--- The message of `peek`'s `nil, "need more"` (not a whole ClientHello yet).
 M.NEED_MORE = NEED_MORE
 
 return M

@@ -24,6 +24,8 @@ local Connection = core.Connection -- methods of connection userdata (C)
 -- * `mode`: `"client"` or `"server"` (required).
 -- * `min_version`, `max_version`: `"tls1.2"`, `"tls1.3"` (`"tls1.1"` where the build
 --   has it, see `features.tls1_1`); default tls1.2 .. tls1.3. `"ssl3"`/`"ssl2"` raise.
+--   With `dtls = true` (a DTLS context): `"dtls1.2"`, `"dtls1.3"` (where `features.dtls13`),
+--   default both (or dtls1.2 only); `mtu` (DTLS: largest datagram sent, 1400).
 -- * `ciphers` (TLS <= 1.2, OpenSSL names), `ciphersuites` (TLS 1.3): colon list or array;
 --   default, on every build: AEAD with forward secrecy only (ECDHE with AES-GCM or
 --   ChaCha20-Poly1305, and the TLS 1.3 suites).
@@ -50,9 +52,16 @@ local Connection = core.Connection -- methods of connection userdata (C)
 --   remove=fn(id)}` (server cache outside the process), `ticket_keys` (array of keys,
 --   newest first, see `wolfssl.session`), `on_ticket_key(conn, name)`.
 -- * `psk`: client `{identity=, key=}`, server `{hint=, keys={id=key}}`; or `on_psk`.
+-- * Encrypted Client Hello (`features.ech`): `ech` (server: `{public_name=, kem=, kdf=,
+--   aead=, max_name_length=}` or an array of them: ECH keys made now, published with
+--   `ctx:ech_configs()`), `ech_configs` (client: an ECHConfigList, bytes or base64),
+--   `ech_grease` (client, default true: without ech_configs, send a GREASE extension).
 -- * `post_handshake_auth`: boolean (TLS 1.3; see `conn:request_certificate()`).
 -- * `renegotiation`: `"refuse"` (default) or `"allow"` (TLS 1.2 secure renegotiation,
 --   builds with `features.renegotiation` only).
+-- * `max_early_data` (server): bytes of TLS 1.3 early data (0-RTT) it accepts, advertised in
+--   its tickets (default 0: none; builds with `features.early_data` only). See
+--   `conn:write_early(s)`, `conn:read_early()`, `conn:early_data()` and README "Early data".
 -- * Callbacks (each receives the connection first): `on_verify(conn, ok, info)` -> boolean;
 --   `on_servername(conn, name)` -> true, a context, or nil, "unrecognized_name";
 --   `on_alpn(conn, offered)` -> protocol or nil (fatal no_application_protocol alert);
@@ -76,7 +85,8 @@ function M.context(o)
     end
   end
   local st = { server = o.mode == "server" } -- what the rows resolve, for later rows
-  local ctx = core.context_new(st.server)
+  local ctx, err = core.context_new(st.server, opts.dtls_range(o))
+  if not ctx then check.bad(o.max_version and "max_version" or "dtls", err, 2) end
   -- the callbacks the rows hand to C (core.ctx_callback: each set once, and C
   -- alone knows which are set); the options table itself is not kept
   st.uv = setmetatable({}, { __newindex = function(_, k, v)
@@ -99,7 +109,8 @@ end
 
 --- Make a connection from a context.
 -- @tparam[opt] table o `fd`, `server_name`, `alpn`, `session`, `data`,
--- `timeout` (fd mode: seconds each call may wait, as `conn:settimeout`)
+-- `timeout` (fd mode: seconds each call may wait, as `conn:settimeout`),
+-- `ech_configs` (client: this connection's ECHConfigList, see `wolfssl.ech`)
 function Context:new(o)
   if o == nil then o = {} end
   if type(o) ~= "table" then
@@ -129,8 +140,10 @@ function Context:new(o)
     error("bad option 'server_name' to 'new': required to check the server's certificate" ..
           " (or make the context with check_hostname = false)", 2)
   end
+  local ech_list = M.ech._list_for(self, o.ech_configs)
   local conn, err = core.conn_new(self, fd, o.server_name, alpn)
   if not conn then return nil, err end -- descriptors or memory ran out
+  M.ech._prepare(conn, ech_list, o.ech_configs)
   if o.data ~= nil then conn.data = o.data end
   if o.timeout ~= nil then conn:settimeout(o.timeout) end
   if o.session ~= nil then
@@ -162,6 +175,7 @@ function Connection:info()
     session_reused = self:session_reused(),
     early_data = self:early_data(),
     state = self:state(),
+    ech = self:ech(),
     verified = ok,
     verify_reason = (not ok) and reason or nil,
   }
@@ -175,11 +189,14 @@ end
 M.x509 = require "wolfssl.x509"
 M.pkey = require "wolfssl.pkey"
 M.session = require "wolfssl.session"
+M.ech = require "wolfssl.ech"
 M.Context = Context
 M.Connection = Connection
 
 -- Methods written in Lua (the C ones are registered by the core)
 Context.set_ticket_keys = M.session._set_ticket_keys
+Context.ech_configs = M.ech.configs
+Connection.set_session = M.ech.wrap_set_session(Connection.set_session)
 Connection.ocsp_response = require("wolfssl.trust").ocsp_response
 M.connect = require("wolfssl.connect").connect -- blocking client in one call
 

@@ -3,6 +3,7 @@
 -- rows in this order; the checks themselves are in wolfssl/check.lua.
 local core = require "wolfssl.core"
 local check = require "wolfssl.check"
+local ech = require "wolfssl.ech"
 local hooks = require "wolfssl.hooks"
 local session = require "wolfssl.session"
 local trace = require "wolfssl.trace"
@@ -67,13 +68,36 @@ M.PSK_TLS12_CIPHERS = table.concat({
 
 local VERSIONS = { ["tls1.0"] = 0x0301, ["tls1.1"] = 0x0302, ["tls1.2"] = 0x0303, ["tls1.3"] = 0x0304 }
 
+local DTLS_VERSIONS = { ["dtls1.2"] = 0xfefd, ["dtls1.3"] = 0xfefc }
+
 local function version_of(key, v)
   if v == "ssl3" or v == "ssl2" or v == "sslv3" or v == "sslv2" then
     bad(key, ("%s is obsolete and insecure and is not supported"):format(v), 5)
   end
+  if DTLS_VERSIONS[v] then bad(key, ('"%s" is a DTLS version: it needs dtls = true'):format(v), 5) end
   local n = VERSIONS[v]
   if not n then bad(key, 'expected "tls1.2" or "tls1.3"', 5, v) end
   return n
+end
+
+--- DTLS (o.dtls): the version range as wire numbers (min, max) for
+-- core.context_new, checked; nothing when o is not DTLS. Default dtls1.2 ..
+-- dtls1.3 where the build has DTLS 1.3, else dtls1.2 only.
+function M.dtls_range(o)
+  if not o.dtls then return end
+  if not features.dtls then bad("dtls", "this wolfSSL build has no DTLS (features.dtls is false)", 4) end
+  local function one(key, v)
+    local n = DTLS_VERSIONS[v]
+    if not n then bad(key, 'with dtls = true: expected "dtls1.2" or "dtls1.3"', 5, v) end
+    if n == 0xfefc and not features.dtls13 then
+      bad(key, "dtls1.3 is not supported by this wolfSSL build (features.dtls13 is false)", 5)
+    end
+    return n
+  end
+  local min = one("min_version", o.min_version or "dtls1.2")
+  local max = one("max_version", o.max_version or (features.dtls13 and "dtls1.3" or "dtls1.2"))
+  if min < max then bad("min_version", "is above max_version", 4) end -- (DTLS counts down)
+  return min, max
 end
 
 -- A certificate chain given as PEM text (one string with every certificate).
@@ -130,6 +154,11 @@ end
 -- is nil too (they apply a default).
 
 local function versions(ctx, _, o, st)
+  if o.dtls then -- applied by core.context_new (M.dtls_range); the TLS numbers for the rows below
+    local min, max = M.dtls_range(o)
+    st.min, st.max = min == 0xfefc and 0x0304 or 0x0303, max == 0xfefc and 0x0304 or 0x0303
+    return true
+  end
   local min = o.min_version and version_of("min_version", o.min_version) or 0x0303
   local max = o.max_version and version_of("max_version", o.max_version) or 0x0304
   if min > max then bad("min_version", "is above max_version", 4) end
@@ -185,7 +214,9 @@ local function groups(ctx, v, o, st)
     if not ok then bad("groups", err, 4, glist) end
   else
     local psk_client = not st.server and st.min <= 0x0303 and (o.psk ~= nil or o.on_psk ~= nil)
-    assert(core.ctx_groups(ctx, M.default_groups(features, st.server, psk_client)))
+    local ok, err = core.ctx_groups(ctx, M.default_groups(features, st.server, psk_client))
+    -- (wolfSSL 5.5.4 sets no groups on a DTLS 1.2 context: its own curves then)
+    assert(ok or o.dtls, err)
   end
   return true
 end
@@ -318,6 +349,15 @@ local function max_early_data(ctx, v, o)
   return true
 end
 
+-- DTLS: the largest datagram wolfSSL sends (builds with WOLFSSL_DTLS_MTU;
+-- elsewhere wolfSSL's fixed 1400, the default, is the only value)
+local function mtu(ctx, v, o)
+  if not o.dtls then bad("mtu", "is for DTLS contexts (dtls = true)", 4) end
+  local ok, err = core.ctx_mtu(ctx, v)
+  if not ok then bad("mtu", err, 4, v) end
+  return true
+end
+
 local function mode(key, v)
   if v ~= "client" and v ~= "server" then bad(key, 'expected "client" or "server"', 4, v) end
 end
@@ -334,6 +374,8 @@ local boolean = want({ boolean = true })
 -- The callbacks among them are core.CALLBACKS (csrc/context.c's registry).
 M.CONTEXT = {
   { "mode", check = mode, required = true },
+  { "dtls", check = boolean }, -- applied by core.context_new (M.dtls_range)
+  { "mtu", check = integer(256), apply = mtu },
   { "min_version", check = string_ },
   { "max_version", check = string_, apply = versions, always = true }, -- both versions
   { "ciphers", check = list, apply = probe_ciphers("ciphers") },
@@ -363,6 +405,11 @@ M.CONTEXT = {
   { "post_handshake_auth", check = boolean, apply = post_handshake_auth },
   { "psk", check = hooks.check_psk, apply = hooks.apply_psk },
   { "ticket_keys", apply = session._apply_ticket_keys, modes = "server" },
+  { "ech", check = ech.check_server, apply = ech.apply_server, modes = "server",
+    wrong_mode = "is for servers (a client is given the server's list with ech_configs)" },
+  { "ech_configs", check = ech.check_client, apply = ech.apply_client, modes = "client",
+    wrong_mode = "is for clients (a server makes its keys with ech and publishes them with ctx:ech_configs())" },
+  { "ech_grease", check = ech.check_grease, apply = ech.apply_grease, always = true, modes = "client" },
   -- callbacks (the context's uservalue holds them under their key)
   { "on_verify", check = callback },
   { "on_servername", check = callback, modes = "server", wrong_mode = "is for server contexts" },
@@ -384,6 +431,6 @@ M.CONTEXT_KEYS, M.CALLBACKS, M.IS_CALLBACK = {}, core.CALLBACKS, {}
 for i, row in ipairs(M.CONTEXT) do M.CONTEXT_KEYS[i] = row[1] end
 for _, name in ipairs(core.CALLBACKS) do M.IS_CALLBACK[name] = true end
 
-M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data", "timeout" }
+M.CONN_KEYS = { "fd", "server_name", "session", "alpn", "data", "timeout", "ech_configs" }
 
 return M

@@ -39,7 +39,8 @@ local M = {
 M.config = {
   protocols = { any = true, tlsv1_2 = true, tlsv1_3 = wolfssl.features.tls13 and true or nil },
   algorithms = { ec = true },
-  capabilities = { alpn = wolfssl.features.alpn ~= false, curves_list = true },
+  capabilities = { alpn = wolfssl.features.alpn ~= false, curves_list = true,
+    psk = wolfssl.features.psk and true or nil },
   options = {},
 }
 
@@ -87,6 +88,32 @@ local function bad(key, why, value)
   opts.bad(key, why, 4, value)
 end
 
+-- LuaSec's (1.3) `psk`: a client's `function(hint, max_identity_len,
+-- max_psk_len) -> identity, psk`, a server's `function(identity, max_psk_len)
+-- -> psk | nil` or `{hint =, callback =}`; it becomes on_psk. Returns the
+-- server's hint.
+local MAX_PSK_IDENTITY, MAX_PSK = 127, 64 -- what wolfSSL takes
+local function psk(v, mode, o)
+  if not wolfssl.features.psk then opts.bad("psk", "PSK is not supported by this wolfSSL build", 5) end
+  local cb, hint = v, nil
+  if type(v) == "table" and mode == "server" then
+    cb, hint = v.callback, v.hint
+    if hint ~= nil and (type(hint) ~= "string" or hint == "" or hint:find("%z")) then
+      opts.bad("psk", "hint must be a non-empty string without NUL bytes", 5, hint)
+    end
+  end
+  if type(cb) ~= "function" then
+    opts.bad("psk", mode == "server" and "expected a function or {hint =, callback = function}"
+      or "expected a function", 5, cb)
+  end
+  if mode == "server" then
+    o.on_psk = function(_, identity) return cb(identity, MAX_PSK) end
+  else
+    o.on_psk = function(_, server_hint) return cb(server_hint, MAX_PSK_IDENTITY, MAX_PSK) end
+  end
+  return hint
+end
+
 local function to_list(key, v)
   if type(v) == "string" then return { v } end
   if type(v) ~= "table" then bad(key, "expected a string or an array of strings", v) end
@@ -100,7 +127,10 @@ end
 -- `options` (array: "all", "no_sslv3", "no_tlsv1_2", "no_ticket", ...),
 -- `ciphers`, `ciphersuites`, `curveslist` / `curve`, `depth`, `alpn`
 -- (client: a string or an array; server: an array), `certificates`
--- (an array with one `{certificate=, key=, password=}`).
+-- (an array with one `{certificate=, key=, password=}`), `psk` (LuaSec 1.3's: a
+-- client's `function(hint, max_identity_len, max_psk_len)` returning identity and
+-- key, a server's `function(identity, max_psk_len)` returning the key or nil, or
+-- `{hint =, callback =}`).
 -- A key LuaSec does not know raises; a key LuaSec knows but wolfSSL cannot honour
 -- (`dhparam`, `dane`, `verifyext`) raises too, naming it.
 -- @tparam table params LuaSec parameters
@@ -111,7 +141,7 @@ function M.newcontext(params)
   end
   local known = { "mode", "protocol", "key", "certificate", "password", "cafile", "capath",
     "verify", "options", "ciphers", "ciphersuites", "curveslist", "curve", "depth", "alpn",
-    "certificates", "dhparam", "dane", "verifyext", "host" }
+    "certificates", "dhparam", "dane", "verifyext", "host", "psk" }
   opts.check_keys("newcontext", params, known)
   for _, k in ipairs({ "dhparam", "dane", "verifyext" }) do
     if params[k] ~= nil then
@@ -221,9 +251,16 @@ function M.newcontext(params)
     end
   end
 
+  local hint
+  if params.psk ~= nil then hint = psk(params.psk, mode, o) end
+
   local info = { mode = mode, options = o, host = params.host }
   local ctx, err = wolfssl.context(o)
   if not ctx then return nil, err end
+  if hint then
+    local ok, herr = core.ctx_psk_hint(ctx, hint)
+    if not ok then return nil, herr end
+  end
   ctxinfo[ctx] = info
   return ctx
 end
@@ -848,5 +885,6 @@ end
 SSLConnection.__close = function(self) self:close() end
 SSLConnection.__gc = nil
 
+--- The connection class (LuaSec's): `wrap` returns its objects.
 M.SSLConnection = SSLConnection
 return M

@@ -136,6 +136,9 @@ end
 
 function Dispatch:emit(msg)
   local st = self.st
+  for k, v in pairs(self.extra or {}) do -- DTLS: epoch, sequence, message_seq, ...
+    if msg[k] == nil then msg[k] = v end
+  end
   msg.version = msg.version or version_name(st.version)
   st.count = (st.count or 0) + 1
   if msg.type == "alert" then self.alerted[msg.direction] = true end
@@ -203,6 +206,39 @@ function Dispatch:key_step(step)
   end
 end
 
+-- ECH: the inner ClientHello, decrypted from a copy of the outer one with the
+-- HPKE secret wolfSSL handed the secret callback (core.ech_open), on the
+-- client that encrypted it and on the server that accepted it. Without that
+-- secret a server still names what it took from it (the inner server name).
+function Dispatch:ech_inner(d, body, fields)
+  local ech = self.conn:ech()
+  local server = self.info.is_server
+  if ech ~= "accepted" and (server or ech ~= "rejected") then return end -- GREASE, none, or not decryptable
+  local v
+  for _, e in ipairs(fields.extensions or {}) do
+    if e.name == "encrypted_client_hello" then v = e.value end
+  end
+  if not (v and v.outer) then return end
+  local inner, why
+  if core.ech_open then
+    local at = body:find(v.payload, 1, true)
+    local aad = body:sub(1, at - 1) .. ("\0"):rep(#v.payload) .. body:sub(at + #v.payload)
+    inner, why = core.ech_open(self.conn, aad, v.payload, v.kdf, v.aead, self.st.hrr and 1 or 0)
+  end
+  local f = inner and decode.fields("client_hello", decode.strip_ech_padding(inner), { is_server = server })
+  local msg = { direction = d, content_type = "handshake", type = "inner_client_hello", data = inner }
+  if f then
+    f.ech_inner_of = server and "decrypted" or "encrypted"
+    msg.fields = f
+  elseif server then
+    msg.fields, msg.inferred = { server_name = self.conn:server_name() }, true
+    msg.why = "not decrypted here: " .. tostring(why or "no decoder")
+  else
+    return
+  end
+  self:emit(msg)
+end
+
 function Dispatch:handshake_message(d, m, r, decrypted)
   local st = self.st
   local name = m.type_name
@@ -253,6 +289,7 @@ function Dispatch:handshake_message(d, m, r, decrypted)
   elseif st.early and name == "end_of_early_data" then
     st.early.over = true
   end
+  if name == "client_hello" and fields then self:ech_inner(d, m.body, fields) end
   if decrypted then -- the sender's keys change after its Finished / a KeyUpdate
     local ep = st.epoch[((d == "sent") ~= self.info.is_server) and "client" or "server"]
     local after = ep.name == "application"
@@ -559,6 +596,7 @@ function Dispatch:infer_alert(d, why)
 end
 
 function Dispatch:record(r)
+  if r.epoch and require("wolfssl.trace_dtls").record(self, r) then return end
   local st = self.st
   local d = r.direction
   if st.pend[other(d)] > 0 then self:close_flight(other(d)) end
@@ -737,14 +775,16 @@ end
 local NAMES = {
   client_hello = "ClientHello", server_hello = "ServerHello",
   hello_retry_request = "HelloRetryRequest", encrypted_extensions = "EncryptedExtensions",
+  hello_verify_request = "HelloVerifyRequest", ack = "ACK", encrypted_record = "(encrypted)",
   certificate = "Certificate", certificate_request = "CertificateRequest",
   certificate_verify = "CertificateVerify", server_key_exchange = "ServerKeyExchange",
   client_key_exchange = "ClientKeyExchange", server_hello_done = "ServerHelloDone",
   new_session_ticket = "NewSessionTicket", finished = "Finished",
   change_cipher_spec = "ChangeCipherSpec", key_update = "KeyUpdate", alert = "Alert",
   certificate_status = "CertificateStatus", end_of_early_data = "EndOfEarlyData",
-  hello_request = "HelloRequest", early_data = "EarlyData",
+  hello_request = "HelloRequest", inner_client_hello = "ClientHelloInner", early_data = "EarlyData",
 }
+--- Display names of the handshake message types (`NAMES.client_hello` is "ClientHello").
 M.NAMES = NAMES
 
 local function list(t, max)
@@ -765,6 +805,7 @@ local function cn(name)
   return name.text or "?"
 end
 
+--- One line about a certificate: subject CN, issuer CN, validity dates.
 local function cert_line(x)
   if type(x) ~= "userdata" then return "?" end
   local subject = cn((x:subject()))
@@ -787,6 +828,13 @@ local function hexlen(h) return h and math.floor(#h / 2) or 0 end
 
 local DETAIL = {}
 
+DETAIL.hello_verify_request = function(f) return ("cookie %d bytes"):format(math.floor(#(f.cookie or "") / 2)) end
+DETAIL.ack = function(f)
+  local p = {}
+  for _, r in ipairs(f.records) do p[#p + 1] = ("%d/%d"):format(r.epoch, r.sequence) end
+  return "records (epoch/seq) " .. table.concat(p, " ")
+end
+
 DETAIL.client_hello = function(f)
   local p = { "versions " .. list(f.versions), #f.cipher_suites .. " suites" }
   if f.server_name then p[#p + 1] = "SNI " .. tostring(f.server_name) end
@@ -796,6 +844,12 @@ DETAIL.client_hello = function(f)
   local sid = hexlen(f.session_id)
   p[#p + 1] = sid > 0 and ("session id %d bytes"):format(sid) or "no session id"
   for _, e in ipairs(f.extensions or {}) do
+    local v = e.value
+    if e.name == "encrypted_client_hello" and v and v.outer then
+      p[#p + 1] = ("encrypted_client_hello (outer: config id %d, %d bytes encrypted)"):format(v.config_id, v.payload_length)
+    elseif e.name == "encrypted_client_hello" then
+      p[#p + 1] = "encrypted_client_hello (inner)"
+    end
     if e.name == "pre_shared_key" then p[#p + 1] = "offers a PSK (resumption)" end
     if e.name == "session_ticket" and e.data and #e.data > 0 then p[#p + 1] = "offers a ticket" end
   end
@@ -822,8 +876,27 @@ end
 
 DETAIL.encrypted_extensions = function(f)
   local s = f.alpn and ("ALPN " .. f.alpn) or "no ALPN"
+  for _, e in ipairs(f.extensions or {}) do
+    if e.name == "encrypted_client_hello" and e.value and e.value.retry_configs then
+      s = s .. ("; ECH rejected: retry_configs (%d ECHConfig)"):format(e.value.retry_configs)
+    end
+  end
   if f.early_data then s = s .. "; early data accepted" end
   return s
+end
+
+-- the server's view of an accepted ECH: wolfSSL decrypts the inner
+-- ClientHello itself and hands no bytes of it out, only what it chose from it
+DETAIL.inner_client_hello = function(f)
+  if not f.ech_inner_of then -- the server's view without the HPKE secret
+    return "decrypted by wolfSSL (ECH accepted); SNI " .. tostring(f.server_name)
+  end
+  local p = { f.ech_inner_of == "decrypted" and "decrypted (ECH accepted)" or "encrypted in the ClientHello",
+              (DETAIL.client_hello(f):gsub("; no session id", "")) }
+  for _, e in ipairs(f.extensions or {}) do
+    if e.name == "ech_outer_extensions" and e.value then p[#p + 1] = "from the outer: " .. list(e.value) end
+  end
+  return table.concat(p, "; ")
 end
 
 DETAIL.certificate = function(f)
@@ -938,9 +1011,20 @@ function M.render(msg, role)
       line = line .. "  [inferred: encrypted on this build]"
     end
   end
+  if msg.epoch then -- DTLS: where the record sits, and what it repeats
+    local cookie = msg.cookie_length and (", cookie " .. msg.cookie_length .. " bytes") or ""
+    for _, e in ipairs(f and f.extensions or {}) do
+      if e.name == "cookie" then cookie = ", cookie extension" end
+    end
+    line = line .. ("  [epoch %d %s%s%s%s]"):format(msg.epoch,
+      msg.sequence and ("seq %d"):format(msg.sequence) or "seq encrypted",
+      msg.message_seq and (" msg " .. msg.message_seq) or "", cookie,
+      msg.retransmission and ", retransmission" or "")
+  end
   return (line:gsub("%s+$", ""))
 end
 
+--- The round trips a handshake took, from its `on_message` list, seen from `role`.
 local function round_trips(messages, role)
   -- flights the client waited for: runs of received (client) / sent (server)
   -- messages before the handshake ended, NewSessionTicket excluded
