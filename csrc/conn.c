@@ -221,6 +221,10 @@ static const Op OP_READ = {"read", call_read, 0};
 static const Op OP_WRITE = {"write", call_write, 1};
 static const Op OP_SHUTDOWN = {"shutdown", call_shutdown, 0};
 static const Op OP_KEY_UPDATE = {"key_update", call_key_update, -1};
+#ifdef WOLFSSL_EARLY_DATA
+static const Op OP_WRITE_EARLY = {"write_early", lwl_early_write_call, 0};
+static const Op OP_READ_EARLY = {"read_early", lwl_early_read_call, 0};
+#endif
 
 /* Every method that enters wolfSSL brackets the call with enter/leave: the
  * Lua state is known to callbacks only for its duration. */
@@ -399,6 +403,22 @@ static int conn_handshake(lua_State *L) {
         leave(c);
         return failed_again(L);
     }
+#ifdef WOLFSSL_EARLY_DATA
+    /* a server that accepts early data reads it first (wolfSSL takes it only
+     * in that mode): read() returns it once the handshake is done */
+    while (c->is_server && c->ctx->max_early && !c->early_over) {
+        char chunk[READ_CHUNK];
+        ret = run(c, &OP_READ_EARLY, chunk, (int)sizeof chunk);
+        if (ret > 0 && !c->cb_error && lwl_buf_append(&c->app, chunk, (size_t)ret)) continue;
+        if (ret == BAD_FUNC_ARG && !c->cb_error) ret = 0; /* not TLS 1.3: no early data */
+        if (ret != 0 || c->cb_error) {
+            n = io_result(L, c, ret > 0 ? WOLFSSL_FATAL_ERROR : ret);
+            leave(c);
+            return n;
+        }
+        c->early_over = 1;
+    }
+#endif
     ret = run(c, &OP_HANDSHAKE, NULL, 0);
     /* some callbacks cannot fail the handshake in wolfSSL (on_new_session,
      * session_store.put: their result is ignored): fail it here */
@@ -596,6 +616,70 @@ static int conn_shutdown(lua_State *L) {
     leave(c);
     lua_pushboolean(L, 1);
     return 1;
+}
+
+/* ---- TLS 1.3 early data (early.c) ---- */
+
+/* conn:write_early(s) -> bytes written (client, resuming a session that
+ * allows early data, before the handshake is done; the first call sends the
+ * ClientHello); nil, "wantwrite"/"wantread"; nil, msg [, code] */
+static int conn_write_early(lua_State *L) {
+    size_t len;
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    const char *s = luaL_checklstring(L, 2, &len);
+    int ret, n;
+    if (c->busy) luaL_error(L, "write_early: connection is busy (called from one of its own callbacks)");
+    if ((n = lwl_early_usable(L, c, 1, len)) > 0) return n;
+#ifdef WOLFSSL_EARLY_DATA
+    c = enter(L);
+    c->early_tried = 1;
+    ret = run(c, &OP_WRITE_EARLY, (void *)s, (int)len);
+    if (ret >= 0 && !c->cb_error) {
+        leave(c);
+        lwl_pushint(L, ret);
+        return 1;
+    }
+    n = io_result(L, c, ret);
+    leave(c);
+    return n;
+#else
+    (void)s; (void)ret; (void)n;
+    return 0;
+#endif
+}
+
+/* conn:read_early() -> data (server, during its handshake); nil when there
+ * is none (none was sent, it was rejected, or all of it was read: go on with
+ * handshake()); nil, "wantread"/"wantwrite" while it may still come */
+static int conn_read_early(lua_State *L) {
+    lwl_Conn *c = lwl_checkconn(L, 1);
+    int ret, n;
+    if (c->busy) luaL_error(L, "read_early: connection is busy (called from one of its own callbacks)");
+    if ((n = lwl_early_usable(L, c, 0, 0)) > 0) return n;
+#ifdef WOLFSSL_EARLY_DATA
+    {
+        char chunk[READ_CHUNK];
+        c = enter(L);
+        ret = run(c, &OP_READ_EARLY, chunk, (int)sizeof chunk);
+        if (ret > 0 && !c->cb_error) {
+            leave(c);
+            lua_pushlstring(L, chunk, (size_t)ret);
+            return 1;
+        }
+        if (ret == 0 && !c->cb_error) { /* none (more): the handshake goes on */
+            c->early_over = 1;
+            leave(c);
+            lua_pushnil(L);
+            return 1;
+        }
+        n = io_result(L, c, ret);
+        leave(c);
+        return n;
+    }
+#else
+    (void)ret; (void)n;
+    return 0;
+#endif
 }
 
 /* ---- TLS 1.3 post-handshake messages ---- */
@@ -1160,6 +1244,9 @@ static const luaL_Reg conn_methods[] = {
     {"export_keying_material", conn_export_keying_material},
     {"key_update", conn_key_update},
     {"renegotiate", conn_renegotiate},
+    {"write_early", conn_write_early},
+    {"read_early", conn_read_early},
+    {"early_data", lwl_early_status},
     {"set_context", lwl_negotiate_set_context},
     {"ech", lwl_ech_status},
     {"ech_retry_configs", lwl_ech_retry_configs},

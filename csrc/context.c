@@ -78,6 +78,7 @@ static int context_free(lua_State *L) {
     lwl_Context *c = tocontext(L, 1);
     if (c->ctx) {
         lwl_session_context_free(c);
+        lwl_early_context_free(c);
         wolfSSL_CTX_free(c->ctx); /* wolfSSL refcounts: live connections keep it */
         c->ctx = NULL;
     }

@@ -248,6 +248,7 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
     lwl_negotiate_open(L);
     lwl_ech_open(L);
     lwl_names_open(L);
+    lwl_early_open(L);
     lwl_test_open(L);
     return 1;
 }

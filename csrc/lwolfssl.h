@@ -40,6 +40,8 @@ typedef struct lwl_Context {
     unsigned group_bits;  /* policy.c: the groups option, as lwl_group_bits gives it */
     unsigned short key_shares[2]; /* client: a hybrid group and the classical one sent
                                    * beside it (context.c), or zeros: wolfSSL's one */
+    unsigned max_early;   /* early.c: server max_early_data (0: none) */
+    struct lwl_EarlySeen *early_seen; /* early.c: binders of early-data ClientHellos seen */
 } lwl_Context;
 
 enum {
@@ -71,6 +73,8 @@ typedef struct lwl_Transport {
     int (*flush)(lwl_Conn *c); /* what waits in `out`: 1 sent, 0 would block, -1 gone */
     void (*write_raw)(lwl_Conn *c, const unsigned char *p, size_t n); /* best effort */
 } lwl_Transport;
+
+#define LWL_EARLY_KEY 16 /* early.c: bytes of a PSK binder that identify a first flight */
 
 struct lwl_Conn {
     WOLFSSL *ssl;         /* NULL once closed */
@@ -134,6 +138,13 @@ struct lwl_Conn {
     unsigned char *hello; size_t hello_len; /* policy.c: the first record, until whole */
     const char *refused_curve; /* policy.c: our certificate's curve, not offered by the client */
     int no_shared_group;  /* policy.c: a TLS 1.3 ClientHello with none of our groups */
+    int hello_early;      /* policy.c: the ClientHello asked to send early data */
+    int early_tried;      /* early.c: client: write_early was called */
+    int early_replay;     /* early.c: the ClientHello was seen before: its early data is dropped */
+    int early_keyed, early_claimed; /* early.c: early_key holds the binder; the store was asked */
+    unsigned char early_key[LWL_EARLY_KEY]; /* early.c: the first 16 bytes of the ClientHello's first PSK binder */
+    int early_over;       /* server: read_early said there is no (more) early data */
+    size_t early_sent, early_got; /* early.c: early data bytes written / read */
 };
 
 /* ==== the Lua-facing types (each opens its part of core) ==== */
@@ -286,6 +297,18 @@ const char *lwl_group_name(const char *wolfssl_name);
 unsigned lwl_group_id(const char *name, size_t n);
 #define LWL_GROUP_IS_HYBRID(id) ((id) >= 4587 && (id) <= 4589) /* ML-KEM hybrids */
 void lwl_names_open(lua_State *L);
+
+/* ---- early.c: TLS 1.3 early data (0-RTT) ---- */
+#define LWL_NO_EARLY_DATA \
+    "early data is not supported by this wolfSSL build (wolfssl.features.early_data is false)"
+void lwl_early_open(lua_State *L);          /* core.ctx_max_early_data */
+int lwl_early_usable(lua_State *L, lwl_Conn *c, int write, size_t len); /* 0, or results pushed */
+int lwl_early_write_call(lwl_Conn *c, void *buf, int n);   /* conn.c Op rows */
+int lwl_early_read_call(lwl_Conn *c, void *buf, int n);
+int lwl_early_status(lua_State *L);         /* conn:early_data() */
+void lwl_early_binder(lwl_Conn *c, const unsigned char *b, size_t n); /* policy.c */
+int lwl_early_refuse(lwl_Conn *c);          /* session.c's ticket callback: 1 = refuse the ticket */
+void lwl_early_context_free(lwl_Context *x);
 
 /* ---- util.c: the bottom helpers (they call no other file) ---- */
 lwl_Context *lwl_checkcontext(lua_State *L, int idx); /* raises on a freed context */

@@ -18,7 +18,7 @@
 
 enum { HAS_GROUPS = 1, P256 = 2, P384 = 4, P521 = 8, PARSED = 16, X25519 = 32, X448 = 64,
        FFDHE = 128, MLKEM_X25519 = 256, MLKEM_P256 = 512, MLKEM_P384 = 1024,
-       OTHER_GROUP = 2048 };
+       OTHER_GROUP = 2048, EARLY_DATA = 4096 /* the early_data extension (early.c) */ };
 #define GROUP_BITS (P256 | P384 | P521 | X25519 | X448 | FFDHE | MLKEM_X25519 | MLKEM_P256 | MLKEM_P384)
 
 /* a group's bit by its TLS number */
@@ -49,8 +49,9 @@ unsigned lwl_group_bits(const char *list) {
 
 static unsigned get16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
 
-/* the supported_groups of a ClientHello body as HAS_GROUPS|P256|... (0: none sent) */
-static unsigned hello_groups(const unsigned char *p, size_t n) {
+/* the supported_groups of a ClientHello body as HAS_GROUPS|P256|... (0: none
+ * sent), EARLY_DATA; the first PSK binder goes to early.c's replay check */
+static unsigned hello_groups(lwl_Conn *c, const unsigned char *p, size_t n) {
     size_t i = 2 + 32, end;
     unsigned out = 0;
     if (n < i + 1) return 0;
@@ -64,8 +65,14 @@ static unsigned hello_groups(const unsigned char *p, size_t n) {
     if (end > n) end = n;
     for (i += 2; i + 4 <= end; i += 4 + get16(p + i + 2)) {
         size_t len = get16(p + i + 2), j;
+        if (get16(p + i) == 42) out |= EARLY_DATA;
+        if (get16(p + i) == 41 /* pre_shared_key: identities, then binders */ && len >= 4 &&
+            get16(p + i + 4) + 4u + 3u <= len) {
+            size_t b = i + 4 + 2 + get16(p + i + 4) + 2; /* the first binder's length */
+            if (b + 1 + p[b] <= i + 4 + len) lwl_early_binder(c, p + b + 1, p[b]);
+        }
         if (get16(p + i) != 10 /* supported_groups */ || i + 4 + len > end || len < 2) continue;
-        out = HAS_GROUPS;
+        out |= HAS_GROUPS;
         for (j = i + 6; j + 2 <= i + 4 + len; j += 2) out |= group_bit(get16(p + j));
     }
     return out;
@@ -98,8 +105,9 @@ void lwl_policy_received(lwl_Conn *c, const unsigned char *buf, size_t n) {
     if (c->hello && c->hello[0] == 22 && c->hello_len >= 9 &&
         c->hello_len == 5u + get16(c->hello + 3) && c->hello[5] == 1 /* client_hello */) {
         size_t body = (size_t)c->hello[6] << 16 | (size_t)get16(c->hello + 7);
-        if (9 + body <= c->hello_len) c->hello_groups |= hello_groups(c->hello + 9, body);
+        if (9 + body <= c->hello_len) c->hello_groups |= hello_groups(c, c->hello + 9, body);
     }
+    c->hello_early = (c->hello_groups & EARLY_DATA) != 0;
     lwl_policy_free(c);
 }
 

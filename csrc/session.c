@@ -1102,6 +1102,8 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
     if (wc_ChaCha20Poly1305_Decrypt(use->key, iv, aad, sizeof aad, ticket,
                                     (word32)inLen, mac, ticket) != 0)
         ret = WOLFSSL_TICKET_RET_REJECT; /* forged or damaged */
+    else if (c != NULL && lwl_early_refuse(c))
+        ret = WOLFSSL_TICKET_RET_REJECT; /* a replayed 0-RTT flight: a full handshake, its early data skipped */
     *outLen = inLen;
     lwl_wipe(&ask, sizeof ask);
     return ret;

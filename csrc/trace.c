@@ -879,7 +879,8 @@ static int aead_open(int chacha, const unsigned char *key, int keylen, const uns
 /* core.trace_open(conn, from_client, epoch, generation, seq, record) ->
  * plaintext, inner content type | nil, why.
  * Decrypts a copy of one TLS 1.3 record (header included) with the traffic
- * secret of the sender for epoch "handshake" or "application" (generation =
+ * secret of the sender for epoch "early" (the client's 0-RTT records),
+ * "handshake" or "application" (generation =
  * KeyUpdates so far); seq is the record's sequence number in that epoch. */
 static int trace_open(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
@@ -904,7 +905,11 @@ static int trace_open(lua_State *L) {
     case 0x1303: digest = WC_SHA256; keylen = 32; break;
     default: return lwl_fail(L, "cipher suite not supported by the trace decoder");
     }
-    if (strcmp(epoch, "handshake") == 0) {
+    if (strcmp(epoch, "early") == 0) { /* 0-RTT: the client's early traffic secret */
+        if (!from_client) return lwl_fail(L, "only the client sends early data");
+        secret = t->secret[0];
+        slen = t->secret_len[0];
+    } else if (strcmp(epoch, "handshake") == 0) {
         int id = from_client ? 1 : 2;
         secret = t->secret[id];
         slen = t->secret_len[id];
@@ -922,7 +927,7 @@ static int trace_open(lua_State *L) {
         }
         secret = t->app[side];
     } else {
-        return luaL_argerror(L, 3, "expected \"handshake\" or \"application\"");
+        return luaL_argerror(L, 3, "expected \"early\", \"handshake\" or \"application\"");
     }
     if (slen == 0) return lwl_fail(L, "no traffic secret yet");
     if (expand_label(secret, slen, "key", key, keylen, digest) != 0 ||

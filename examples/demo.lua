@@ -4,8 +4,9 @@
 -- 127.0.0.1, with the test certificates in spec/fixtures/certs, and prints the
 -- client's view of each handshake (wolfssl.trace) and a summary:
 -- TLS 1.3 full and resumed, TLS 1.2 full (ECDHE) and abbreviated (session id),
--- a HelloRetryRequest, mutual TLS, two failures, and the static RSA key
--- transport of TLS 1.2 (opt-in; refused where the build has no such suite).
+-- a HelloRetryRequest, mutual TLS, two failures, the static RSA key
+-- transport of TLS 1.2 (opt-in; refused where the build has no such suite),
+-- and TLS 1.3 early data (0-RTT) where the build has it.
 -- Each handshake shows its key schedule ("**  Keys"), no secret bytes.
 local wolfssl = require "wolfssl"
 local trace = require "wolfssl.trace"
@@ -107,7 +108,8 @@ local function header(title)
 end
 
 -- one scenario: title, client context options, server context, new{} options
-local function run(title, copts, sctx, newopts, show_server)
+-- (early: data the client sends as TLS 1.3 early data, before its handshake)
+local function run(title, copts, sctx, newopts, show_server, early)
   header(title)
   ran = ran + 1
   local rec = trace.attach(copts)
@@ -119,12 +121,17 @@ local function run(title, copts, sctx, newopts, show_server)
     return t
   end)())
   local s = sctx:new({ fd = ssock })
+  if early then assert(c:write_early(early)) end
   local ok, cerr, serr = handshake(c, s, csock, ssock)
   local session
   if ok then
     -- a little data: the client reads the server's tickets (TLS 1.3) meanwhile
     c:write("ping")
-    read_some(s, ssock, 4)
+    local got = read_some(s, ssock, 4 + #(early or ""))
+    if early then
+      out(("     the server read %q before \"ping\" (early data %s)"):format(
+        got:sub(1, #got - 4), s:early_data()))
+    end
     s:write("pong")
     read_some(c, csock, 4)
     if c.session then session = c:session() end
@@ -230,6 +237,26 @@ if wolfssl.features.dtls13 then
 else
   header("DTLS 1.3 over UDP")
   out("  not in this wolfSSL build (features.dtls13 is false)")
+end
+
+-- 12: TLS 1.3 early data (0-RTT): the client's request rides with its
+-- ClientHello, under a ticket of a server that allows it
+local early_title = "TLS 1.3 early data (0-RTT) with the ticket of a max_early_data server"
+if wolfssl.features.early_data then
+  local s0 = server({ max_early_data = 1024 })
+  -- a first, untraced handshake gets the ticket
+  local csock, ssock = tcp_pair()
+  local c, s = assert(wolfssl.context(client())):new({ fd = csock, server_name = "localhost" }), s0:new({ fd = ssock })
+  assert(handshake(c, s, csock, ssock), "the handshake for the 0-RTT ticket failed")
+  s:write("ticket")
+  read_some(c, csock, 6)
+  local ticket = c:session()
+  c:close(); s:close(); csock:close(); ssock:close()
+  run(early_title, client(), s0, { server_name = "localhost", session = ticket }, false, "GET /status (idempotent)")
+  out("     early data can be replayed by whoever records it: idempotent requests only")
+else
+  header(early_title)
+  out("  not in this wolfSSL build (wolfssl.features.early_data is false)")
 end
 
 out("")

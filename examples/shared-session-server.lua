@@ -33,10 +33,16 @@
 --   work again. (A server started while Redis is down makes its own keys and
 --   shares them once Redis is back, if Redis has none yet.)
 --
+-- * Early data (TLS 1.3 0-RTT, where the build has it): the first server
+--   that sees a first flight claims its id in Redis (SET tls:early-<hex> NX
+--   EX timeout); a replay of the same bytes to any server finds the claim
+--   and its early data is dropped (README "Early data").
+--
 -- A client that misbehaves (garbage, a stall of STEP_TIMEOUT seconds, a close
 -- without close_notify) costs one line on stderr; the next client is served.
 --
--- Each connection gets one line back: "reused=<true|false> version=<v> port=<p>".
+-- Each connection gets one line back: "reused=<true|false> version=<v> port=<p>
+-- early=<accepted|rejected|none>" (its first line may come as early data).
 -- The sessions and keys in Redis are secret key material: protect that Redis.
 -- (Uses spec/support/resp.lua, a tiny Redis client; any Redis client works.)
 package.path = "spec/support/?.lua;" .. package.path
@@ -111,12 +117,26 @@ local ctx = assert(wolfssl.context{
   mode = "server", certificate = CERT, key = KEY,
   session_timeout = TIMEOUT,
   ticket_keys = current,
+  -- TLS 1.3 early data (where the build has it): a replayed first flight
+  -- is delivered to at most one server of the fleet (see get)
+  max_early_data = wolfssl.features.early_data and 16384 or nil,
   session_store = {
     get = function(id)
+      if id:match("^early%-") then
+        -- a 0-RTT flight's id: claim it atomically. nil = this server took
+        -- it; anything else (taken by another server, Redis down) = the
+        -- early data is dropped
+        local ok, set = rcall("SET", "tls:" .. id, "used", "NX", "EX", TIMEOUT)
+        if ok and set == "OK" then return nil end
+        return "taken"
+      end
       local _, der = rcall("GET", "tls:sess:" .. id)
       return der
     end,
-    put = function(id, der) rcall("SET", "tls:sess:" .. id, der, "EX", TIMEOUT) end,
+    put = function(id, der)
+      if id:match("^early%-") then return end -- (get claimed it)
+      rcall("SET", "tls:sess:" .. id, der, "EX", TIMEOUT)
+    end,
     remove = function(id) rcall("DEL", "tls:sess:" .. id) end,
   },
 })
@@ -161,14 +181,14 @@ while true do
         log("connection ended before its line: %s", rerr == "truncated"
           and "closed without close_notify (truncated)" or tostring(rerr))
       else
-        step(sock, conn.write, conn, ("reused=%s version=%s port=%d\n"):format(
-          tostring(conn:session_reused()), conn:version(), PORT))
+        step(sock, conn.write, conn, ("reused=%s version=%s port=%d early=%s\n"):format(
+          tostring(conn:session_reused()), conn:version(), PORT, conn:early_data()))
         -- the clean close: our close_notify, then the client's (it reads its
         -- TLS 1.3 ticket meanwhile); only then the socket
         step(sock, conn.shutdown, conn)
       end
     else
-      log("handshake failed: %s", tostring(err))
+      log("handshake failed: %s (early data %s)", tostring(err), conn:early_data())
     end
     conn:close()
     sock:close()

@@ -59,6 +59,9 @@ local Connection = core.Connection -- methods of connection userdata (C)
 -- * `post_handshake_auth`: boolean (TLS 1.3; see `conn:request_certificate()`).
 -- * `renegotiation`: `"refuse"` (default) or `"allow"` (TLS 1.2 secure renegotiation,
 --   builds with `features.renegotiation` only).
+-- * `max_early_data` (server): bytes of TLS 1.3 early data (0-RTT) it accepts, advertised in
+--   its tickets (default 0: none; builds with `features.early_data` only). See
+--   `conn:write_early(s)`, `conn:read_early()`, `conn:early_data()` and README "Early data".
 -- * Callbacks (each receives the connection first): `on_verify(conn, ok, info)` -> boolean;
 --   `on_servername(conn, name)` -> true, a context, or nil, "unrecognized_name";
 --   `on_alpn(conn, offered)` -> protocol or nil (fatal no_application_protocol alert);
@@ -183,6 +186,7 @@ function Connection:info()
     alpn = self:alpn(),
     server_name = self:server_name(),
     session_reused = self:session_reused(),
+    early_data = self:early_data(),
     state = self:state(),
     ech = self:ech(),
     verified = ok,

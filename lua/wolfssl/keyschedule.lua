@@ -6,7 +6,7 @@
 -- server's Finished, each KeyUpdate; TLS 1.2: the master secret and key block
 -- after ClientKeyExchange, or from the resumed session) and renders it:
 --
---     step = {type = "key_schedule", stage = "handshake"|"application"|"key_update"|"master_secret",
+--     step = {type = "key_schedule", stage = "early"|"handshake"|"application"|"key_update"|"master_secret",
 --             kdf = "HKDF-SHA256"|"TLS 1.2 PRF (SHA-256)"|..., inputs = {words, ...},
 --             secrets = {{name = "client_handshake_traffic_secret", length = 32,
 --                         how = "Derive-Secret(...)", label = NSS key log label | nil}, ...},
@@ -83,6 +83,19 @@ function M.tls13_handshake(o)
   }, s)
 end
 
+--- TLS 1.3 early data (0-RTT), shown after ServerHello (the suite is the
+-- resumed session's). o: suite
+function M.tls13_early(o)
+  local s = M.suite(o.suite, true)
+  local n = s.hash_len
+  return step("early", "HKDF-" .. s.hash:gsub("-", ""),
+              { "the PSK (resumption secret of the earlier session)", "transcript hash ClientHello" }, {
+    secret("early_secret", n, "HKDF-Extract(0, PSK)"),
+    secret("client_early_traffic_secret", n, "Derive-Secret(early_secret, \"c e traffic\", ClientHello)",
+           "CLIENT_EARLY_TRAFFIC_SECRET"),
+  }, s)
+end
+
 --- TLS 1.3, after the server's Finished. o: suite
 function M.tls13_application(o)
   local s = M.suite(o.suite, true)
@@ -151,6 +164,7 @@ end
 local STAGE = {
   handshake = "handshake keys", application = "application keys",
   key_update = "key update", master_secret = "master secret and key block",
+  early = "early data key (0-RTT)",
 }
 
 local function hex(s)
@@ -163,7 +177,8 @@ local function keys_line(st)
   if k.mac and k.mac > 0 then p[#p + 1] = ("MAC key %d bytes"):format(k.mac) end
   p[#p + 1] = ("write key %s bytes"):format(k.key or "?")
   if k.iv and k.iv > 0 then p[#p + 1] = ("IV %d bytes"):format(k.iv) end
-  local s = "client and server " .. table.concat(p, " + ") .. " each"
+  local s = st.stage == "early" and ("client " .. table.concat(p, " + ") .. " (only the client sends early data)")
+      or "client and server " .. table.concat(p, " + ") .. " each"
   if st.kdf:match("^HKDF") then
     s = s .. ", HKDF-Expand-Label(traffic secret, \"key\" / \"iv\")"
   else

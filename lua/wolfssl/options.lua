@@ -335,6 +335,20 @@ local function post_handshake_auth(ctx, v, _, st)
   return true
 end
 
+-- TLS 1.3 early data a server accepts, advertised in its tickets (0: none).
+-- Its tickets then go through our ticket callback (a random key of its own
+-- unless ticket_keys / on_ticket_key say otherwise: rows above), where a
+-- replayed flight's ticket is refused before wolfSSL takes its early data.
+local function max_early_data(ctx, v, o)
+  local ok, err = core.ctx_max_early_data(ctx, v)
+  if not ok then bad("max_early_data", err, 4, v) end
+  if v > 0 and features.ticket_keys and o.ticket_keys == nil and o.on_ticket_key == nil
+      and check.switch(o.session_tickets, true) then
+    assert(core.ctx_ticket_keys(ctx, { session.new_ticket_key() }))
+  end
+  return true
+end
+
 -- DTLS: the largest datagram wolfSSL sends (builds with WOLFSSL_DTLS_MTU;
 -- elsewhere wolfSSL's fixed 1400, the default, is the only value)
 local function mtu(ctx, v, o)
@@ -405,6 +419,9 @@ M.CONTEXT = {
   { "on_new_session", check = callback, apply = session._apply_new_session },
   { "session_store", check = want({ table = true }), apply = session._apply_store, modes = "server" },
   { "on_ticket_key", check = callback, apply = session._apply_ticket_key_cb, modes = "server" },
+  -- (after ticket_keys and on_ticket_key: it may give the context a ticket key)
+  { "max_early_data", check = integer(0), apply = max_early_data,
+    modes = "server", wrong_mode = "is for server contexts (a client sends early data with conn:write_early)" },
   { "on_message", check = callback, apply = trace._apply_callback },
   { "on_state", check = callback, apply = trace._apply_callback },
   { "keylog", check = callback, apply = trace._apply_keylog },

@@ -9,8 +9,10 @@
 --    `wolfssl.decode` and given to the callbacks one protocol message at a time:
 --
 --        on_message(conn, msg)  msg = {direction = "sent"|"received",
---            content_type = "handshake"|"alert"|"change_cipher_spec",
---            type = "client_hello"|"server_hello"|"hello_retry_request"|...|"alert",
+--            content_type = "handshake"|"alert"|"change_cipher_spec"|"application_data",
+--            type = "client_hello"|"server_hello"|"hello_retry_request"|...|"alert"|"early_data"
+--              ("early_data": a TLS 1.3 0-RTT record; fields.length, its bytes not given;
+--              fields.skipped when the server rejected early data and skipped it),
 --            version = "TLSv1.3"  (negotiated version once known, else the record's),
 --            data = raw message bytes (handshake header included; nil when inferred),
 --            fields = decoded fields (decode.fields; certificates as x509 objects),
@@ -169,6 +171,7 @@ function Dispatch:keys_after(msg)
   if st.version == TLS13 then
     if t == "server_hello" and not st.keys_hs then
       st.keys_hs = true
+      if st.early then self:key_step(keyschedule.tls13_early({ suite = suite })) end
       -- the psk option sets on_psk too: either means an external PSK
       local psk = st.psk and (self.cb.on_psk ~= nil and "external" or true)
       self:key_step(keyschedule.tls13_handshake({ suite = suite, group = st.group, psk = psk }))
@@ -264,6 +267,7 @@ function Dispatch:handshake_message(d, m, r, decrypted)
     st.version = fields.version
   elseif fields and name == "client_hello" then
     st.offered_session_id = fields.session_id
+    if fields.early_data then st.early = { seq = 0 } end -- 0-RTT records follow (Dispatch:early)
   elseif fields and (name == "server_key_exchange" or name == "client_key_exchange") then
     st.kx = fields.kx or st.kx
     st.group = fields.group and g(fields.group) or st.group
@@ -280,6 +284,11 @@ function Dispatch:handshake_message(d, m, r, decrypted)
     direction = d, content_type = "handshake", type = name, data = m.data,
     fields = fields, error = err, record_version = r.version, decrypted = decrypted,
   })
+  if st.early and name == "encrypted_extensions" and fields then
+    st.early.rejected = not fields.early_data -- the server took the early data, or skips it
+  elseif st.early and name == "end_of_early_data" then
+    st.early.over = true
+  end
   if name == "client_hello" and fields then self:ech_inner(d, m.body, fields) end
   if decrypted then -- the sender's keys change after its Finished / a KeyUpdate
     local ep = st.epoch[((d == "sent") ~= self.info.is_server) and "client" or "server"]
@@ -326,6 +335,59 @@ function Dispatch:skip(d, n)
   if not st.epoch or not n or n == 0 then return end
   local ep = st.epoch[((d == "sent") ~= self.info.is_server) and "client" or "server"]
   ep.seq = ep.seq + n
+end
+
+local function record_header(r)
+  return string.char(APP, math.floor(r.version / 256), r.version % 256,
+                     math.floor(r.length / 256), r.length % 256)
+end
+
+-- TLS 1.3 early data: the client's records between its ClientHello and its
+-- handshake records, under its early traffic secret (0-RTT data, then
+-- EndOfEarlyData); a server that rejected them skips them. true when r was
+-- one of them (reported as an "early_data" message, application data whose
+-- bytes are not shown), false for the client's handshake records.
+function Dispatch:early(r)
+  local st, d, e = self.st, r.direction, self.st.early
+  local function report(fields, decrypted, why)
+    fields.length = fields.length or r.length
+    self:emit({ direction = d, content_type = "application_data", type = "early_data",
+                fields = fields, decrypted = decrypted, inferred = not decrypted or nil, why = why,
+                record_version = r.version })
+  end
+  if not DECRYPTS or not r.data then
+    if st.epoch then return false end -- (counted by decrypt)
+    report({ encrypted = true }, nil, "0-RTT record, not decoded on this build")
+    return true
+  end
+  if not e.rejected then
+    local pt, inner = core.trace_open(self.conn, true, "early", 0, e.seq, record_header(r) .. r.data)
+    if pt then
+      e.seq = e.seq + 1
+      if inner == HS then -- EndOfEarlyData
+        local msgs, rest = decode.handshake_messages(st.hs[d] .. pt)
+        st.hs[d] = rest
+        for _, m in ipairs(msgs) do self:handshake_message(d, m, r, true) end
+      else
+        report({ length = #pt }, true)
+      end
+      return true
+    end
+    if not st.epoch then -- before the ServerHello, without the early key: not taken here
+      report({ encrypted = true }, nil, "0-RTT record, no early key on this side (rejected)")
+      return true
+    end
+  end
+  -- rejected (or past the early key): the client's handshake records open
+  -- under its handshake key, the early records the server skips do not
+  local ep = st.epoch.client
+  if ep.name ~= "handshake" or core.trace_open(self.conn, true, "handshake", 0, ep.seq,
+                                               record_header(r) .. r.data) then
+    e.over = true
+    return false
+  end
+  report({ encrypted = true, skipped = true }, nil, "0-RTT record skipped: early data rejected")
+  return true
 end
 
 -- TLS 1.3: decrypt a copy of an encrypted record (builds with the secret
@@ -574,6 +636,9 @@ function Dispatch:record(r)
     st.hs[d] = rest
     for _, m in ipairs(msgs) do self:handshake_message(d, m, r) end
   elseif ct == APP then
+    if st.early and not st.early.over and (d == "sent") ~= self.info.is_server and self:early(r) then
+      return
+    end
     if st.version == TLS13 and self:decrypt(r) then return end
     if st.version == TLS13 then self.unread[d] = true end -- may hide an alert
     if st.version == TLS13 and not (st.server_flight_done and st.client_flight_done and st.done_reported) then
@@ -717,7 +782,7 @@ local NAMES = {
   new_session_ticket = "NewSessionTicket", finished = "Finished",
   change_cipher_spec = "ChangeCipherSpec", key_update = "KeyUpdate", alert = "Alert",
   certificate_status = "CertificateStatus", end_of_early_data = "EndOfEarlyData",
-  hello_request = "HelloRequest", inner_client_hello = "ClientHelloInner",
+  hello_request = "HelloRequest", inner_client_hello = "ClientHelloInner", early_data = "EarlyData",
 }
 --- Display names of the handshake message types (`NAMES.client_hello` is "ClientHello").
 M.NAMES = NAMES
@@ -788,6 +853,7 @@ DETAIL.client_hello = function(f)
     if e.name == "pre_shared_key" then p[#p + 1] = "offers a PSK (resumption)" end
     if e.name == "session_ticket" and e.data and #e.data > 0 then p[#p + 1] = "offers a ticket" end
   end
+  if f.early_data then p[#p + 1] = "early data follows (0-RTT)" end
   return table.concat(p, "; ")
 end
 
@@ -815,6 +881,7 @@ DETAIL.encrypted_extensions = function(f)
       s = s .. ("; ECH rejected: retry_configs (%d ECHConfig)"):format(e.value.retry_configs)
     end
   end
+  if f.early_data then s = s .. "; early data accepted" end
   return s
 end
 
@@ -868,9 +935,17 @@ DETAIL.client_key_exchange = function(f)
 end
 
 DETAIL.new_session_ticket = function(f)
-  if f.lifetime then return ("ticket for %d s"):format(f.lifetime) end
+  if f.lifetime then
+    return ("ticket for %d s"):format(f.lifetime)
+      .. (f.max_early_data and ("; early data up to %d bytes"):format(f.max_early_data) or "")
+  end
   if f.at_least_one then return "resumption ticket(s) for the session" end
   return "a resumption ticket"
+end
+
+DETAIL.early_data = function(f)
+  if f.encrypted then return ("0-RTT record, %d bytes%s"):format(f.length or 0, f.skipped and " (skipped)" or "") end
+  return ("0-RTT application data, %d bytes"):format(f.length or 0)
 end
 
 DETAIL.finished = function(f)
@@ -997,6 +1072,8 @@ function M.summary(conn, messages, err, seconds)
   local rt = round_trips(messages or {}, role)
   lines[2] = ("     %s handshake, %d round trip%s, %s"):format(reused and "abbreviated (resumed)" or "full",
                                                            rt, rt == 1 and "" or "s", ms)
+  local early = conn.early_data and conn:early_data()
+  if early and early ~= "none" then lines[2] = lines[2] .. "; early data (0-RTT) " .. early end
   local ok, reason = conn:verify_result()
   local v
   if ok then v = "peer certificate verified"
