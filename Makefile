@@ -169,7 +169,7 @@ bench-ir: all
 
 # full vs resumed handshakes per second (TLS 1.3 / 1.2 tickets / 1.2 ids, TLS 1.3 with a 0-RTT request), memory mode
 bench-resume: all
-	@$(RUN_ENV) $(LUA) bench/resume.lua
+	@$(MAKE) --no-print-directory -C bench resume ROOT=$(ROOT) LUA=$(LUA) BUILD=$(ROOT)/$(BUILD) WOLFSSL=$(WOLFSSL)
 
 # ASan + UBSan build of the module, whole suite under Lua 5.4 (preloaded runtime).
 check-asan:
