@@ -133,12 +133,16 @@ typedef struct Kind {
     const char *name;
     const char *cert, *key, *ca;
     int tls12;
+    const char *groups; /* NULL: "X25519:P-256" */
 } Kind;
 
 static const Kind KINDS[] = {
     {"tls13-ecdsa", "server.pem", "server.key", "ca.pem", 0},
     {"tls13-rsa", "rsa-server.pem", "rsa-server.key", "rsa-ca.pem", 0},
     {"tls12-ecdsa", "server.pem", "server.key", "ca.pem", 1},
+    /* bench/common.lua KINDS: the TLS 1.3 ECDSA handshake over other groups */
+    {"tls13-p256", "server.pem", "server.key", "ca.pem", 0, "P-256"},
+    {"tls13-mlkem", "server.pem", "server.key", "ca.pem", 0, "X25519MLKEM768:X25519"},
     {"tls13", "server.pem", "server.key", "ca.pem", 0},
     {"tls12", "server.pem", "server.key", "ca.pem", 1},
     {NULL, NULL, NULL, NULL, 0}};
@@ -152,9 +156,12 @@ static const Kind *kind_of(const char *name) {
 }
 
 static WOLFSSL_CTX *sctx, *cctx;
+static const Kind *kind; /* of the contexts made last */
 
 static void make_contexts(const Kind *k, const char *suites) {
     int v = k->tls12 ? WOLFSSL_TLSV1_2 : WOLFSSL_TLSV1_3;
+    const char *groups = k->groups ? k->groups : "X25519:P-256";
+    kind = k;
     sctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
     cctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
     if (!sctx || !cctx) die("CTX_new");
@@ -176,9 +183,11 @@ static void make_contexts(const Kind *k, const char *suites) {
 #ifdef HAVE_SESSION_TICKET
     wolfSSL_CTX_UseSessionTicket(cctx); /* as the binding's default (tickets on) */
 #endif
-    /* as the binding's groups option does (csrc/context.c ctx_groups) */
-    if (wolfSSL_CTX_set1_curves_list(cctx, "X25519:P-256") != WOLFSSL_SUCCESS ||
-        wolfSSL_CTX_set1_curves_list(sctx, "X25519:P-256") != WOLFSSL_SUCCESS)
+    /* as the binding's groups option does (csrc/context.c set_groups) */
+    if ((wolfSSL_CTX_set1_curves_list(cctx, groups) != WOLFSSL_SUCCESS &&
+         wolfSSL_CTX_set1_groups_list(cctx, groups) != WOLFSSL_SUCCESS) ||
+        (wolfSSL_CTX_set1_curves_list(sctx, groups) != WOLFSSL_SUCCESS &&
+         wolfSSL_CTX_set1_groups_list(sctx, groups) != WOLFSSL_SUCCESS))
         die("groups");
     if (suites && (wolfSSL_CTX_set_cipher_list(cctx, suites) != WOLFSSL_SUCCESS ||
                    wolfSSL_CTX_set_cipher_list(sctx, suites) != WOLFSSL_SUCCESS))
@@ -251,6 +260,12 @@ static void pair_new(Pair *p, WOLFSSL_SESSION *sess) {
         die("sni");
 #endif
     if (wolfSSL_check_domain_name(p->c.ssl, "localhost") != WOLFSSL_SUCCESS) die("domain");
+    /* a hybrid first: key shares for it and the next group, as the binding's
+     * client sends them (csrc/context.c pick_key_shares, conn.c) */
+    if (kind->groups && strncmp(kind->groups, "X25519MLKEM768:X25519", 21) == 0 &&
+        (wolfSSL_UseKeyShare(p->c.ssl, 4588 /* X25519MLKEM768, TLS code point */) != WOLFSSL_SUCCESS ||
+         wolfSSL_UseKeyShare(p->c.ssl, WOLFSSL_ECC_X25519) != WOLFSSL_SUCCESS))
+        die("key shares");
     if (sess && wolfSSL_set_session(p->c.ssl, sess) != WOLFSSL_SUCCESS) die("set_session");
 }
 
