@@ -4,6 +4,8 @@
 --   lua wolfssl_mem.lua CERTDIR hs tls13-ecdsa|tls13-rsa|tls12-ecdsa SECONDS
 --   lua wolfssl_mem.lua CERTDIR resume tls13|tls12 SECONDS
 --   lua wolfssl_mem.lua CERTDIR bulk aesgcm|chacha SECONDS
+--   lua wolfssl_mem.lua CERTDIR wire KIND     -> client bytes, server bytes of one full handshake
+--                                              (every record, tickets included), then each flight
 --   lua wolfssl_mem.lua CERTDIR heap NPAIRS       -> C heap/pair, Lua heap/pair, RSS KiB/1000 conns
 --   lua wolfssl_mem.lua CERTDIR scale NPAIRS SECONDS -> handshakes/s, heap/pair
 local wolfssl = require "wolfssl"
@@ -17,7 +19,8 @@ local function contexts(kind, suites)
   return common.wolfssl_contexts(certdir, kind, suites)
 end
 
-local function handshake(c, s)
+-- flights: nil, or an array the sizes of the flights go to (client first)
+local function handshake(c, s, flights)
   local cdone, sdone
   for _ = 1, 50 do
     if not cdone then
@@ -25,13 +28,13 @@ local function handshake(c, s)
       if ok then cdone = true elseif err ~= "wantread" and err ~= "wantwrite" then error("client: " .. err) end
     end
     local out = c:drain()
-    if #out > 0 then s:feed(out) end
+    if #out > 0 then s:feed(out) if flights then flights[#flights + 1] = "c" .. #out end end
     if not sdone then
       local ok, err = s:handshake()
       if ok then sdone = true elseif err ~= "wantread" and err ~= "wantwrite" then error("server: " .. err) end
     end
     out = s:drain()
-    if #out > 0 then c:feed(out) end
+    if #out > 0 then c:feed(out) if flights then flights[#flights + 1] = "s" .. #out end end
     if cdone and sdone then return end
   end
   error("handshake did not finish")
@@ -72,6 +75,15 @@ local function full_gc() collectgarbage("collect"); collectgarbage("collect") en
 if mode == "hs" then
   local cctx, sctx = contexts(arg1)
   print(("%.1f"):format(rate(cctx, sctx, tonumber(arg2))))
+elseif mode == "wire" then
+  local cctx, sctx = contexts(arg1)
+  local flights = {}
+  local c = cctx:new { server_name = "localhost" }
+  local s = sctx:new {}
+  handshake(c, s, flights)
+  local bytes = { c = 0, s = 0 }
+  for _, f in ipairs(flights) do bytes[f:sub(1, 1)] = bytes[f:sub(1, 1)] + tonumber(f:sub(2)) end
+  print(("%d %d %s %s"):format(bytes.c, bytes.s, c:group() or "?", table.concat(flights, " ")))
 elseif mode == "resume" then
   if not wolfssl.Connection.session then print("nan") return end
   local cctx, sctx = contexts(arg1)

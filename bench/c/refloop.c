@@ -137,15 +137,15 @@ typedef struct Kind {
 } Kind;
 
 static const Kind KINDS[] = {
-    {"tls13-ecdsa", "server.pem", "server.key", "ca.pem", 0},
-    {"tls13-rsa", "rsa-server.pem", "rsa-server.key", "rsa-ca.pem", 0},
-    {"tls12-ecdsa", "server.pem", "server.key", "ca.pem", 1},
+    {"tls13-ecdsa", "server.pem", "server.key", "ca.pem", 0, NULL},
+    {"tls13-rsa", "rsa-server.pem", "rsa-server.key", "rsa-ca.pem", 0, NULL},
+    {"tls12-ecdsa", "server.pem", "server.key", "ca.pem", 1, NULL},
     /* bench/common.lua KINDS: the TLS 1.3 ECDSA handshake over other groups */
     {"tls13-p256", "server.pem", "server.key", "ca.pem", 0, "P-256"},
     {"tls13-mlkem", "server.pem", "server.key", "ca.pem", 0, "X25519MLKEM768:X25519"},
-    {"tls13", "server.pem", "server.key", "ca.pem", 0},
-    {"tls12", "server.pem", "server.key", "ca.pem", 1},
-    {NULL, NULL, NULL, NULL, 0}};
+    {"tls13", "server.pem", "server.key", "ca.pem", 0, NULL},
+    {"tls12", "server.pem", "server.key", "ca.pem", 1, NULL},
+    {NULL, NULL, NULL, NULL, 0, NULL}};
 
 static const Kind *kind_of(const char *name) {
     const Kind *k;
@@ -160,8 +160,9 @@ static const Kind *kind; /* of the contexts made last */
 
 static void make_contexts(const Kind *k, const char *suites) {
     int v = k->tls12 ? WOLFSSL_TLSV1_2 : WOLFSSL_TLSV1_3;
-    const char *groups = k->groups ? k->groups : "X25519:P-256";
+    char groups[64]; /* set1_groups_list takes a char * */
     kind = k;
+    snprintf(groups, sizeof groups, "%s", k->groups ? k->groups : "X25519:P-256");
     sctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
     cctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
     if (!sctx || !cctx) die("CTX_new");
