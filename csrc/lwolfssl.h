@@ -34,6 +34,7 @@ typedef struct lwl_Context {
     struct lwl_TicketKeys *tickets; /* session.c: ticket keys (C memory, wiped on free) */
     unsigned char trust[32]; /* session.c: fingerprint of the trust settings */
     int ocsp_request;     /* verify.c: a client that asks for a stapled OCSP response */
+    int staples;          /* verify.c: a server whose staple function is set */
     unsigned group_bits;  /* policy.c: the groups option, as lwl_group_bits gives it */
     unsigned short key_shares[2]; /* client: a hybrid group and the classical one sent
                                    * beside it (context.c), or zeros: wolfSSL's one */
@@ -191,6 +192,8 @@ void lwl_trace_bulk(lwl_Conn *c, int on);
 void lwl_verify_open(lua_State *L);       /* CRL, OCSP stapling primitives */
 int lwl_verify_ocsp_status(lua_State *L); /* conn:_ocsp_status() */
 const char *lwl_verify_install_staple(lwl_Context *x); /* registry installer: staple */
+int lwl_verify_staple_attach(lwl_Conn *c, lwl_Context *x); /* a server connection under x */
+void lwl_verify_staple_detach(lwl_Conn *c); /* before it leaves c->ctx (set_context) */
 int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 #define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
 /* the certificates the peer sent (leaf first), kept by the binding when

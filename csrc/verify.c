@@ -329,6 +329,7 @@ static int status_cb(WOLFSSL *ssl, void *arg) {
  * the context's staple function returns */
 const char *lwl_verify_install_staple(lwl_Context *x) {
 #ifdef LWL_STAPLE_SERVER
+    x->staples = 1;
     if (wolfSSL_CTX_EnableOCSPStapling(x->ctx) != WOLFSSL_SUCCESS ||
         wolfSSL_CTX_set_tlsext_status_cb(x->ctx, status_cb) != WOLFSSL_SUCCESS)
         return "could not enable OCSP stapling";
@@ -336,6 +337,33 @@ const char *lwl_verify_install_staple(lwl_Context *x) {
 #else
     (void)x;
     return "OCSP stapling (server side) is not supported by this wolfSSL build";
+#endif
+}
+
+/* A server connection made under (or switched to) x: where a stapling
+ * context would keep a request wolfSSL frees (LWL_STAPLE_OWN_CERT,
+ * wolfcompat.h), the connection gets the context's certificate as its own.
+ * 0: out of memory. */
+int lwl_verify_staple_attach(lwl_Conn *c, lwl_Context *x) {
+#if defined(LWL_STAPLE_SERVER) && defined(LWL_STAPLE_OWN_CERT)
+    WOLFSSL_X509 *cert;
+    if (!x->is_server || !x->staples) return 1;
+    cert = wolfSSL_CTX_get0_certificate(x->ctx);
+    return cert == NULL || wolfSSL_use_certificate(c->ssl, cert) == WOLFSSL_SUCCESS;
+#else
+    (void)c; (void)x;
+    return 1;
+#endif
+}
+
+/* ...and gives it back before the connection switches context: wolfSSL's
+ * set_SSL_CTX puts the new context's certificate in place of one the
+ * connection owns without freeing it, and would then free the context's. */
+void lwl_verify_staple_detach(lwl_Conn *c) {
+#if defined(LWL_STAPLE_SERVER) && defined(LWL_STAPLE_OWN_CERT)
+    if (c->ctx->is_server && c->ctx->staples) (void)wolfSSL_UnloadCertsKeys(c->ssl);
+#else
+    (void)c;
 #endif
 }
 

@@ -67,4 +67,17 @@
 #define LWL_STAPLE_TLS13_LEAKS 1
 #endif
 
+/* Before 5.9.2 a stapling server's first TLS 1.2 connection lends the OCSP
+ * request it makes to the context (internal.c CreateOcspRequest sets
+ * ctx->certOcspRequest), then frees it when the status check fails (a staple
+ * function that raises, a response that does not verify): the next connection
+ * uses the freed request and wolfSSL_CTX_free frees it again (make
+ * test-matrix on 5.7.2: a crash in a later garbage collection; 5.5.4 has the
+ * same code). A connection with a certificate of its own keeps its request
+ * to itself: verify.c gives each connection of a stapling server the
+ * context's certificate. */
+#if LIBWOLFSSL_VERSION_HEX < 0x05009002
+#define LWL_STAPLE_OWN_CERT 1
+#endif
+
 #endif
