@@ -20,9 +20,18 @@
 
 /* With secure renegotiation compiled in, wolfSSL follows a peer's request
  * unless the option says no (then: a no_renegotiation warning, and the
- * connection goes on). renegotiation = "refuse" sets it on every context. */
-#if defined(HAVE_SECURE_RENEGOTIATION) && defined(SSL_OP_NO_RENEGOTIATION)
+ * connection goes on). renegotiation = "refuse" sets it on every context.
+ * Releases before 5.9.2 define the option but ignore it (5.7.2 measured):
+ * there LWL_RENEG_FOLLOWED, policy.c refuses a renegotiating ClientHello
+ * itself (fatal, as 5.5.4 without secure renegotiation does), and "allow"
+ * is not offered: LWL_RENEGOTIATION (features.renegotiation) is the build
+ * that can both renegotiate and refuse with a warning. */
+#if defined(HAVE_SECURE_RENEGOTIATION) && defined(SSL_OP_NO_RENEGOTIATION) && \
+    LIBWOLFSSL_VERSION_HEX >= 0x05009002
 #define LWL_NO_RENEGOTIATION SSL_OP_NO_RENEGOTIATION
+#define LWL_RENEGOTIATION 1
+#elif defined(HAVE_SECURE_RENEGOTIATION)
+#define LWL_RENEG_FOLLOWED 1
 #endif
 
 /* DUPE_ENTRY_E (error-ssl.h, an enum): a CRL no newer than the one loaded
@@ -48,11 +57,12 @@
 #endif
 
 /* A TLS 1.2 Finished in a plaintext record (before the peer's
- * ChangeCipherSpec) is OUT_OF_ORDER_E from 5.9.2 on (internal.c
- * MsgCheckEncryption, before the check that says NO_CHANGE_CIPHER_E): the
- * transport watches the peer's plaintext records (lwl_Watch) so that
- * lwl_get_error gives NO_CHANGE_CIPHER_E, as 5.5.4 does. */
-#if LIBWOLFSSL_VERSION_HEX >= 0x05009002
+ * ChangeCipherSpec) is OUT_OF_ORDER_E after 5.5.4 (internal.c
+ * MsgCheckEncryption, before the check that says NO_CHANGE_CIPHER_E; 5.7.2
+ * and 5.9.2 measured): the transport watches the peer's plaintext records
+ * (lwl_Watch) so that lwl_get_error gives NO_CHANGE_CIPHER_E, as 5.5.4 does.
+ * (It only rewords OUT_OF_ORDER_E: harmless on a release without the check.) */
+#if LIBWOLFSSL_VERSION_HEX > 0x05005004
 #define LWL_WATCH_RECORDS 1
 #endif
 
