@@ -423,6 +423,12 @@ void lwl_verify_open(lua_State *L) {
         lua_pushboolean(L, 0);
 #endif
         lua_setfield(L, -2, "ocsp_staple_tls13");
+#ifdef LWL_OCSP_REVOKED_HIDDEN
+        lua_pushboolean(L, 0);
+#else
+        lua_pushboolean(L, 1);
+#endif
+        lua_setfield(L, -2, "ocsp_revoked_tls12"); /* wolfcompat.h */
 #if defined(LWL_STAPLE_SERVER) && !defined(LWL_STAPLE_TLS12_PROMISES)
         lua_pushboolean(L, 1);
 #else

@@ -56,6 +56,15 @@
 #define LWL_OCSP_REVOKED_LOST 1
 #endif
 
+/* Between 5.5.4 and 5.9.2 (5.7.2 measured) a TLS 1.2 client also replaces
+ * a revoked staple's verdict with BAD_CERTIFICATE_STATUS_ERROR (internal.c
+ * DoCertificateStatus), and has no OCSP status callback to learn it: there a
+ * revoked staple over TLS 1.2 reads as one that does not verify
+ * (features.ocsp_revoked_tls12 is false). TLS 1.3 says revoked everywhere. */
+#if LIBWOLFSSL_VERSION_HEX > 0x05005004 && !defined(LWL_OCSP_REVOKED_LOST)
+#define LWL_OCSP_REVOKED_HIDDEN 1
+#endif
+
 /* A TLS 1.2 Finished in a plaintext record (before the peer's
  * ChangeCipherSpec) is OUT_OF_ORDER_E after 5.5.4 (internal.c
  * MsgCheckEncryption, before the check that says NO_CHANGE_CIPHER_E; 5.7.2
