@@ -271,7 +271,8 @@ end
 if #wire > 0 then
   add("")
   add("Bytes on the wire per full handshake (lua-wolfssl, memory mode, every record: tickets and")
-  add("change_cipher_spec included); flights in order, c = client → server, s = server → client")
+  add("change_cipher_spec included; mean of 32 handshakes); flights of one, in order, c = client → server,")
+  add("s = server → client")
   add("")
   add("| handshake | group | client → server | server → client | total | flights |")
   add("|---|---|---|---|---|---|")

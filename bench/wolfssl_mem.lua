@@ -4,8 +4,8 @@
 --   lua wolfssl_mem.lua CERTDIR hs tls13-ecdsa|tls13-rsa|tls12-ecdsa SECONDS
 --   lua wolfssl_mem.lua CERTDIR resume tls13|tls12 SECONDS
 --   lua wolfssl_mem.lua CERTDIR bulk aesgcm|chacha SECONDS
---   lua wolfssl_mem.lua CERTDIR wire KIND     -> client bytes, server bytes of one full handshake
---                                              (every record, tickets included), then each flight
+--   lua wolfssl_mem.lua CERTDIR wire KIND     -> client bytes, server bytes of a full handshake
+--                                              (every record, tickets included; mean of 32), group, flights
 --   lua wolfssl_mem.lua CERTDIR heap NPAIRS       -> C heap/pair, Lua heap/pair, RSS KiB/1000 conns
 --   lua wolfssl_mem.lua CERTDIR scale NPAIRS SECONDS -> handshakes/s, heap/pair
 local wolfssl = require "wolfssl"
@@ -76,14 +76,20 @@ if mode == "hs" then
   local cctx, sctx = contexts(arg1)
   print(("%.1f"):format(rate(cctx, sctx, tonumber(arg2))))
 elseif mode == "wire" then
+  -- the mean of 32 handshakes: the ClientHello's size varies by 32 bytes from
+  -- one to the next (with the ECH GREASE extension), the server's flight by a
+  -- byte or two (the ECDSA signature); the flights are those of the first
   local cctx, sctx = contexts(arg1)
-  local flights = {}
-  local c = cctx:new { server_name = "localhost" }
-  local s = sctx:new {}
-  handshake(c, s, flights)
-  local bytes = { c = 0, s = 0 }
-  for _, f in ipairs(flights) do bytes[f:sub(1, 1)] = bytes[f:sub(1, 1)] + tonumber(f:sub(2)) end
-  print(("%d %d %s %s"):format(bytes.c, bytes.s, c:group() or "?", table.concat(flights, " ")))
+  local bytes, first, group = { c = 0, s = 0 }, nil, nil
+  for _ = 1, 32 do
+    local flights = {}
+    local c, s = cctx:new { server_name = "localhost" }, sctx:new {}
+    handshake(c, s, flights)
+    for _, f in ipairs(flights) do bytes[f:sub(1, 1)] = bytes[f:sub(1, 1)] + tonumber(f:sub(2)) end
+    first, group = first or table.concat(flights, " "), group or c:group()
+    c:close(); s:close()
+  end
+  print(("%.0f %.0f %s %s"):format(bytes.c / 32, bytes.s / 32, group or "?", first))
 elseif mode == "resume" then
   if not wolfssl.Connection.session then print("nan") return end
   local cctx, sctx = contexts(arg1)
