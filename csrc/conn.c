@@ -80,7 +80,6 @@ static int conn_new(lua_State *L) {
         wolfSSL_UseKeyShare(c->ssl, ctx->key_shares[0]) == WOLFSSL_SUCCESS)
         (void)wolfSSL_UseKeyShare(c->ssl, ctx->key_shares[1]);
 #endif
-    if (!lwl_verify_staple_attach(c, ctx)) return luaL_error(L, "out of memory");
 #if defined(HAVE_OCSP) && defined(HAVE_CERTIFICATE_STATUS_REQUEST)
     if (ctx->ocsp_request && wolfSSL_UseOCSPStapling(c->ssl, WOLFSSL_CSR_OCSP, 0) != WOLFSSL_SUCCESS)
         return luaL_error(L, "cannot request OCSP stapling (out of memory?)");

@@ -192,8 +192,7 @@ void lwl_trace_bulk(lwl_Conn *c, int on);
 void lwl_verify_open(lua_State *L);       /* CRL, OCSP stapling primitives */
 int lwl_verify_ocsp_status(lua_State *L); /* conn:_ocsp_status() */
 const char *lwl_verify_install_staple(lwl_Context *x); /* registry installer: staple */
-int lwl_verify_staple_attach(lwl_Conn *c, lwl_Context *x); /* a server connection under x */
-void lwl_verify_staple_detach(lwl_Conn *c); /* before it leaves c->ctx (set_context) */
+int lwl_verify_staple_attach(lwl_Conn *c); /* policy.c: a TLS 1.2 server connection */
 int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 #define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
 /* the certificates the peer sent (leaf first), kept by the binding when

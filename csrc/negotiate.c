@@ -81,12 +81,10 @@ static void switch_context(lua_State *L, int ci, int xi) {
     if (!n->is_server) luaL_argerror(L, xi, "a server context expected (got a client context)");
     if (c->done) luaL_error(L, "set_context: the handshake is already finished");
     if (c->ctx == n) return;
-    lwl_verify_staple_detach(c);
     if (wolfSSL_set_SSL_CTX(c->ssl, n->ctx) == NULL)
         luaL_error(L, "set_context: wolfSSL_set_SSL_CTX failed");
     if (!copy_suites(c->ssl, n->ctx))
         luaL_error(L, "set_context: cannot use the cipher suites of the new context");
-    if (!lwl_verify_staple_attach(c, n)) luaL_error(L, "set_context: out of memory");
     /* set_SSL_CTX only swaps certificate and key: verification is ours to copy */
     if (n->verify >= 1) flags = WOLFSSL_VERIFY_PEER;
     if (n->verify == 2) flags |= WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT;

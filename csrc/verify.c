@@ -340,30 +340,20 @@ const char *lwl_verify_install_staple(lwl_Context *x) {
 #endif
 }
 
-/* A server connection made under (or switched to) x: where a stapling
- * context would keep a request wolfSSL frees (LWL_STAPLE_OWN_CERT,
- * wolfcompat.h), the connection gets the context's certificate as its own.
- * 0: out of memory. */
-int lwl_verify_staple_attach(lwl_Conn *c, lwl_Context *x) {
+/* A TLS 1.2 server connection, when it knows its context (after SNI) and
+ * before wolfSSL makes the staple: where a stapling context would keep a
+ * request wolfSSL frees (LWL_STAPLE_OWN_CERT, wolfcompat.h), the connection
+ * gets the context's certificate as its own (not over TLS 1.3: there 5.7.2
+ * would leak the request it then makes). 0: out of memory. */
+int lwl_verify_staple_attach(lwl_Conn *c) {
 #if defined(LWL_STAPLE_SERVER) && defined(LWL_STAPLE_OWN_CERT)
     WOLFSSL_X509 *cert;
-    if (!x->is_server || !x->staples) return 1;
-    cert = wolfSSL_CTX_get0_certificate(x->ctx);
+    if (!c->ctx->staples) return 1;
+    cert = wolfSSL_CTX_get0_certificate(wolfSSL_get_SSL_CTX(c->ssl));
     return cert == NULL || wolfSSL_use_certificate(c->ssl, cert) == WOLFSSL_SUCCESS;
 #else
-    (void)c; (void)x;
-    return 1;
-#endif
-}
-
-/* ...and gives it back before the connection switches context: wolfSSL's
- * set_SSL_CTX puts the new context's certificate in place of one the
- * connection owns without freeing it, and would then free the context's. */
-void lwl_verify_staple_detach(lwl_Conn *c) {
-#if defined(LWL_STAPLE_SERVER) && defined(LWL_STAPLE_OWN_CERT)
-    if (c->ctx->is_server && c->ctx->staples) (void)wolfSSL_UnloadCertsKeys(c->ssl);
-#else
     (void)c;
+    return 1;
 #endif
 }
 

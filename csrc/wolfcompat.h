@@ -93,8 +93,8 @@
  * uses the freed request and wolfSSL_CTX_free frees it again (make
  * test-matrix on 5.7.2: a crash in a later garbage collection; 5.5.4 has the
  * same code). A connection with a certificate of its own keeps its request
- * to itself: verify.c gives each connection of a stapling server the
- * context's certificate. */
+ * to itself: verify.c gives each TLS 1.2 connection of a stapling server the
+ * context's certificate (from policy.c's certificate callback). */
 #if LIBWOLFSSL_VERSION_HEX < 0x05009002
 #define LWL_STAPLE_OWN_CERT 1
 #endif
