@@ -145,7 +145,7 @@ MATRIX_PREFIX = $(ROOT)/$(BUILD)/wolfssl-$(MATRIX_RELEASE)
 test-matrix:
 	@WOLFSSL_RELEASE=$(MATRIX_RELEASE) bash build-aux/build-wolfssl.sh $(MATRIX_PREFIX)
 	@$(MAKE) --no-print-directory test-one LUA=lua5.4 WOLFSSL=tuned BUILD=$(BUILD)/matrix-$(MATRIX_RELEASE) \
-	  TUNED_PREFIX=$(MATRIX_PREFIX)
+	  TUNED_PREFIX=$(MATRIX_PREFIX) WOLFSSL_RELEASE=$(MATRIX_RELEASE)
 
 # luarocks (rockspec/): the tuned wolfSSL, the one in WOLFSSL_DIR, or the system's
 rock:
