@@ -573,7 +573,7 @@ static int flush_push(lua_State *L, void *ud) {
         }
 #endif
         if (f->done && (f->c->ctx->callbacks & LWL_CB_KEYLOG) && f->newly_done) {
-            if (v == 0x0303) push_keylog12(L, f->c);
+            if (v == 0x0303 || v == 0xFEFD) push_keylog12(L, f->c); /* TLS 1.2, DTLS 1.2 */
             /* the handshake secrets stay: export_keying_material needs them */
         }
     }
@@ -778,9 +778,10 @@ static int trace_enable(lua_State *L) {
     return 1;
 }
 
-/* core.trace_capture(conn, on) -> true | false when bytes went by already:
+/* core.trace_capture(conn, on) -> true, dtls | false when bytes went by already:
  * from now on every byte the connection sends and receives goes to the
- * dispatcher too (info.wire), its records traced. on = false stops it. */
+ * dispatcher too (info.wire), its records traced. on = false stops it.
+ * dtls: the connection moves datagrams. */
 static int trace_capture(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     Trace *t;
@@ -799,7 +800,8 @@ static int trace_capture(lua_State *L) {
     t->records = 1;
     t->capture = 1;
     lua_pushboolean(L, 1);
-    return 1;
+    lua_pushboolean(L, c->dtls);
+    return 2;
 }
 
 /* core.trace_secrets(conn) -> {label = bytes}: the secrets the connection
@@ -823,7 +825,7 @@ static int trace_secrets(lua_State *L) {
         }
     }
 #endif
-    if (wolfSSL_version(c->ssl) != TLS1_3_VERSION) {
+    if (wolfSSL_version(c->ssl) != TLS1_3_VERSION && wolfSSL_version(c->ssl) != 0xFEFC /* DTLS 1.3 */) {
         unsigned char ms[48], *hms = NULL, *hsr = NULL, *hcr = NULL;
         unsigned int hmsl = 0, hsrl = 0, hcrl = 0;
         WOLFSSL_SESSION *s;

@@ -742,14 +742,14 @@ function Dispatch:capture(wire)
     w:secrets(table.concat(new))
   end
   -- wolfSSL reads a record header, then its body: one segment per run of
-  -- bytes in one direction
+  -- bytes in one direction (DTLS: each chunk is one datagram)
   local run, dir = {}, nil
   local function send()
     if #run > 0 then w:data((dir == "sent") ~= self.info.is_server, table.concat(run)) end
     run = {}
   end
   for _, chunk in ipairs(wire or {}) do
-    if chunk.direction ~= dir then send() end
+    if chunk.direction ~= dir or w.udp then send() end
     dir = chunk.direction
     run[#run + 1] = chunk.data
   end
@@ -1232,7 +1232,8 @@ function M.pcap(conn, path)
   if type(path) ~= "string" then argerror(2, "pcap", "file name expected, got " .. type(path)) end
   local st = state_of(conn)
   if st.pcap then return nil, "this connection is already being captured" end
-  if not core.trace_capture(conn, true) then
+  local fresh, dtls = core.trace_capture(conn, true)
+  if not fresh then
     return nil, "the connection has exchanged bytes already: call wolfssl.trace.pcap right after ctx:new"
   end
   local f, err = io.open(path, "wb")
@@ -1240,7 +1241,7 @@ function M.pcap(conn, path)
     core.trace_capture(conn, false)
     return nil, err
   end
-  st.pcap = require("wolfssl.pcap").new(f)
+  st.pcap = require("wolfssl.pcap").new(f, { udp = dtls })
   st.pcap_logged = {}
   core.ctx_callback(core.trace_context(conn), "_on_record", dispatch)
   return setmetatable({ conn = conn, st = st, path = path }, Capture)
