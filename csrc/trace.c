@@ -875,11 +875,13 @@ static int suite13(lwl_Conn *c, int *digest, int *keylen) {
 }
 
 /* The sender's traffic secret for epoch "early", "handshake" or
- * "application" (generation gen: KeyUpdates so far, derived on). NULL and
- * *why when there is none; raises for a bad epoch name (argument 3). */
+ * "application" (generation gen: KeyUpdates so far, derived on into buf from
+ * the last generation kept: trace_open keeps it once a record opens with it,
+ * so a forged record does not move the trace on). NULL and *why when there
+ * is none; raises for a bad epoch name (argument 3). */
 static const unsigned char *traffic_secret(lua_State *L, lwl_Conn *c, Trace *t, int from_client,
                                            const char *epoch, int gen, int digest, int *slen,
-                                           const char **why) {
+                                           const char **why, unsigned char buf[64]) {
     const unsigned char *secret;
     *why = "no traffic secret yet";
     if (strcmp(epoch, "early") == 0) { /* 0-RTT: the client's early traffic secret */
@@ -894,7 +896,7 @@ static const unsigned char *traffic_secret(lua_State *L, lwl_Conn *c, Trace *t, 
         secret = t->secret[id];
         *slen = t->secret_len[id];
     } else if (strcmp(epoch, "application") == 0) {
-        int side = from_client ? 0 : 1;
+        int side = from_client ? 0 : 1, g;
         if (t->app_gen[side] < 0) {
             *why = "no application secret yet";
             return NULL;
@@ -904,17 +906,17 @@ static const unsigned char *traffic_secret(lua_State *L, lwl_Conn *c, Trace *t, 
             *why = "old key generation";
             return NULL;
         }
-        while (t->app_gen[side] < gen) { /* KeyUpdate: next generation */
+        memcpy(buf, t->app[side], 64);
+        for (g = t->app_gen[side]; g < gen; g++) { /* KeyUpdate: next generation */
             unsigned char next[64];
-            if (expand_label(c, t->app[side], *slen, "traffic upd", next, *slen, digest) != 0) {
+            if (expand_label(c, buf, *slen, "traffic upd", next, *slen, digest) != 0) {
                 *why = "key update derivation failed";
                 return NULL;
             }
-            memcpy(t->app[side], next, (size_t)*slen);
+            memcpy(buf, next, (size_t)*slen);
             lwl_wipe(next, sizeof next);
-            t->app_gen[side]++;
         }
-        secret = t->app[side];
+        secret = buf;
     } else {
         luaL_argerror(L, 3, "expected \"early\", \"handshake\" or \"application\"");
         return NULL;
@@ -973,22 +975,29 @@ static int trace_open(lua_State *L) {
     const unsigned char *secret;
     const char *why;
     int slen = 0, digest, keylen, suite, i, ok = 0;
-    unsigned char key[32], iv[12], *out;
+    unsigned char key[32], iv[12], buf[64], *out;
     size_t n, plain;
     if (t == NULL) return lwl_fail(L, "connection is not traced");
     if (hl > len || len - hl < 17) return lwl_fail(L, "record too short");
     if (!(suite = suite13(c, &digest, &keylen)))
         return lwl_fail(L, "cipher suite not supported by the trace decoder");
-    secret = traffic_secret(L, c, t, from_client, epoch, gen, digest, &slen, &why);
-    if (secret == NULL) return lwl_fail(L, why);
+    secret = traffic_secret(L, c, t, from_client, epoch, gen, digest, &slen, &why, buf);
+    if (secret == NULL) return lwl_wipe(buf, sizeof buf), lwl_fail(L, why);
     if (expand_label(c, secret, slen, "key", key, keylen, digest) != 0 ||
-        expand_label(c, secret, slen, "iv", iv, 12, digest) != 0)
+        expand_label(c, secret, slen, "iv", iv, 12, digest) != 0) {
+        lwl_wipe(buf, sizeof buf);
         return lwl_fail(L, "key derivation failed");
+    }
     for (i = 0; i < 8; i++) iv[11 - i] ^= (unsigned char)((unsigned long long)seq >> (8 * i));
     n = len - hl - 16;
     out = (unsigned char *)malloc(n ? n : 1);
     if (out == NULL) return luaL_error(L, "out of memory");
     ok = aead_open(suite == 0x1303, key, keylen, iv, rec, (int)hl, rec + hl, n, out);
+    if (ok && secret == buf && gen > t->app_gen[from_client ? 0 : 1]) { /* the new generation */
+        memcpy(t->app[from_client ? 0 : 1], buf, sizeof buf);
+        t->app_gen[from_client ? 0 : 1] = gen;
+    }
+    lwl_wipe(buf, sizeof buf);
     lwl_wipe(key, sizeof key);
     lwl_wipe(iv, sizeof iv);
     if (!ok) {
@@ -1029,16 +1038,17 @@ static int trace_sn_mask(lua_State *L) {
     Trace *t = (Trace *)c->trace;
     const unsigned char *secret;
     const char *why;
-    int slen = 0, digest, keylen, suite, ok = 0;
-    unsigned char key[32], mask[16];
+    int slen = 0, digest, keylen, suite, ok = 0, i;
+    unsigned char key[32], mask[16], buf[64];
     if (t == NULL) return lwl_fail(L, "connection is not traced");
     if (len < 16) return luaL_argerror(L, 5, "16 bytes of ciphertext expected");
     if (!(suite = suite13(c, &digest, &keylen)))
         return lwl_fail(L, "cipher suite not supported by the trace decoder");
-    secret = traffic_secret(L, c, t, from_client, epoch, gen, digest, &slen, &why);
+    secret = traffic_secret(L, c, t, from_client, epoch, gen, digest, &slen, &why, buf);
+    i = secret == NULL ? -1 : expand_label(c, secret, slen, "sn", key, keylen, digest);
+    lwl_wipe(buf, sizeof buf);
     if (secret == NULL) return lwl_fail(L, why);
-    if (expand_label(c, secret, slen, "sn", key, keylen, digest) != 0)
-        return lwl_fail(L, "sn key derivation failed");
+    if (i != 0) return lwl_fail(L, "sn key derivation failed");
     memset(mask, 0, sizeof mask);
     if (suite == 0x1303) {
 #ifdef HAVE_CHACHA

@@ -544,6 +544,67 @@ describe("DTLS", function()
       assert.matches(", duplicate%]", text) -- a datagram the link delivered twice
     end)
 
+    it("dtls1.3: a KeyUpdate each way; the trace follows the epochs (4, 5) and shows the key schedule", function()
+      if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
+      local lines, msgs = {}, {}
+      local s = traced("dtls1.3", lines, msgs):new {}
+      local c = H.client_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3" }:new { server_name = "localhost" }
+      assert.is_true(lossy(c, s, { drop = 3 }).sdone)
+      assert.is_true(c:key_update())
+      lossy(c, s, { rounds = 10 })
+      assert.equal(5, c:write("after"))
+      assert.equal("after", table.concat(lossy(c, s, { rounds = 10 }).sgot))
+      assert.is_true(s:key_update())
+      lossy(c, s, { rounds = 10 })
+      assert.equal(5, s:write("again"))
+      assert.equal("again", table.concat(lossy(c, s, { rounds = 10 }).cgot))
+      local text = table.concat(lines, "\n")
+      assert.matches("S <%- C  KeyUpdate           update requested  %[epoch 3 seq %d+ msg %d+%]", text)
+      assert.matches("client_application_traffic_secret_1 +32 bytes  HKDF%-Expand%-Label", text)
+      assert.matches("S <%- C  ApplicationData     5 bytes  %[epoch 4 seq 0%]", text)
+      assert.matches("S %-> C  KeyUpdate           update requested  %[epoch 4 seq %d+ msg %d+%]", text)
+      assert.matches("S %-> C  ApplicationData     5 bytes  %[epoch 5 seq 0%]", text)
+      assert.not_matches("%(encrypted%)", text)
+    end)
+
+    it("dtls1.3 with AES-256-GCM and ChaCha20-Poly1305: record numbers unmasked with AES and ChaCha20", function()
+      if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
+      for _, suite in ipairs { "TLS13-AES256-GCM-SHA384", "TLS13-CHACHA20-POLY1305-SHA256" } do
+        local lines, msgs = {}, {}
+        local s = traced("dtls1.3", lines, msgs):new {}
+        local c = H.client_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3",
+                                 ciphersuites = suite }:new { server_name = "localhost" }
+        assert.is_true(lossy(c, s, { drop = 4 }).sdone, suite)
+        local text = table.concat(lines, "\n")
+        assert.matches("S %-> C  Finished            verify_data %d+ bytes  %[epoch 2 seq 3 msg 5%]", text, nil, suite)
+        assert.matches("S <%- C  Finished            verify_data %d+ bytes  %[epoch 2 seq %d+ msg %d+%]", text, nil, suite)
+        assert.not_matches("%(encrypted%)", text, nil, suite)
+      end
+    end)
+
+    it("dtls1.3: a forged record the trace cannot open says so (and the connection drops it)", function()
+      if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
+      local lines, msgs = {}, {}
+      local s = traced("dtls1.3", lines, msgs):new {}
+      local c = H.client_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3" }:new { server_name = "localhost" }
+      assert.is_true(lossy(c, s, {}).sdone)
+      -- unified header 001 0 1 1 11: 16-bit sequence number, length, epoch 3
+      local body = ("\90"):rep(40)
+      s:feed(string.char(0x2f, 0, 7, 0, #body) .. body)
+      assert.same({ nil, "wantread" }, { s:read() })
+      local last = lines[#lines]
+      assert.matches("S <%- C  %(encrypted%) +%[encrypted record, not decoded: DTLS 1.3 record not opened: " ..
+                     "record does not decrypt %(wrong key or sequence%)%]  %[epoch 3 seq encrypted%]", last)
+      -- one claiming the next epoch (4: after a KeyUpdate) moves neither the
+      -- connection nor the trace on: the data after it opens in epoch 3
+      s:feed(string.char(0x2c, 0, 7, 0, #body) .. body)
+      assert.same({ nil, "wantread" }, { s:read() })
+      assert.matches("not opened: record does not decrypt[^\n]*%[epoch 0 seq encrypted%]", lines[#lines])
+      assert.equal(2, c:write("ok"))
+      assert.equal("ok", table.concat(lossy(c, s, { rounds = 5 }).sgot))
+      assert.matches("S <%- C  ApplicationData     2 bytes  %[epoch 3 seq %d+%]", lines[#lines])
+    end)
+
     it("dtls1.3 in fd mode over UDP: the same, seen from the client", function()
       if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
       local socket = require "socket"

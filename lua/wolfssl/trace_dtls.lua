@@ -225,7 +225,8 @@ function M.record(self, r)
     self.extra.duplicate = ds.records[d][id]
     ds.records[d][id] = true
   end
-  if r.unified then
+  if r.unified then -- (until opened: the header's low epoch bits, its sequence number masked)
+    self.extra.sequence = nil
     protected(self, r, ds)
     return true
   end
