@@ -605,6 +605,24 @@ describe("DTLS", function()
       assert.matches("S <%- C  ApplicationData     2 bytes  %[epoch 3 seq %d+%]", lines[#lines])
     end)
 
+    it("keylog: DTLS 1.2 gives its CLIENT_RANDOM line, DTLS 1.3 its traffic secrets", function()
+      for _, v in ipairs(VERSIONS) do
+        local log = {}
+        local c, s = dtls_pair(v, {}, { keylog = function(_, line) log[#log + 1] = line:match("^%S+") end })
+        assert.is_true(lossy(c, s, {}).cdone, v)
+        table.sort(log)
+        if v == "dtls1.2" then
+          assert.same({ "CLIENT_RANDOM" }, log)
+        else
+          for _, label in ipairs { "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                                   "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0" } do
+            assert.truthy(table.concat(log, " "):find(label, 1, true), label)
+          end
+          assert.is_nil(table.concat(log, " "):find("CLIENT_RANDOM", 1, true))
+        end
+      end
+    end)
+
     it("dtls1.3 in fd mode over UDP: the same, seen from the client", function()
       if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
       local socket = require "socket"

@@ -27,8 +27,13 @@
 --              (an encrypted alert that wolfSSL's history cannot name for certain
 --              has no level/description); an alert no record carried is not shown,
 --            decrypted = true for a message read from a decrypted copy of its record
---              (TLS 1.3 on builds with the secret callback; the TLS 1.2 Finished on
---              every build, from the connection's own master secret)}
+--              (TLS 1.3 and DTLS 1.3 on builds with the secret callback; the TLS 1.2
+--              Finished on every build, from the connection's own master secret),
+--            DTLS: epoch, sequence (the record's; nil while a DTLS 1.3 record is not
+--              opened), message_seq, cookie_length, retransmission = true (a
+--              handshake fragment sent again), duplicate = true (a record seen
+--              twice); types "ack" (fields.records = {{epoch=, sequence=}, ...}) and
+--              "application_data" (DTLS 1.3: fields.length, the bytes not shown)}
 --        on_state(conn, where, state)  where = "handshake": state = "<type> sent" /
 --            "<type> received" for each message, then "done" or "failed";
 --            where = "alert": state = "<description> sent|received"
