@@ -690,7 +690,8 @@ static int tls13_ready(lua_State *L, lwl_Conn *c, const char *what) {
     if (c->failed) return lwl_fail(L, "the connection failed earlier"), 0;
     if (!c->done && !wolfSSL_is_init_finished(c->ssl))
         return lwl_fail(L, "the handshake is not finished"), 0;
-    if (wolfSSL_version(c->ssl) != TLS1_3_VERSION) {
+    if (wolfSSL_version(c->ssl) != TLS1_3_VERSION &&
+        !(wolfSSL_version(c->ssl) == 0xFEFC && strcmp(what, "key_update") == 0)) { /* (DTLS 1.3) */
         lua_pushnil(L);
         lua_pushfstring(L, "%s needs TLS 1.3 (this connection uses %s)", what,
                         wolfSSL_get_version(c->ssl));

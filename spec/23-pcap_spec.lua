@@ -165,6 +165,67 @@ describe("wolfssl.trace.pcap", function()
     c:close(); s:close(); csock:close(); ssock:close()
   end)
 
+  -- DTLS in memory mode: every datagram across each way, until both are done
+  local function dtls_handshake(c, s)
+    local done = {}
+    for _ = 1, 50 do
+      for i, pair in ipairs({ { c, s }, { s, c } }) do
+        if not done[i] then
+          local ok, err = pair[1]:handshake()
+          if ok then done[i] = true else assert(err == "wantread", err) end
+        else
+          pair[1]:read() -- (DTLS 1.3: the peer's ACK, its ticket)
+        end
+        while true do
+          local d = pair[1]:drain()
+          if d == "" then break end
+          pair[2]:feed(d)
+        end
+      end
+      if done[1] and done[2] then return true end
+    end
+    return false
+  end
+
+  local function dtls_captured(v)
+    local path = track(os.tmpname())
+    local c = H.client_ctx({ dtls = true, min_version = v, max_version = v }):new({ server_name = "localhost" })
+    local s = H.server_ctx({ dtls = true, min_version = v, max_version = v }):new()
+    local cap = assert(trace.pcap(c, path))
+    assert.is_true(dtls_handshake(c, s))
+    assert(c:write("hello, datagram"))
+    s:feed(c:drain())
+    assert.equal("hello, datagram", s:read())
+    local info = cap:info()
+    cap:close()
+    c:close(); s:close()
+    return path, info
+  end
+
+  it("DTLS 1.2: one UDP packet per datagram, to port 4433; tshark decrypts the Finished messages and the data", function()
+    if not wolfssl.features.dtls then pending("this wolfSSL build has no DTLS") return end
+    local path, info = dtls_captured("dtls1.2")
+    assert.equal(1, info.keylog_lines) -- CLIENT_RANDOM
+    assert.equal(info.packets, #tshark(path, "-Y udp -T fields -e udp.length"):gsub("[^\n]", ""))
+    assert.matches("^4433\n", tshark(path, "-Y dtls.handshake.type==1 -T fields -e udp.dstport"))
+    -- ClientHello, HelloVerifyRequest, ClientHello (with the cookie), ServerHello ...
+    -- ClientKeyExchange, Finished (decrypted), NewSessionTicket, Finished (decrypted)
+    local types = tshark(path, "-T fields -e dtls.handshake.type"):gsub("%s+", ",")
+    assert.matches("^1,3,1,2,11,12,14,16,20,4,20,$", types)
+    assert.equal("hello, datagram\n", tshark(path, "-Y data -T fields -e data.text -o data.show_as_text:TRUE"))
+  end)
+
+  it("DTLS 1.3: the datagrams and the traffic secrets in the capture", function()
+    if not wolfssl.features.dtls13 then pending("this wolfSSL build has no DTLS 1.3") return end
+    local path, info = dtls_captured("dtls1.3")
+    -- handshake and application traffic secrets, both sides (no CLIENT_RANDOM:
+    -- DTLS 1.3 has no master secret of TLS 1.2's kind)
+    assert.equal(4, info.keylog_lines)
+    assert.equal(info.packets, #tshark(path, "-Y udp -T fields -e udp.length"):gsub("[^\n]", ""))
+    -- (tshark 4.0 reads the hellos; it does not know DTLS 1.3's unified header)
+    assert.matches("^1\n", tshark(path, "-Y dtls.handshake.type -T fields -e dtls.handshake.type"))
+  end)
+
   it("refuses what it cannot do: bad arguments, a connection already under way, a path it cannot write", function()
     assert.has_error(function() trace.pcap(42, "x") end,
       "bad argument #1 to 'pcap' (wolfssl.Connection expected, got number)")

@@ -462,9 +462,9 @@ describe("DTLS", function()
           assert.matches("S %-> C  HelloVerifyRequest  cookie 32 bytes  %[epoch 0 seq 0 msg 0%]", text)
           assert.matches("S <%- C  ClientHello [^\n]*%[epoch 0 seq %d+ msg 1, cookie 32 bytes%]", text)
           assert.matches("Finished [^\n]*%[epoch 1 seq %d+%]", text)
-        else
+        else -- (the protected records: opened, see below)
           assert.matches("S %-> C  HelloRetryRequest [^\n]*%[epoch 0 seq 0 msg 0, cookie extension%]", text)
-          assert.matches("%(encrypted%) [^\n]*%[epoch 2 seq encrypted%]", text)
+          assert.matches("EncryptedExtensions [^\n]*%[epoch 2 seq %d+ msg 2%]", text)
         end
         assert.matches("retransmission%]", text)
         local tagged = 0
@@ -481,6 +481,178 @@ describe("DTLS", function()
         assert.matches(WIRE[v], summary)
       end)
     end
+
+    -- DTLS 1.3 protected records opened with the secrets wolfSSL hands the
+    -- secret callback (RFC 9147 4.2.3: the record numbers unmasked): the
+    -- handshake messages of epoch 2 by name, ACKs with the record numbers
+    -- they acknowledge, application data in epoch 3
+    local function dtls13_trace(text, msgs, role)
+      local me, peer = role == "server" and "S" or "C", role == "server" and "C" or "S"
+      local from_server = role == "server" and (me .. " %-> " .. peer) or (me .. " <%- " .. peer)
+      local from_client = role == "server" and (me .. " <%- " .. peer) or (me .. " %-> " .. peer)
+      assert.matches(from_server .. "  EncryptedExtensions [^\n]*%[epoch 2 seq %d+ msg 2%]", text)
+      assert.matches(from_server .. "  Certificate         CN=localhost[^\n]*%[epoch 2 seq %d+ msg 3%]", text)
+      assert.matches(from_server .. "  CertificateVerify   signed with [^\n]*%[epoch 2 seq %d+ msg 4%]", text)
+      assert.matches(from_server .. "  Finished            verify_data 32 bytes  %[epoch 2 seq %d+ msg 5%]", text)
+      assert.matches(from_client .. "  Finished            verify_data 32 bytes  %[epoch 2 seq %d+ msg %d+%]", text)
+      -- the server acknowledges the client's Finished (epoch 2) in epoch 3
+      assert.matches(from_server .. "  ACK                 records %(epoch/seq%) [^\n]*2/%d+[^\n]*%[epoch 3 seq %d+%]", text)
+      assert.matches(from_client .. "  ApplicationData     300 bytes  %[epoch 3 seq %d+%]", text)
+      assert.matches("Keys +handshake keys, HKDF%-SHA256; [^\n]*\"dtls13\" prefix", text)
+      assert.matches("record number key %(sn%) 16 bytes", text)
+      local acks, hs = 0, 0
+      for _, m in ipairs(msgs) do
+        assert.is_nil(m.error)
+        if m.type == "ack" and m.epoch >= 2 then
+          acks = acks + 1
+          assert.is_true(m.decrypted)
+          assert.is_number(m.sequence)
+          for _, r in ipairs(m.fields.records) do
+            assert.is_number(r.epoch)
+            assert.is_number(r.sequence)
+          end
+        elseif m.type == "encrypted_extensions" and not m.retransmission then
+          hs = hs + 1
+          assert.same({ 2, 2, true }, { m.epoch, m.message_seq, m.decrypted })
+        end
+        assert.not_equal("encrypted_record", m.type) -- every record opened
+      end
+      assert.is_true(acks >= 1 and hs == 1, ("%d ACKs, %d EncryptedExtensions"):format(acks, hs))
+    end
+
+    local function traced(v, lines, msgs)
+      local so = { mode = "server", dtls = true, min_version = v, max_version = v,
+                   certificate = H.cert("server.pem"), key = H.cert("server.key"),
+                   on_message = function(_, m) msgs[#msgs + 1] = m end }
+      trace.attach(so, lines)
+      return wolfssl.context(so)
+    end
+
+    it("dtls1.3 through the lossy link: epoch 2 messages, ACKs, retransmissions, data in epoch 3", function()
+      if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
+      local lines, msgs = {}, {}
+      local s = traced("dtls1.3", lines, msgs):new {}
+      local c = H.client_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3" }:new { server_name = "localhost" }
+      local st = lossy(c, s, { drop = 3, dup = 4 })
+      assert.is_true(st.cdone and st.sdone)
+      assert.equal(300, c:write(("d"):rep(300)))
+      local st2 = lossy(c, s, { rounds = 5 })
+      assert.equal(("d"):rep(300), table.concat(st2.sgot))
+      local text = table.concat(lines, "\n")
+      dtls13_trace(text, msgs, "server")
+      assert.matches("S %-> C  Finished +%[epoch 2 seq %d+ msg 5, retransmission%]", text)
+      assert.matches(", duplicate%]", text) -- a datagram the link delivered twice
+    end)
+
+    it("dtls1.3: a KeyUpdate each way; the trace follows the epochs (4, 5) and shows the key schedule", function()
+      if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
+      local lines, msgs = {}, {}
+      local s = traced("dtls1.3", lines, msgs):new {}
+      local c = H.client_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3" }:new { server_name = "localhost" }
+      assert.is_true(lossy(c, s, { drop = 3 }).sdone)
+      assert.is_true(c:key_update())
+      lossy(c, s, { rounds = 10 })
+      assert.equal(5, c:write("after"))
+      assert.equal("after", table.concat(lossy(c, s, { rounds = 10 }).sgot))
+      assert.is_true(s:key_update())
+      lossy(c, s, { rounds = 10 })
+      assert.equal(5, s:write("again"))
+      assert.equal("again", table.concat(lossy(c, s, { rounds = 10 }).cgot))
+      local text = table.concat(lines, "\n")
+      assert.matches("S <%- C  KeyUpdate           update requested  %[epoch 3 seq %d+ msg %d+%]", text)
+      assert.matches("client_application_traffic_secret_1 +32 bytes  HKDF%-Expand%-Label", text)
+      assert.matches("S <%- C  ApplicationData     5 bytes  %[epoch 4 seq 0%]", text)
+      assert.matches("S %-> C  KeyUpdate           update requested  %[epoch 4 seq %d+ msg %d+%]", text)
+      assert.matches("S %-> C  ApplicationData     5 bytes  %[epoch 5 seq 0%]", text)
+      assert.not_matches("%(encrypted%)", text)
+    end)
+
+    it("dtls1.3 with AES-256-GCM and ChaCha20-Poly1305: record numbers unmasked with AES and ChaCha20", function()
+      if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
+      for _, suite in ipairs { "TLS13-AES256-GCM-SHA384", "TLS13-CHACHA20-POLY1305-SHA256" } do
+        local lines, msgs = {}, {}
+        local s = traced("dtls1.3", lines, msgs):new {}
+        local c = H.client_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3",
+                                 ciphersuites = suite }:new { server_name = "localhost" }
+        assert.is_true(lossy(c, s, { drop = 4 }).sdone, suite)
+        local text = table.concat(lines, "\n")
+        assert.matches("S %-> C  Finished            verify_data %d+ bytes  %[epoch 2 seq 3 msg 5%]", text, nil, suite)
+        assert.matches("S <%- C  Finished            verify_data %d+ bytes  %[epoch 2 seq %d+ msg %d+%]", text, nil, suite)
+        assert.not_matches("%(encrypted%)", text, nil, suite)
+      end
+    end)
+
+    it("dtls1.3: a forged record the trace cannot open says so (and the connection drops it)", function()
+      if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
+      local lines, msgs = {}, {}
+      local s = traced("dtls1.3", lines, msgs):new {}
+      local c = H.client_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3" }:new { server_name = "localhost" }
+      assert.is_true(lossy(c, s, {}).sdone)
+      -- unified header 001 0 1 1 11: 16-bit sequence number, length, epoch 3
+      local body = ("\90"):rep(40)
+      s:feed(string.char(0x2f, 0, 7, 0, #body) .. body)
+      assert.same({ nil, "wantread" }, { s:read() })
+      local last = lines[#lines]
+      assert.matches("S <%- C  %(encrypted%) +%[encrypted record, not decoded: DTLS 1.3 record not opened: " ..
+                     "record does not decrypt %(wrong key or sequence%)%]  %[epoch 3 seq encrypted%]", last)
+      -- one claiming the next epoch (4: after a KeyUpdate) moves neither the
+      -- connection nor the trace on: the data after it opens in epoch 3
+      s:feed(string.char(0x2c, 0, 7, 0, #body) .. body)
+      assert.same({ nil, "wantread" }, { s:read() })
+      assert.matches("not opened: record does not decrypt[^\n]*%[epoch 0 seq encrypted%]", lines[#lines])
+      assert.equal(2, c:write("ok"))
+      assert.equal("ok", table.concat(lossy(c, s, { rounds = 5 }).sgot))
+      assert.matches("S <%- C  ApplicationData     2 bytes  %[epoch 3 seq %d+%]", lines[#lines])
+    end)
+
+    it("keylog: DTLS 1.2 gives its CLIENT_RANDOM line, DTLS 1.3 its traffic secrets", function()
+      for _, v in ipairs(VERSIONS) do
+        local log = {}
+        local c, s = dtls_pair(v, {}, { keylog = function(_, line) log[#log + 1] = line:match("^%S+") end })
+        assert.is_true(lossy(c, s, {}).cdone, v)
+        table.sort(log)
+        if v == "dtls1.2" then
+          assert.same({ "CLIENT_RANDOM" }, log)
+        else
+          for _, label in ipairs { "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                                   "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0" } do
+            assert.truthy(table.concat(log, " "):find(label, 1, true), label)
+          end
+          assert.is_nil(table.concat(log, " "):find("CLIENT_RANDOM", 1, true))
+        end
+      end
+    end)
+
+    it("dtls1.3 in fd mode over UDP: the same, seen from the client", function()
+      if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
+      local socket = require "socket"
+      local a, b = socket.udp(), socket.udp()
+      assert(a:setsockname("127.0.0.1", 0))
+      assert(b:setsockname("127.0.0.1", 0))
+      assert(a:setpeername(b:getsockname()))
+      assert(b:setpeername(a:getsockname()))
+      local lines, msgs = {}, {}
+      local co = { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3",
+                   on_message = function(_, m) msgs[#msgs + 1] = m end }
+      trace.attach(co, lines)
+      local c = H.client_ctx(co):new { fd = a, server_name = "localhost" }
+      local s = H.server_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3" }:new { fd = b }
+      local cs, ss, got = {}, {}, {}
+      local deadline = socket.gettime() + 10
+      repeat -- both ends in turn, non-blocking; then data, read by the server
+        step(c, cs)
+        got[#got + 1] = step(s, ss)
+        if cs.done and not cs.wrote then cs.wrote = assert(c:write(("d"):rep(300))) end
+        socket.select({ a, b }, nil, 0.05)
+      until table.concat(got) == ("d"):rep(300) or socket.gettime() > deadline
+      assert.equal(("d"):rep(300), table.concat(got))
+      for _ = 1, 5 do step(c, cs) socket.select({ a }, nil, 0.02) end -- the server's ACK and ticket
+      dtls13_trace(table.concat(lines, "\n"), msgs, "client")
+      c:close()
+      s:close()
+      a:close()
+      b:close()
+    end)
   end)
 
   -- fd mode over connected UDP sockets, against OpenSSL and GnuTLS (DTLS 1.2:

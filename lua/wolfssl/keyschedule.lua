@@ -53,8 +53,12 @@ local function secret(name, length, how, label)
   return { name = name, length = length, how = how, label = label }
 end
 
-local function step(stage, kdf, inputs, secrets, suite)
+-- o.dtls: DTLS 1.3 (RFC 9147 5.9: HKDF labels begin "dtls13", not "tls13 ";
+-- a record number key "sn" besides "key" and "iv")
+local function step(stage, kdf, inputs, secrets, suite, o)
+  if o and o.dtls then inputs[#inputs + 1] = "DTLS 1.3 labels (\"dtls13\" prefix)" end
   return { type = "key_schedule", stage = stage, kdf = kdf, inputs = inputs, secrets = secrets,
+           dtls = o and o.dtls or nil,
            keys = { key = suite.key, iv = suite.iv, mac = suite.mac, cipher = suite.cipher } }
 end
 
@@ -80,7 +84,7 @@ function M.tls13_handshake(o)
            ("Derive-Secret(handshake_secret, \"c hs traffic\", %s)"):format(th), "CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
     secret("server_handshake_traffic_secret", n,
            ("Derive-Secret(handshake_secret, \"s hs traffic\", %s)"):format(th), "SERVER_HANDSHAKE_TRAFFIC_SECRET"),
-  }, s)
+  }, s, o)
 end
 
 --- TLS 1.3 early data (0-RTT), shown after ServerHello (the suite is the
@@ -93,7 +97,7 @@ function M.tls13_early(o)
     secret("early_secret", n, "HKDF-Extract(0, PSK)"),
     secret("client_early_traffic_secret", n, "Derive-Secret(early_secret, \"c e traffic\", ClientHello)",
            "CLIENT_EARLY_TRAFFIC_SECRET"),
-  }, s)
+  }, s, o)
 end
 
 --- TLS 1.3, after the server's Finished. o: suite
@@ -107,7 +111,7 @@ function M.tls13_application(o)
            ("Derive-Secret(master_secret, \"c ap traffic\", %s)"):format(th), "CLIENT_TRAFFIC_SECRET_0"),
     secret("server_application_traffic_secret_0", n,
            ("Derive-Secret(master_secret, \"s ap traffic\", %s)"):format(th), "SERVER_TRAFFIC_SECRET_0"),
-  }, s)
+  }, s, o)
 end
 
 --- TLS 1.3 KeyUpdate. o: suite, side ("client"|"server"), generation (the new one)
@@ -118,7 +122,7 @@ function M.tls13_key_update(o)
     secret(("%s_application_traffic_secret_%d"):format(o.side, g), s.hash_len,
            ("HKDF-Expand-Label(%s_application_traffic_secret_%d, \"traffic upd\", \"\", %d)")
            :format(o.side, g - 1, s.hash_len)),
-  }, s)
+  }, s, o)
 end
 
 --- TLS 1.2, after ClientKeyExchange (or ServerHello / ChangeCipherSpec when
@@ -179,7 +183,10 @@ local function keys_line(st)
   if k.iv and k.iv > 0 then p[#p + 1] = ("IV %d bytes"):format(k.iv) end
   local s = st.stage == "early" and ("client " .. table.concat(p, " + ") .. " (only the client sends early data)")
       or "client and server " .. table.concat(p, " + ") .. " each"
-  if st.kdf:match("^HKDF") then
+  if st.dtls then
+    s = s .. " + record number key (sn) " .. (k.key or "?") ..
+        " bytes, HKDF-Expand-Label(traffic secret, \"key\" / \"iv\" / \"sn\")"
+  elseif st.kdf:match("^HKDF") then
     s = s .. ", HKDF-Expand-Label(traffic secret, \"key\" / \"iv\")"
   else
     s = "from key_block: " .. s

@@ -4,6 +4,8 @@
 -- addresses (the client 192.0.2.1, an ephemeral port; the server 192.0.2.2,
 -- port 443), with a TCP handshake in front and consistent sequence and
 -- acknowledgement numbers, so the TCP layer reassembles the TLS records.
+-- DTLS (`udp = true`): each `data` call is one UDP datagram, to or from the
+-- server's port 4433.
 -- Key log lines go into Decryption Secrets Blocks: Wireshark decrypts with
 -- nothing to configure. Used by `wolfssl.trace.pcap`; the writer itself
 -- knows nothing of TLS:
@@ -21,6 +23,7 @@ local char, byte, floor = string.char, string.byte, math.floor
 
 local CLIENT_IP, SERVER_IP = "\192\0\2\1", "\192\0\2\2"
 local SERVER_PORT = 443
+local DTLS_PORT = 4433
 local MSS = 16384          -- bytes of payload per segment
 local LINKTYPE_RAW = 101   -- packets start with the IP header
 local SYN, FIN, PSH, ACK = 2, 1, 8, 16
@@ -79,11 +82,12 @@ end
 
 --- Start a capture on an open file (binary mode).
 -- @param file where to write (anything with :write, :flush and :close)
--- @param opts `time` = function returning seconds (default: the clock)
+-- @param opts `time` = function returning seconds (default: the clock);
+-- `udp` = true: datagrams (DTLS), no TCP
 function M.new(file, opts)
   opts = opts or {}
   local self = setmetatable({
-    f = file, time = opts.time or now, last = 0, packets = 0,
+    f = file, time = opts.time or now, last = 0, packets = 0, udp = opts.udp,
     port = 49152 + floor(now() * 1000) % 16000,
     seq = { [true] = 1000, [false] = 5000 }, -- next sequence number, by from_client
   }, Writer)
@@ -91,11 +95,33 @@ function M.new(file, opts)
   file:write(block(0x0A0D0D0A, le32(0x1A2B3C4D) .. le16(1) .. le16(0) .. ("\255"):rep(8)))
   -- one interface: raw IP, no snap length (timestamps in microseconds)
   file:write(block(1, le16(LINKTYPE_RAW) .. le16(0) .. le32(0)))
+  if self.udp then
+    file:flush()
+    return self
+  end
   self:segment(true, SYN, "")
   self:segment(false, SYN + ACK, "")
   self:segment(true, ACK, "")
   file:flush()
   return self
+end
+
+-- the IP header of a packet from one side (protocol 6 TCP, 17 UDP)
+function Writer:ip(src, dst, proto, length)
+  local ip = char(0x45, 0) .. be16(20 + length) .. be16(self.packets % 65536) .. char(0x40, 0, 64, proto)
+  return ip .. be16(fold(sum16(0, ip .. "\0\0" .. src .. dst))) .. src .. dst
+end
+
+-- one UDP datagram from one side, as one packet
+function Writer:datagram(from_client, payload)
+  local src, dst = CLIENT_IP, SERVER_IP
+  local sport, dport = self.port, DTLS_PORT
+  if not from_client then src, dst, sport, dport = dst, src, dport, sport end
+  local udp = be16(sport) .. be16(dport) .. be16(8 + #payload)
+  local pseudo = src .. dst .. char(0, 17) .. be16(8 + #payload)
+  local csum = fold(sum16(sum16(sum16(0, pseudo), udp .. "\0\0"), payload))
+  udp = udp .. be16(csum == 0 and 65535 or csum)
+  self:packet(self:ip(src, dst, 17, #udp + #payload) .. udp .. payload)
 end
 
 -- one TCP segment from one side, with the flags given, as one packet
@@ -109,8 +135,7 @@ function Writer:segment(from_client, flags, payload)
   local pseudo = src .. dst .. char(0, 6) .. be16(20 + #payload)
   local csum = fold(sum16(sum16(sum16(0, pseudo), tcp .. "\0\0\0\0"), payload))
   tcp = tcp .. be16(csum) .. "\0\0"
-  local ip = char(0x45, 0) .. be16(20 + #tcp + #payload) .. be16(self.packets % 65536) .. char(0x40, 0, 64, 6)
-  ip = ip .. be16(fold(sum16(0, ip .. "\0\0" .. src .. dst))) .. src .. dst
+  local ip = self:ip(src, dst, 6, #tcp + #payload)
   -- SYN and FIN take one sequence number, data its length
   local used = #payload + ((flags % 4 >= 2 or flags % 2 == 1) and 1 or 0)
   self.seq[from_client] = (seq + used) % 4294967296
@@ -134,8 +159,13 @@ function Writer:secrets(text)
   self.f:flush()
 end
 
---- Bytes one side sent: one or more segments.
+--- Bytes one side sent: one or more segments (udp: one datagram).
 function Writer:data(from_client, bytes)
+  if self.udp then
+    self:datagram(from_client, bytes)
+    self.f:flush()
+    return
+  end
   for i = 1, #bytes, MSS do
     self:segment(from_client, PSH + ACK, bytes:sub(i, i + MSS - 1))
   end
@@ -146,6 +176,7 @@ end
 function Writer:close()
   if self.closed then return end
   self.closed = true
+  if self.udp then return self.f:close() end
   self:segment(true, FIN + ACK, "")
   self:segment(false, FIN + ACK, "")
   self:segment(true, ACK, "")

@@ -27,8 +27,13 @@
 --              (an encrypted alert that wolfSSL's history cannot name for certain
 --              has no level/description); an alert no record carried is not shown,
 --            decrypted = true for a message read from a decrypted copy of its record
---              (TLS 1.3 on builds with the secret callback; the TLS 1.2 Finished on
---              every build, from the connection's own master secret)}
+--              (TLS 1.3 and DTLS 1.3 on builds with the secret callback; the TLS 1.2
+--              Finished on every build, from the connection's own master secret),
+--            DTLS: epoch, sequence (the record's; nil while a DTLS 1.3 record is not
+--              opened), message_seq, cookie_length, retransmission = true (a
+--              handshake fragment sent again), duplicate = true (a record seen
+--              twice); types "ack" (fields.records = {{epoch=, sequence=}, ...}) and
+--              "application_data" (DTLS 1.3: fields.length, the bytes not shown)}
 --        on_state(conn, where, state)  where = "handshake": state = "<type> sent" /
 --            "<type> received" for each message, then "done" or "failed";
 --            where = "alert": state = "<description> sent|received"
@@ -63,6 +68,7 @@ local M = {}
 
 local HS, ALERT, CCS, APP = 22, 21, 20, 23
 local TLS13 = 0x0304
+local DTLS13 = 0xFEFC
 
 local DECRYPTS = core.features and core.features.msg_trace_decrypted
 
@@ -168,21 +174,23 @@ function Dispatch:keys_after(msg)
   local st, t = self.st, msg.type
   local from_server = (msg.direction == "sent") == self.info.is_server
   local suite = decode.cipher_suite_name(st.cipher or 0)
-  if st.version == TLS13 then
+  local dtls = st.version == DTLS13 or nil -- (its labels: "dtls13", and a record number key)
+  if st.version == TLS13 or dtls then
     if t == "server_hello" and not st.keys_hs then
       st.keys_hs = true
-      if st.early then self:key_step(keyschedule.tls13_early({ suite = suite })) end
+      if st.early then self:key_step(keyschedule.tls13_early({ suite = suite, dtls = dtls })) end
       -- the psk option sets on_psk too: either means an external PSK
       local psk = st.psk and (self.cb.on_psk ~= nil and "external" or true)
-      self:key_step(keyschedule.tls13_handshake({ suite = suite, group = st.group, psk = psk }))
-    elseif t == "finished" and from_server and st.keys_hs and not st.keys_app then
+      self:key_step(keyschedule.tls13_handshake({ suite = suite, group = st.group, psk = psk, dtls = dtls }))
+    elseif t == "finished" and from_server and st.keys_hs and not st.keys_app and not msg.retransmission then
       st.keys_app = true
-      self:key_step(keyschedule.tls13_application({ suite = suite }))
+      self:key_step(keyschedule.tls13_application({ suite = suite, dtls = dtls }))
     elseif t == "key_update" and msg.fields then
       local side = from_server and "server" or "client"
       st.updates = st.updates or {}
       st.updates[side] = (st.updates[side] or 0) + 1
-      self:key_step(keyschedule.tls13_key_update({ suite = suite, side = side, generation = st.updates[side] }))
+      self:key_step(keyschedule.tls13_key_update({ suite = suite, side = side, generation = st.updates[side],
+                                                   dtls = dtls }))
     end
   elseif st.version and not st.keys12 then
     local resumed = t == "change_cipher_spec"
@@ -739,14 +747,14 @@ function Dispatch:capture(wire)
     w:secrets(table.concat(new))
   end
   -- wolfSSL reads a record header, then its body: one segment per run of
-  -- bytes in one direction
+  -- bytes in one direction (DTLS: each chunk is one datagram)
   local run, dir = {}, nil
   local function send()
     if #run > 0 then w:data((dir == "sent") ~= self.info.is_server, table.concat(run)) end
     run = {}
   end
   for _, chunk in ipairs(wire or {}) do
-    if chunk.direction ~= dir then send() end
+    if chunk.direction ~= dir or w.udp then send() end
     dir = chunk.direction
     run[#run + 1] = chunk.data
   end
@@ -783,6 +791,7 @@ local NAMES = {
   change_cipher_spec = "ChangeCipherSpec", key_update = "KeyUpdate", alert = "Alert",
   certificate_status = "CertificateStatus", end_of_early_data = "EndOfEarlyData",
   hello_request = "HelloRequest", inner_client_hello = "ClientHelloInner", early_data = "EarlyData",
+  application_data = "ApplicationData",
 }
 --- Display names of the handshake message types (`NAMES.client_hello` is "ClientHello").
 M.NAMES = NAMES
@@ -832,8 +841,9 @@ DETAIL.hello_verify_request = function(f) return ("cookie %d bytes"):format(math
 DETAIL.ack = function(f)
   local p = {}
   for _, r in ipairs(f.records) do p[#p + 1] = ("%d/%d"):format(r.epoch, r.sequence) end
-  return "records (epoch/seq) " .. table.concat(p, " ")
+  return "records (epoch/seq) " .. (#p > 0 and table.concat(p, " ") or "none")
 end
+DETAIL.application_data = function(f) return ("%d bytes"):format(f.length) end
 
 DETAIL.client_hello = function(f)
   local p = { "versions " .. list(f.versions), #f.cipher_suites .. " suites" }
@@ -995,7 +1005,7 @@ function M.render(msg, role)
   local name = NAMES[msg.type] or tostring(msg.type)
   local detail = ""
   local f = msg.fields
-  if f and DETAIL[msg.type] then
+  if f and DETAIL[msg.type] and not msg.retransmission then -- (a repeat: its fragment only)
     local ok, d = pcall(DETAIL[msg.type], f)
     detail = ok and d or ""
   elseif msg.error then
@@ -1019,7 +1029,7 @@ function M.render(msg, role)
     line = line .. ("  [epoch %d %s%s%s%s]"):format(msg.epoch,
       msg.sequence and ("seq %d"):format(msg.sequence) or "seq encrypted",
       msg.message_seq and (" msg " .. msg.message_seq) or "", cookie,
-      msg.retransmission and ", retransmission" or "")
+      msg.retransmission and ", retransmission" or msg.duplicate and ", duplicate" or "")
   end
   return (line:gsub("%s+$", ""))
 end
@@ -1227,7 +1237,8 @@ function M.pcap(conn, path)
   if type(path) ~= "string" then argerror(2, "pcap", "file name expected, got " .. type(path)) end
   local st = state_of(conn)
   if st.pcap then return nil, "this connection is already being captured" end
-  if not core.trace_capture(conn, true) then
+  local fresh, dtls = core.trace_capture(conn, true)
+  if not fresh then
     return nil, "the connection has exchanged bytes already: call wolfssl.trace.pcap right after ctx:new"
   end
   local f, err = io.open(path, "wb")
@@ -1235,7 +1246,7 @@ function M.pcap(conn, path)
     core.trace_capture(conn, false)
     return nil, err
   end
-  st.pcap = require("wolfssl.pcap").new(f)
+  st.pcap = require("wolfssl.pcap").new(f, { udp = dtls })
   st.pcap_logged = {}
   core.ctx_callback(core.trace_context(conn), "_on_record", dispatch)
   return setmetatable({ conn = conn, st = st, path = path }, Capture)

@@ -5,9 +5,12 @@
 -- put together here and handed to the TLS dispatcher as whole messages
 -- (a ClientHello without its cookie field, which DTLS adds), each message
 -- tagged with the record's epoch and sequence number; a fragment seen
--- before is a retransmission and is shown as such. ACKs (DTLS 1.3) in clear
--- are decoded; encrypted records (the DTLS 1.2 Finished, DTLS 1.3 flights)
--- are listed with their epoch, not decrypted.
+-- before is a retransmission and is shown as such. ACKs (DTLS 1.3) are
+-- decoded. DTLS 1.3 protected records (the unified header) are opened with
+-- the traffic secrets wolfSSL hands the secret callback (RFC 9147 4.2.3:
+-- record number encryption, then the AEAD as in TLS 1.3 with the header as
+-- additional data); the DTLS 1.2 Finished is listed with its epoch.
+local core = require "wolfssl.core"
 local decode = require "wolfssl.decode"
 
 local M = {}
@@ -29,7 +32,9 @@ end
 
 local function state(st)
   if not st.dtls then
-    st.dtls = { seen = { sent = {}, received = {} }, frags = { sent = {}, received = {} } }
+    st.dtls = { seen = { sent = {}, received = {} }, frags = { sent = {}, received = {} },
+                epoch = { client = 1, server = 1 }, next = {}, -- (DTLS 1.3: sender's last epoch, next seq)
+                records = { sent = {}, received = {} } } -- epoch:seq seen: a record twice is a duplicate
   end
   return st.dtls
 end
@@ -56,8 +61,8 @@ local function handshake(self, d, r, ds)
     local frag = data:sub(i + 12, i + 11 + flen)
     i = i + 12 + flen
     local key = ("%d:%d:%d:%d"):format(typ, mseq, off, flen)
-    if ds.seen[d][key] then -- sent again: a retransmission (of a fragment)
-      self.extra.message_seq, self.extra.retransmission = mseq, true
+    if ds.seen[d][key] then -- sent again: a retransmission (of a fragment), or the record twice
+      self.extra.message_seq, self.extra.retransmission = mseq, not self.extra.duplicate or nil
       self:emit({ direction = d, content_type = "handshake", type = decode.handshake_type_name(typ),
                   retransmission = true, record_version = r.version,
                   fields = { fragment_offset = off, fragment_length = flen, length = len } })
@@ -83,7 +88,7 @@ local function handshake(self, d, r, ds)
   end
 end
 
--- an ACK in clear (RFC 9147 7): the record numbers it acknowledges
+-- an ACK (RFC 9147 7): the record numbers it acknowledges
 local function ack(self, d, r)
   local data = r.data or ""
   local records, err = {}, nil
@@ -96,6 +101,118 @@ local function ack(self, d, r)
               fields = not err and { records = records } or nil, record_version = r.version })
 end
 
+-- a ~ b for bytes (Lua 5.1 and LuaJIT have no ~)
+local function xor8(a, b)
+  local r, bit = 0, 1
+  for _ = 1, 8 do
+    if a % 2 ~= b % 2 then r = r + bit end
+    a, b, bit = math.floor(a / 2), math.floor(b / 2), bit * 2
+  end
+  return r
+end
+
+-- DTLS 1.3: the full epoch from its low 2 bits (the header's EE), the one
+-- of four in a row from the sender's last one back
+local function full_epoch(last, bits)
+  local e = last - 1
+  while e % 4 ~= bits do e = e + 1 end
+  return e
+end
+
+-- the traffic secret of an epoch: 1 early data, 2 handshake, 3 and on the
+-- application's (generation: KeyUpdates so far)
+local function keys_of(epoch)
+  if epoch == 1 then return "early", 0 end
+  if epoch == 2 then return "handshake", 0 end
+  return "application", epoch - 3
+end
+
+-- the full sequence number from its low `bits`, the one closest to `next`
+-- (one past the highest opened in that epoch: RFC 9147 4.2.2)
+local function full_seq(next, low, bits)
+  local span = 2 ^ bits
+  local s = next - next % span + low
+  if s - next > span / 2 and s >= span then s = s - span
+  elseif next - s > span / 2 then s = s + span end
+  return math.floor(s)
+end
+
+-- open a protected record: plaintext, inner content type, epoch, sequence
+-- number | nil, why
+local function open13(self, r, ds)
+  local from_client = (r.direction == "sent") ~= self.info.is_server
+  local side = from_client and "client" or "server"
+  local h, body = r.header or "", r.data or ""
+  if #h < 2 or #body < 17 then return nil, "record too short" end
+  local epoch = full_epoch(ds.epoch[side], r.epoch)
+  local name, gen = keys_of(epoch)
+  local mask, why = core.trace_sn_mask(self.conn, from_client, name, gen, body:sub(1, 16))
+  if not mask then return nil, why end
+  local s16 = h:byte(1) % 16 >= 8
+  local n = s16 and 2 or 1
+  local low, plain = 0, {}
+  for i = 1, n do
+    local b = xor8(h:byte(1 + i), mask:byte(i))
+    plain[i] = string.char(b)
+    low = low * 256 + b
+  end
+  ds.next[epoch] = ds.next[epoch] or { client = 0, server = 0 }
+  local seq = full_seq(ds.next[epoch][side], low, 8 * n)
+  local aad = h:sub(1, 1) .. table.concat(plain) .. h:sub(2 + n)
+  local pt, inner = core.trace_open(self.conn, from_client, name, gen, seq, aad .. body, #aad)
+  if not pt then return nil, inner end
+  if seq + 1 > ds.next[epoch][side] then ds.next[epoch][side] = seq + 1 end
+  if epoch > ds.epoch[side] then ds.epoch[side] = epoch end
+  return pt, inner, epoch, seq
+end
+
+-- the application data of a DTLS 1.3 record (its bytes are not shown)
+local function data(self, d, n, r)
+  self:emit({ direction = d, content_type = "application_data", type = "application_data",
+              fields = { length = n }, record_version = r.version })
+end
+
+-- a DTLS 1.3 protected record, opened when the build can (else listed with
+-- the reason); after the handshake Lua waits (core.trace_arm) for the peer's
+-- first data, so that ACKs and tickets before it are shown
+local function protected(self, r, ds)
+  local d = r.direction
+  local pt, inner, epoch, seq
+  if core.features.msg_trace_decrypted then
+    pt, inner, epoch, seq = open13(self, r, ds)
+  else
+    inner = "this wolfSSL build has no secret callback"
+  end
+  if pt and not ds.armed and not self.st.done_reported then
+    ds.armed = true -- after the handshake too, until the peer's first data
+    core.trace_arm(self.conn, true)
+  end
+  if not pt then
+    self:emit({ direction = d, content_type = "encrypted", type = "encrypted_record",
+                inferred = true, record_version = r.version,
+                fields = { encrypted = true, length = r.length,
+                           why = "DTLS 1.3 record not opened: " .. tostring(inner) } })
+    return
+  end
+  self.extra = { epoch = epoch, sequence = seq, decrypted = true }
+  local id = epoch .. ":" .. seq
+  self.extra.duplicate = ds.records[d][id]
+  ds.records[d][id] = true
+  if inner == HS then handshake(self, d, { data = pt, version = r.version }, ds)
+  elseif inner == ACK then ack(self, d, { data = pt, version = r.version })
+  elseif inner == ALERT then
+    local f, err = decode.alert(pt)
+    self:emit({ direction = d, content_type = "alert", type = "alert", data = pt,
+                fields = f, error = err, record_version = r.version })
+  elseif inner == APP then
+    data(self, d, #pt, r)
+    if d == "received" and ds.armed then
+      ds.armed = false
+      core.trace_arm(self.conn, false)
+    end
+  end
+end
+
 --- One DTLS record: true when handled here, false for the TLS dispatcher
 -- (ChangeCipherSpec, alerts), which tags it with self.extra too.
 function M.record(self, r)
@@ -103,15 +220,21 @@ function M.record(self, r)
   local d = r.direction
   self.extra = { epoch = r.epoch, sequence = r.sequence }
   local ct = r.content_type
-  if r.unified then self.extra.sequence = nil end -- (encrypted in the header: RFC 9147 4.2.3)
-  if r.unified or (r.epoch > 0 and ct ~= ALERT) then
-    if ct == APP and not r.unified then return true end -- DTLS 1.2 application data
-    if r.unified and self.st.done_reported then return true end -- data, most likely
-    self:emit({ direction = d, content_type = r.unified and "encrypted" or "handshake",
-                type = ct == HS and not r.unified and "finished" or "encrypted_record",
+  if not r.unified then -- the network delivered a record twice
+    local id = r.epoch .. ":" .. r.sequence
+    self.extra.duplicate = ds.records[d][id]
+    ds.records[d][id] = true
+  end
+  if r.unified then -- (until opened: the header's low epoch bits, its sequence number masked)
+    self.extra.sequence = nil
+    protected(self, r, ds)
+    return true
+  end
+  if r.epoch > 0 and ct ~= ALERT then
+    if ct == APP then return true end -- DTLS 1.2 application data
+    self:emit({ direction = d, content_type = "handshake", type = "finished",
                 inferred = true, record_version = r.version,
-                fields = { encrypted = true, length = r.length,
-                           why = r.unified and "DTLS 1.3 record protection is not opened by the trace" or nil } })
+                fields = { encrypted = true, length = r.length } })
     return true
   end
   if ct == HS then handshake(self, d, r, ds) return true end
