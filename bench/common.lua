@@ -40,7 +40,12 @@ M.KINDS = {
 function M.wolfssl_contexts(certdir, kind, suites)
   local wolfssl = require "wolfssl"
   local k = M.KINDS[kind] or error("unknown kind " .. tostring(kind))
+  -- BENCH_GROUPS ("X25519MLKEM768:X25519", say): the hybrid rows of issue 17
   local groups = not k.dtls and { "X25519", "P-256" } or nil
+  if (os.getenv("BENCH_GROUPS") or "") ~= "" and not k.dtls then
+    groups = {}
+    for g in os.getenv("BENCH_GROUPS"):gmatch("[^:]+") do groups[#groups + 1] = g end
+  end
   local s = assert(wolfssl.context {
     mode = "server", certificate = certdir .. "/" .. k.cert, key = certdir .. "/" .. k.key,
     groups = groups, ciphersuites = suites,
