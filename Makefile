@@ -145,7 +145,7 @@ MATRIX_PREFIX = $(ROOT)/$(BUILD)/wolfssl-$(MATRIX_RELEASE)
 test-matrix:
 	@WOLFSSL_RELEASE=$(MATRIX_RELEASE) bash build-aux/build-wolfssl.sh $(MATRIX_PREFIX)
 	@$(MAKE) --no-print-directory test-one LUA=lua5.4 WOLFSSL=tuned BUILD=$(BUILD)/matrix-$(MATRIX_RELEASE) \
-	  TUNED_PREFIX=$(MATRIX_PREFIX)
+	  TUNED_PREFIX=$(MATRIX_PREFIX) WOLFSSL_RELEASE=$(MATRIX_RELEASE)
 
 # luarocks (rockspec/): the tuned wolfSSL, the one in WOLFSSL_DIR, or the system's
 rock:
@@ -169,7 +169,7 @@ bench-ir: all
 
 # full vs resumed handshakes per second (TLS 1.3 / 1.2 tickets / 1.2 ids, TLS 1.3 with a 0-RTT request), memory mode
 bench-resume: all
-	@$(RUN_ENV) $(LUA) bench/resume.lua
+	@$(MAKE) --no-print-directory -C bench resume ROOT=$(ROOT) LUA=$(LUA) BUILD=$(ROOT)/$(BUILD) WOLFSSL=$(WOLFSSL)
 
 # ASan + UBSan build of the module, whole suite under Lua 5.4 (preloaded runtime).
 check-asan:

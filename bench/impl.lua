@@ -46,12 +46,12 @@ local function luasec(certdir, kind, suite)
   local k = common.KINDS[kind]
   local sctx = assert(ssl.newcontext {
     mode = "server", protocol = "any", certificate = certdir .. "/" .. k.cert,
-    key = certdir .. "/" .. k.key, curveslist = "X25519:P-256", options = { "all" },
+    key = certdir .. "/" .. k.key, curveslist = common.groups(kind), options = { "all" },
     ciphersuites = suite and OSSL_SUITES[suite] or nil,
   })
   local cctx = assert(ssl.newcontext {
     mode = "client", protocol = k.tls12 and "tlsv1_2" or "any", verify = "peer",
-    cafile = certdir .. "/" .. k.ca, curveslist = "X25519:P-256", options = { "all" },
+    cafile = certdir .. "/" .. k.ca, curveslist = common.groups(kind), options = { "all" },
     ciphers = k.tls12 and "ECDHE-ECDSA-AES128-GCM-SHA256" or nil,
     ciphersuites = suite and OSSL_SUITES[suite] or nil,
   })

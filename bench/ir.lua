@@ -29,12 +29,14 @@ os.execute("mkdir -p " .. TMP)
 -- iteration of "bulk" is 16 writes of 16 KiB (per = 16 operations)
 local CASES = {
   { key = "full13", title = "full TLS 1.3 ECDSA P-256 + X25519, per handshake (pair)", mode = "hs", arg = "tls13-ecdsa", n1 = 20, n2 = 100 },
+  { key = "full13p256", title = "full TLS 1.3 ECDSA P-256 + P-256 ECDHE, per handshake (pair)", mode = "hs", arg = "tls13-p256", n1 = 20, n2 = 100 },
+  { key = "full13mlkem", title = "full TLS 1.3 ECDSA P-256 + X25519MLKEM768 (shares: hybrid + X25519), per handshake (pair)", mode = "hs", arg = "tls13-mlkem", n1 = 20, n2 = 100 },
   { key = "resume13", title = "resumed TLS 1.3, per handshake (pair)", mode = "resume", arg = "tls13", n1 = 40, n2 = 240 },
   { key = "resume12", title = "resumed TLS 1.2, per handshake (pair)", mode = "resume", arg = "tls12", n1 = 40, n2 = 240 },
   { key = "bulk", title = "bulk AES-128-GCM, per 16 KiB write (write + move + read)", mode = "bulk", arg = "aesgcm", n1 = 8, n2 = 40, per = 16 },
 }
 local want = {}
-for k in (env("BENCH_IR_CASES") or "full13,resume13,resume12,bulk"):gmatch("[%w]+") do want[k] = true end
+for k in (env("BENCH_IR_CASES") or "full13,full13p256,full13mlkem,resume13,resume12,bulk"):gmatch("[%w]+") do want[k] = true end
 local profile = {}
 for k in (env("BENCH_IR_PROFILE") or "bulk,resume13,resume12"):gmatch("[%w]+") do profile[k] = true end
 

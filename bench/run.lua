@@ -7,7 +7,10 @@
 -- BENCH_REFLOOP_TUNED / BENCH_REFLOOP_SYSTEM (C loop binaries; missing = n/a),
 -- BENCH_CERTS, BENCH_REPS (3), BENCH_SECS (0.8 s per measurement;
 -- CPU time for one-process columns, wall time for two-process ones), BENCH_SCALE
--- ("1,100,1000,10000" pairs), BENCH_IDLE (500 pairs = 1000 connections).
+-- ("1,100,1000,10000" pairs), BENCH_IDLE (500 pairs = 1000 connections),
+-- BENCH_ROWS (comma list of the rows to run, by kind: "tls13-ecdsa,tls13-mlkem";
+-- "heap" brings the RSS row; default all). Each handshake row also gets its
+-- bytes on the wire (one full handshake, memory mode) in a table of its own.
 --
 -- Each repetition runs every row's columns in a rotated order, so slow drifts
 -- of a shared machine hit every column alike; the table shows the median and
@@ -132,6 +135,8 @@ local COLS = {
 
 local ROWS = {
   { title = "full TLS 1.3 ECDSA P-256 + X25519, hs/s", mode = "hs", arg = "tls13-ecdsa" },
+  { title = "full TLS 1.3 ECDSA P-256 + P-256 ECDHE, hs/s", mode = "hs", arg = "tls13-p256" },
+  { title = "full TLS 1.3 ECDSA P-256 + X25519MLKEM768 (shares: hybrid + X25519), hs/s", mode = "hs", arg = "tls13-mlkem" },
   { title = "full TLS 1.3 RSA-2048 + X25519, hs/s", mode = "hs", arg = "tls13-rsa" },
   { title = "full TLS 1.2 ECDHE-ECDSA, hs/s", mode = "hs", arg = "tls12-ecdsa" },
   { title = "full DTLS 1.2 ECDHE-ECDSA + cookie, hs/s", mode = "hs", arg = "dtls12-ecdsa", only = "mem" },
@@ -143,6 +148,16 @@ local ROWS = {
   { title = "heap per established pair, KiB", kind = "heap", field = 1, scale = 1 / 1024 },
   { title = "RSS per 1000 idle connections, MiB", kind = "rss", field = 2, scale = 1 / 1024 },
 }
+if env("BENCH_ROWS") then
+  local keep = {}
+  for k in env("BENCH_ROWS"):gmatch("[^,%s]+") do keep[k] = true end
+  keep.rss = keep.heap
+  local rows = {}
+  for _, row in ipairs(ROWS) do
+    if keep[row.arg or row.kind] then rows[#rows + 1] = row end
+  end
+  ROWS = rows
+end
 
 -- results[row][col] = { values per rep }
 local results = {}
@@ -219,6 +234,25 @@ for r, row in ipairs(ROWS) do
   line[#line + 1] = ratio(r, colidx("tcp1"), colidx("ls1"))
   line[#line + 1] = ratio(r, colidx("tcp"), colidx("ls2"))
   add("| " .. table.concat(line, " | ") .. " |")
+end
+
+-- bytes on the wire of one full handshake, for each handshake row
+local wire = {}
+for _, row in ipairs(ROWS) do
+  if row.mode == "hs" then
+    local c, s, group, flights = sh(lua("wolfssl_mem.lua", CERTS, "wire", row.arg)):match("^(%d+) (%d+) (%S+) ([^\n]*)")
+    if c then wire[#wire + 1] = { row.arg, group, c, s, tonumber(c) + tonumber(s), flights } end
+  end
+end
+if #wire > 0 then
+  add("")
+  add("Bytes on the wire per full handshake (lua-wolfssl, memory mode, every record: tickets and")
+  add("change_cipher_spec included; mean of 32 handshakes); flights of one, in order, c = client → server,")
+  add("s = server → client")
+  add("")
+  add("| handshake | group | client → server | server → client | total | flights |")
+  add("|---|---|---|---|---|---|")
+  for _, w in ipairs(wire) do add(("| %s | %s | %s | %s | %d | %s |"):format(table.unpack(w))) end
 end
 
 -- scaling: memory mode with N established pairs open

@@ -4,6 +4,8 @@
 --   lua wolfssl_mem.lua CERTDIR hs tls13-ecdsa|tls13-rsa|tls12-ecdsa SECONDS
 --   lua wolfssl_mem.lua CERTDIR resume tls13|tls12 SECONDS
 --   lua wolfssl_mem.lua CERTDIR bulk aesgcm|chacha SECONDS
+--   lua wolfssl_mem.lua CERTDIR wire KIND     -> client bytes, server bytes of a full handshake
+--                                              (every record, tickets included; mean of 32), group, flights
 --   lua wolfssl_mem.lua CERTDIR heap NPAIRS       -> C heap/pair, Lua heap/pair, RSS KiB/1000 conns
 --   lua wolfssl_mem.lua CERTDIR scale NPAIRS SECONDS -> handshakes/s, heap/pair
 local wolfssl = require "wolfssl"
@@ -17,7 +19,8 @@ local function contexts(kind, suites)
   return common.wolfssl_contexts(certdir, kind, suites)
 end
 
-local function handshake(c, s)
+-- flights: nil, or an array the sizes of the flights go to (client first)
+local function handshake(c, s, flights)
   local cdone, sdone
   for _ = 1, 50 do
     if not cdone then
@@ -25,13 +28,21 @@ local function handshake(c, s)
       if ok then cdone = true elseif err ~= "wantread" and err ~= "wantwrite" then error("client: " .. err) end
     end
     local out = c:drain()
-    while #out > 0 do s:feed(out) out = c:drain() end -- (DTLS: one datagram per drain)
+    while #out > 0 do -- (DTLS: one datagram per drain)
+      s:feed(out)
+      if flights then flights[#flights + 1] = "c" .. #out end
+      out = c:drain()
+    end
     if not sdone then
       local ok, err = s:handshake()
       if ok then sdone = true elseif err ~= "wantread" and err ~= "wantwrite" then error("server: " .. err) end
     end
     out = s:drain()
-    while #out > 0 do c:feed(out) out = s:drain() end
+    while #out > 0 do
+      c:feed(out)
+      if flights then flights[#flights + 1] = "s" .. #out end
+      out = s:drain()
+    end
     if cdone and sdone then return end
   end
   error("handshake did not finish")
@@ -72,6 +83,21 @@ local function full_gc() collectgarbage("collect"); collectgarbage("collect") en
 if mode == "hs" then
   local cctx, sctx = contexts(arg1)
   print(("%.1f"):format(rate(cctx, sctx, tonumber(arg2))))
+elseif mode == "wire" then
+  -- the mean of 32 handshakes: the ClientHello's size varies by 32 bytes from
+  -- one to the next (with the ECH GREASE extension), the server's flight by a
+  -- byte or two (the ECDSA signature); the flights are those of the first
+  local cctx, sctx = contexts(arg1)
+  local bytes, first, group = { c = 0, s = 0 }, nil, nil
+  for _ = 1, 32 do
+    local flights = {}
+    local c, s = cctx:new { server_name = "localhost" }, sctx:new {}
+    handshake(c, s, flights)
+    for _, f in ipairs(flights) do bytes[f:sub(1, 1)] = bytes[f:sub(1, 1)] + tonumber(f:sub(2)) end
+    first, group = first or table.concat(flights, " "), group or c:group()
+    c:close(); s:close()
+  end
+  print(("%.0f %.0f %s %s"):format(bytes.c / 32, bytes.s / 32, group or "?", first))
 elseif mode == "resume" then
   if not wolfssl.Connection.session then print("nan") return end
   local cctx, sctx = contexts(arg1)

@@ -206,6 +206,22 @@ SRC_DIR=$(cd "$SRC_DIR" && pwd)
 [[ -f $SRC_DIR/configure.ac && -f $SRC_DIR/wolfssl/version.h ]] \
     || fail "$SRC_DIR does not look like a wolfSSL source tree"
 
+# Drop the switches this release's configure does not know (5.7.2 has no --enable-mlkem nor
+# --enable-pqc-hybrids, and its configure refuses unrecognized options; 5.5.4's ignores them):
+# what the release lacks, wolfssl.features then says.
+KNOWN_FLAGS=()
+for flag in "${CONFIGURE_FLAGS[@]}"; do
+    name=${flag#--enable-}; name=${name#--disable-}; name=${name%%=*}
+    if [[ $flag == --enable-* || $flag == --disable-* ]] \
+       && [[ ! $name =~ ^(shared|static|dependency-tracking|silent-rules)$ ]] \
+       && ! grep -q "AC_ARG_ENABLE(\[$name\]" "$SRC_DIR/configure.ac"; then
+        say "this source has no --enable-$name: left out"
+        continue
+    fi
+    KNOWN_FLAGS+=("$flag")
+done
+CONFIGURE_FLAGS=("${KNOWN_FLAGS[@]}")
+
 VERSION=$(sed -n 's/^#define LIBWOLFSSL_VERSION_STRING "\(.*\)"/\1/p' "$SRC_DIR/wolfssl/version.h")
 [[ -n $VERSION ]] || fail "cannot read LIBWOLFSSL_VERSION_STRING from $SRC_DIR/wolfssl/version.h"
 if [[ -f $SRC_DIR/debian/changelog ]]; then   # Debian revision: security patches change it

@@ -190,7 +190,7 @@ static int call_request_certificate(lwl_Conn *c, void *buf, int n) {
 static const Op OP_REQUEST_CERTIFICATE = {"request_certificate", call_request_certificate, -1};
 #endif
 
-#ifdef HAVE_SECURE_RENEGOTIATION
+#ifdef LWL_RENEGOTIATION
 /* starts a TLS 1.2 renegotiation, or moves the one under way forward */
 static int call_renegotiate(lwl_Conn *c, void *buf, int n) {
     (void)buf; (void)n;
@@ -761,7 +761,7 @@ static int conn_request_certificate(lua_State *L) {
  * second handshake. true when it is done; nil, "wantread"/"wantwrite" while
  * under way (call again, as handshake()); nil, msg [, code] when it cannot. */
 static int conn_renegotiate(lua_State *L) {
-#ifdef HAVE_SECURE_RENEGOTIATION
+#ifdef LWL_RENEGOTIATION
     lwl_Conn *c = lwl_checkconn(L, 1);
     int ret, n;
     if (c->busy) luaL_error(L, "renegotiate: connection is busy (called from one of its own callbacks)");

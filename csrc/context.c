@@ -382,10 +382,8 @@ static int ctx_post_handshake_auth(lua_State *L) {
 /* core.ctx_renegotiation(ctx): renegotiation = "allow" */
 static int ctx_renegotiation(lua_State *L) {
     lwl_Context *c = lwl_checkcontext(L, 1);
-#ifdef HAVE_SECURE_RENEGOTIATION
-#ifdef LWL_NO_RENEGOTIATION
+#ifdef LWL_RENEGOTIATION
     wolfSSL_CTX_clear_options(c->ctx, LWL_NO_RENEGOTIATION);
-#endif
     return lwl_ok_or_fail(L, wolfSSL_CTX_UseSecureRenegotiation(c->ctx) == WOLFSSL_SUCCESS,
                       "could not enable secure renegotiation");
 #else

@@ -176,7 +176,7 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("mlkem", on); /* hybrid post-quantum groups (X25519MLKEM768) */
-#ifdef HAVE_SECURE_RENEGOTIATION
+#ifdef LWL_RENEGOTIATION
     on = 1;
 #else
     on = 0;

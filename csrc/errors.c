@@ -289,12 +289,17 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
             return "protocol";
         }
         /* fall through */
+    case CLIENT_CERT_CB_ERROR: /* policy.c refuses (LWL_RENEG_FOLLOWED) */
     case DUPLICATE_MSG_E:
         if (c->done && c->is_server) { /* a TLS 1.2 ClientHello after the handshake */
             snprintf(buf, sz, "peer asked to renegotiate (TLS 1.2 renegotiation is refused)");
             return "renegotiation";
         }
-        snprintf(buf, sz, "peer sent the same handshake message twice");
+        if (err == DUPLICATE_MSG_E)
+            snprintf(buf, sz, "peer sent the same handshake message twice");
+        else
+            snprintf(buf, sz, "%s (wolfSSL error %d)",
+                     wolfSSL_ERR_reason_error_string((unsigned long)err), err);
         return "protocol";
 #ifdef HAVE_ECH
     case ECH_REQUIRED_E: /* RFC 9849 6.1.6: the server could not decrypt our ClientHello */

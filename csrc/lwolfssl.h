@@ -37,6 +37,7 @@ typedef struct lwl_Context {
     struct lwl_TicketKeys *tickets; /* session.c: ticket keys (C memory, wiped on free) */
     unsigned char trust[32]; /* session.c: fingerprint of the trust settings */
     int ocsp_request;     /* verify.c: a client that asks for a stapled OCSP response */
+    int staples;          /* verify.c: a server whose staple function is set */
     unsigned group_bits;  /* policy.c: the groups option, as lwl_group_bits gives it */
     unsigned short key_shares[2]; /* client: a hybrid group and the classical one sent
                                    * beside it (context.c), or zeros: wolfSSL's one */
@@ -225,6 +226,7 @@ int lwl_trace_ech(lwl_Conn *c, const unsigned char **secret, size_t *slen,
 void lwl_verify_open(lua_State *L);       /* CRL, OCSP stapling primitives */
 int lwl_verify_ocsp_status(lua_State *L); /* conn:_ocsp_status() */
 const char *lwl_verify_install_staple(lwl_Context *x); /* registry installer: staple */
+int lwl_verify_staple_attach(lwl_Conn *c); /* policy.c: a TLS 1.2 server connection */
 int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 #define LWL_VERIFY_REJECTED 50 /* X509_V_ERR_APPLICATION_VERIFICATION */
 /* the certificates the peer sent (leaf first), kept by the binding when

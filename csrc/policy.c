@@ -138,6 +138,13 @@ static int on_certificate(WOLFSSL *ssl, void *arg) {
     lwl_Conn *c = lwl_conn_from_ssl(ssl);
     unsigned curve, ours;
     (void)arg;
+#ifdef LWL_RENEG_FOLLOWED
+    /* a ClientHello after the handshake: this wolfSSL would follow it
+     * (wolfcompat.h); refused, fatal (errors.c words it) */
+    if (c != NULL && c->done) return 0;
+#endif
+    if (c != NULL && wolfSSL_version(ssl) == TLS1_2_VERSION && !lwl_verify_staple_attach(c))
+        return 0; /* out of memory: fails the handshake */
     if (c == NULL || !(c->hello_groups & HAS_GROUPS)) return 1;
     ours = c->ctx->group_bits;
     if (wolfSSL_version(ssl) == TLS1_3_VERSION) {

@@ -345,6 +345,7 @@ static int status_cb(WOLFSSL *ssl, void *arg) {
  * the context's staple function returns */
 const char *lwl_verify_install_staple(lwl_Context *x) {
 #ifdef LWL_STAPLE_SERVER
+    x->staples = 1;
     if (wolfSSL_CTX_EnableOCSPStapling(x->ctx) != WOLFSSL_SUCCESS ||
         wolfSSL_CTX_set_tlsext_status_cb(x->ctx, status_cb) != WOLFSSL_SUCCESS)
         return "could not enable OCSP stapling";
@@ -352,6 +353,23 @@ const char *lwl_verify_install_staple(lwl_Context *x) {
 #else
     (void)x;
     return "OCSP stapling (server side) is not supported by this wolfSSL build";
+#endif
+}
+
+/* A TLS 1.2 server connection, when it knows its context (after SNI) and
+ * before wolfSSL makes the staple: where a stapling context would keep a
+ * request wolfSSL frees (LWL_STAPLE_OWN_CERT, wolfcompat.h), the connection
+ * gets the context's certificate as its own (not over TLS 1.3: there 5.7.2
+ * would leak the request it then makes). 0: out of memory. */
+int lwl_verify_staple_attach(lwl_Conn *c) {
+#if defined(LWL_STAPLE_SERVER) && defined(LWL_STAPLE_OWN_CERT)
+    WOLFSSL_X509 *cert;
+    if (!c->ctx->staples) return 1;
+    cert = wolfSSL_CTX_get0_certificate(wolfSSL_get_SSL_CTX(c->ssl));
+    return cert == NULL || wolfSSL_use_certificate(c->ssl, cert) == WOLFSSL_SUCCESS;
+#else
+    (void)c;
+    return 1;
 #endif
 }
 
@@ -411,6 +429,12 @@ void lwl_verify_open(lua_State *L) {
         lua_pushboolean(L, 0);
 #endif
         lua_setfield(L, -2, "ocsp_staple_tls13");
+#ifdef LWL_OCSP_REVOKED_HIDDEN
+        lua_pushboolean(L, 0);
+#else
+        lua_pushboolean(L, 1);
+#endif
+        lua_setfield(L, -2, "ocsp_revoked_tls12"); /* wolfcompat.h */
 #if defined(LWL_STAPLE_SERVER) && !defined(LWL_STAPLE_TLS12_PROMISES)
         lua_pushboolean(L, 1);
 #else

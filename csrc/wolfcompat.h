@@ -29,9 +29,18 @@
 
 /* With secure renegotiation compiled in, wolfSSL follows a peer's request
  * unless the option says no (then: a no_renegotiation warning, and the
- * connection goes on). renegotiation = "refuse" sets it on every context. */
-#if defined(HAVE_SECURE_RENEGOTIATION) && defined(SSL_OP_NO_RENEGOTIATION)
+ * connection goes on). renegotiation = "refuse" sets it on every context.
+ * Releases before 5.9.2 define the option but ignore it (5.7.2 measured):
+ * there LWL_RENEG_FOLLOWED, policy.c refuses a renegotiating ClientHello
+ * itself (fatal, as 5.5.4 without secure renegotiation does), and "allow"
+ * is not offered: LWL_RENEGOTIATION (features.renegotiation) is the build
+ * that can both renegotiate and refuse with a warning. */
+#if defined(HAVE_SECURE_RENEGOTIATION) && defined(SSL_OP_NO_RENEGOTIATION) && \
+    LIBWOLFSSL_VERSION_HEX >= 0x05009002
 #define LWL_NO_RENEGOTIATION SSL_OP_NO_RENEGOTIATION
+#define LWL_RENEGOTIATION 1
+#elif defined(HAVE_SECURE_RENEGOTIATION)
+#define LWL_RENEG_FOLLOWED 1
 #endif
 
 /* An ECH client of 5.9.2 (and before) seals its inner ClientHello with the
@@ -71,12 +80,22 @@
 #define LWL_OCSP_REVOKED_LOST 1
 #endif
 
+/* Between 5.5.4 and 5.9.2 (5.7.2 measured) a TLS 1.2 client also replaces
+ * a revoked staple's verdict with BAD_CERTIFICATE_STATUS_ERROR (internal.c
+ * DoCertificateStatus), and has no OCSP status callback to learn it: there a
+ * revoked staple over TLS 1.2 reads as one that does not verify
+ * (features.ocsp_revoked_tls12 is false). TLS 1.3 says revoked everywhere. */
+#if LIBWOLFSSL_VERSION_HEX > 0x05005004 && !defined(LWL_OCSP_REVOKED_LOST)
+#define LWL_OCSP_REVOKED_HIDDEN 1
+#endif
+
 /* A TLS 1.2 Finished in a plaintext record (before the peer's
- * ChangeCipherSpec) is OUT_OF_ORDER_E from 5.9.2 on (internal.c
- * MsgCheckEncryption, before the check that says NO_CHANGE_CIPHER_E): the
- * transport watches the peer's plaintext records (lwl_Watch) so that
- * lwl_get_error gives NO_CHANGE_CIPHER_E, as 5.5.4 does. */
-#if LIBWOLFSSL_VERSION_HEX >= 0x05009002
+ * ChangeCipherSpec) is OUT_OF_ORDER_E after 5.5.4 (internal.c
+ * MsgCheckEncryption, before the check that says NO_CHANGE_CIPHER_E; 5.7.2
+ * and 5.9.2 measured): the transport watches the peer's plaintext records
+ * (lwl_Watch) so that lwl_get_error gives NO_CHANGE_CIPHER_E, as 5.5.4 does.
+ * (It only rewords OUT_OF_ORDER_E: harmless on a release without the check.) */
+#if LIBWOLFSSL_VERSION_HEX > 0x05005004
 #define LWL_WATCH_RECORDS 1
 #endif
 
@@ -89,6 +108,19 @@
  * features.ocsp_staple_tls13 is false). */
 #if defined(WOLFSSL_TLS13) && LIBWOLFSSL_VERSION_HEX <= 0x05005004
 #define LWL_STAPLE_TLS13_LEAKS 1
+#endif
+
+/* Before 5.9.2 a stapling server's first TLS 1.2 connection lends the OCSP
+ * request it makes to the context (internal.c CreateOcspRequest sets
+ * ctx->certOcspRequest), then frees it when the status check fails (a staple
+ * function that raises, a response that does not verify): the next connection
+ * uses the freed request and wolfSSL_CTX_free frees it again (make
+ * test-matrix on 5.7.2: a crash in a later garbage collection; 5.5.4 has the
+ * same code). A connection with a certificate of its own keeps its request
+ * to itself: verify.c gives each TLS 1.2 connection of a stapling server the
+ * context's certificate (from policy.c's certificate callback). */
+#if LIBWOLFSSL_VERSION_HEX < 0x05009002
+#define LWL_STAPLE_OWN_CERT 1
 #endif
 
 #endif

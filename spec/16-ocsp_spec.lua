@@ -128,8 +128,14 @@ describe("OCSP stapling in memory", function()
         local c, s, ok, side, err = H.pair(client("request"), server("revoked", { staple = H.cert("ocsp-revoked.der") }))
         assert.is_nil(ok)
         assert.equal("client", side)
-        assert.equal("certificate verify failed: certificate revoked (OCSP response)", err)
-        assert.equal("revoked", c:ocsp_response().status)
+        if v == "tls1.2" and not wolfssl.features.ocsp_revoked_tls12 then
+          -- wolfSSL between 5.5.4 and 5.9.2 keeps the verdict to itself
+          assert.equal("certificate verify failed: OCSP response says unknown or does not verify", err)
+          assert.equal("unknown", c:ocsp_response().status)
+        else
+          assert.equal("certificate verify failed: certificate revoked (OCSP response)", err)
+          assert.equal("revoked", c:ocsp_response().status)
+        end
       end)
 
       it("an unknown response fails too (wolfSSL 5.5.4 does so even in request mode)", function()

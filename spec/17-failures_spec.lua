@@ -70,7 +70,12 @@ describe("failure matrix", function()
           local c, s, ok, side, err = H.pair(client_for(copts, v), server_for(cert, staple))
           assert.is_nil(ok)
           assert.equal("client", side)
-          assert.equal(M[name], err)
+          if name == "ocsp" and v == "tls1.2" and not wolfssl.features.ocsp_revoked_tls12 then
+            -- wolfSSL between 5.5.4 and 5.9.2 keeps the verdict to itself
+            assert.equal("certificate verify failed: OCSP response says unknown or does not verify", err)
+          else
+            assert.equal(M[name], err)
+          end
           assert.equal("verify", c:last_error().kind)
           assert.equal(err, c:last_error().message)
           -- (wolfSSL 5.5.4 sends no alert for a revoked TLS 1.3 staple)

@@ -52,10 +52,13 @@ d("luarocks (" .. lua .. ")", function()
   f:write('rocks_provided = { luasocket = "3.1.0-1" }\n')
   f:close()
   teardown(function() os.remove(config) end)
-  -- (the make running the suite passes its variables down in MAKEFLAGS: not to this
-  -- build; one build in build-rock/ at a time: make test runs configurations at once)
+  -- (the make running the suite passes its variables down in MAKEFLAGS and, for
+  -- those of its command line, in the environment: not to this build, which is
+  -- the default tuned release even under make test-matrix (WOLFSSL_RELEASE=5.7.2);
+  -- one build in build-rock/ at a time: make test runs configurations at once)
   local function make(dir, extra)
-    return run(("flock %s/build/.rock.lock env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL LUAROCKS_CONFIG=%s " ..
+    return run(("flock %s/build/.rock.lock env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL " ..
+      "-u WOLFSSL_RELEASE -u WOLFSSL_SRC LUAROCKS_CONFIG=%s " ..
       "luarocks --lua-version=%s make %s --tree=%s %s"):format(H.ROOT, config, version, ROCKSPEC, dir, extra or ""))
   end
 

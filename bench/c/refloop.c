@@ -133,15 +133,19 @@ typedef struct Kind {
     const char *name;
     const char *cert, *key, *ca;
     int tls12;
+    const char *groups; /* NULL: "X25519:P-256" */
 } Kind;
 
 static const Kind KINDS[] = {
-    {"tls13-ecdsa", "server.pem", "server.key", "ca.pem", 0},
-    {"tls13-rsa", "rsa-server.pem", "rsa-server.key", "rsa-ca.pem", 0},
-    {"tls12-ecdsa", "server.pem", "server.key", "ca.pem", 1},
-    {"tls13", "server.pem", "server.key", "ca.pem", 0},
-    {"tls12", "server.pem", "server.key", "ca.pem", 1},
-    {NULL, NULL, NULL, NULL, 0}};
+    {"tls13-ecdsa", "server.pem", "server.key", "ca.pem", 0, NULL},
+    {"tls13-rsa", "rsa-server.pem", "rsa-server.key", "rsa-ca.pem", 0, NULL},
+    {"tls12-ecdsa", "server.pem", "server.key", "ca.pem", 1, NULL},
+    /* bench/common.lua KINDS: the TLS 1.3 ECDSA handshake over other groups */
+    {"tls13-p256", "server.pem", "server.key", "ca.pem", 0, "P-256"},
+    {"tls13-mlkem", "server.pem", "server.key", "ca.pem", 0, "X25519MLKEM768:X25519"},
+    {"tls13", "server.pem", "server.key", "ca.pem", 0, NULL},
+    {"tls12", "server.pem", "server.key", "ca.pem", 1, NULL},
+    {NULL, NULL, NULL, NULL, 0, NULL}};
 
 static const Kind *kind_of(const char *name) {
     const Kind *k;
@@ -152,6 +156,7 @@ static const Kind *kind_of(const char *name) {
 }
 
 static WOLFSSL_CTX *sctx, *cctx;
+static const Kind *kind; /* of the contexts made last */
 
 #define BINDING_SUITES                                                                   \
     "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"      \
@@ -161,6 +166,9 @@ static WOLFSSL_CTX *sctx, *cctx;
 
 static void make_contexts(const Kind *k, const char *suites) {
     int v = k->tls12 ? WOLFSSL_TLSV1_2 : WOLFSSL_TLSV1_3;
+    char groups[64]; /* set1_groups_list takes a char * */
+    kind = k;
+    snprintf(groups, sizeof groups, "%s", k->groups ? k->groups : "X25519:P-256");
     sctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
     cctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
     if (!sctx || !cctx) die("CTX_new");
@@ -182,9 +190,11 @@ static void make_contexts(const Kind *k, const char *suites) {
 #ifdef HAVE_SESSION_TICKET
     wolfSSL_CTX_UseSessionTicket(cctx); /* as the binding's default (tickets on) */
 #endif
-    /* as the binding's groups option does (csrc/context.c ctx_groups) */
-    if (wolfSSL_CTX_set1_curves_list(cctx, "X25519:P-256") != WOLFSSL_SUCCESS ||
-        wolfSSL_CTX_set1_curves_list(sctx, "X25519:P-256") != WOLFSSL_SUCCESS)
+    /* as the binding's groups option does (csrc/context.c set_groups) */
+    if ((wolfSSL_CTX_set1_curves_list(cctx, groups) != WOLFSSL_SUCCESS &&
+         wolfSSL_CTX_set1_groups_list(cctx, groups) != WOLFSSL_SUCCESS) ||
+        (wolfSSL_CTX_set1_curves_list(sctx, groups) != WOLFSSL_SUCCESS &&
+         wolfSSL_CTX_set1_groups_list(sctx, groups) != WOLFSSL_SUCCESS))
         die("groups");
     /* the binding's default lists (lua/wolfssl/options.lua DEFAULT_TLS13_SUITES
      * and DEFAULT_TLS12_CIPHERS), not wolfSSL's: 5.9.2's own order makes
@@ -259,6 +269,12 @@ static void pair_new(Pair *p, WOLFSSL_SESSION *sess) {
         die("sni");
 #endif
     if (wolfSSL_check_domain_name(p->c.ssl, "localhost") != WOLFSSL_SUCCESS) die("domain");
+    /* a hybrid first: key shares for it and the next group, as the binding's
+     * client sends them (csrc/context.c pick_key_shares, conn.c) */
+    if (kind->groups && strncmp(kind->groups, "X25519MLKEM768:X25519", 21) == 0 &&
+        (wolfSSL_UseKeyShare(p->c.ssl, 4588 /* X25519MLKEM768, TLS code point */) != WOLFSSL_SUCCESS ||
+         wolfSSL_UseKeyShare(p->c.ssl, WOLFSSL_ECC_X25519) != WOLFSSL_SUCCESS))
+        die("key shares");
     if (sess && wolfSSL_set_session(p->c.ssl, sess) != WOLFSSL_SUCCESS) die("set_session");
 }
 
