@@ -69,7 +69,10 @@ if idle == "idle" or idle == "idle-fd" then
     local sock = listener:accept()
     if sock then
       sock:setoption("tcp-nodelay", true)
-      local conn = ctx:new { fd = sock }
+      -- idle-fd: the descriptor as an integer, so that the connection does
+      -- not keep the LuaSocket object (ctx:new{fd = sock} does, for its
+      -- collector would close the descriptor)
+      local conn = ctx:new { fd = idle == "idle-fd" and sock:getfd() or sock }
       if not handshake(conn, sock) then conn:close(); sock:close()
       elseif idle == "idle" then keep[#keep + 1] = { conn, sock }
       else -- the descriptor stays open for conn when the socket object goes

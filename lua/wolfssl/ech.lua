@@ -174,6 +174,7 @@ end
 -- client: the ECHConfigList each connection uses (by context, kept from Lua
 -- code: a weak table of this module)
 local CLIENT_LIST = setmetatable({}, { __mode = "k" })
+M.any_context = false -- no context has a list yet: ctx:new skips _list_for/_prepare
 
 local function client_list(key, v, level)
   supported(key, level + 1)
@@ -198,6 +199,7 @@ local PSK_CONTEXT = setmetatable({}, { __mode = "k" })
 function M.apply_client(ctx, v, o)
   if NO_PSK and (o.psk ~= nil or o.on_psk ~= nil) then bad("ech_configs", NO_PSK_WHY, 4) end
   CLIENT_LIST[ctx] = client_list("ech_configs", v, 3)
+  M.any_context = true -- ctx:new looks for a context's list from now on
   return true
 end
 

@@ -111,6 +111,7 @@ local CONN_KEY = {} -- the option keys of ctx:new, as a set
 for _, k in ipairs(opts.CONN_KEYS) do CONN_KEY[k] = true end
 local NO_OPTIONS = {}
 local prepare_ticket = core.conn_prepare_ticket
+local plain_set_session -- Connection.set_session before ECH wraps it (set below)
 
 --- Make a connection from a context.
 -- @tparam[opt] table o `fd`, `server_name`, `alpn`, `session`, `data`,
@@ -150,10 +151,14 @@ function Context:new(o)
     error("bad option 'server_name' to 'new': required to check the server's certificate" ..
           " (or make the context with check_hostname = false)", 2)
   end
-  local ech_list = M.ech._list_for(self, o.ech_configs)
+  -- ECH's hooks only where a context or this call has a list (~2 k
+  -- instructions per connection otherwise: a resumption is hot)
+  local ech = M.ech
+  local ech_asked = o.ech_configs ~= nil or ech.any_context
+  local ech_list = ech_asked and ech._list_for(self, o.ech_configs) or nil
   local conn, err = core.conn_new(self, fd, name, alpn, sock)
   if not conn then return nil, err end -- descriptors or memory ran out
-  M.ech._prepare(conn, ech_list, o.ech_configs)
+  if ech_asked then ech._prepare(conn, ech_list, o.ech_configs) end
   if o.data ~= nil then conn.data = o.data end
   if o.timeout ~= nil then conn:settimeout(o.timeout) end
   if o.session ~= nil then
@@ -161,7 +166,8 @@ function Context:new(o)
     -- a session that cannot be used (expired, no ticket yet, another version)
     -- means a full handshake; conn:set_session(s) says why. One made under
     -- other trust settings or for another server name is a mistake: raise.
-    local _, why = Connection.set_session(conn, o.session) -- (as wrapped below)
+    local _, why = (ech_list and Connection.set_session or plain_set_session)(conn, o.session)
+    -- (the ECH wrapper below matters only to a connection with a list)
     if why and why:find("^session refused") then
       conn:close()
       error(why, 2)
@@ -209,7 +215,8 @@ M.Connection = Connection
 -- Methods written in Lua (the C ones are registered by the core)
 Context.set_ticket_keys = M.session._set_ticket_keys
 Context.ech_configs = M.ech.configs
-Connection.set_session = M.ech.wrap_set_session(Connection.set_session)
+plain_set_session = Connection.set_session
+Connection.set_session = M.ech.wrap_set_session(plain_set_session)
 Connection.ocsp_response = require("wolfssl.trust").ocsp_response
 M.connect = require("wolfssl.connect").connect -- blocking client in one call
 
