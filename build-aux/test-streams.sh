@@ -18,7 +18,9 @@ for stream in "$@"; do
     for cfg in "${cfgs[@]}"; do
       read -r lua wolfssl specs <<< "$cfg"
       [ -n "$lua" ] || continue
-      echo "== $lua/$wolfssl${specs:+ ($specs)}"
+      shown=$specs
+      [ "$(wc -w <<< "$specs")" -gt 3 ] && shown="$(wc -w <<< "$specs") spec files"
+      echo "== $lua/$wolfssl${specs:+ ($shown)}"
       $make --no-print-directory test-one LUA="$lua" WOLFSSL="$wolfssl" RESULTS="$results" \
         ${specs:+SPECS="$specs"}
     done
