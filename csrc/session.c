@@ -7,6 +7,8 @@
  * - the exported form: the record, wolfSSL's serialisation (its layout checked
  *   before wolfSSL parses it) and an HMAC under the session key;
  * - on_new_session and session_store (wolfSSL's external cache callbacks);
+ * - the client certificates a server context verified, for TLS 1.2
+ *   resumptions on which wolfSSL keeps none (lwl_session_established);
  * - shared ticket keys (wolfSSL_CTX_set_TicketEncCb), encrypting tickets
  *   ourselves with ChaCha20-Poly1305 from wolfCrypt; the keys are C memory
  *   owned by the context.
@@ -660,8 +662,8 @@ static int verdict_key(lwl_Conn *c, unsigned char out[WC_SHA256_DIGEST_SIZE]) {
     unsigned int mslen = 0, srlen, crlen;
     WOLFSSL_SESSION *s = wolfSSL_get_session(c->ssl);
     wc_Sha256 sha;
-    int ok;
-    if (wolfSSL_version(c->ssl) == TLS1_3_VERSION) return 0;
+    int ok, v = wolfSSL_version(c->ssl);
+    if (v == TLS1_3_VERSION || v == 0xfefc /* DTLS 1.3 */) return 0; /* (tickets keep the peer) */
     if (wolfSSL_get_keys(c->ssl, &kept, &mslen, &sr, &srlen, &cr, &crlen) == WOLFSSL_SUCCESS &&
         kept != NULL && mslen == sizeof ms)
         memcpy(ms, kept, sizeof ms);
