@@ -643,8 +643,8 @@ static int same_id_context(lwl_Conn *c) {
 
 typedef struct Verdict {
     unsigned char key[WC_SHA256_DIGEST_SIZE];
-    long expires; /* lwl_now() seconds; 0: empty */
-    unsigned char *der;
+    long expires;       /* lwl_now() seconds */
+    unsigned char *der; /* the client certificate; NULL: an empty entry */
     int len;
 } Verdict;
 
