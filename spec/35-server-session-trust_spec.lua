@@ -199,6 +199,20 @@ describe("a server's resumed session keeps the client's verification", function(
     assert.same({ true }, { s:verify_result() })
   end)
 
+  it("a remembered client certificate is freed with its context", function()
+    local path = NO_CERT == "tls1.2 ticket" and PATHS[2] or PATHS[3]
+    local sctx = server("tls1.2", opts(path, { verify = "peer" }))
+    local cctx = client_ctx()
+    local ok, c, s, err = resume(cctx, sctx, (session_of(cctx, sctx)))
+    assert(ok, err)
+    assert.is_true(s:session_reused())
+    assert.same({ true }, { s:verify_result() })
+    sctx:free() -- the live connection finds nothing left to vouch with
+    assert.is_nil(s:peer_certificate())
+    assert.same({ false, "no peer certificate", 0 }, { s:verify_result() })
+    assert.equal("x", H.transfer(c, s, "x"))
+  end)
+
   it("a session_store entry made under other trust settings is a full handshake", function()
     local store = {}
     local function sctx(o)
