@@ -424,6 +424,7 @@ static int conn_handshake(lua_State *L) {
      * session_store.put: their result is ignored): fail it here */
     if (ret == WOLFSSL_SUCCESS && !c->cb_error) {
         c->done = 1;
+        lwl_session_established(c);
         leave(c);
         lua_pushboolean(L, 1);
         return 1;
@@ -468,6 +469,7 @@ static int conn_read(lua_State *L) {
         ret = run(c, &OP_READ, chunk, (int)want);
         if (ret > 0 && !c->cb_error) { /* a callback (on_new_session) may have raised */
             c->done = 1;
+            lwl_session_established(c);
             leave(c);
             lua_pushlstring(L, chunk, (size_t)ret);
             return 1;
@@ -486,6 +488,7 @@ static int conn_read(lua_State *L) {
         }
         if (got > 0 && !c->cb_error) {
             c->done = 1;
+            lwl_session_established(c);
             leave(c);
             luaL_pushresult(&b);
             return 1;
@@ -523,6 +526,7 @@ static int conn_write(lua_State *L) {
     ret = run(c, &OP_WRITE, (void *)(s + i - 1), (int)(j - i + 1));
     if (ret > 0 && !c->cb_error) { /* a write that drove the handshake ran its callbacks */
         c->done = 1;
+        lwl_session_established(c);
         leave(c);
         lwl_pushint(L, ret);
         return 1;
@@ -899,7 +903,13 @@ static int conn_peer_certificate(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     WOLFSSL_X509 *x;
     x = wolfSSL_get_peer_certificate(c->ssl); /* a new object: ours */
-    if (x == NULL) return push_nil(L);
+    if (x == NULL) { /* a resumption this wolfSSL kept none for: the one remembered */
+        int len = 0;
+        const unsigned char *der = lwl_session_peer_der(c, &len);
+        if (der == NULL) return push_nil(L);
+        lwl_x509_push_der(L, der, len);
+        return 1;
+    }
     lwl_x509_push(L, x);
     return 1;
 }

@@ -35,6 +35,7 @@ typedef struct lwl_Context {
     unsigned callbacks;   /* LWL_CB_* bits: which Lua callbacks are set (context.c) */
     int used;             /* it made a connection: its callbacks are fixed */
     struct lwl_TicketKeys *tickets; /* session.c: ticket keys (C memory, wiped on free) */
+    struct lwl_Verdicts *verdicts; /* session.c: verified client certificates by session */
     unsigned char trust[32]; /* session.c: fingerprint of the trust settings */
     int ocsp_request;     /* verify.c: a client that asks for a stapled OCSP response */
     int staples;          /* verify.c: a server whose staple function is set */
@@ -115,6 +116,7 @@ struct lwl_Conn {
     int vfy_err, vfy_depth;
     int vfy_overridden;   /* verify.c: 1 + depth whose failure on_verify accepted */
     int unresumable;      /* session.c: a server's session on_verify let through */
+    int remembered;       /* session.c: its verified client certificate is remembered */
     char vfy_subject[128];
     char *server_name;    /* client: the name to check; malloc'd */
     lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify
@@ -193,6 +195,8 @@ void lwl_session_context_free(lwl_Context *x); /* wipes and frees the ticket key
 /* verdict of a resumed connection: 1 verified, 0 not (*why set), -1 not a resumption */
 int lwl_session_verdict(lwl_Conn *c, const char **why);
 void lwl_session_unresumable(lwl_Conn *c); /* a server's session on_verify let through */
+void lwl_session_established(lwl_Conn *c); /* the handshake is done (conn.c) */
+const unsigned char *lwl_session_peer_der(lwl_Conn *c, int *len); /* a resumed server's peer */
 /* installers of the callback registry (context.c): NULL or why not */
 const char *lwl_session_install_new(lwl_Context *x);   /* on_new_session */
 const char *lwl_session_install_store(lwl_Context *x); /* session_store */

@@ -7,6 +7,8 @@
  * - the exported form: the record, wolfSSL's serialisation (its layout checked
  *   before wolfSSL parses it) and an HMAC under the session key;
  * - on_new_session and session_store (wolfSSL's external cache callbacks);
+ * - the client certificates a server context verified, for TLS 1.2
+ *   resumptions on which wolfSSL keeps none (lwl_session_established);
  * - shared ticket keys (wolfSSL_CTX_set_TicketEncCb), encrypting tickets
  *   ourselves with ChaCha20-Poly1305 from wolfCrypt; the keys are C memory
  *   owned by the context.
@@ -38,6 +40,7 @@
 #define SID_CTX_LEN 20 /* its prefix as a server's session id context (wolfSSL keeps < 32) */
 #define MAC_LEN WC_SHA256_DIGEST_SIZE
 #define NAME_MAX_LEN 255
+#define SECRET_FIELD_LEN 48 /* a TLS 1.2 master secret */
 
 /* ---- the session userdata ---- */
 
@@ -624,6 +627,123 @@ static int same_id_context(lwl_Conn *c) {
 #endif
 }
 
+/* ---- client certificates a resumed server's wolfSSL forgot ---- */
+
+/* wolfSSL keeps no client certificate on some TLS 1.2 resumptions (5.9.2
+ * without SESSION_CERTS: session ids; 5.5.4: tickets). A server context
+ * remembers the verified client certificate of each full TLS 1.2 handshake,
+ * keyed by SHA-256 of the session's master secret: a TLS 1.2 resumption
+ * keeps it whatever carried the session (cache, ticket, session_store) and
+ * whatever session id the client sent, and only the server's own state
+ * (its cache, a ticket it encrypted) gives it back. At most VERDICTS_MAX
+ * entries, the oldest overwritten, each for its session's timeout; wiped and
+ * freed with the context. Another context (or process) has no entry: there
+ * the resumed connection still says "no peer certificate". */
+#define VERDICTS_MAX 1024
+
+typedef struct Verdict {
+    unsigned char key[WC_SHA256_DIGEST_SIZE];
+    long expires;       /* lwl_now() seconds */
+    unsigned char *der; /* the client certificate; NULL: an empty entry */
+    int len;
+} Verdict;
+
+struct lwl_Verdicts {
+    int next; /* the oldest entry: overwritten next */
+    Verdict v[VERDICTS_MAX];
+};
+
+/* SHA-256 of the connection's TLS 1.2 master secret: from the handshake's
+ * arrays, which conn.c keeps (wolfSSL_KeepArrays, for export_keying_material;
+ * 5.5.4 puts a ticket's secret only there), else from the session. */
+static int verdict_key(lwl_Conn *c, unsigned char out[WC_SHA256_DIGEST_SIZE]) {
+    static const char label[] = "lua-wolfssl resumed verdict";
+    unsigned char ms[SECRET_FIELD_LEN], *kept = NULL, *sr, *cr;
+    unsigned int mslen = 0, srlen, crlen;
+    WOLFSSL_SESSION *s = wolfSSL_get_session(c->ssl);
+    wc_Sha256 sha;
+    int ok, v = wolfSSL_version(c->ssl);
+    if (v == TLS1_3_VERSION || v == 0xfefc /* DTLS 1.3 */) return 0; /* (tickets keep the peer) */
+    if (wolfSSL_get_keys(c->ssl, &kept, &mslen, &sr, &srlen, &cr, &crlen) == WOLFSSL_SUCCESS &&
+        kept != NULL && mslen == sizeof ms)
+        memcpy(ms, kept, sizeof ms);
+    else if (s == NULL || wolfSSL_SESSION_get_master_key(s, ms, (int)sizeof ms) != (int)sizeof ms)
+        return 0;
+    ok = wc_InitSha256(&sha) == 0 && wc_Sha256Update(&sha, (const byte *)label, sizeof label) == 0 &&
+         wc_Sha256Update(&sha, ms, sizeof ms) == 0 && wc_Sha256Final(&sha, out) == 0;
+    wc_Sha256Free(&sha);
+    lwl_wipe(ms, sizeof ms);
+    return ok;
+}
+
+/* The handshake of a server connection is done: remember its client
+ * certificate if the full handshake verified it. */
+void lwl_session_established(lwl_Conn *c) {
+    lwl_Context *x = c->ctx;
+    WOLFSSL_X509 *peer;
+    const unsigned char *der;
+    unsigned char key[WC_SHA256_DIGEST_SIZE];
+    Verdict *v;
+    int len = 0;
+    if (c->remembered || !c->is_server || c->ssl == NULL || x->verify == 0) return;
+    c->remembered = 1; /* once per connection, whatever the outcome */
+    if (wolfSSL_session_reused(c->ssl) || c->unresumable || !c->verified || c->vfy_err != 0 ||
+        wolfSSL_get_verify_result(c->ssl) != 0 || !verdict_key(c, key))
+        return;
+    peer = wolfSSL_get_peer_certificate(c->ssl);
+    der = peer ? wolfSSL_X509_get_der(peer, &len) : NULL;
+    if (der != NULL && len > 0 && len <= 65536 &&
+        (x->verdicts != NULL || (x->verdicts = calloc(1, sizeof *x->verdicts)) != NULL)) {
+        v = &x->verdicts->v[x->verdicts->next];
+        free(v->der);
+        v->der = (unsigned char *)malloc((size_t)len);
+        if (v->der != NULL) {
+            memcpy(v->der, der, (size_t)len);
+            memcpy(v->key, key, sizeof key);
+            v->len = len;
+            v->expires = lwl_now() + wolfSSL_get_timeout(c->ssl);
+            x->verdicts->next = (x->verdicts->next + 1) % VERDICTS_MAX;
+        } else {
+            memset(v, 0, sizeof *v);
+        }
+    }
+    if (peer) wolfSSL_X509_free(peer);
+}
+
+/* The remembered certificate of a resumed server connection, or NULL. */
+static const Verdict *remembered(lwl_Conn *c) {
+    struct lwl_Verdicts *t = c->ctx->verdicts;
+    unsigned char key[WC_SHA256_DIGEST_SIZE];
+    long now;
+    int i;
+    if (t == NULL || !c->is_server || !c->done || !wolfSSL_session_reused(c->ssl) ||
+        !verdict_key(c, key))
+        return NULL;
+    now = lwl_now();
+    for (i = 0; i < VERDICTS_MAX; i++)
+        if (t->v[i].der != NULL && t->v[i].expires >= now && same_bytes(t->v[i].key, key, sizeof key))
+            return &t->v[i];
+    return NULL;
+}
+
+/* conn:peer_certificate() of a resumed server connection whose wolfSSL
+ * kept none: the DER remembered from its full handshake, or NULL. */
+const unsigned char *lwl_session_peer_der(lwl_Conn *c, int *len) {
+    const Verdict *v;
+    if (c->ctx->verify == 0 || !same_id_context(c) || (v = remembered(c)) == NULL) return NULL;
+    *len = v->len;
+    return v->der;
+}
+
+static void verdicts_free(lwl_Context *x) {
+    int i;
+    if (x->verdicts == NULL) return;
+    for (i = 0; i < VERDICTS_MAX; i++) free(x->verdicts->v[i].der);
+    lwl_wipe(x->verdicts, sizeof *x->verdicts);
+    free(x->verdicts);
+    x->verdicts = NULL;
+}
+
 /* The verdict of a resumed connection is the session's. A client knows it
  * from the record of the session it offered. A server resumes only sessions
  * made under its own trust settings (the session id context, ticket_cb) and
@@ -648,6 +768,7 @@ int lwl_session_verdict(lwl_Conn *c, const char **why) {
         wolfSSL_X509_free(peer);
         return 1;
     }
+    if (remembered(c) != NULL) return 1; /* verified in its full handshake */
     /* this wolfSSL keeps no certificate for this path: "require" demanded a
      * verified one, unless on_verify could have let one through */
     if (c->ctx->verify == 2 && !(c->ctx->callbacks & LWL_CB_VERIFY)) return 1;
@@ -1172,6 +1293,7 @@ static int ctx_ticket_keys(lua_State *L) {
 }
 
 void lwl_session_context_free(lwl_Context *x) {
+    verdicts_free(x);
 #ifdef LWL_TICKET_KEYS
     if (x->tickets != NULL) {
         /* wolfSSL keeps the CTX while connections live: they find no keys */
