@@ -27,42 +27,15 @@ local function supported(key, level)
 end
 
 ---------------------------------------------------------------------------
--- base64 (RFC 4648, what DNS HTTPS records carry)
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local B64_INDEX = {}
-for i = 1, 64 do B64_INDEX[B64:byte(i)] = i - 1 end
+-- base64 (RFC 4648, what DNS HTTPS records carry): x509.lua's coder (PEM)
+local x509 = require "wolfssl.x509"
+M.base64 = x509._base64
 
-function M.base64(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    local q = {}
-    for k = 1, 4 do
-      local v = math.floor(n / 64 ^ (4 - k)) % 64
-      q[k] = B64:sub(v + 1, v + 1)
-    end
-    if not b then q[3] = "=" end
-    if not c then q[4] = "=" end
-    out[#out + 1] = table.concat(q)
-  end
-  return table.concat(out)
-end
-
+-- strict: a string is taken as base64 only when it is well formed
 local function unbase64(s)
   s = s:gsub("%s", "")
   if #s % 4 ~= 0 or not s:find("^[%w+/]*=?=?$") then return nil end
-  local out = {}
-  for i = 1, #s, 4 do
-    local n, pad = 0, 0
-    for k = 0, 3 do
-      local ch = s:byte(i + k)
-      if ch == 61 then pad = pad + 1; n = n * 64 else n = n * 64 + B64_INDEX[ch] end
-    end
-    local bytes = string.char(math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
-    out[#out + 1] = bytes:sub(1, 3 - pad)
-  end
-  return table.concat(out)
+  return x509._unbase64(s)
 end
 
 --- The bytes of an ECHConfigList given as bytes or base64, or nil and why.
