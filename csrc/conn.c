@@ -39,6 +39,10 @@ static void conn_free(lwl_Conn *c) {
     c->server_name = NULL;
     if (c->owns_fd && c->fd >= 0) close(c->fd);
     c->owns_fd = 0;
+    if (c->counted) {
+        c->counted = 0;
+        lwl_context_unref(c->ctx); /* last: wolfSSL_free above may still call back */
+    }
 }
 
 /* core.conn_new(ctx, fd|nil, server_name|nil, alpn|nil, socket|nil) -> connection */
@@ -66,6 +70,8 @@ static int conn_new(lua_State *L) {
                                ? "cannot make a connection: too many open files (wolfSSL needs a descriptor for its random generator)"
                                : errno ? strerror(errno) : "cannot make a connection: out of memory");
     c->ctx = ctx;
+    ctx->conns++;
+    c->counted = 1;
     ctx->used = 1;
     c->timeout = -1;
     c->is_server = ctx->is_server;

@@ -74,8 +74,10 @@ static int context_new(lua_State *L) {
     return 1;
 }
 
-static int context_free(lua_State *L) {
-    lwl_Context *c = tocontext(L, 1);
+/* Release the context's C state; its live connections' callbacks read it
+ * (ticket keys, early-data binders, verdicts), so ctx:free() with
+ * connections alive only marks it freed, and the last one releases it. */
+static void context_release(lwl_Context *c) {
     if (c->ctx) {
         lwl_session_context_free(c);
         lwl_early_context_free(c);
@@ -85,12 +87,24 @@ static int context_free(lua_State *L) {
     free(c->alpn);
     c->alpn = NULL;
     lwl_wipe(c->cookie_secret, sizeof c->cookie_secret);
+}
+
+void lwl_context_unref(lwl_Context *c) {
+    if (--c->conns == 0 && c->free_pending) context_release(c);
+}
+
+static int context_free(lua_State *L) {
+    lwl_Context *c = tocontext(L, 1);
+    if (c->conns > 0)
+        c->free_pending = 1; /* (the collector never gets here then: connections keep us) */
+    else
+        context_release(c);
     return 0;
 }
 
 static int context_tostring(lua_State *L) {
     lwl_Context *c = tocontext(L, 1);
-    if (c->ctx == NULL)
+    if (c->ctx == NULL || c->free_pending)
         lua_pushstring(L, "wolfssl.Context (freed)");
     else
         lua_pushfstring(L, "wolfssl.Context (%s): %p", c->is_server ? "server" : "client",

@@ -25,6 +25,9 @@
 /* ---- context.c ---- */
 typedef struct lwl_Context {
     WOLFSSL_CTX *ctx;     /* NULL once freed */
+    int conns;            /* live connections whose context this is (their callbacks
+                           * read the state below: ctx:free() waits for them) */
+    int free_pending;     /* ctx:free() was called while conns > 0: no new use */
     int is_server;
     int dtls;             /* a DTLS context (datagrams) */
     unsigned char cookie_secret[32]; /* DTLS server: the key of its cookies, one per
@@ -82,6 +85,7 @@ struct lwl_Conn {
     WOLFSSL *ssl;         /* NULL once closed */
     const lwl_Transport *io; /* transport.c: memory or fd */
     lwl_Context *ctx;     /* the context in force (kept alive by the uservalue) */
+    int counted;          /* counted in ctx->conns (until conn_free) */
     lua_State *L;         /* state of the method call in progress, else NULL */
     int self;             /* stack index of the connection in that call */
     int fd;               /* -1 in memory mode */
@@ -318,6 +322,7 @@ void lwl_early_context_free(lwl_Context *x);
 
 /* ---- util.c: the bottom helpers (they call no other file) ---- */
 lwl_Context *lwl_checkcontext(lua_State *L, int idx); /* raises on a freed context */
+void lwl_context_unref(lwl_Context *c); /* a connection of c is gone (context.c) */
 lwl_Conn *lwl_checkconn(lua_State *L, int idx);       /* raises on a closed connection */
 lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl);
 int lwl_fail(lua_State *L, const char *msg); /* pushes nil, msg; returns 2 */

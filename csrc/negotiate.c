@@ -99,6 +99,8 @@ static void switch_context(lua_State *L, int ci, int xi) {
         wolfSSL_UseALPN(c->ssl, n->alpn, (unsigned)strlen(n->alpn),
                         WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 #endif
+    n->conns++;
+    lwl_context_unref(c->ctx);
     c->ctx = n;
     lwl_getuv(L, ci);
     lua_pushvalue(L, xi);

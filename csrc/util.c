@@ -12,7 +12,7 @@
 
 lwl_Context *lwl_checkcontext(lua_State *L, int idx) {
     lwl_Context *c = (lwl_Context *)luaL_checkudata(L, idx, LWL_CONTEXT);
-    if (c->ctx == NULL) luaL_error(L, "attempt to use a freed context");
+    if (c->ctx == NULL || c->free_pending) luaL_error(L, "attempt to use a freed context");
     return c;
 }
 

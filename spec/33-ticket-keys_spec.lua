@@ -182,6 +182,21 @@ describe("ticket keys", function()
     assert.is_true((resume(a, sess)))
   end)
 
+  for _, ver in ipairs { "tls1.3", "tls1.2" } do
+    it(ver .. ": ctx:free() while a connection lives: it finishes its handshake and issues its ticket", function()
+      local sctx = server(ver, { K1 })
+      local c, s = H.client_ctx():new { server_name = "localhost" }, sctx:new {}
+      sctx:free() -- the keys stay until the connection is gone
+      assert.equal("wolfssl.Context (freed)", tostring(sctx))
+      assert.error_matches(function() sctx:new {} end, "attempt to use a freed context")
+      assert.is_true(H.handshake(c, s))
+      H.transfer(s, c, "x")
+      local reused = resume(server(ver, { K1 }), assert(c:session()))
+      assert.is_true(reused) -- the ticket was made under K1, as ever
+      s:close(); c:close()
+    end)
+  end
+
   it("bad ticket_keys raise naming the option", function()
     assert.has_error(function() H.server_ctx{ ticket_keys = { "short" } } end,
       "bad option 'ticket_keys': entry 1 must be 32 bytes or 64 hex digits (got 5 bytes)")
