@@ -1,7 +1,7 @@
 /* testutil.c: helpers that exist only for the suite, in wolfssl.core._test:
  * descriptors for the fd-mode specs, a userdata's uservalue, a clock the
- * session-expiry specs move, and the HMAC the session fuzz driver seals its
- * inputs with. They hand out operations no user needs, so a normal process
+ * session-expiry specs move, the HMAC the session fuzz driver seals its
+ * inputs with and a fixed DTLS cookie key for the DTLS fuzz drivers. They hand out operations no user needs, so a normal process
  * does not see them: the table exists only when the environment has
  * WOLFSSL_TEST_LUA (the Makefile's test runs and the fuzz harness set it). */
 #include "lwolfssl.h"
@@ -97,6 +97,19 @@ static int test_hmac_sha256(lua_State *L) {
     return 1;
 }
 
+/* _test.cookie_secret(ctx, key32): a DTLS server context's cookie key, fixed
+ * (it is random per context): the DTLS fuzz drivers' recorded ClientHellos
+ * then carry a valid cookie in every process, so seeds and mutations get past
+ * the cookie exchange. Connections made afterwards take it. */
+static int test_cookie_secret(lua_State *L) {
+    lwl_Context *c = lwl_checkcontext(L, 1);
+    size_t len;
+    const char *key = luaL_checklstring(L, 2, &len);
+    luaL_argcheck(L, len == sizeof c->cookie_secret, 2, "expected 32 bytes");
+    memcpy(c->cookie_secret, key, len);
+    return 0;
+}
+
 void lwl_test_open(lua_State *L) {
     static const luaL_Reg funcs[] = {{"socketpair", test_socketpair},
                                      {"closefd", test_closefd},
@@ -104,6 +117,7 @@ void lwl_test_open(lua_State *L) {
                                      {"advance_clock", test_advance_clock},
                                      {"uservalue", test_uservalue},
                                      {"hmac_sha256", test_hmac_sha256},
+                                     {"cookie_secret", test_cookie_secret},
                                      {NULL, NULL}};
     if (getenv("WOLFSSL_TEST_LUA") == NULL) return;
     luaL_newlib(L, funcs);

@@ -6,7 +6,8 @@
 -- PSK, a chain), then some application data, the TLS 1.3 tickets and the
 -- close_notify; what each side sent becomes a seed of the other side's target,
 -- the whole exchange a seed of the trace target, the client's session a seed of
--- the session target (in the input form the driver seals, common.lua C.seal).
+-- the session target (in the input form the driver seals, common.lua C.seal);
+-- the DTLS configurations the same, datagram by datagram (below).
 -- Handshake bytes are random each run: regenerating rewrites the files under
 -- the same names.
 local root = assert(arg[1], "usage: make-corpus.lua ROOT")
@@ -96,6 +97,67 @@ for i, pair in ipairs(C.PAIRS) do
   c:close(); s:close()
 end
 
+-- DTLS (the dtls_* targets): each configuration of C.DTLS_PAIRS the build
+-- has, our client against our server one datagram at a time (the server
+-- listening as the first fake peer of drivers/dtls_listen.lua for that
+-- target's seeds, so the cookie is that peer's; the cookie key is fixed by
+-- common.lua); what each side sent, datagram by datagram, is a seed of the
+-- other side's target (common.lua C.dtls_join), plus a variant whose first
+-- datagram asks for handle_timeout().
+local features = require("wolfssl").features
+local LISTEN_PEER = "192.0.2.1:5684" -- drivers/dtls_listen.lua's first peer
+
+local function dtls_exchange(i, listen)
+  local c, s = C.connection("client", i, C.DTLS_PAIRS), C.connection("server", i, C.DTLS_PAIRS)
+  local c2s, s2c = {}, {}
+  local accepted = not listen
+  local function to_server(d)
+    c2s[#c2s + 1] = d
+    if accepted then s:feed(d) else accepted = s:listen(d, LISTEN_PEER) end
+  end
+  local function to_client(d) s2c[#s2c + 1] = d; c:feed(d) end
+  local cdone, sdone
+  for _ = 1, 20 do
+    if not cdone then cdone = c:handshake() end
+    C.drain_all(c, to_server)
+    if accepted and not sdone then sdone = s:handshake() end
+    C.drain_all(s, to_client)
+    if cdone and sdone then break end
+  end
+  assert(cdone and sdone, "DTLS handshake of " .. C.DTLS_PAIRS[i].name .. " did not complete")
+  c:write("ping"); C.drain_all(c, to_server)
+  s:read(); s:write("pong"); C.drain_all(s, to_client)
+  c:read(); C.drain_all(c, to_server)
+  c:shutdown(); C.drain_all(c, to_server)
+  s:read(); s:shutdown(); C.drain_all(s, to_client)
+  c:close(); s:close()
+  return c2s, s2c
+end
+
+-- a DTLS input with the top bit of datagram k's length set
+local function flagged(i, datagrams, k)
+  local bytes = C.dtls_join(i, datagrams)
+  local pos = 2
+  for _ = 1, k - 1 do pos = pos + 2 + bytes:byte(pos) * 256 + bytes:byte(pos + 1) end
+  return bytes:sub(1, pos - 1) .. string.char(bytes:byte(pos) + 128) .. bytes:sub(pos + 1)
+end
+
+for i, pair in ipairs(C.DTLS_PAIRS) do
+  if features.dtls and (features.dtls13 or not pair.dtls13) then
+    local c2s, s2c = dtls_exchange(i, false)
+    write("dtls_server", pair.name, C.dtls_join(i, c2s))
+    write("dtls_server", pair.name .. "-timeout", flagged(i, c2s, 1))
+    write("dtls_client", pair.name, C.dtls_join(i, s2c))
+    write("dtls_client", pair.name .. "-timeout", flagged(i, s2c, 1))
+    if features.dtls_listen then
+      c2s = dtls_exchange(i, true)
+      write("dtls_listen", pair.name, C.dtls_join(i, c2s))
+      -- the other peer's copy of the first ClientHello first: answered, no state
+      write("dtls_listen", pair.name .. "-two", flagged(i, { c2s[1], table.unpack(c2s) }, 1))
+    end
+  end
+end
+
 -- captured hellos and server flights of other implementations
 for _, name in ipairs(list(root .. "/spec/fixtures/hello", "%.bin$")) do
   local bytes = C.read("spec/fixtures/hello/" .. name)
@@ -122,6 +184,7 @@ for _, name in ipairs(list(certs, "")) do
   end
 end
 
-for _, t in ipairs({ "server", "client", "hello", "x509", "pkey", "session", "trace" }) do
+for _, t in ipairs({ "server", "client", "hello", "x509", "pkey", "session", "trace",
+                    "dtls_server", "dtls_client", "dtls_listen" }) do
   io.stdout:write(("corpus %-8s %3d seeds\n"):format(t, count[t] or 0))
 end

@@ -23,6 +23,7 @@ function C.read(path)
 end
 
 local PSK_KEY = string.rep("k", 32)
+local COOKIE_KEY = string.rep("c", 32)
 
 -- the session key (the MAC of exported sessions): fixed, so the seeds that
 -- fuzz/make-corpus.lua exports import in the fuzz process
@@ -97,6 +98,30 @@ C.PAIRS = {
     server = { max_version = "tls1.2", certificate = C.cert("server-chain.pem"), key = C.cert("server-chain.key") } },
 }
 
+-- The DTLS targets' configurations (dtls_server, dtls_client, dtls_listen):
+-- a table apart, so the TLS seeds keep their first byte's meaning. `dtls13`:
+-- the pair needs features.dtls13 (an input choosing it does nothing on a
+-- build without, such as Debian's 5.5.4).
+local D12 = { dtls = true, min_version = "dtls1.2", max_version = "dtls1.2" }
+local D13 = { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3" }
+local function with(base, extra)
+  local o = {}
+  for k, v in pairs(base) do o[k] = v end
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return o
+end
+C.DTLS_PAIRS = {
+  { name = "dtls12", client = with(D12), server = with(D12) },
+  { name = "dtls13", dtls13 = true, client = with(D13), server = with(D13) },
+  { name = "dpsk12", client = with(D12, { verify = "none", psk = { identity = "client1", key = PSK_KEY } }),
+    server = with(D12, { psk = { hint = "hint", keys = { client1 = PSK_KEY } } }) },
+  { name = "dpsk13", dtls13 = true,
+    client = with(D13, { verify = "none", psk = { identity = "client1", key = PSK_KEY } }),
+    server = with(D13, { psk = { hint = "hint", keys = { client1 = PSK_KEY } } }) },
+  { name = "dmtls12", client = with(D12, { certificate = C.cert("client.pem"), key = C.cert("client.key") }),
+    server = with(D12, { verify = "require", cafile = C.cert("ca.pem") }) },
+}
+
 local DEFAULTS = {
   client = { mode = "client", cafile = C.cert("ca.pem") },
   server = { mode = "server", certificate = C.cert("server.pem"), key = C.cert("server.key") },
@@ -104,15 +129,22 @@ local DEFAULTS = {
 
 local cache = { client = {}, server = {} }
 
---- The context of one side of pair i (made once, kept).
-function C.context(side, i)
-  local ctx = cache[side][i]
+--- The context of one side of pair i of `pairs` (C.PAIRS by default; made
+-- once, kept).
+function C.context(side, i, pairs_)
+  local pair = (pairs_ or C.PAIRS)[i]
+  local ctx = cache[side][pair]
   if ctx then return ctx end
   local o = {}
   for k, v in pairs(DEFAULTS[side]) do o[k] = v end
-  for k, v in pairs(C.PAIRS[i][side]) do if k ~= "server_name" then o[k] = v end end
+  for k, v in pairs(pair[side]) do if k ~= "server_name" then o[k] = v end end
   ctx = assert(wolfssl.context(o))
-  cache[side][i] = ctx
+  -- a DTLS server's cookie key is random per context: fixed here (when the
+  -- test table is there: the harness, make's test runs), so a recorded
+  -- ClientHello's cookie is valid in any process (testutil.c)
+  local t = require("wolfssl.core")._test
+  if o.dtls and side == "server" and t then t.cookie_secret(ctx, COOKIE_KEY) end
+  cache[side][pair] = ctx
   return ctx
 end
 
@@ -122,11 +154,11 @@ function C.split(bytes)
   return bytes:byte(1) % #C.PAIRS + 1, bytes:sub(2)
 end
 
---- A new connection of pair i's side, traced (the renderer runs on every
--- message), and its trace recorder.
-function C.connection(side, i)
-  local name = C.PAIRS[i].client.server_name or "localhost"
-  local conn = C.context(side, i):new{ server_name = side == "client" and name or nil }
+--- A new connection of pair i's side (of `pairs`, C.PAIRS by default),
+-- traced (the renderer runs on every message), and its trace recorder.
+function C.connection(side, i, pairs_)
+  local name = (pairs_ or C.PAIRS)[i].client.server_name or "localhost"
+  local conn = C.context(side, i, pairs_):new{ server_name = side == "client" and name or nil }
   return conn, trace.attach(conn, function() end)
 end
 
@@ -193,6 +225,82 @@ function C.drive(side, bytes)
     conn:feed_eof()
     C.step(conn)
   end
+  C.finish(conn, ok)
+end
+
+--- DTLS inputs: the DTLS pair chosen by the first byte (nil when this build
+-- lacks what it needs: DTLS, or DTLS 1.3), and the datagrams of the rest,
+-- each behind a 2-byte big-endian prefix: its low 15 bits are the length (a
+-- short tail is taken as it is), the top bit asks for handle_timeout() after
+-- the datagram (the deterministic stand-in for the clock running out).
+-- Returns i, { {bytes, timeout}, ... }.
+function C.dtls_split(bytes)
+  local f = wolfssl.features
+  local i = (bytes:byte(1) or 0) % #C.DTLS_PAIRS + 1
+  if not f.dtls or (C.DTLS_PAIRS[i].dtls13 and not f.dtls13) then return nil end
+  local out, pos = {}, 2
+  while pos + 1 <= #bytes do
+    local hi, lo = bytes:byte(pos, pos + 1)
+    local len = (hi % 128) * 256 + lo
+    out[#out + 1] = { bytes:sub(pos + 2, pos + 1 + len), hi >= 128 }
+    pos = pos + 2 + len
+  end
+  return i, out
+end
+
+--- The inverse of dtls_split's framing: a DTLS input for pair i and its
+-- datagrams (strings).
+function C.dtls_join(i, datagrams)
+  local out = { string.char(i - 1) }
+  for _, d in ipairs(datagrams) do
+    out[#out + 1] = string.char(math.floor(#d / 256), #d % 256) .. d
+  end
+  return table.concat(out)
+end
+
+--- Every datagram conn has to send, to sink (or dropped).
+function C.drain_all(conn, sink)
+  for _ = 1, 64 do
+    local d = conn:drain()
+    if d == "" then return end
+    if sink then sink(d) end
+  end
+end
+
+--- DTLS: handshake() and drain every datagram until it stops sending (the
+-- handshake waits for the next datagram); returns handshake()'s results.
+function C.dtls_step(conn, sink)
+  local ok, err, code
+  for _ = 1, 8 do
+    ok, err, code = C.never_raises("handshake", conn.handshake, conn)
+    local sent = 0
+    C.drain_all(conn, function(d) sent = sent + 1; if sink then sink(d) end end)
+    if ok or (err ~= "wantread" and err ~= "wantwrite") or sent == 0 then break end
+  end
+  return ok, err, code
+end
+
+--- Feed one datagram (and handle_timeout() when asked), then step: what the
+-- DTLS drivers do with each datagram of their input. Returns dtls_step's.
+function C.dtls_feed(conn, d)
+  C.never_raises("feed", conn.feed, conn, d[1])
+  if d[2] then
+    C.never_raises("timeout", conn.timeout, conn)
+    C.never_raises("handle_timeout", conn.handle_timeout, conn)
+  end
+  return C.dtls_step(conn)
+end
+
+--- A DTLS driver: a new connection of `side` for the chosen pair (a client
+-- first sends its ClientHello, dropped), each datagram fed and stepped, then
+-- C.finish.
+function C.dtls_drive(side, bytes)
+  local i, datagrams = C.dtls_split(bytes)
+  if not i then return end
+  local conn = C.connection(side, i, C.DTLS_PAIRS)
+  local ok = false
+  if side == "client" then ok = C.dtls_step(conn) end
+  for _, d in ipairs(datagrams) do ok = C.dtls_feed(conn, d) or ok end
   C.finish(conn, ok)
 end
 
