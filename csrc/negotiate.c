@@ -100,7 +100,7 @@ static void switch_context(lua_State *L, int ci, int xi) {
                         WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 #endif
     n->conns++;
-    lwl_context_unref(c->ctx);
+    c->ctx->conns--; /* (a freed one left with none is released by its collector) */
     c->ctx = n;
     lwl_getuv(L, ci);
     lua_pushvalue(L, xi);
