@@ -1,9 +1,10 @@
 /* testutil.c: helpers that exist only for the suite, in wolfssl.core._test:
  * descriptors for the fd-mode specs, a userdata's uservalue, a clock the
  * session-expiry specs move, the HMAC the session fuzz driver seals its
- * inputs with and a fixed DTLS cookie key for the DTLS fuzz drivers. They hand out operations no user needs, so a normal process
- * does not see them: the table exists only when the environment has
- * WOLFSSL_TEST_LUA (the Makefile's test runs and the fuzz harness set it). */
+ * inputs with, and a fixed DTLS cookie key for the DTLS fuzz drivers. They
+ * hand out operations no user needs, so a normal process does not see them:
+ * the table exists only when the environment has WOLFSSL_TEST_LUA (the
+ * Makefile's test runs and the fuzz harness set it). */
 #include "lwolfssl.h"
 
 #include <wolfssl/wolfcrypt/hmac.h>
