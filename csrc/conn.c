@@ -222,6 +222,14 @@ static int call_listen(lwl_Conn *c, void *buf, int n) {
 static const Op OP_LISTEN = {"listen", call_listen, 0};
 #endif
 
+/* A call succeeded with the handshake complete (handshake, or a read or
+ * write that drove it): the server remembers a verified client (session.c,
+ * once per connection). */
+static void handshake_done(lwl_Conn *c) {
+    c->done = 1;
+    lwl_session_established(c);
+}
+
 static const Op OP_HANDSHAKE = {"handshake", call_handshake, 0};
 static const Op OP_READ = {"read", call_read, 0};
 static const Op OP_WRITE = {"write", call_write, 1};
@@ -429,8 +437,7 @@ static int conn_handshake(lua_State *L) {
     /* some callbacks cannot fail the handshake in wolfSSL (on_new_session,
      * session_store.put: their result is ignored): fail it here */
     if (ret == WOLFSSL_SUCCESS && !c->cb_error) {
-        c->done = 1;
-        lwl_session_established(c);
+        handshake_done(c);
         leave(c);
         lua_pushboolean(L, 1);
         return 1;
@@ -474,8 +481,7 @@ static int conn_read(lua_State *L) {
     if (want <= READ_CHUNK) { /* the common case: one copy, no allocation */
         ret = run(c, &OP_READ, chunk, (int)want);
         if (ret > 0 && !c->cb_error) { /* a callback (on_new_session) may have raised */
-            c->done = 1;
-            lwl_session_established(c);
+            handshake_done(c);
             leave(c);
             lua_pushlstring(L, chunk, (size_t)ret);
             return 1;
@@ -493,8 +499,7 @@ static int conn_read(lua_State *L) {
             if (got >= want || wolfSSL_pending(c->ssl) == 0) break;
         }
         if (got > 0 && !c->cb_error) {
-            c->done = 1;
-            lwl_session_established(c);
+            handshake_done(c);
             leave(c);
             luaL_pushresult(&b);
             return 1;
@@ -531,8 +536,7 @@ static int conn_write(lua_State *L) {
     }
     ret = run(c, &OP_WRITE, (void *)(s + i - 1), (int)(j - i + 1));
     if (ret > 0 && !c->cb_error) { /* a write that drove the handshake ran its callbacks */
-        c->done = 1;
-        lwl_session_established(c);
+        handshake_done(c);
         leave(c);
         lwl_pushint(L, ret);
         return 1;
@@ -694,14 +698,21 @@ static int conn_read_early(lua_State *L) {
 
 /* ---- TLS 1.3 post-handshake messages ---- */
 
-/* Not on a failed connection, only after the handshake, only TLS 1.3.
+/* Not on a failed connection, only after the handshake, only TLS 1.3 (and
+ * DTLS 1.3 where dtls13 says it has the message too).
  * Returns 0 after pushing nil, msg for these run-time refusals. */
-static int tls13_ready(lua_State *L, lwl_Conn *c, const char *what) {
+static int tls13_ready(lua_State *L, lwl_Conn *c, const char *what, int dtls13) {
+    int version;
     if (c->failed) return lwl_fail(L, "the connection failed earlier"), 0;
     if (!c->done && !wolfSSL_is_init_finished(c->ssl))
         return lwl_fail(L, "the handshake is not finished"), 0;
-    if (wolfSSL_version(c->ssl) != TLS1_3_VERSION &&
-        !(wolfSSL_version(c->ssl) == 0xFEFC && strcmp(what, "key_update") == 0)) { /* (DTLS 1.3) */
+    version = wolfSSL_version(c->ssl);
+#ifdef WOLFSSL_DTLS13
+    if (dtls13 && version == DTLS1_3_VERSION) return 1;
+#else
+    (void)dtls13;
+#endif
+    if (version != TLS1_3_VERSION) {
         lua_pushnil(L);
         lua_pushfstring(L, "%s needs TLS 1.3 (this connection uses %s)", what,
                         wolfSSL_get_version(c->ssl));
@@ -713,13 +724,13 @@ static int tls13_ready(lua_State *L, lwl_Conn *c, const char *what) {
 /* key_update, request_certificate: wolfSSL queues the message, which goes
  * out now or with the next write. true, or nil, "wantwrite" (queued), or
  * nil, msg, code (also in last_error). */
-static int post_handshake(lua_State *L, const Op *op) {
+static int post_handshake(lua_State *L, const Op *op, int dtls13) {
     char text[WOLFSSL_MAX_ERROR_SZ];
     lwl_Conn *c = lwl_checkconn(L, 1);
     int ret, n;
     if (c->busy)
         luaL_error(L, "%s: connection is busy (called from one of its own callbacks)", op->name);
-    if (!tls13_ready(L, c, op->name)) return 2;
+    if (!tls13_ready(L, c, op->name, dtls13)) return 2;
     c = enter(L);
     ret = run(c, op, NULL, 0);
     if (c->cb_error) { /* a trace callback raised: like any method */
@@ -749,7 +760,7 @@ static int post_handshake(lua_State *L, const Op *op) {
 
 /* conn:key_update(): send a TLS 1.3 KeyUpdate (asking the peer to update too) */
 static int conn_key_update(lua_State *L) {
-    return post_handshake(L, &OP_KEY_UPDATE);
+    return post_handshake(L, &OP_KEY_UPDATE, 1); /* DTLS 1.3 has KeyUpdate */
 }
 
 /* conn:request_certificate(): TLS 1.3 post-handshake CertificateRequest.
@@ -761,7 +772,7 @@ static int conn_request_certificate(lua_State *L) {
     if (c->ctx->verify == 0)
         luaL_error(L, "request_certificate: the server context needs verify = \"peer\" or "
                       "\"require\" to check the certificate it asks for");
-    return post_handshake(L, &OP_REQUEST_CERTIFICATE);
+    return post_handshake(L, &OP_REQUEST_CERTIFICATE, 0); /* (DTLS 1.3: not offered here) */
 #else
     return luaL_error(L, "request_certificate is not supported by this wolfSSL build "
                          "(no WOLFSSL_POST_HANDSHAKE_AUTH)");
