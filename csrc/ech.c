@@ -86,7 +86,9 @@ static int ech_use(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     size_t n;
     const char *p = luaL_checklstring(L, 2, &n);
-    return lwl_ok_or_fail(L, set_list(c->ssl, p, n), "no usable ECHConfig in the list");
+    int ok = set_list(c->ssl, p, n);
+    if (ok) c->ech = 1;
+    return lwl_ok_or_fail(L, ok, "no usable ECHConfig in the list");
 }
 
 /* ---- the trace's view of the inner ClientHello (RFC 9180 base mode) ---- */

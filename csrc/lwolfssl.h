@@ -121,6 +121,7 @@ struct lwl_Conn {
     int vfy_overridden;   /* verify.c: 1 + depth whose failure on_verify accepted */
     int unresumable;      /* session.c: a server's session on_verify let through */
     int remembered;       /* session.c: its verified client certificate is remembered */
+    int ech;              /* ech.c: it encrypts its ClientHello (an ECHConfigList is set) */
     char vfy_subject[128];
     char *server_name;    /* client: the name to check; malloc'd */
     lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify

@@ -876,6 +876,11 @@ int lwl_session_set(lua_State *L) {
     int v, min, max;
     char buf[NAME_MAX_LEN * 2 + 100];
     const char *refused;
+#ifdef LWL_ECH_NO_PSK
+    if (c->ech) /* (a refusal ctx:new{session=} goes past: a full handshake) */
+        return lwl_fail(L, "session not offered: this wolfSSL cannot resume with ECH "
+                           "(features.ech_resumption is false)");
+#endif
     if (c->is_server) return luaL_error(L, "set_session: only client connections resume sessions");
     if (c->done || c->nrecv > 0 || c->busy)
         return luaL_error(L, "set_session: must be called before the handshake starts");

@@ -197,32 +197,15 @@ function M._list_for(ctx, override)
   return client_list("ech_configs", override, 3)
 end
 
--- the connections that encrypt their ClientHello (for set_session)
-local ECH_CONN = setmetatable({}, { __mode = "k" })
-
---- Connection.set_session, for ECH connections where the build cannot resume
--- with ECH: the session is not offered (a full handshake), and the second
--- result says why (a plain refusal, which ctx:new{session=} goes past).
-function M.wrap_set_session(set_session)
-  if not NO_PSK then return set_session end
-  return function(conn, s)
-    if ECH_CONN[conn] then
-      return nil, "session not offered: this wolfSSL cannot resume with ECH (features.ech_resumption is false)"
-    end
-    return set_session(conn, s)
-  end
-end
-
 --- ctx:new, once the connection exists.
 function M._prepare(conn, list, override)
   if override ~= nil and conn:is_server() then
     conn:close()
     bad("ech_configs", "is for clients (a server publishes its list with ctx:ech_configs())", 4)
   end
-  if list then
-    assert(core.ech_use(conn, list))
-    ECH_CONN[conn] = true
-  end
+  -- (where the build cannot resume with ECH, set_session then offers no
+  -- session and says why: csrc/session.c)
+  if list then assert(core.ech_use(conn, list)) end
 end
 
 --- ctx:ech_configs() -> the ECHConfigList of a server context made with `ech`

@@ -111,7 +111,6 @@ local CONN_KEY = {} -- the option keys of ctx:new, as a set
 for _, k in ipairs(opts.CONN_KEYS) do CONN_KEY[k] = true end
 local NO_OPTIONS = {}
 local prepare_ticket = core.conn_prepare_ticket
-local plain_set_session -- Connection.set_session before ECH wraps it (set below)
 
 --- Make a connection from a context.
 -- @tparam[opt] table o `fd`, `server_name`, `alpn`, `session`, `data`,
@@ -166,8 +165,7 @@ function Context:new(o)
     -- a session that cannot be used (expired, no ticket yet, another version)
     -- means a full handshake; conn:set_session(s) says why. One made under
     -- other trust settings or for another server name is a mistake: raise.
-    local _, why = (ech_list and Connection.set_session or plain_set_session)(conn, o.session)
-    -- (the ECH wrapper below matters only to a connection with a list)
+    local _, why = conn:set_session(o.session)
     if why and why:find("^session refused") then
       conn:close()
       error(why, 2)
@@ -215,8 +213,6 @@ M.Connection = Connection
 -- Methods written in Lua (the C ones are registered by the core)
 Context.set_ticket_keys = M.session._set_ticket_keys
 Context.ech_configs = M.ech.configs
-plain_set_session = Connection.set_session
-Connection.set_session = M.ech.wrap_set_session(plain_set_session)
 Connection.ocsp_response = require("wolfssl.trust").ocsp_response
 M.connect = require("wolfssl.connect").connect -- blocking client in one call
 
