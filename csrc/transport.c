@@ -173,9 +173,12 @@ static int dgram_push(lwl_Buf *b, const void *p, size_t n) {
     return lwl_buf_append(b, len, 2) && lwl_buf_append(b, p, n);
 }
 
-/* the length of the datagram at the front of b (b->len > 0) */
-static size_t dgram_len(const lwl_Buf *b) {
-    return (size_t)b->p[b->head] << 8 | b->p[b->head + 1];
+/* Take the length off the datagram at the front of b (b->len > 0): its
+ * bytes are then at b->p + b->head, for the caller to consume. */
+static size_t dgram_front(lwl_Buf *b) {
+    size_t n = (size_t)b->p[b->head] << 8 | b->p[b->head + 1];
+    lwl_buf_consume(b, 2);
+    return n;
 }
 
 int lwl_transport_push_datagram(lwl_Conn *c, const char *p, size_t n) {
@@ -185,8 +188,7 @@ int lwl_transport_push_datagram(lwl_Conn *c, const char *p, size_t n) {
 static int memdgram_recv(lwl_Conn *c, char *buf, int sz) {
     size_t n;
     if (c->in.len == 0) return WOLFSSL_CBIO_ERR_WANT_READ; /* (no EOF in datagrams) */
-    n = dgram_len(&c->in);
-    lwl_buf_consume(&c->in, 2);
+    n = dgram_front(&c->in);
     /* a datagram longer than wolfSSL's buffer is cut, as a UDP socket does */
     memcpy(buf, c->in.p + c->in.head, n < (size_t)sz ? n : (size_t)sz);
     lwl_buf_consume(&c->in, n);
@@ -267,13 +269,14 @@ static const lwl_Transport fddgram_transport = {"fd", fddgram_recv, fddgram_send
  * ClientHello has nothing to resend), and wolfSSL resends them at most once
  * a second of real time (dtls13.c DTLS13_MIN_RTX_INTERVAL), whatever the
  * clock says: so not before a real second after our last datagram (wolfSSL
- * also resends by itself when the peer repeats its flight). DTLS 1.2: the handshake's flights, not a server's cookie. */
+ * also resends by itself when the peer repeats its flight).
+ * DTLS 1.2: the handshake's flights, not a server's cookie. */
 double lwl_transport_dtls_due(lwl_Conn *c) {
     double len, left, real = 0;
     if (!c->dtls || c->ssl == NULL || c->nsent == 0 || c->failed) return -1;
     len = (double)wolfSSL_dtls_get_current_timeout(c->ssl);
 #ifdef WOLFSSL_DTLS13
-    if (wolfSSL_version(c->ssl) == 0xfefc) { /* DTLS 1.3, or a client offering it */
+    if (wolfSSL_version(c->ssl) == DTLS1_3_VERSION) { /* or a client offering it */
         if (!wolfSSL_dtls13_has_pending_msg(c->ssl) &&
             (c->is_server || wolfSSL_is_init_finished(c->ssl)))
             return -1;
@@ -449,8 +452,7 @@ int lwl_transport_drain(lua_State *L) {
             lua_pushliteral(L, "");
             return 1;
         }
-        n = dgram_len(&c->out);
-        lwl_buf_consume(&c->out, 2);
+        n = dgram_front(&c->out);
         lua_pushlstring(L, (const char *)c->out.p + c->out.head, n);
         lwl_buf_consume(&c->out, n);
         return 1;
