@@ -707,11 +707,7 @@ static int tls13_ready(lua_State *L, lwl_Conn *c, const char *what, int dtls13) 
     if (!c->done && !wolfSSL_is_init_finished(c->ssl))
         return lwl_fail(L, "the handshake is not finished"), 0;
     version = wolfSSL_version(c->ssl);
-#ifdef WOLFSSL_DTLS13
     if (dtls13 && version == DTLS1_3_VERSION) return 1;
-#else
-    (void)dtls13;
-#endif
     if (version != TLS1_3_VERSION) {
         lua_pushnil(L);
         lua_pushfstring(L, "%s needs TLS 1.3 (this connection uses %s)", what,

@@ -19,17 +19,18 @@ static lwl_Context *tocontext(lua_State *L, int idx) {
  * with DTLS 1.2 as its floor. NULL when the build lacks it. */
 static WOLFSSL_METHOD *dtls_method(int is_server, int min, int max) {
 #ifdef WOLFSSL_DTLS13
-    if (min == 0xfefc) return is_server ? wolfDTLSv1_3_server_method() : wolfDTLSv1_3_client_method();
-    if (max == 0xfefc) return is_server ? wolfDTLS_server_method() : wolfDTLS_client_method();
+    if (min == DTLS1_3_VERSION) return is_server ? wolfDTLSv1_3_server_method() : wolfDTLSv1_3_client_method();
+    if (max == DTLS1_3_VERSION) return is_server ? wolfDTLS_server_method() : wolfDTLS_client_method();
 #endif
-    if (min == 0xfefd && max == 0xfefd)
+    if (min == DTLS1_2_VERSION && max == DTLS1_2_VERSION)
         return is_server ? wolfDTLSv1_2_server_method() : wolfDTLSv1_2_client_method();
     return NULL;
 }
 #endif
 
 /* core.context_new(is_server [, dtls_min, dtls_max]) -> context; the DTLS
- * versions are 0xfefd (1.2), 0xfefc (1.3); nil, msg when the build lacks them */
+ * versions are DTLS1_2_VERSION, DTLS1_3_VERSION (0xfefd, 0xfefc); nil, msg
+ * when the build lacks them */
 static int context_new(lua_State *L) {
     int is_server = lua_toboolean(L, 1);
     int dtls = !lua_isnoneornil(L, 2);

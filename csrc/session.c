@@ -663,7 +663,7 @@ static int verdict_key(lwl_Conn *c, unsigned char out[WC_SHA256_DIGEST_SIZE]) {
     WOLFSSL_SESSION *s = wolfSSL_get_session(c->ssl);
     wc_Sha256 sha;
     int ok, v = wolfSSL_version(c->ssl);
-    if (v == TLS1_3_VERSION || v == 0xfefc /* DTLS 1.3 */) return 0; /* (tickets keep the peer) */
+    if (v == TLS1_3_VERSION || v == DTLS1_3_VERSION) return 0; /* (tickets keep the peer) */
     if (wolfSSL_get_keys(c->ssl, &kept, &mslen, &sr, &srlen, &cr, &crlen) == WOLFSSL_SUCCESS &&
         kept != NULL && mslen == sizeof ms)
         memcpy(ms, kept, sizeof ms);

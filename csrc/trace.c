@@ -573,7 +573,7 @@ static int flush_push(lua_State *L, void *ud) {
         }
 #endif
         if (f->done && (f->c->ctx->callbacks & LWL_CB_KEYLOG) && f->newly_done) {
-            if (v == 0x0303 || v == 0xFEFD) push_keylog12(L, f->c); /* TLS 1.2, DTLS 1.2 */
+            if (v == TLS1_2_VERSION || v == DTLS1_2_VERSION) push_keylog12(L, f->c);
             /* the handshake secrets stay: export_keying_material needs them */
         }
     }
@@ -825,7 +825,7 @@ static int trace_secrets(lua_State *L) {
         }
     }
 #endif
-    if (wolfSSL_version(c->ssl) != TLS1_3_VERSION && wolfSSL_version(c->ssl) != 0xFEFC /* DTLS 1.3 */) {
+    if (wolfSSL_version(c->ssl) != TLS1_3_VERSION && wolfSSL_version(c->ssl) != DTLS1_3_VERSION) {
         unsigned char ms[48], *hms = NULL, *hsr = NULL, *hcr = NULL;
         unsigned int hmsl = 0, hsrl = 0, hcrl = 0;
         WOLFSSL_SESSION *s;

@@ -58,6 +58,12 @@
 #define LWL_DTLS_STATEFUL 1
 #endif
 
+/* DTLS 1.3's version number: ssl.h names it only where the build has DTLS
+ * 1.3 (not 5.5.4's), and version checks compare with it on every build. */
+#ifndef DTLS1_3_VERSION
+#define DTLS1_3_VERSION 0xFEFC
+#endif
+
 /* DUPE_ENTRY_E (error-ssl.h, an enum): a CRL no newer than the one loaded
  * for its issuer (5.9.2). The number is unused in 5.5.4, which keeps both. */
 #define LWL_DUPE_ENTRY_E (-334)
