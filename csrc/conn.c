@@ -45,22 +45,23 @@ static void conn_free(lwl_Conn *c) {
     }
 }
 
-/* core.conn_new(ctx, fd|nil, server_name|nil, alpn|nil, socket|nil) -> connection */
-static int conn_new(lua_State *L) {
-    lwl_Context *ctx = lwl_checkcontext(L, 1);
-    int fd = lua_isnoneornil(L, 2) ? -1 : (int)luaL_checkinteger(L, 2);
-    const char *name = luaL_optstring(L, 3, NULL);
-    const char *alpn = luaL_optstring(L, 4, ctx->alpn);
+/* A new connection of ctx (the context at index ctxi; sock: index of the
+ * socket object fd came from, or 0) pushed: 1; or nil, message pushed: 2
+ * (descriptors or memory ran out). */
+static int make_conn(lua_State *L, lwl_Context *ctx, int ctxi, int fd, const char *name,
+                     const char *alpn, int sock) {
     lwl_Conn *c = (lwl_Conn *)lwl_newuserdata(L, sizeof *c);
     memset(c, 0, sizeof *c); /* closed until the WOLFSSL exists */
     c->fd = -1;
     lwl_setmeta(L, LWL_CONN);
     lua_createtable(L, 0, 3); /* uservalue: {ctx=, socket=, data=, last_error=} */
-    lua_pushvalue(L, 1);
+    lua_pushvalue(L, ctxi);
     lua_setfield(L, -2, "ctx"); /* the context lives as long as we do */
-    lua_pushvalue(L, 5);
-    lua_setfield(L, -2, "socket"); /* so does the socket object fd came from: its
-                                      collector would close the descriptor under us */
+    if (sock) {
+        lua_pushvalue(L, sock);
+        lua_setfield(L, -2, "socket"); /* so does the socket object fd came from: its
+                                          collector would close the descriptor under us */
+    }
     lwl_setuv(L, -2);
 
     errno = 0;
@@ -130,6 +131,81 @@ static int conn_new(lua_State *L) {
         return luaL_error(L, "alpn is not supported by this wolfSSL build");
 #endif
     }
+    return 1;
+}
+
+/* core.conn_new(ctx, fd|nil, server_name|nil, alpn|nil, socket|nil) -> connection */
+static int conn_new(lua_State *L) {
+    lwl_Context *ctx = lwl_checkcontext(L, 1);
+    int fd = lua_isnoneornil(L, 2) ? -1 : (int)luaL_checkinteger(L, 2);
+    const char *name = luaL_optstring(L, 3, NULL);
+    const char *alpn = luaL_optstring(L, 4, ctx->alpn);
+    return make_conn(L, ctx, 1, fd, name, alpn, lua_isnoneornil(L, 5) ? 0 : 5);
+}
+
+/* core.conn_quick(ctx, o|nil) -> connection | nil, message | false.
+ * ctx:new's common case in one call (a connection per resumed handshake is
+ * hot): o a plain table of nothing but server_name (a non-empty string
+ * without NUL), session (a session object), fd (a descriptor number) and
+ * data. false: anything else (another key, another value, no server_name
+ * where the context checks it, a session the context refuses), which
+ * init.lua's general path checks and reports. */
+static int conn_quick(lua_State *L) {
+    lwl_Context *ctx = (lwl_Context *)luaL_testudata(L, 1, LWL_CONTEXT);
+    const char *name = NULL;
+    int fd = -1, sess = 0, data = 0, n;
+    lua_settop(L, 2);
+    if (ctx == NULL || ctx->ctx == NULL || ctx->free_pending) goto general;
+    if (!lua_isnil(L, 2)) {
+        if (!lua_istable(L, 2) || lua_getmetatable(L, 2)) goto general; /* (__index: o.key) */
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+            if (strcmp(k, "server_name") == 0) {
+                size_t len;
+                if (lua_type(L, -1) != LUA_TSTRING) goto general;
+                name = lua_tolstring(L, -1, &len);
+                if (len == 0 || strlen(name) != len) goto general;
+            } else if (strcmp(k, "session") == 0) {
+                if (!luaL_testudata(L, -1, LWL_SESSION)) goto general;
+                sess = 1;
+            } else if (strcmp(k, "fd") == 0) {
+                double v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+                if (!(v >= 0 && v <= 2147483647.0) || v != floor(v)) goto general;
+                fd = (int)v;
+            } else if (strcmp(k, "data") == 0) {
+                data = 1;
+            } else {
+                goto general;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    if (name == NULL && lwl_context_checks_hostname(ctx)) goto general;
+    if ((n = make_conn(L, ctx, 1, fd, name, ctx->alpn, 0)) != 1) return n; /* conn: 3 */
+    if (data) {
+        lwl_getuv(L, 3);
+        lua_getfield(L, 2, "data");
+        lua_setfield(L, -2, "data");
+        lua_pop(L, 1);
+    }
+    if (sess) { /* set_session(conn, session) on this stack: conn 1, session 2 */
+        lua_getfield(L, 2, "session");
+        lua_replace(L, 2);
+        lua_replace(L, 1);
+        if (lwl_session_set(L) == 2 && strncmp(lua_tostring(L, -1), "session refused", 15) == 0) {
+            conn_free((lwl_Conn *)lua_touserdata(L, 1));
+            goto general; /* (the general path raises it) */
+        }
+    } else {
+        lua_replace(L, 1);
+    }
+    lua_settop(L, 1);
+    lwl_session_prepare_ticket(L);
+    lua_settop(L, 1);
+    return 1;
+general:
+    lua_pushboolean(L, 0);
     return 1;
 }
 
@@ -1286,7 +1362,8 @@ static const luaL_Reg conn_methods[] = {
     {NULL, NULL}};
 
 void lwl_conn_open(lua_State *L) {
-    static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {"conn_own_fd", conn_own_fd}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {"conn_quick", conn_quick},
+                                     {"conn_own_fd", conn_own_fd}, {NULL, NULL}};
     luaL_newmetatable(L, LWL_CONN);
     lua_pushliteral(L, LWL_CONN);
     lua_setfield(L, -2, "__name");

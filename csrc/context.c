@@ -489,11 +489,15 @@ static int ctx_callback(lua_State *L) {
     return 1;
 }
 
-/* core.ctx_checks_hostname(ctx): a client context that matches the server's
- * name against its certificate (ctx:new then needs server_name) */
+/* a client context that matches the server's name against its certificate
+ * (ctx:new then needs server_name) */
+int lwl_context_checks_hostname(const lwl_Context *x) {
+    return !x->is_server && x->verify && x->check_hostname;
+}
+
+/* core.ctx_checks_hostname(ctx) */
 static int ctx_checks_hostname(lua_State *L) {
-    lwl_Context *x = lwl_checkcontext(L, 1);
-    lua_pushboolean(L, !x->is_server && x->verify && x->check_hostname);
+    lua_pushboolean(L, lwl_context_checks_hostname(lwl_checkcontext(L, 1)));
     return 1;
 }
 

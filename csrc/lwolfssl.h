@@ -159,6 +159,7 @@ struct lwl_Conn {
 
 /* ---- context.c: wolfssl.Context, its primitives, the callback registry ---- */
 void lwl_context_open(lua_State *L);
+int lwl_context_checks_hostname(const lwl_Context *x); /* ctx:new needs server_name */
 
 /* ---- conn.c: wolfssl.Connection, the one call path, every connection
  * method registered in one table ---- */
@@ -196,6 +197,7 @@ int lwl_transport_push_datagram(lwl_Conn *c, const char *p, size_t n); /* memory
 void lwl_session_open(lua_State *L);
 int lwl_session_get(lua_State *L);             /* conn:session() */
 int lwl_session_set(lua_State *L);             /* conn:set_session(s) */
+int lwl_session_prepare_ticket(lua_State *L);  /* core.conn_prepare_ticket(conn) */
 void lwl_session_context_free(lwl_Context *x); /* wipes and frees the ticket keys */
 /* verdict of a resumed connection: 1 verified, 0 not (*why set), -1 not a resumption */
 int lwl_session_verdict(lwl_Conn *c, const char **why);

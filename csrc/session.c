@@ -1317,7 +1317,7 @@ void lwl_session_context_free(lwl_Context *x) {
  * connection issues no ticket. wolfSSL 5.5 cannot skip a ticket once it asked
  * for its key (the handshake would fail after the client finished). An error
  * fails the connection: its handshake() returns it (last_error, traceback). */
-static int conn_prepare_ticket(lua_State *L) {
+int lwl_session_prepare_ticket(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
 #ifdef LWL_TICKET_KEYS
     TicketKeys *tk = c->ctx->tickets;
@@ -1405,7 +1405,7 @@ void lwl_session_open(lua_State *L) {
                                      {"random_bytes", random_bytes},
                                      {"session_set_key", session_set_key},
                                      {"ctx_trust", ctx_trust},
-                                     {"conn_prepare_ticket", conn_prepare_ticket},
+                                     {"conn_prepare_ticket", lwl_session_prepare_ticket},
                                      {NULL, NULL}};
     if (session_key(L) == NULL) { /* a random key per process unless set_key is called */
         unsigned char *k = new_session_key(L);

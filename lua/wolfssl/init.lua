@@ -111,14 +111,21 @@ local CONN_KEY = {} -- the option keys of ctx:new, as a set
 for _, k in ipairs(opts.CONN_KEYS) do CONN_KEY[k] = true end
 local NO_OPTIONS = {}
 local prepare_ticket = core.conn_prepare_ticket
+local conn_quick = core.conn_quick
+local ech -- wolfssl.ech (below)
 
 --- Make a connection from a context.
 -- @tparam[opt] table o `fd`, `server_name`, `alpn`, `session`, `data`,
 -- `timeout` (fd mode: seconds each call may wait, as `conn:settimeout`),
 -- `ech_configs` (client: this connection's ECHConfigList, see `wolfssl.ech`)
 function Context:new(o)
-  -- the common case (no table, or a few well-formed keys) takes no detour
-  -- through the generic checks: a connection per resumed handshake is hot
+  -- the common case (no table, or only well-formed server_name, session, fd
+  -- and data) is one C call: a connection per resumed handshake is hot.
+  -- It answers false for anything else, checked and reported below.
+  if not ech.any_context then
+    local conn, err = conn_quick(self, o)
+    if conn ~= false then return conn, err end
+  end
   if o == nil then o = NO_OPTIONS end
   if type(o) ~= "table" then
     error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(o)), 2)
@@ -152,7 +159,6 @@ function Context:new(o)
   end
   -- ECH's hooks only where a context or this call has a list (~2 k
   -- instructions per connection otherwise: a resumption is hot)
-  local ech = M.ech
   local ech_asked = o.ech_configs ~= nil or ech.any_context
   local ech_list = ech_asked and ech._list_for(self, o.ech_configs) or nil
   local conn, err = core.conn_new(self, fd, name, alpn, sock)
@@ -207,6 +213,7 @@ M.x509 = require "wolfssl.x509"
 M.pkey = require "wolfssl.pkey"
 M.session = require "wolfssl.session"
 M.ech = require "wolfssl.ech"
+ech = M.ech
 M.Context = Context
 M.Connection = Connection
 
