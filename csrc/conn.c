@@ -19,7 +19,7 @@
 /* ---- accessors (liolib style) ---- */
 
 static lwl_Conn *toconn(lua_State *L, int idx) {
-    return (lwl_Conn *)luaL_checkudata(L, idx, LWL_CONN);
+    return lwl_toconn(L, idx);
 }
 
 /* Release everything; never does I/O. Safe to call twice. */
@@ -1361,6 +1361,14 @@ static const luaL_Reg conn_methods[] = {
     {"listen", conn_listen},
     {NULL, NULL}};
 
+static const luaL_Reg conn_meta[] = {{"__newindex", conn_newindex},
+                                     {"__gc", conn_gc},
+#if LUA_VERSION_NUM >= 504
+                                     {"__close", conn_gc},
+#endif
+                                     {"__tostring", conn_tostring},
+                                     {NULL, NULL}};
+
 void lwl_conn_open(lua_State *L) {
     static const luaL_Reg funcs[] = {{"conn_new", conn_new}, {"conn_quick", conn_quick},
                                      {"conn_own_fd", conn_own_fd}, {NULL, NULL}};
@@ -1368,21 +1376,13 @@ void lwl_conn_open(lua_State *L) {
     lua_pushliteral(L, LWL_CONN);
     lua_setfield(L, -2, "__name");
     lua_newtable(L);
-    luaL_setfuncs(L, conn_methods, 0);
+    lua_pushvalue(L, -2);
+    luaL_setfuncs(L, conn_methods, 1); /* upvalue 1: the metatable (lwl_toconn) */
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "Connection"); /* core.Connection: init.lua adds Lua methods */
     lua_pushcclosure(L, conn_index, 1);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, conn_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, conn_gc);
-    lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-    lua_pushcfunction(L, conn_gc);
-    lua_setfield(L, -2, "__close");
-#endif
-    lua_pushcfunction(L, conn_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
-    luaL_setfuncs(L, funcs, 0);
+    lua_pushvalue(L, -1);
+    luaL_setfuncs(L, conn_meta, 1);
+    luaL_setfuncs(L, funcs, 1); /* (core.conn_quick calls connection methods) */
 }

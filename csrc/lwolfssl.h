@@ -326,6 +326,7 @@ void lwl_early_context_free(lwl_Context *x);
 /* ---- util.c: the bottom helpers (they call no other file) ---- */
 lwl_Context *lwl_checkcontext(lua_State *L, int idx); /* raises on a freed context */
 void lwl_context_unref(lwl_Context *c); /* a connection of c is gone (context.c) */
+lwl_Conn *lwl_toconn(lua_State *L, int idx);          /* a connection, closed or not */
 lwl_Conn *lwl_checkconn(lua_State *L, int idx);       /* raises on a closed connection */
 lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl);
 int lwl_fail(lua_State *L, const char *msg); /* pushes nil, msg; returns 2 */

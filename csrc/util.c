@@ -16,8 +16,22 @@ lwl_Context *lwl_checkcontext(lua_State *L, int idx) {
     return c;
 }
 
+/* The connection methods carry the connection metatable as upvalue 1
+ * (conn.c): comparing with it skips luaL_checkudata's registry lookup by name,
+ * made ~80 times per resumed handshake. Elsewhere (no such upvalue: Lua says
+ * nil) luaL_checkudata decides and names the argument. */
+lwl_Conn *lwl_toconn(lua_State *L, int idx) {
+    void *p = lua_touserdata(L, idx);
+    if (p != NULL && lua_getmetatable(L, idx)) {
+        int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+        if (same) return (lwl_Conn *)p;
+    }
+    return (lwl_Conn *)luaL_checkudata(L, idx, LWL_CONN);
+}
+
 lwl_Conn *lwl_checkconn(lua_State *L, int idx) {
-    lwl_Conn *c = (lwl_Conn *)luaL_checkudata(L, idx, LWL_CONN);
+    lwl_Conn *c = lwl_toconn(L, idx);
     if (c->ssl == NULL || c->close_pending) luaL_error(L, "attempt to use a closed connection");
     return c;
 }
