@@ -45,8 +45,7 @@ static int traceback(lua_State *L) {
 static int protected_call(lua_State *L) {
     Call *call = (Call *)lua_touserdata(L, 2);
     int nargs;
-    lwl_getuv(L, 1);                  /* conn's uservalue */
-    lua_getfield(L, -1, "ctx");       /* the context in force */
+    lwl_conn_get(L, 1, LWL_UV_CTX);   /* the context in force */
     lwl_getuv(L, -1);                 /* its callbacks */
     lua_getfield(L, -1, call->name);
     if (lua_isnil(L, -1)) return 0;   /* none set: wolfSSL's default applies */
@@ -74,7 +73,7 @@ static int record_error(lua_State *L) {
     }
     lua_pushfstring(L, "callback: %s", msg ? msg : "error");
     lwl_set_last_error(L, 1, "callback", lua_tostring(L, -1), 0, 0);
-    lwl_getuv(L, 1);
+    lwl_conn_uv(L, 1);
     lua_getfield(L, -1, "last_error");
     if (tb) {
         lua_pushstring(L, tb);
@@ -159,7 +158,7 @@ int lwl_callback_report(lwl_Conn *c) {
     if (L == NULL || !lua_checkstack(L, 6)) return 0;
     lua_pushfstring(L, "callback: %s failed with no Lua stack or memory left", name);
     lwl_set_last_error(L, c->self, "callback", lua_tostring(L, -1), 0, 0);
-    lwl_getuv(L, c->self);
+    lwl_conn_uv(L, c->self);
     lua_getfield(L, -1, "last_error");
     lua_pushstring(L, name);
     lua_setfield(L, -2, "callback");

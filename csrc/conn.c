@@ -50,19 +50,19 @@ static void conn_free(lwl_Conn *c) {
  * (descriptors or memory ran out). */
 static int make_conn(lua_State *L, lwl_Context *ctx, int ctxi, int fd, const char *name,
                      const char *alpn, int sock) {
-    lwl_Conn *c = (lwl_Conn *)lwl_newuserdata(L, sizeof *c);
+    lwl_Conn *c = lwl_conn_alloc(L);
     memset(c, 0, sizeof *c); /* closed until the WOLFSSL exists */
     c->fd = -1;
     lwl_setmeta(L, LWL_CONN);
-    lua_createtable(L, 0, 3); /* uservalue: {ctx=, socket=, data=, last_error=} */
     lua_pushvalue(L, ctxi);
-    lua_setfield(L, -2, "ctx"); /* the context lives as long as we do */
+    lwl_conn_set(L, -2, LWL_UV_CTX); /* the context lives as long as we do */
     if (sock) {
+        lwl_conn_uv(L, -1);
         lua_pushvalue(L, sock);
         lua_setfield(L, -2, "socket"); /* so does the socket object fd came from: its
                                           collector would close the descriptor under us */
+        lua_pop(L, 1);
     }
-    lwl_setuv(L, -2);
 
     errno = 0;
     c->ssl = wolfSSL_new(ctx->ctx);
@@ -184,7 +184,7 @@ static int conn_quick(lua_State *L) {
     if (name == NULL && lwl_context_checks_hostname(ctx)) goto general;
     if ((n = make_conn(L, ctx, 1, fd, name, ctx->alpn, 0)) != 1) return n; /* conn: 3 */
     if (data) {
-        lwl_getuv(L, 3);
+        lwl_conn_uv(L, 3);
         lua_getfield(L, 2, "data");
         lua_setfield(L, -2, "data");
         lua_pop(L, 1);
@@ -396,7 +396,7 @@ static int io_result(lua_State *L, lwl_Conn *c, int ret) {
     if (c->cb_error && !lwl_callback_report(c)) c->cb_error = 0; /* no memory: as below */
     if (c->cb_error) { /* the message and traceback are already in last_error */
         c->failed = 1;
-        lwl_getuv(L, c->self);
+        lwl_conn_uv(L, c->self);
         lua_getfield(L, -1, "last_error");
         lua_getfield(L, -1, "message");
         lua_pushnil(L);
@@ -454,7 +454,7 @@ static int io_result(lua_State *L, lwl_Conn *c, int ret) {
 }
 
 static int failed_again(lua_State *L) {
-    lwl_getuv(L, 1);
+    lwl_conn_uv(L, 1);
     lua_getfield(L, -1, "last_error");
     lua_pushnil(L);
     if (lua_istable(L, -2)) {
@@ -1088,7 +1088,7 @@ static int conn_state(lua_State *L) {
 
 static int conn_last_error(lua_State *L) {
     lwl_checkconn(L, 1);
-    lwl_getuv(L, 1);
+    lwl_conn_uv(L, 1);
     lua_getfield(L, -1, "last_error");
     return 1;
 }
@@ -1205,7 +1205,7 @@ static int conn_index(lua_State *L) {
     key = lua_tostring(L, 2);
     if (key && strcmp(key, "data") == 0) {
         toconn(L, 1);
-        lwl_getuv(L, 1);
+        lwl_conn_uv(L, 1);
         lua_getfield(L, -1, "data");
         if (lua_isnil(L, -1)) { /* created on first use */
             lua_pop(L, 1);
@@ -1225,7 +1225,7 @@ static int conn_newindex(lua_State *L) {
     if (key == NULL || strcmp(key, "data") != 0)
         return luaL_error(L, "cannot set field '%s' of a connection (use conn.data)",
                           key ? key : luaL_typename(L, 2));
-    lwl_getuv(L, 1);
+    lwl_conn_uv(L, 1);
     lua_pushvalue(L, 3);
     lua_setfield(L, -2, "data");
     return 0;

@@ -328,7 +328,7 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
 
 void lwl_set_last_error(lua_State *L, int self, const char *kind, const char *msg, int code,
                         int alert) {
-    lwl_getuv(L, self);
+    lwl_conn_uv(L, self);
     lua_createtable(L, 0, 5);
     lua_pushstring(L, kind);
     lua_setfield(L, -2, "kind");

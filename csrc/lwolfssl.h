@@ -329,6 +329,13 @@ void lwl_context_unref(lwl_Context *c); /* a connection of c is gone (context.c)
 lwl_Conn *lwl_toconn(lua_State *L, int idx);          /* a connection, closed or not */
 lwl_Conn *lwl_checkconn(lua_State *L, int idx);       /* raises on a closed connection */
 lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl);
+/* a connection's Lua references: the context in force, the string feed()
+ * borrows, and a table (data, last_error, trace, socket) */
+enum { LWL_UV_TABLE = 1, LWL_UV_CTX = 2, LWL_UV_FEEDING = 3 };
+lwl_Conn *lwl_conn_alloc(lua_State *L);              /* pushes a new userdata */
+void lwl_conn_uv(lua_State *L, int idx);             /* pushes the table (made on first use) */
+void lwl_conn_get(lua_State *L, int idx, int slot);  /* pushes the context or fed string */
+void lwl_conn_set(lua_State *L, int idx, int slot);  /* pops it into the slot */
 int lwl_fail(lua_State *L, const char *msg); /* pushes nil, msg; returns 2 */
 int lwl_ok_or_fail(lua_State *L, int ok, const char *msg); /* true, or nil, msg */
 void lwl_newmeta(lua_State *L, const char *name, const luaL_Reg *methods,

@@ -102,10 +102,8 @@ static void switch_context(lua_State *L, int ci, int xi) {
     n->conns++;
     c->ctx->conns--; /* (a freed one left with none is released by its collector) */
     c->ctx = n;
-    lwl_getuv(L, ci);
     lua_pushvalue(L, xi);
-    lua_setfield(L, -2, "ctx");
-    lua_pop(L, 1);
+    lwl_conn_set(L, ci, LWL_UV_CTX);
 }
 
 int lwl_negotiate_set_context(lua_State *L) {

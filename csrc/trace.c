@@ -674,7 +674,7 @@ int lwl_trace_flush(lwl_Conn *c, int ret, size_t *withdraw) {
         /* name the user's callback (trace.lua notes which one runs) */
         lua_State *L = c->L;
         if (lua_checkstack(L, 4)) {
-            lwl_getuv(L, c->self);
+            lwl_conn_uv(L, c->self);
             lua_getfield(L, -1, "trace");
             lua_getfield(L, -2, "last_error");
             if (lua_istable(L, -2) && lua_istable(L, -1)) {
@@ -708,7 +708,7 @@ static int trace_step(lua_State *L) {
  * (in the connection's uservalue, so it dies with the connection) */
 static int trace_state(lua_State *L) {
     lwl_checkconn(L, 1);
-    lwl_getuv(L, 1);
+    lwl_conn_uv(L, 1);
     lua_getfield(L, -1, "trace");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -730,8 +730,7 @@ static int trace_arm(lua_State *L) {
  * callbacks) */
 static int trace_context(lua_State *L) {
     lwl_checkconn(L, 1);
-    lwl_getuv(L, 1);
-    lua_getfield(L, -1, "ctx");
+    lwl_conn_get(L, 1, LWL_UV_CTX);
     return 1;
 }
 

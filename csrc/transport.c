@@ -393,10 +393,8 @@ void lwl_transport_alert(lwl_Conn *c, int code, size_t withdraw) {
 /* The method call is over: a fed string used up is let go. */
 void lwl_transport_leave(lua_State *L, lwl_Conn *c, int self) {
     if (c->feeding && c->in.len == 0) {
-        lwl_getuv(L, self);
         lua_pushnil(L);
-        lua_setfield(L, -2, "feeding");
-        lua_pop(L, 1);
+        lwl_conn_set(L, self, LWL_UV_FEEDING);
         c->feeding = 0;
     }
 }
@@ -422,10 +420,8 @@ int lwl_transport_feed(lua_State *L) {
         c->in.p = (unsigned char *)s;
         c->in.head = c->in.cap = 0;
         c->in.len = len;
-        lwl_getuv(L, 1);
         lua_pushvalue(L, 2);
-        lua_setfield(L, -2, "feeding");
-        lua_pop(L, 1);
+        lwl_conn_set(L, 1, LWL_UV_FEEDING);
         c->feeding = 1;
     } else if (len > 0 && !lwl_buf_append(&c->in, s, len)) {
         return luaL_error(L, "out of memory");

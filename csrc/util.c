@@ -41,6 +41,64 @@ lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl) {
     return ssl ? (lwl_Conn *)wolfSSL_GetIOReadCtx(ssl) : NULL;
 }
 
+/* ---- a connection's Lua references ----
+ * Lua 5.4: user values of their own, the table (data, last_error, trace,
+ * socket) made on first use: no table per connection (ctx:new is hot).
+ * Before 5.4: one uservalue table, the context and the fed string as fields. */
+
+#if LUA_VERSION_NUM >= 504
+lwl_Conn *lwl_conn_alloc(lua_State *L) {
+    return (lwl_Conn *)lua_newuserdatauv(L, sizeof(lwl_Conn), LWL_UV_FEEDING);
+}
+
+void lwl_conn_uv(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (lua_getiuservalue(L, idx, LWL_UV_TABLE) == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 2);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, idx, LWL_UV_TABLE);
+    }
+}
+
+void lwl_conn_get(lua_State *L, int idx, int slot) {
+    (void)lua_getiuservalue(L, idx, slot);
+}
+
+void lwl_conn_set(lua_State *L, int idx, int slot) {
+    (void)lua_setiuservalue(L, idx, slot);
+}
+#else
+static const char *slot_name(int slot) {
+    return slot == LWL_UV_CTX ? "ctx" : "feeding";
+}
+
+lwl_Conn *lwl_conn_alloc(lua_State *L) {
+    lwl_Conn *c = (lwl_Conn *)lwl_newuserdata(L, sizeof(lwl_Conn));
+    lua_createtable(L, 0, 3);
+    lwl_setuv(L, -2);
+    return c;
+}
+
+void lwl_conn_uv(lua_State *L, int idx) {
+    lwl_getuv(L, idx);
+}
+
+void lwl_conn_get(lua_State *L, int idx, int slot) {
+    lwl_getuv(L, idx);
+    lua_getfield(L, -1, slot_name(slot));
+    lua_remove(L, -2);
+}
+
+void lwl_conn_set(lua_State *L, int idx, int slot) {
+    idx = lua_absindex(L, idx);
+    lwl_getuv(L, idx);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, slot_name(slot));
+    lua_pop(L, 1);
+}
+#endif
+
 /* ---- results ---- */
 
 int lwl_fail(lua_State *L, const char *msg) {

@@ -95,6 +95,38 @@ describe("bad arguments", function()
       raises("bad option 'alpn'", cctx.new, cctx, { server_name = "x", alpn = 1 })
     end)
 
+    -- ctx:new takes a shorter path for plain tables of server_name, session,
+    -- fd and data: each bad value still raises naming the key, at the caller
+    it("checks server_name, session, fd and data alike on every path", function()
+      local function at_caller(pattern, o)
+        local ok, err = pcall(function() local c = cctx:new(o) return c end)
+        assert.is_false(ok)
+        assert.matches("06%-badargs_spec%.lua:%d+: " .. pattern, err)
+      end
+      at_caller("bad option 'server_name'", { server_name = "" })
+      at_caller("bad option 'server_name': must not contain a NUL byte", { server_name = "local\0host" })
+      at_caller("bad option 'server_name'", { server_name = {} })
+      at_caller("bad option 'session': expected a session object", { server_name = "x", session = "s" })
+      at_caller("bad option 'session': expected a session object", { server_name = "x", session = {} })
+      at_caller("bad option 'session': expected a session object", { server_name = "x", session = cctx })
+      at_caller("bad option 'fd'", { server_name = "x", fd = 2 ^ 31 })
+      at_caller("bad option 'fd'", { server_name = "x", fd = -0.5 })
+      at_caller("bad option 'server_name' to 'new': required", { data = 1 })
+      at_caller("bad option 'server_name' to 'new': required", nil)
+      at_caller("bad argument #1 to 'new' %(unknown option 'sesion' %(did you mean 'session'%?%)%)",
+                { server_name = "x", sesion = 1 })
+      at_caller("bad argument #1 to 'new' %(option keys must be strings, got number%)", { server_name = "x", "y" })
+      -- what is well-formed works, whatever the path
+      local c = cctx:new { server_name = "x", data = "d" }
+      assert.equal("d", c.data)
+      assert.equal("x", c:server_name())
+      c:close()
+      -- an options table read through its metatable is read like a plain one
+      c = cctx:new(setmetatable({}, { __index = { server_name = "y" } }))
+      assert.equal("y", c:server_name())
+      c:close()
+    end)
+
     it("a freed context refuses new connections; its live connections still work", function()
       local sctx = H.server_ctx()
       local cctx2 = H.client_ctx()
@@ -159,6 +191,11 @@ describe("bad arguments", function()
                named(name, m, "", true))
       end
       raises("wolfssl.Connection expected", c.info, 42)
+      -- other userdata of the module are no connections either
+      for _, name in ipairs { "handshake", "close", "drain" } do
+        raises("bad argument #1 to '" .. name .. "' %(wolfssl.Connection expected, got " .. ud("wolfssl.Context") .. "%)",
+               named_arg(name, c[name], H.client_ctx()))
+      end
     end)
 
     it("feed in fd mode and feed after feed_eof", function()
