@@ -151,7 +151,7 @@ static int conn_new(lua_State *L) {
  * where the context checks it, a session the context refuses), which
  * init.lua's general path checks and reports. */
 static int conn_quick(lua_State *L) {
-    lwl_Context *ctx = (lwl_Context *)luaL_testudata(L, 1, LWL_CONTEXT);
+    lwl_Context *ctx = (lwl_Context *)lwl_toudata(L, 1, lua_upvalueindex(2));
     const char *name = NULL;
     int fd = -1, sess = 0, data = 0, n;
     lua_settop(L, 2);
@@ -167,7 +167,7 @@ static int conn_quick(lua_State *L) {
                 name = lua_tolstring(L, -1, &len);
                 if (len == 0 || strlen(name) != len) goto general;
             } else if (strcmp(k, "session") == 0) {
-                if (!luaL_testudata(L, -1, LWL_SESSION)) goto general;
+                if (!lwl_toudata(L, -1, lua_upvalueindex(3))) goto general;
                 sess = 1;
             } else if (strcmp(k, "fd") == 0) {
                 double v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
@@ -1384,5 +1384,9 @@ void lwl_conn_open(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pushvalue(L, -1);
     luaL_setfuncs(L, conn_meta, 1);
-    luaL_setfuncs(L, funcs, 1); /* (core.conn_quick calls connection methods) */
+    /* upvalues of core.conn_*: the metatables of connections, contexts and
+     * sessions (conn_quick checks its arguments and calls connection methods) */
+    luaL_getmetatable(L, LWL_CONTEXT);
+    luaL_getmetatable(L, LWL_SESSION);
+    luaL_setfuncs(L, funcs, 3);
 }

@@ -239,11 +239,11 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
     lua_setfield(L, -2, "heap_bytes");
     lwl_callbacks_open(L);
     lwl_context_open(L);
+    lwl_session_open(L); /* (before conn.c, which keeps its metatable) */
     lwl_conn_open(L);
     lwl_x509_open(L);
     lwl_pkey_open(L);
     lwl_verify_open(L);
-    lwl_session_open(L);
     lwl_trace_open(L);
     lwl_negotiate_open(L);
     lwl_ech_open(L);

@@ -327,6 +327,7 @@ void lwl_early_context_free(lwl_Context *x);
 lwl_Context *lwl_checkcontext(lua_State *L, int idx); /* raises on a freed context */
 void lwl_context_unref(lwl_Context *c); /* a connection of c is gone (context.c) */
 lwl_Conn *lwl_toconn(lua_State *L, int idx);          /* a connection, closed or not */
+void *lwl_toudata(lua_State *L, int idx, int mt);     /* userdata with the metatable at mt, or NULL */
 lwl_Conn *lwl_checkconn(lua_State *L, int idx);       /* raises on a closed connection */
 lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl);
 /* a connection's Lua references: the context in force, the string feed()

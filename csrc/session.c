@@ -67,10 +67,13 @@ static Sess *tosess(lua_State *L, int idx) {
     return (Sess *)luaL_checkudata(L, idx, LWL_SESSION);
 }
 
-static WOLFSSL_SESSION *checksess(lua_State *L, int idx) {
-    Sess *s = tosess(L, idx);
+static WOLFSSL_SESSION *live(lua_State *L, Sess *s) {
     if (s->s == NULL) luaL_error(L, "attempt to use a freed session");
     return s->s;
+}
+
+static WOLFSSL_SESSION *checksess(lua_State *L, int idx) {
+    return live(L, tosess(L, idx));
 }
 
 /* New, empty userdata first (nothing leaks if a later step fails). */
@@ -871,7 +874,7 @@ int lwl_session_get(lua_State *L) {
 int lwl_session_set(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
     Sess *sess = tosess(L, 2);
-    WOLFSSL_SESSION *s = checksess(L, 2);
+    WOLFSSL_SESSION *s = live(L, sess);
     long born, timeout;
     int v, min, max;
     char buf[NAME_MAX_LEN * 2 + 100];

@@ -21,13 +21,19 @@ lwl_Context *lwl_checkcontext(lua_State *L, int idx) {
  * made ~80 times per resumed handshake. Elsewhere (no such upvalue: Lua says
  * nil) luaL_checkudata decides and names the argument. */
 lwl_Conn *lwl_toconn(lua_State *L, int idx) {
+    lwl_Conn *c = (lwl_Conn *)lwl_toudata(L, idx, lua_upvalueindex(1));
+    return c ? c : (lwl_Conn *)luaL_checkudata(L, idx, LWL_CONN);
+}
+
+/* The userdata at idx if its metatable is the table at index mt (absolute,
+ * or an upvalue: a table kept alive there, whose address is no other's),
+ * else NULL. luaL_testudata without the registry lookup by name. */
+void *lwl_toudata(lua_State *L, int idx, int mt) {
     void *p = lua_touserdata(L, idx);
-    if (p != NULL && lua_getmetatable(L, idx)) {
-        int same = lua_rawequal(L, -1, lua_upvalueindex(1));
-        lua_pop(L, 1);
-        if (same) return (lwl_Conn *)p;
-    }
-    return (lwl_Conn *)luaL_checkudata(L, idx, LWL_CONN);
+    if (p == NULL || !lua_getmetatable(L, idx)) return NULL;
+    if (lua_topointer(L, -1) != lua_topointer(L, mt)) p = NULL;
+    lua_pop(L, 1);
+    return p;
 }
 
 lwl_Conn *lwl_checkconn(lua_State *L, int idx) {
