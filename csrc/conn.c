@@ -160,7 +160,9 @@ static int conn_quick(lua_State *L) {
         if (!lua_istable(L, 2) || lua_getmetatable(L, 2)) goto general; /* (__index: o.key) */
         lua_pushnil(L);
         while (lua_next(L, 2)) {
-            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+            size_t klen = 0;
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &klen) : "";
+            if (strlen(k) != klen) goto general; /* ("fd\0x" is no "fd") */
             if (strcmp(k, "server_name") == 0) {
                 size_t len;
                 if (lua_type(L, -1) != LUA_TSTRING) goto general;

@@ -116,6 +116,7 @@ describe("bad arguments", function()
       at_caller("bad argument #1 to 'new' %(unknown option 'sesion' %(did you mean 'session'%?%)%)",
                 { server_name = "x", sesion = 1 })
       at_caller("bad argument #1 to 'new' %(option keys must be strings, got number%)", { server_name = "x", "y" })
+      at_caller("bad argument #1 to 'new' %(unknown option", { server_name = "x", ["fd\0x"] = 3 })
       -- what is well-formed works, whatever the path
       local c = cctx:new { server_name = "x", data = "d" }
       assert.equal("d", c.data)
