@@ -159,6 +159,10 @@ function P.serve_s_client(sctx, args, openssl)
   else
     err = "s_client did not connect"
   end
+  -- s_client at the end of its input waits up to 0.5 s for our side to
+  -- close (apps/s_client.c, before it closes the socket): end our sending
+  -- half so it sees the end at once
+  if cl then cl:shutdown("send") end
   P.wait_exit(pid, 5)
   if cl then cl:close() end
   local f = io.open(out, "rb")
