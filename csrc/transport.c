@@ -267,9 +267,10 @@ static const lwl_Transport fddgram_transport = {"fd", fddgram_recv, fddgram_send
  * DTLS 1.3: the records not acknowledged yet are what waits (a server's
  * HelloRetryRequest is stateless, a server waiting for the rest of a
  * ClientHello has nothing to resend), and wolfSSL resends them at most once
- * a second of real time (dtls13.c DTLS13_MIN_RTX_INTERVAL), whatever the
- * clock says: so not before a real second after our last datagram (wolfSSL
- * also resends by itself when the peer repeats its flight).
+ * per LWL_DTLS13_RTX_FLOOR of real time (dtls13.c DTLS13_MIN_RTX_INTERVAL:
+ * 100 ms in the tuned build, a second before 5.9), whatever the clock says:
+ * so not before that much real time after our last datagram (wolfSSL also
+ * resends by itself when the peer repeats its flight).
  * DTLS 1.2: the handshake's flights, not a server's cookie. */
 double lwl_transport_dtls_due(lwl_Conn *c) {
     double len, left, real = 0;
@@ -283,7 +284,7 @@ double lwl_transport_dtls_due(lwl_Conn *c) {
         if (wolfSSL_dtls13_use_quick_timeout(c->ssl))
             len /= 4; /* ACKs only, sooner */
         else
-            real = c->dtls_sent_real + 1.0 - lwl_monotonic();
+            real = c->dtls_sent_real + LWL_DTLS13_RTX_FLOOR - lwl_monotonic();
     } else
 #endif
     {
