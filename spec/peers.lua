@@ -209,10 +209,14 @@ end
 
 -- the clean close: shutdown until true, then how the peer ended its side
 -- ("closed": its close_notify came). Returns shutdown's result, read()'s reason.
+-- Our TCP sending half ends too, as a server's close would end it: openssl
+-- s_client otherwise waits half a second for it before it exits.
 function P.clean_close(conn, sock)
   local ok, err = P.await(conn, sock, "shutdown")
   if not ok then return nil, err end
-  return ok, select(2, conn:read())
+  local res = { ok, select(2, conn:read()) }
+  sock:shutdown("send")
+  return res[1], res[2]
 end
 
 -- run a peer client command in the background, stdin from `input` (a string),
