@@ -169,10 +169,10 @@ describe("interop, 10 MiB each way, clean closes", function()
       -- s_server ends the connection when its stdin ends: a FIFO we hold open
       local port = H.free_port()
       local pid = P.spawn(("exec timeout 60 env -u LD_PRELOAD sh -c 'exec openssl s_server -accept 127.0.0.1:%d" ..
-                           " -cert %s -key %s -tls1_3 -quiet -naccept 1 <%s >%s'")
+                           " -cert %s -key %s -tls1_3 -quiet <%s >%s'")
                           :format(port, CERTS .. "server.pem", CERTS .. "server.key", fifo, out))
       local stdin = assert(io.open(fifo, "w"))
-      finally(function() stdin:close(); P.wait_exit(pid); os.remove(out); os.remove(fifo) end)
+      finally(function() stdin:close(); H.kill(pid); os.remove(out); os.remove(fifo) end)
       assert(H.wait_port(port, 10), "s_server did not start")
       local conn, sock = P.connect(port, H.client_ctx())
       sock:settimeout(0)
