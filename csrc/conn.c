@@ -37,6 +37,8 @@ static void conn_free(lwl_Conn *c) {
     lwl_policy_free(c);
     free(c->server_name);
     c->server_name = NULL;
+    free(c->vfy_subject);
+    c->vfy_subject = NULL;
     if (c->owns_fd && c->fd >= 0) close(c->fd);
     c->owns_fd = 0;
     if (c->counted) {
