@@ -230,6 +230,7 @@ static const Op OP_LISTEN = {"listen", call_listen, 0};
 static void handshake_done(lwl_Conn *c) {
     c->done = 1;
     lwl_session_established(c);
+    lwl_ech_established(c);
 }
 
 static const Op OP_HANDSHAKE = {"handshake", call_handshake, 0};

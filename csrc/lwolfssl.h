@@ -149,6 +149,7 @@ struct lwl_Conn {
     unsigned unresumable : 1; /* session.c: a server's session on_verify let through */
     unsigned remembered : 1; /* session.c: its verified client certificate is remembered */
     unsigned ech : 1;      /* ech.c: it encrypts its ClientHello (an ECHConfigList is set) */
+    unsigned ech_grease : 1; /* ech.c: it sent GREASE ECH (the extension is freed once done) */
     unsigned timed_out : 1; /* the call in progress waited until its deadline */
     unsigned owns_fd : 1;  /* close() closes fd too (wolfssl.connect) */
     unsigned no_shared_group : 1; /* policy.c: a TLS 1.3 ClientHello with none of our groups */
@@ -172,6 +173,7 @@ void lwl_conn_open(lua_State *L);
 void lwl_ech_open(lua_State *L);
 int lwl_ech_status(lua_State *L);        /* conn:ech() */
 int lwl_ech_retry_configs(lua_State *L); /* conn:ech_retry_configs() */
+void lwl_ech_established(lwl_Conn *c);   /* the handshake is done (conn.c) */
 
 /* ---- negotiate.c: SNI, ALPN, PSK, set_context ---- */
 void lwl_negotiate_open(lua_State *L);       /* core.hooks_* installers */
