@@ -8,7 +8,9 @@
  * it. Without it the binding keeps DER copies sized to the real chain: the
  * verify callback (run for every certificate the peer sends, whatever
  * `verify` is, since WOLFSSL_ALWAYS_VERIFY_CB) sees the whole list the peer
- * sent in the store, leaf first, and copies it once per chain delivery. Only
+ * sent in the store, leaf first, and copies it once per chain delivery; the
+ * leaf's copy goes once wolfSSL holds the leaf as its peer certificate
+ * (KEEP_PEER_CERT: per-connection memory, bench/RESULTS.md). Only
  * full handshakes deliver a chain: on a resumed handshake the peer sends no
  * certificate and peer_chain() gives nil (wolfSSL's SESSION_CERTS instead
  * gives the chain saved in the session, when it has one).
