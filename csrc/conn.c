@@ -37,6 +37,8 @@ static void conn_free(lwl_Conn *c) {
     lwl_policy_free(c);
     free(c->server_name);
     c->server_name = NULL;
+    free(c->vfy_subject);
+    c->vfy_subject = NULL;
     if (c->owns_fd && c->fd >= 0) close(c->fd);
     c->owns_fd = 0;
     if (c->counted) {
@@ -228,6 +230,7 @@ static const Op OP_LISTEN = {"listen", call_listen, 0};
 static void handshake_done(lwl_Conn *c) {
     c->done = 1;
     lwl_session_established(c);
+    lwl_ech_established(c);
 }
 
 static const Op OP_HANDSHAKE = {"handshake", call_handshake, 0};
