@@ -126,6 +126,10 @@ struct lwl_Conn {
     char *server_name;    /* client: the name to check; malloc'd */
     lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify
                            * the socket could not take yet */
+    const char *piece;    /* memory mode: a record made drain()'s string at once (the
+                           * uservalue's `sending`; then `out` is empty), transport.c */
+    size_t piece_len;     /* its length, 0 when there is none */
+    int one_record;       /* conn:write() of at most one record in progress */
 #ifdef LWL_WATCH_RECORDS
     struct lwl_Watch {    /* transport.c: the peer's records until its ChangeCipherSpec */
         unsigned char hdr[5], have; /* the record header being read */
@@ -180,6 +184,7 @@ const char *lwl_negotiate_psk(lwl_Context *x);
 /* ---- transport.c: how bytes move; the one plaintext alert writer ---- */
 void lwl_transport_attach(lwl_Conn *c, int fd); /* fd < 0: memory mode */
 void lwl_transport_free(lwl_Conn *c);
+size_t lwl_transport_pending(lwl_Conn *c); /* bytes waiting for the peer (drain/fd queue) */
 /* the one plaintext fatal alert writer; memory mode first takes back the
  * last `withdraw` bytes queued for the peer */
 void lwl_transport_alert(lwl_Conn *c, int code, size_t withdraw);
@@ -258,6 +263,11 @@ typedef void (*lwl_Collect)(lua_State *L, void *ud);
 int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args,
                  lwl_Collect collect, int nres, void *ud);
 void lwl_callbacks_open(lua_State *L);
+/* Run f protected on the state of the method call in progress, the
+ * connection at index 1 and ud (a light userdata) at 2: C work inside wolfSSL
+ * that makes Lua values. 0 when it ran; -1 when it raised (out of memory) or
+ * there is no such state: nothing is recorded, the caller falls back. */
+int lwl_protected(lwl_Conn *c, lua_CFunction f, void *ud);
 /* Stack slots lwl_callback pushes outside its protected calls: a method that
  * lets callbacks run reserves them before it enters wolfSSL. */
 #define LWL_CALLBACK_SLOTS 8

@@ -8,7 +8,8 @@
  *   fd      recv/send on a stream socket; `out` only holds what the socket
  *           could not take while a close_notify was sent (sent once).
  * DTLS adds a datagram transport (one datagram per feed/drain), not an `if`
- * in every method. No Lua runs inside the I/O callbacks.
+ * in every method. No Lua code runs inside the I/O callbacks (memory mode
+ * makes a Lua string there, protected: make_piece).
  *
  * This file also owns the one writer of a plaintext alert record, for the
  * failures where wolfSSL 5.5.4 tells the peer nothing. */
@@ -35,8 +36,47 @@ static int mem_recv(lwl_Conn *c, char *buf, int sz) {
     return sz;
 }
 
+/* The record of a conn:write() of one record's worth (c->one_record),
+ * leaving while nothing else waits, is made the Lua string drain() returns,
+ * at once: one copy out of wolfSSL's buffer, where `out` and drain's string
+ * made two. Here wolfSSL's frames are live and making a string may raise
+ * (out of memory), so it is made under lua_pcall (lwl_protected), and kept in
+ * the uservalue (`sending`) until drain(); when that fails, `out` takes the
+ * record as before. While a piece waits `out` stays empty: anything queued
+ * after it (a second write, an alert) first moves it into `out` (unpiece), so
+ * the queue is always one piece or the bytes of `out`, never both. */
+typedef struct Piece {
+    const char *buf;
+    size_t n;
+} Piece;
+
+static int make_piece(lua_State *L) { /* conn, Piece* */
+    Piece *pc = (Piece *)lua_touserdata(L, 2);
+    lwl_getuv(L, 1);
+    pc->buf = lua_pushlstring(L, pc->buf, pc->n);
+    lua_setfield(L, -2, "sending");
+    return 0;
+}
+
+static int unpiece(lwl_Conn *c) {
+    if (c->piece_len == 0) return 1;
+    if (!lwl_buf_append(&c->out, c->piece, c->piece_len)) return 0;
+    c->piece_len = 0; /* (the string goes at the next drain or piece) */
+    return 1;
+}
+
 static int mem_send(lwl_Conn *c, const char *buf, int sz) {
-    if (!lwl_buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
+    if (c->one_record && c->piece_len == 0 && c->out.len == 0) {
+        Piece pc;
+        pc.buf = buf;
+        pc.n = (size_t)sz;
+        if (lwl_protected(c, make_piece, &pc) == 0) {
+            c->piece = pc.buf;
+            c->piece_len = pc.n;
+            return sz;
+        }
+    }
+    if (!unpiece(c) || !lwl_buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
     return sz;
 }
 
@@ -46,7 +86,7 @@ static int mem_flush(lwl_Conn *c) {
 }
 
 static void mem_write_raw(lwl_Conn *c, const unsigned char *p, size_t n) {
-    (void)lwl_buf_append(&c->out, p, n);
+    (void)(unpiece(c) && lwl_buf_append(&c->out, p, n));
 }
 
 /* ---- fd transport (stream sockets) ---- */
@@ -375,6 +415,11 @@ void lwl_transport_attach(lwl_Conn *c, int fd) {
 void lwl_transport_free(lwl_Conn *c) {
     lwl_buf_free(&c->in);
     lwl_buf_free(&c->out);
+    c->piece_len = 0;
+}
+
+size_t lwl_transport_pending(lwl_Conn *c) {
+    return c->out.len + c->piece_len;
 }
 
 /* The one writer of a plaintext fatal alert record: for the failures where
@@ -385,7 +430,11 @@ void lwl_transport_alert(lwl_Conn *c, int code, size_t withdraw) {
     unsigned char rec[7] = {21, 3, 3, 0, 2, 2, 0};
     rec[6] = (unsigned char)code;
     if (c->dtls) return; /* (a TLS record; wolfSSL's DTLS sends its own alerts) */
-    if (c->io == &memory_transport) c->out.len -= withdraw <= c->out.len ? withdraw : c->out.len;
+    if (c->io == &memory_transport) {
+        if (withdraw >= c->piece_len) c->piece_len = 0; /* (then `out` is empty) */
+        else (void)unpiece(c);
+        c->out.len -= withdraw <= c->out.len ? withdraw : c->out.len;
+    }
     c->io->write_raw(c, rec, sizeof rec);
     if (c->trace) lwl_trace_io(c, 1, rec, (int)sizeof rec);
 }
@@ -457,6 +506,16 @@ int lwl_transport_drain(lua_State *L) {
         lwl_buf_consume(&c->out, n);
         return 1;
     }
+    if (c->piece_len > 0 && (max < 0 || (size_t)max >= c->piece_len)) { /* all of it */
+        lwl_getuv(L, 1);
+        lua_getfield(L, -1, "sending");
+        lua_pushnil(L);
+        lua_setfield(L, -3, "sending");
+        c->piece_len = 0;
+        return 1;
+    }
+    if (!unpiece(c)) return luaL_error(L, "out of memory");
+    n = c->out.len;
     if (max >= 0 && (size_t)max < n) n = (size_t)max;
     lua_pushlstring(L, n ? (const char *)c->out.p + c->out.head : "", n);
     if (n) lwl_buf_consume(&c->out, n);

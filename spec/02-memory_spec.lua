@@ -112,6 +112,52 @@ describe("memory mode", function()
     assert.is_true(#s:drain() > 0) -- the server answered the reassembled ClientHello
   end)
 
+  -- A write of one record's worth queues its record as drain()'s string
+  -- (transport.c): pending(), drain(max) and what follows it behave as ever.
+  it("written records wait for drain() in order: pending() counts them, drain(max) cuts them", function()
+    local c, s = ok_pair(H.client_ctx(), H.server_ctx())
+    local a, b = ("a"):rep(16384), ("b"):rep(3000)
+    assert.equal(#a, c:write(a))
+    local queued = c:pending()
+    assert.is_true(queued > #a)
+    assert.equal("established", c:state())
+    local head = c:drain(100)
+    assert.equal(100, #head)
+    assert.equal(queued - 100, (c:pending()))
+    local tail = c:drain()
+    assert.equal(queued - 100, #tail)
+    assert.equal(0, (c:pending()))
+    assert.equal("", c:drain())
+    s:feed(head .. tail)
+    assert.equal(a, s:read())
+    -- two writes and a close_notify before one drain: all of it, in order
+    assert.equal(#a, c:write(a))
+    assert.equal(#b, c:write(b))
+    assert.is_true(c:shutdown("write"))
+    local waiting = c:pending()
+    assert.is_true(waiting > #a + #b)
+    local all = c:drain()
+    assert.equal(waiting, #all)
+    assert.equal(0, (c:pending()))
+    s:feed(all)
+    local got = {}
+    while true do
+      local d, err = s:read()
+      if not d then
+        assert.equal("closed", err)
+        break
+      end
+      got[#got + 1] = d
+    end
+    assert.equal(a .. b, table.concat(got))
+    -- a drain that takes exactly the one record queued, then another write
+    assert.equal(#b, s:write(b))
+    local rec = s:drain(s:pending())
+    assert.equal(0, (s:pending()))
+    c:feed(rec)
+    assert.equal(b, c:read())
+  end)
+
   it("a failed connection keeps failing with the same message", function()
     local c = H.pair(H.client_ctx(), H.server_ctx { certificate = H.cert("expired.pem"), key = H.cert("expired.key") })
     local _, msg = c:handshake()
