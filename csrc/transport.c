@@ -53,7 +53,8 @@ typedef struct Piece {
 static int make_piece(lua_State *L) { /* conn, Piece* */
     Piece *pc = (Piece *)lua_touserdata(L, 2);
     lwl_getuv(L, 1);
-    pc->buf = lua_pushlstring(L, pc->buf, pc->n);
+    lua_pushlstring(L, pc->buf, pc->n);
+    pc->buf = lua_tostring(L, -1); /* (5.1 and LuaJIT's push returns nothing) */
     lua_setfield(L, -2, "sending");
     return 0;
 }
