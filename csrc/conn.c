@@ -492,9 +492,15 @@ static int conn_read(lua_State *L) {
         luaL_buffinit(L, &b);
         for (;;) {
             int step = (int)(want - got < READ_CHUNK ? want - got : READ_CHUNK);
+#if LUA_VERSION_NUM >= 502 /* wolfSSL writes into the buffer: no copy through chunk */
+            ret = run(c, &OP_READ, luaL_prepbuffsize(&b, (size_t)step), step);
+            if (ret <= 0) break;
+            luaL_addsize(&b, (size_t)ret);
+#else
             ret = run(c, &OP_READ, chunk, step);
             if (ret <= 0) break;
             luaL_addlstring(&b, chunk, (size_t)ret);
+#endif
             got += ret;
             if (got >= want || wolfSSL_pending(c->ssl) == 0) break;
         }

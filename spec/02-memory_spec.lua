@@ -158,6 +158,37 @@ describe("memory mode", function()
     assert.equal(b, c:read())
   end)
 
+  it("read(n) larger than a record returns the records byte for byte", function()
+    local c, s = ok_pair(H.client_ctx(), H.server_ctx())
+    local parts = {}
+    for i = 1, 4000 do parts[i] = ("%05d|"):format(i) .. ("q"):rep(4) end
+    local data = table.concat(parts) -- 40,000 bytes: three records
+    assert.equal(#data, c:write(data))
+    s:feed(c:drain())
+    local got = {}
+    while true do
+      local d, err = s:read(65536)
+      if not d then
+        assert.equal("wantread", err)
+        break
+      end
+      assert.is_true(#d <= 65536)
+      got[#got + 1] = d
+    end
+    assert.equal(data, table.concat(got))
+    -- the rest of a record begun by a smaller read
+    assert.equal(20000, c:write(data, 1, 20000))
+    s:feed(c:drain())
+    got = { s:read(100) }
+    assert.equal(100, #got[1])
+    while true do
+      local d = s:read(65536)
+      if not d then break end
+      got[#got + 1] = d
+    end
+    assert.equal(data:sub(1, 20000), table.concat(got))
+  end)
+
   it("a failed connection keeps failing with the same message", function()
     local c = H.pair(H.client_ctx(), H.server_ctx { certificate = H.cert("expired.pem"), key = H.cert("expired.key") })
     local _, msg = c:handshake()
