@@ -838,7 +838,7 @@ static int conn_close(lua_State *L) {
 /* conn:pending() -> bytes waiting for the peer, plaintext readable now */
 static int conn_pending(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
-    lwl_pushint(L, lwl_transport_pending(c));
+    lwl_pushint(L, c->out.len);
     lwl_pushint(L, (lua_Integer)c->app.len + wolfSSL_pending(c->ssl));
     return 2;
 }
@@ -1010,7 +1010,7 @@ static int conn_state(lua_State *L) {
         lua_pushliteral(L, "shutdown");
     else if (c->done)
         lua_pushliteral(L, "established");
-    else if (c->nrecv == 0 && lwl_transport_pending(c) == 0 && !wolfSSL_is_init_finished(c->ssl) &&
+    else if (c->nrecv == 0 && c->out.len == 0 && !wolfSSL_is_init_finished(c->ssl) &&
              c->step == NULL)
         lua_pushliteral(L, "start");
     else

@@ -112,6 +112,8 @@ struct lwl_Conn {
     int transport_reset;  /* the transport was reset (ECONNRESET, EPIPE) */
     int verified;         /* the verify callback ran for the peer's chain */
     int offered_trust;    /* session.c: the offered session was verified (1) or not (-1) */
+    unsigned char one_record; /* conn:write() of at most one record in progress */
+    unsigned char sending; /* the uservalue holds a string `out` borrows (or did) */
     size_t nrecv;         /* bytes received so far */
     size_t nsent;         /* bytes sent so far (given to the socket or to drain) */
     unsigned char first[8]; /* the first bytes received: tells garbage from TLS */
@@ -126,10 +128,6 @@ struct lwl_Conn {
     char *server_name;    /* client: the name to check; malloc'd */
     lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify
                            * the socket could not take yet */
-    const char *piece;    /* memory mode: a record made drain()'s string at once (the
-                           * uservalue's `sending`; then `out` is empty), transport.c */
-    size_t piece_len;     /* its length, 0 when there is none */
-    int one_record;       /* conn:write() of at most one record in progress */
 #ifdef LWL_WATCH_RECORDS
     struct lwl_Watch {    /* transport.c: the peer's records until its ChangeCipherSpec */
         unsigned char hdr[5], have; /* the record header being read */
@@ -184,7 +182,6 @@ const char *lwl_negotiate_psk(lwl_Context *x);
 /* ---- transport.c: how bytes move; the one plaintext alert writer ---- */
 void lwl_transport_attach(lwl_Conn *c, int fd); /* fd < 0: memory mode */
 void lwl_transport_free(lwl_Conn *c);
-size_t lwl_transport_pending(lwl_Conn *c); /* bytes waiting for the peer (drain/fd queue) */
 /* the one plaintext fatal alert writer; memory mode first takes back the
  * last `withdraw` bytes queued for the peer */
 void lwl_transport_alert(lwl_Conn *c, int code, size_t withdraw);

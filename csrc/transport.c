@@ -36,15 +36,16 @@ static int mem_recv(lwl_Conn *c, char *buf, int sz) {
     return sz;
 }
 
-/* The record of a conn:write() of one record's worth (c->one_record),
- * leaving while nothing else waits, is made the Lua string drain() returns,
- * at once: one copy out of wolfSSL's buffer, where `out` and drain's string
- * made two. Here wolfSSL's frames are live and making a string may raise
- * (out of memory), so it is made under lua_pcall (lwl_protected), and kept in
- * the uservalue (`sending`) until drain(); when that fails, `out` takes the
- * record as before. While a piece waits `out` stays empty: anything queued
- * after it (a second write, an alert) first moves it into `out` (unpiece), so
- * the queue is always one piece or the bytes of `out`, never both. */
+/* The record of a conn:write() of one record's worth (c->one_record) that
+ * finds `out` empty becomes the Lua string drain() returns, at once: one copy
+ * out of wolfSSL's buffer where `out` and drain's string made two. `out`
+ * then borrows the string's bytes (as `in` borrows a fed string), and the
+ * uservalue keeps it (`sending`) until drain(). Whatever comes next works on
+ * `out` as ever: more bytes make `out` copy the string first (lwl_buf_append),
+ * an alert withdraws from it, drain(max) cuts it.
+ * Here wolfSSL's frames are live and making a string may raise (out of
+ * memory): it is made under lua_pcall (lwl_protected), and when that fails
+ * the record is copied into `out` instead. */
 typedef struct Piece {
     const char *buf;
     size_t n;
@@ -59,25 +60,18 @@ static int make_piece(lua_State *L) { /* conn, Piece* */
     return 0;
 }
 
-static int unpiece(lwl_Conn *c) {
-    if (c->piece_len == 0) return 1;
-    if (!lwl_buf_append(&c->out, c->piece, c->piece_len)) return 0;
-    c->piece_len = 0; /* (the string goes at the next drain or piece) */
-    return 1;
-}
-
 static int mem_send(lwl_Conn *c, const char *buf, int sz) {
-    if (c->one_record && c->piece_len == 0 && c->out.len == 0) {
-        Piece pc;
-        pc.buf = buf;
-        pc.n = (size_t)sz;
-        if (lwl_protected(c, make_piece, &pc) == 0) {
-            c->piece = pc.buf;
-            c->piece_len = pc.n;
-            return sz;
-        }
+    Piece pc;
+    pc.buf = buf;
+    pc.n = (size_t)sz;
+    if (c->one_record && c->out.p == NULL && lwl_protected(c, make_piece, &pc) == 0) {
+        c->out.p = (unsigned char *)pc.buf;
+        c->out.head = c->out.cap = 0;
+        c->out.len = pc.n;
+        c->sending = 1;
+        return sz;
     }
-    if (!unpiece(c) || !lwl_buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
+    if (!lwl_buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
     return sz;
 }
 
@@ -87,7 +81,7 @@ static int mem_flush(lwl_Conn *c) {
 }
 
 static void mem_write_raw(lwl_Conn *c, const unsigned char *p, size_t n) {
-    (void)(unpiece(c) && lwl_buf_append(&c->out, p, n));
+    (void)lwl_buf_append(&c->out, p, n);
 }
 
 /* ---- fd transport (stream sockets) ---- */
@@ -416,11 +410,6 @@ void lwl_transport_attach(lwl_Conn *c, int fd) {
 void lwl_transport_free(lwl_Conn *c) {
     lwl_buf_free(&c->in);
     lwl_buf_free(&c->out);
-    c->piece_len = 0;
-}
-
-size_t lwl_transport_pending(lwl_Conn *c) {
-    return c->out.len + c->piece_len;
 }
 
 /* The one writer of a plaintext fatal alert record: for the failures where
@@ -431,11 +420,7 @@ void lwl_transport_alert(lwl_Conn *c, int code, size_t withdraw) {
     unsigned char rec[7] = {21, 3, 3, 0, 2, 2, 0};
     rec[6] = (unsigned char)code;
     if (c->dtls) return; /* (a TLS record; wolfSSL's DTLS sends its own alerts) */
-    if (c->io == &memory_transport) {
-        if (withdraw >= c->piece_len) c->piece_len = 0; /* (then `out` is empty) */
-        else (void)unpiece(c);
-        c->out.len -= withdraw <= c->out.len ? withdraw : c->out.len;
-    }
+    if (c->io == &memory_transport) c->out.len -= withdraw <= c->out.len ? withdraw : c->out.len;
     c->io->write_raw(c, rec, sizeof rec);
     if (c->trace) lwl_trace_io(c, 1, rec, (int)sizeof rec);
 }
@@ -507,18 +492,27 @@ int lwl_transport_drain(lua_State *L) {
         lwl_buf_consume(&c->out, n);
         return 1;
     }
-    if (c->piece_len > 0 && (max < 0 || (size_t)max >= c->piece_len)) { /* all of it */
+    if (max >= 0 && (size_t)max < n) n = (size_t)max;
+    if (c->sending) { /* the uservalue holds the string `out` borrows, or did */
         lwl_getuv(L, 1);
         lua_getfield(L, -1, "sending");
-        lua_pushnil(L);
-        lua_setfield(L, -3, "sending");
-        c->piece_len = 0;
-        return 1;
+        if (c->out.cap == 0 && c->out.head == 0 && n == c->out.len && n == lua_rawlen(L, -1)) {
+            lwl_buf_consume(&c->out, n); /* all of it: the string itself */
+            c->sending = 0;
+            lua_pushnil(L);
+            lua_setfield(L, -3, "sending");
+            return 1;
+        }
+        lua_pop(L, 2);
     }
-    if (!unpiece(c)) return luaL_error(L, "out of memory");
-    n = c->out.len;
-    if (max >= 0 && (size_t)max < n) n = (size_t)max;
     lua_pushlstring(L, n ? (const char *)c->out.p + c->out.head : "", n);
     if (n) lwl_buf_consume(&c->out, n);
+    if (c->sending && (c->out.cap != 0 || c->out.p == NULL)) { /* `out` let it go */
+        lwl_getuv(L, 1);
+        lua_pushnil(L);
+        lua_setfield(L, -2, "sending");
+        lua_pop(L, 1);
+        c->sending = 0;
+    }
     return 1;
 }
