@@ -496,7 +496,8 @@ int lwl_transport_drain(lua_State *L) {
     if (c->sending) { /* the uservalue holds the string `out` borrows, or did */
         lwl_getuv(L, 1);
         lua_getfield(L, -1, "sending");
-        if (c->out.cap == 0 && c->out.head == 0 && n == c->out.len && n == lua_rawlen(L, -1)) {
+        if (n > 0 && c->out.cap == 0 && c->out.head == 0 && n == c->out.len &&
+            n == lua_rawlen(L, -1)) {
             lwl_buf_consume(&c->out, n); /* all of it: the string itself */
             c->sending = 0;
             lua_pushnil(L);
