@@ -36,16 +36,19 @@ static int mem_recv(lwl_Conn *c, char *buf, int sz) {
     return sz;
 }
 
-/* The record of a conn:write() of one record's worth (c->one_record) that
- * finds `out` empty becomes the Lua string drain() returns, at once: one copy
- * out of wolfSSL's buffer where `out` and drain's string made two. `out`
- * then borrows the string's bytes (as `in` borrows a fed string), and the
- * uservalue keeps it (`sending`) until drain(). Whatever comes next works on
- * `out` as ever: more bytes make `out` copy the string first (lwl_buf_append),
- * an alert withdraws from it, drain(max) cuts it.
- * Here wolfSSL's frames are live and making a string may raise (out of
+/* The record of a conn:write() of one record's worth (c->one_record) of at
+ * least PIECE_MIN bytes that finds `out` empty becomes the Lua string drain()
+ * returns, at once: one copy out of wolfSSL's buffer where `out` and drain's
+ * string made two. `out` then borrows the string's bytes (as `in` borrows a
+ * fed string), and the uservalue keeps it (`sending`) until drain().
+ * Whatever comes next works on `out` as ever: more bytes make `out` copy the
+ * string first (lwl_buf_append), an alert withdraws from it, drain(max) cuts
+ * it. Here wolfSSL's frames are live and making a string may raise (out of
  * memory): it is made under lua_pcall (lwl_protected), and when that fails
  * the record is copied into `out` instead. */
+#define PIECE_MIN 8192 /* smaller records: the protected call costs more than the copy
+                        * it saves (callgrind: even at ~5 KiB) */
+
 typedef struct Piece {
     const char *buf;
     size_t n;
@@ -64,7 +67,8 @@ static int mem_send(lwl_Conn *c, const char *buf, int sz) {
     Piece pc;
     pc.buf = buf;
     pc.n = (size_t)sz;
-    if (c->one_record && c->out.p == NULL && lwl_protected(c, make_piece, &pc) == 0) {
+    if (c->one_record && sz >= PIECE_MIN && c->out.p == NULL &&
+        lwl_protected(c, make_piece, &pc) == 0) {
         c->out.p = (unsigned char *)pc.buf;
         c->out.head = c->out.cap = 0;
         c->out.len = pc.n;
