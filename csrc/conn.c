@@ -495,9 +495,15 @@ static int conn_read(lua_State *L) {
         luaL_buffinit(L, &b);
         for (;;) {
             int step = (int)(want - got < READ_CHUNK ? want - got : READ_CHUNK);
+#if LUA_VERSION_NUM >= 502 /* wolfSSL writes into the buffer: no copy through chunk */
+            ret = run(c, &OP_READ, luaL_prepbuffsize(&b, (size_t)step), step);
+            if (ret <= 0) break;
+            luaL_addsize(&b, (size_t)ret);
+#else
             ret = run(c, &OP_READ, chunk, step);
             if (ret <= 0) break;
             luaL_addlstring(&b, chunk, (size_t)ret);
+#endif
             got += ret;
             if (got >= want || wolfSSL_pending(c->ssl) == 0) break;
         }
@@ -537,7 +543,9 @@ static int conn_write(lua_State *L) {
         lwl_pushint(L, 0);
         return 1;
     }
+    c->one_record = j - i + 1 <= READ_CHUNK; /* transport.c: drain()'s string made at once */
     ret = run(c, &OP_WRITE, (void *)(s + i - 1), (int)(j - i + 1));
+    c->one_record = 0;
     if (ret > 0 && !c->cb_error) { /* a write that drove the handshake ran its callbacks */
         handshake_done(c);
         leave(c);

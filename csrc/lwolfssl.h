@@ -158,6 +158,8 @@ struct lwl_Conn {
     unsigned early_replay : 1; /* early.c: the ClientHello was seen before: its early data is dropped */
     unsigned early_keyed : 1, early_claimed : 1; /* early.c: early_key holds the binder; the store was asked */
     unsigned early_over : 1; /* server: read_early said there is no (more) early data */
+    unsigned one_record : 1; /* conn:write() of at most one record in progress */
+    unsigned sending : 1;  /* the uservalue holds a string `out` borrows (or did) */
 };
 
 /* ==== the Lua-facing types (each opens its part of core) ==== */
@@ -264,6 +266,11 @@ typedef void (*lwl_Collect)(lua_State *L, void *ud);
 int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args,
                  lwl_Collect collect, int nres, void *ud);
 void lwl_callbacks_open(lua_State *L);
+/* Run f protected on the state of the method call in progress, the
+ * connection at index 1 and ud (a light userdata) at 2: C work inside wolfSSL
+ * that makes Lua values. 0 when it ran; -1 when it raised (out of memory) or
+ * there is no such state: nothing is recorded, the caller falls back. */
+int lwl_protected(lwl_Conn *c, lua_CFunction f, void *ud);
 /* Stack slots lwl_callback pushes outside its protected calls: a method that
  * lets callbacks run reserves them before it enters wolfSSL. */
 #define LWL_CALLBACK_SLOTS 8

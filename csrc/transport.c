@@ -8,7 +8,8 @@
  *   fd      recv/send on a stream socket; `out` only holds what the socket
  *           could not take while a close_notify was sent (sent once).
  * DTLS adds a datagram transport (one datagram per feed/drain), not an `if`
- * in every method. No Lua runs inside the I/O callbacks.
+ * in every method. No Lua code runs inside the I/O callbacks (memory mode
+ * makes a Lua string there, protected: make_piece).
  *
  * This file also owns the one writer of a plaintext alert record, for the
  * failures where wolfSSL 5.5.4 tells the peer nothing. */
@@ -35,7 +36,45 @@ static int mem_recv(lwl_Conn *c, char *buf, int sz) {
     return sz;
 }
 
+/* The record of a conn:write() of one record's worth (c->one_record) of at
+ * least PIECE_MIN bytes that finds `out` empty becomes the Lua string drain()
+ * returns, at once: one copy out of wolfSSL's buffer where `out` and drain's
+ * string made two. `out` then borrows the string's bytes (as `in` borrows a
+ * fed string), and the uservalue keeps it (`sending`) until drain().
+ * Whatever comes next works on `out` as ever: more bytes make `out` copy the
+ * string first (lwl_buf_append), an alert withdraws from it, drain(max) cuts
+ * it. Here wolfSSL's frames are live and making a string may raise (out of
+ * memory): it is made under lua_pcall (lwl_protected), and when that fails
+ * the record is copied into `out` instead. */
+#define PIECE_MIN 8192 /* smaller records: the protected call costs more than the copy
+                        * it saves (callgrind: even at ~5 KiB) */
+
+typedef struct Piece {
+    const char *buf;
+    size_t n;
+} Piece;
+
+static int make_piece(lua_State *L) { /* conn, Piece* */
+    Piece *pc = (Piece *)lua_touserdata(L, 2);
+    lwl_getuv(L, 1);
+    lua_pushlstring(L, pc->buf, pc->n);
+    pc->buf = lua_tostring(L, -1); /* (5.1 and LuaJIT's push returns nothing) */
+    lua_setfield(L, -2, "sending");
+    return 0;
+}
+
 static int mem_send(lwl_Conn *c, const char *buf, int sz) {
+    Piece pc;
+    pc.buf = buf;
+    pc.n = (size_t)sz;
+    if (c->one_record && sz >= PIECE_MIN && c->out.p == NULL &&
+        lwl_protected(c, make_piece, &pc) == 0) {
+        c->out.p = (unsigned char *)pc.buf;
+        c->out.head = c->out.cap = 0;
+        c->out.len = pc.n;
+        c->sending = 1;
+        return sz;
+    }
     if (!lwl_buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
     return sz;
 }
@@ -459,7 +498,27 @@ int lwl_transport_drain(lua_State *L) {
         return 1;
     }
     if (max >= 0 && (size_t)max < n) n = (size_t)max;
+    if (c->sending) { /* the uservalue holds the string `out` borrows, or did */
+        lwl_getuv(L, 1);
+        lua_getfield(L, -1, "sending");
+        if (n > 0 && c->out.cap == 0 && c->out.head == 0 && n == c->out.len &&
+            n == lua_rawlen(L, -1)) {
+            lwl_buf_consume(&c->out, n); /* all of it: the string itself */
+            c->sending = 0;
+            lua_pushnil(L);
+            lua_setfield(L, -3, "sending");
+            return 1;
+        }
+        lua_pop(L, 2);
+    }
     lua_pushlstring(L, n ? (const char *)c->out.p + c->out.head : "", n);
     if (n) lwl_buf_consume(&c->out, n);
+    if (c->sending && (c->out.cap != 0 || c->out.p == NULL)) { /* `out` let it go */
+        lwl_getuv(L, 1);
+        lua_pushnil(L);
+        lua_setfield(L, -2, "sending");
+        lua_pop(L, 1);
+        c->sending = 0;
+    }
     return 1;
 }

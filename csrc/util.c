@@ -78,8 +78,8 @@ void lwl_wipe_free(void *p, size_t n) {
 /* ---- byte queues ---- */
 
 /* A queue whose cap is 0 but p is set borrows the bytes of a Lua string
- * (conn:feed keeps the string alive in the uservalue): no copy until more
- * bytes arrive before it is used up. */
+ * (conn:feed's, or the record drain() will return: the uservalue keeps it
+ * alive): no copy until more bytes arrive before it is used up. */
 static int buf_own(lwl_Buf *b, size_t extra) {
     size_t cap = 4096;
     unsigned char *p;
