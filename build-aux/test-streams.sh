@@ -2,15 +2,33 @@
 # make test: run the suite's configurations in streams at once (the specs
 # use free ports and their own temporary files; the two that write into the
 # source tree take a lock). Each argument is one stream: configurations
-# "LUA WOLFSSL [SPECS]" separated by ";". A stream's output is kept in a log
-# and shown when every stream has ended, then the summary: its last line is
+# "LUA WOLFSSL [SPECS]" separated by ";". A stream of one whole run (no
+# SPECS, or many) is cut into SHARDS streams (default 2) that take its spec
+# files in turn: the suite mostly waits on peers and timers, so more of it at
+# once fills both cores. A stream's output is kept in a log and shown when
+# every stream has ended, then the summary: its last line is
 # "N passed, N failed[, N skipped]" over every configuration.
 set -u
 results=$1; shift
 make=${MAKE:-make}
+shards=${SHARDS:-2}
+streams=()
+for stream in "$@"; do
+  read -r lua wolfssl specs <<< "$stream"
+  if [[ $stream != *";"* && $shards -gt 1 && ( -z $specs || $(wc -w <<< "$specs") -gt 3 ) ]]; then
+    read -ra all <<< "${specs:-$(ls spec/*_spec.lua | tr '\n' ' ')}"
+    for ((k = 0; k < shards; k++)); do
+      part=()
+      for ((i = k; i < ${#all[@]}; i += shards)); do part+=("${all[i]}"); done
+      streams+=("$lua $wolfssl ${part[*]}")
+    done
+  else
+    streams+=("$stream")
+  fi
+done
 logs=()
 pids=()
-for stream in "$@"; do
+for stream in "${streams[@]}"; do
   log=$(mktemp "${results}.log-XXXXXX")
   logs+=("$log")
   (

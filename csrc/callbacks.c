@@ -84,11 +84,24 @@ static int record_error(lua_State *L) {
     return 0;
 }
 
+/* protected_fn(conn, fn*): lwl_protected's C function, run on its state */
+typedef struct Fn {
+    lua_CFunction f;
+    void *ud;
+} Fn;
+
+static int protected_fn(lua_State *L) {
+    Fn *fn = (Fn *)lua_touserdata(L, 2);
+    lua_pushlightuserdata(L, fn->ud);
+    lua_replace(L, 2);
+    return fn->f(L);
+}
+
 /* Pushing the C functions must not allocate either: Lua 5.2+ pushes light
  * functions, but 5.1 and LuaJIT make a closure each time, so there they are
  * made once (lwl_callbacks_open) and fetched from the registry. */
 #if LUA_VERSION_NUM < 502
-static char key_traceback, key_protected_call, key_record_error;
+static char key_traceback, key_protected_call, key_record_error, key_protected_fn;
 #define PUSH_FN(L, f) (lua_pushlightuserdata(L, &key_##f), lua_rawget(L, LUA_REGISTRYINDEX))
 #define KEEP_FN(L, f) \
     (lua_pushlightuserdata(L, &key_##f), lua_pushcfunction(L, f), lua_rawset(L, LUA_REGISTRYINDEX))
@@ -101,6 +114,7 @@ void lwl_callbacks_open(lua_State *L) {
     KEEP_FN(L, traceback);
     KEEP_FN(L, protected_call);
     KEEP_FN(L, record_error);
+    KEEP_FN(L, protected_fn);
     (void)L;
 }
 
@@ -144,6 +158,21 @@ int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args, lwl_Coll
     }
     lua_settop(L, base);
     return call.ran;
+}
+
+int lwl_protected(lwl_Conn *c, lua_CFunction f, void *ud) {
+    lua_State *L = c->L;
+    Fn fn;
+    int status;
+    if (L == NULL) return -1;
+    fn.f = f;
+    fn.ud = ud;
+    PUSH_FN(L, protected_fn); /* (3 of the LWL_CALLBACK_SLOTS, as lwl_callback) */
+    lua_pushvalue(L, c->self);
+    lua_pushlightuserdata(L, &fn);
+    status = lua_pcall(L, 2, 0, 0);
+    if (status != 0) lua_pop(L, 1);
+    return status == 0 ? 0 : -1;
 }
 
 /* After the wolfSSL call returned: write the message of a callback that

@@ -37,6 +37,8 @@ static void conn_free(lwl_Conn *c) {
     lwl_policy_free(c);
     free(c->server_name);
     c->server_name = NULL;
+    free(c->vfy_subject);
+    c->vfy_subject = NULL;
     if (c->owns_fd && c->fd >= 0) close(c->fd);
     c->owns_fd = 0;
     if (c->counted) {
@@ -306,6 +308,7 @@ static const Op OP_LISTEN = {"listen", call_listen, 0};
 static void handshake_done(lwl_Conn *c) {
     c->done = 1;
     lwl_session_established(c);
+    lwl_ech_established(c);
 }
 
 static const Op OP_HANDSHAKE = {"handshake", call_handshake, 0};
@@ -570,9 +573,15 @@ static int conn_read(lua_State *L) {
         luaL_buffinit(L, &b);
         for (;;) {
             int step = (int)(want - got < READ_CHUNK ? want - got : READ_CHUNK);
+#if LUA_VERSION_NUM >= 502 /* wolfSSL writes into the buffer: no copy through chunk */
+            ret = run(c, &OP_READ, luaL_prepbuffsize(&b, (size_t)step), step);
+            if (ret <= 0) break;
+            luaL_addsize(&b, (size_t)ret);
+#else
             ret = run(c, &OP_READ, chunk, step);
             if (ret <= 0) break;
             luaL_addlstring(&b, chunk, (size_t)ret);
+#endif
             got += ret;
             if (got >= want || wolfSSL_pending(c->ssl) == 0) break;
         }
@@ -612,7 +621,9 @@ static int conn_write(lua_State *L) {
         lwl_pushint(L, 0);
         return 1;
     }
+    c->one_record = j - i + 1 <= READ_CHUNK; /* transport.c: drain()'s string made at once */
     ret = run(c, &OP_WRITE, (void *)(s + i - 1), (int)(j - i + 1));
+    c->one_record = 0;
     if (ret > 0 && !c->cb_error) { /* a write that drove the handshake ran its callbacks */
         handshake_done(c);
         leave(c);

@@ -204,10 +204,28 @@ static int ech_open(lua_State *L) {
 }
 #endif
 
+/* A client's handshake is done: a GREASE extension (no ECHConfigList) is of
+ * no more use, and wolfSSL would keep it until wolfSSL_free. Freed, the
+ * status kept for conn:ech(); a server's retry_configs stay (their own field). */
+void lwl_ech_established(lwl_Conn *c) {
+#ifdef LWL_ECH
+    if (!c->is_server && wolfSSL_GetEchStatus(c->ssl) == WOLFSSL_ECH_STATUS_GREASE) {
+        c->ech_grease = 1;
+        wolfSSL_SetEchEnable(c->ssl, 0);
+    }
+#else
+    (void)c;
+#endif
+}
+
 /* conn:ech() -> "accepted" | "rejected" | "grease" | "none" */
 int lwl_ech_status(lua_State *L) {
     lwl_Conn *c = lwl_checkconn(L, 1);
 #ifdef LWL_ECH
+    if (c->ech_grease) {
+        lua_pushliteral(L, "grease");
+        return 1;
+    }
     switch (wolfSSL_GetEchStatus(c->ssl)) {
     case WOLFSSL_ECH_STATUS_ACCEPTED: lua_pushliteral(L, "accepted"); return 1;
     case WOLFSSL_ECH_STATUS_REJECTED: lua_pushliteral(L, "rejected"); return 1;

@@ -242,7 +242,7 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
             else
                 snprintf(buf, sz, "hostname mismatch: certificate is for %s, not %s",
                          names[0] ? names : "(no name)", c->server_name ? c->server_name : "?");
-        } else if (c->vfy_subject[0]) {
+        } else if (c->vfy_subject != NULL) {
             snprintf(buf, sz, "certificate verify failed: %s (depth %d, %s)",
                      lwl_verify_reason(code), c->vfy_depth, c->vfy_subject);
         } else {

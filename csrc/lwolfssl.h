@@ -82,35 +82,19 @@ typedef struct lwl_Transport {
 #define LWL_EARLY_KEY 16 /* early.c: bytes of a PSK binder that identify a first flight */
 
 struct lwl_Conn {
+    /* Per-connection memory counts (bench/RESULTS.md, heap per pair): the
+     * yes/no fields are bits, together at the end, and what only a failure
+     * or a feature needs is allocated when it happens. */
     WOLFSSL *ssl;         /* NULL once closed */
     const lwl_Transport *io; /* transport.c: memory or fd */
     lwl_Context *ctx;     /* the context in force (kept alive by the uservalue) */
-    int counted;          /* counted in ctx->conns (until conn_free) */
     lua_State *L;         /* state of the method call in progress, else NULL */
     int self;             /* stack index of the connection in that call */
     int fd;               /* -1 in memory mode */
-    int busy;             /* inside a wolfSSL call */
-    int close_pending;    /* close() was called from a callback */
-    int is_server;
-    int dtls;             /* DTLS: datagram transports, the retransmission timer */
     double dtls_sent_at;  /* DTLS: when our last datagram left (lwl_clock): the timer's start */
     double dtls_sent_real; /* the same on the real clock (lwl_monotonic) */
-    int dtls_cookie_sent; /* our last datagram was a HelloVerifyRequest (transport.c) */
-    int done;             /* handshake finished */
-    int eof;              /* memory mode: feed_eof() seen */
-    int feeding;          /* the uservalue holds a fed string that `in` borrows */
-    int failed;           /* a fatal error happened: no more I/O */
-    int cb_error;         /* a Lua callback raised; details in last_error */
     const char *cb_unreported; /* the callback that failed with no room to say so */
-    int told_peer;        /* we sent the peer an alert of our own */
     int cb_alert;         /* alert a callback asked for, 0 for default */
-    int got_close_notify;
-    int sent_notify;      /* our close_notify is sent or queued in `out` */
-    int queue_writes;     /* fd mode, while sending close_notify: what the socket
-                           * cannot take now waits in `out` (sent once) */
-    int transport_end;    /* the transport ended: EOF, feed_eof() used up */
-    int transport_reset;  /* the transport was reset (ECONNRESET, EPIPE) */
-    int verified;         /* the verify callback ran for the peer's chain */
     int offered_trust;    /* session.c: the offered session was verified (1) or not (-1) */
     size_t nrecv;         /* bytes received so far */
     size_t nsent;         /* bytes sent so far (given to the socket or to drain) */
@@ -119,10 +103,7 @@ struct lwl_Conn {
     /* first verification failure seen by the verify callback */
     int vfy_err, vfy_depth;
     int vfy_overridden;   /* verify.c: 1 + depth whose failure on_verify accepted */
-    int unresumable;      /* session.c: a server's session on_verify let through */
-    int remembered;       /* session.c: its verified client certificate is remembered */
-    int ech;              /* ech.c: it encrypts its ClientHello (an ECHConfigList is set) */
-    char vfy_subject[128];
+    char *vfy_subject;    /* verify.c: its certificate's "CN=..."; malloc'd, or NULL */
     char *server_name;    /* client: the name to check; malloc'd */
     lwl_Buf in, out;      /* memory mode queues; fd mode: `out` holds a close_notify
                            * the socket could not take yet */
@@ -141,18 +122,44 @@ struct lwl_Conn {
     unsigned hello_groups; /* policy.c: the curves the client's ClientHello listed */
     double timeout;       /* fd mode: seconds each call may wait (poll); < 0: none */
     double deadline;      /* of the call in progress: < 0 none, HUGE_VAL no limit */
-    int timed_out;        /* the call in progress waited until its deadline */
-    int owns_fd;          /* close() closes fd too (wolfssl.connect) */
     unsigned char *hello; size_t hello_len; /* policy.c: the first record, until whole */
     const char *refused_curve; /* policy.c: our certificate's curve, not offered by the client */
-    int no_shared_group;  /* policy.c: a TLS 1.3 ClientHello with none of our groups */
-    int hello_early;      /* policy.c: the ClientHello asked to send early data */
-    int early_tried;      /* early.c: client: write_early was called */
-    int early_replay;     /* early.c: the ClientHello was seen before: its early data is dropped */
-    int early_keyed, early_claimed; /* early.c: early_key holds the binder; the store was asked */
     unsigned char early_key[LWL_EARLY_KEY]; /* early.c: the first 16 bytes of the ClientHello's first PSK binder */
-    int early_over;       /* server: read_early said there is no (more) early data */
     size_t early_sent, early_got; /* early.c: early data bytes written / read */
+    /* yes or no */
+    unsigned counted : 1;  /* counted in ctx->conns (until conn_free) */
+    unsigned busy : 1;     /* inside a wolfSSL call */
+    unsigned close_pending : 1; /* close() was called from a callback */
+    unsigned is_server : 1;
+    unsigned dtls : 1;     /* DTLS: datagram transports, the retransmission timer */
+    unsigned dtls_cookie_sent : 1; /* our last datagram was a HelloVerifyRequest (transport.c) */
+    unsigned done : 1;     /* handshake finished */
+    unsigned eof : 1;      /* memory mode: feed_eof() seen */
+    unsigned feeding : 1;  /* the uservalue holds a fed string that `in` borrows */
+    unsigned failed : 1;   /* a fatal error happened: no more I/O */
+    unsigned cb_error : 1; /* a Lua callback raised; details in last_error */
+    unsigned told_peer : 1; /* we sent the peer an alert of our own */
+    unsigned got_close_notify : 1;
+    unsigned sent_notify : 1; /* our close_notify is sent or queued in `out` */
+    unsigned queue_writes : 1; /* fd mode, while sending close_notify: what the socket
+                                * cannot take now waits in `out` (sent once) */
+    unsigned transport_end : 1; /* the transport ended: EOF, feed_eof() used up */
+    unsigned transport_reset : 1; /* the transport was reset (ECONNRESET, EPIPE) */
+    unsigned verified : 1; /* the verify callback ran for the peer's chain */
+    unsigned unresumable : 1; /* session.c: a server's session on_verify let through */
+    unsigned remembered : 1; /* session.c: its verified client certificate is remembered */
+    unsigned ech : 1;      /* ech.c: it encrypts its ClientHello (an ECHConfigList is set) */
+    unsigned ech_grease : 1; /* ech.c: it sent GREASE ECH (the extension is freed once done) */
+    unsigned timed_out : 1; /* the call in progress waited until its deadline */
+    unsigned owns_fd : 1;  /* close() closes fd too (wolfssl.connect) */
+    unsigned no_shared_group : 1; /* policy.c: a TLS 1.3 ClientHello with none of our groups */
+    unsigned hello_early : 1; /* policy.c: the ClientHello asked to send early data */
+    unsigned early_tried : 1; /* early.c: client: write_early was called */
+    unsigned early_replay : 1; /* early.c: the ClientHello was seen before: its early data is dropped */
+    unsigned early_keyed : 1, early_claimed : 1; /* early.c: early_key holds the binder; the store was asked */
+    unsigned early_over : 1; /* server: read_early said there is no (more) early data */
+    unsigned one_record : 1; /* conn:write() of at most one record in progress */
+    unsigned sending : 1;  /* the uservalue holds a string `out` borrows (or did) */
 };
 
 /* ==== the Lua-facing types (each opens its part of core) ==== */
@@ -169,6 +176,7 @@ void lwl_conn_open(lua_State *L);
 void lwl_ech_open(lua_State *L);
 int lwl_ech_status(lua_State *L);        /* conn:ech() */
 int lwl_ech_retry_configs(lua_State *L); /* conn:ech_retry_configs() */
+void lwl_ech_established(lwl_Conn *c);   /* the handshake is done (conn.c) */
 
 /* ---- negotiate.c: SNI, ALPN, PSK, set_context ---- */
 void lwl_negotiate_open(lua_State *L);       /* core.hooks_* installers */
@@ -260,6 +268,11 @@ typedef void (*lwl_Collect)(lua_State *L, void *ud);
 int lwl_callback(lwl_Conn *c, const char *name, lwl_PushArgs push_args,
                  lwl_Collect collect, int nres, void *ud);
 void lwl_callbacks_open(lua_State *L);
+/* Run f protected on the state of the method call in progress, the
+ * connection at index 1 and ud (a light userdata) at 2: C work inside wolfSSL
+ * that makes Lua values. 0 when it ran; -1 when it raised (out of memory) or
+ * there is no such state: nothing is recorded, the caller falls back. */
+int lwl_protected(lwl_Conn *c, lua_CFunction f, void *ud);
 /* Stack slots lwl_callback pushes outside its protected calls: a method that
  * lets callbacks run reserves them before it enters wolfSSL. */
 #define LWL_CALLBACK_SLOTS 8
@@ -331,11 +344,12 @@ void *lwl_toudata(lua_State *L, int idx, int mt);     /* userdata with the metat
 lwl_Conn *lwl_checkconn(lua_State *L, int idx);       /* raises on a closed connection */
 lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl);
 /* a connection's Lua references: the context in force, the string feed()
- * borrows, and a table (data, last_error, trace, socket) */
-enum { LWL_UV_TABLE = 1, LWL_UV_CTX = 2, LWL_UV_FEEDING = 3 };
+ * borrows, the string `out` borrows (transport.c), and a table (data,
+ * last_error, trace, socket) */
+enum { LWL_UV_TABLE = 1, LWL_UV_CTX = 2, LWL_UV_FEEDING = 3, LWL_UV_SENDING = 4 };
 lwl_Conn *lwl_conn_alloc(lua_State *L);              /* pushes a new userdata */
 void lwl_conn_uv(lua_State *L, int idx);             /* pushes the table (made on first use) */
-void lwl_conn_get(lua_State *L, int idx, int slot);  /* pushes the context or fed string */
+void lwl_conn_get(lua_State *L, int idx, int slot);  /* pushes the context or a string */
 void lwl_conn_set(lua_State *L, int idx, int slot);  /* pops it into the slot */
 int lwl_fail(lua_State *L, const char *msg); /* pushes nil, msg; returns 2 */
 int lwl_ok_or_fail(lua_State *L, int ok, const char *msg); /* true, or nil, msg */

@@ -8,7 +8,8 @@
  *   fd      recv/send on a stream socket; `out` only holds what the socket
  *           could not take while a close_notify was sent (sent once).
  * DTLS adds a datagram transport (one datagram per feed/drain), not an `if`
- * in every method. No Lua runs inside the I/O callbacks.
+ * in every method. No Lua code runs inside the I/O callbacks (memory mode
+ * makes a Lua string there, protected: make_piece).
  *
  * This file also owns the one writer of a plaintext alert record, for the
  * failures where wolfSSL 5.5.4 tells the peer nothing. */
@@ -35,7 +36,44 @@ static int mem_recv(lwl_Conn *c, char *buf, int sz) {
     return sz;
 }
 
+/* The record of a conn:write() of one record's worth (c->one_record) of at
+ * least PIECE_MIN bytes that finds `out` empty becomes the Lua string drain()
+ * returns, at once: one copy out of wolfSSL's buffer where `out` and drain's
+ * string made two. `out` then borrows the string's bytes (as `in` borrows a
+ * fed string), and the connection keeps it (`sending`) until drain().
+ * Whatever comes next works on `out` as ever: more bytes make `out` copy the
+ * string first (lwl_buf_append), an alert withdraws from it, drain(max) cuts
+ * it. Here wolfSSL's frames are live and making a string may raise (out of
+ * memory): it is made under lua_pcall (lwl_protected), and when that fails
+ * the record is copied into `out` instead. */
+#define PIECE_MIN 8192 /* smaller records: the protected call costs more than the copy
+                        * it saves (callgrind: even at ~5 KiB) */
+
+typedef struct Piece {
+    const char *buf;
+    size_t n;
+} Piece;
+
+static int make_piece(lua_State *L) { /* conn, Piece* */
+    Piece *pc = (Piece *)lua_touserdata(L, 2);
+    lua_pushlstring(L, pc->buf, pc->n);
+    pc->buf = lua_tostring(L, -1); /* (5.1 and LuaJIT's push returns nothing) */
+    lwl_conn_set(L, 1, LWL_UV_SENDING);
+    return 0;
+}
+
 static int mem_send(lwl_Conn *c, const char *buf, int sz) {
+    Piece pc;
+    pc.buf = buf;
+    pc.n = (size_t)sz;
+    if (c->one_record && sz >= PIECE_MIN && c->out.p == NULL &&
+        lwl_protected(c, make_piece, &pc) == 0) {
+        c->out.p = (unsigned char *)pc.buf;
+        c->out.head = c->out.cap = 0;
+        c->out.len = pc.n;
+        c->sending = 1;
+        return sz;
+    }
     if (!lwl_buf_append(&c->out, buf, (size_t)sz)) return WOLFSSL_CBIO_ERR_GENERAL;
     return sz;
 }
@@ -267,9 +305,10 @@ static const lwl_Transport fddgram_transport = {"fd", fddgram_recv, fddgram_send
  * DTLS 1.3: the records not acknowledged yet are what waits (a server's
  * HelloRetryRequest is stateless, a server waiting for the rest of a
  * ClientHello has nothing to resend), and wolfSSL resends them at most once
- * a second of real time (dtls13.c DTLS13_MIN_RTX_INTERVAL), whatever the
- * clock says: so not before a real second after our last datagram (wolfSSL
- * also resends by itself when the peer repeats its flight).
+ * per LWL_DTLS13_RTX_FLOOR of real time (dtls13.c DTLS13_MIN_RTX_INTERVAL:
+ * 100 ms in the tuned build, a second before 5.9), whatever the clock says:
+ * so not before that much real time after our last datagram (wolfSSL also
+ * resends by itself when the peer repeats its flight).
  * DTLS 1.2: the handshake's flights, not a server's cookie. */
 double lwl_transport_dtls_due(lwl_Conn *c) {
     double len, left, real = 0;
@@ -283,7 +322,7 @@ double lwl_transport_dtls_due(lwl_Conn *c) {
         if (wolfSSL_dtls13_use_quick_timeout(c->ssl))
             len /= 4; /* ACKs only, sooner */
         else
-            real = c->dtls_sent_real + 1.0 - lwl_monotonic();
+            real = c->dtls_sent_real + LWL_DTLS13_RTX_FLOOR - lwl_monotonic();
     } else
 #endif
     {
@@ -454,7 +493,24 @@ int lwl_transport_drain(lua_State *L) {
         return 1;
     }
     if (max >= 0 && (size_t)max < n) n = (size_t)max;
+    if (c->sending) { /* the connection holds the string `out` borrows, or did */
+        lwl_conn_get(L, 1, LWL_UV_SENDING);
+        if (n > 0 && c->out.cap == 0 && c->out.head == 0 && n == c->out.len &&
+            n == lua_rawlen(L, -1)) {
+            lwl_buf_consume(&c->out, n); /* all of it: the string itself */
+            c->sending = 0;
+            lua_pushnil(L);
+            lwl_conn_set(L, 1, LWL_UV_SENDING);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
     lua_pushlstring(L, n ? (const char *)c->out.p + c->out.head : "", n);
     if (n) lwl_buf_consume(&c->out, n);
+    if (c->sending && (c->out.cap != 0 || c->out.p == NULL)) { /* `out` let it go */
+        lua_pushnil(L);
+        lwl_conn_set(L, 1, LWL_UV_SENDING);
+        c->sending = 0;
+    }
     return 1;
 }

@@ -54,7 +54,7 @@ lwl_Conn *lwl_conn_from_ssl(WOLFSSL *ssl) {
 
 #if LUA_VERSION_NUM >= 504
 lwl_Conn *lwl_conn_alloc(lua_State *L) {
-    return (lwl_Conn *)lua_newuserdatauv(L, sizeof(lwl_Conn), LWL_UV_FEEDING);
+    return (lwl_Conn *)lua_newuserdatauv(L, sizeof(lwl_Conn), LWL_UV_SENDING);
 }
 
 void lwl_conn_uv(lua_State *L, int idx) {
@@ -76,7 +76,7 @@ void lwl_conn_set(lua_State *L, int idx, int slot) {
 }
 #else
 static const char *slot_name(int slot) {
-    return slot == LWL_UV_CTX ? "ctx" : "feeding";
+    return slot == LWL_UV_CTX ? "ctx" : slot == LWL_UV_FEEDING ? "feeding" : "sending";
 }
 
 lwl_Conn *lwl_conn_alloc(lua_State *L) {
@@ -156,8 +156,8 @@ void lwl_wipe_free(void *p, size_t n) {
 /* ---- byte queues ---- */
 
 /* A queue whose cap is 0 but p is set borrows the bytes of a Lua string
- * (conn:feed keeps the string alive in the uservalue): no copy until more
- * bytes arrive before it is used up. */
+ * (conn:feed's, or the record drain() will return: the uservalue keeps it
+ * alive): no copy until more bytes arrive before it is used up. */
 static int buf_own(lwl_Buf *b, size_t extra) {
     size_t cap = 4096;
     unsigned char *p;

@@ -8,7 +8,9 @@
  * it. Without it the binding keeps DER copies sized to the real chain: the
  * verify callback (run for every certificate the peer sends, whatever
  * `verify` is, since WOLFSSL_ALWAYS_VERIFY_CB) sees the whole list the peer
- * sent in the store, leaf first, and copies it once per chain delivery. Only
+ * sent in the store, leaf first, and copies it once per chain delivery; the
+ * leaf's copy goes once wolfSSL holds the leaf as its peer certificate
+ * (KEEP_PEER_CERT: per-connection memory, bench/RESULTS.md). Only
  * full handshakes deliver a chain: on a resumed handshake the peer sends no
  * certificate and peer_chain() gives nil (wolfSSL's SESSION_CERTS instead
  * gives the chain saved in the session, when it has one).
@@ -104,6 +106,14 @@ static void chain_capture(lwl_Conn *c, WOLFSSL_X509_STORE_CTX *store) {
         }
     }
     c->chain->depth = depth;
+#ifdef KEEP_PEER_CERT
+    /* the leaf's turn: wolfSSL keeps the leaf itself from now on (its peer
+     * certificate, until the next chain): no second copy (lwl_chain_push) */
+    if (depth == 0 && c->chain->certs[0].der != NULL) {
+        free(c->chain->certs[0].der);
+        c->chain->certs[0].der = NULL;
+    }
+#endif
 }
 #endif
 
@@ -117,7 +127,17 @@ int lwl_chain_push(lua_State *L, lwl_Conn *c) {
     }
     lua_createtable(L, ch->n, 0);
     for (i = 0; i < ch->n; i++) {
-        lwl_x509_push_der(L, ch->certs[i].der, ch->certs[i].len);
+        if (ch->certs[i].der != NULL) {
+            lwl_x509_push_der(L, ch->certs[i].der, ch->certs[i].len);
+        } else { /* the leaf, which wolfSSL keeps (chain_capture) */
+            WOLFSSL_X509 *leaf = wolfSSL_get_peer_certificate(c->ssl); /* a copy: ours */
+            if (leaf == NULL) { /* gone with wolfSSL's state: no chain either */
+                lua_pop(L, 1);
+                lua_pushnil(L);
+                return 1;
+            }
+            lwl_x509_push(L, leaf);
+        }
         lua_rawseti(L, -2, i + 1);
     }
     return 1;
@@ -172,6 +192,20 @@ static int ech_rejected(lwl_Conn *c) {
 #endif
 }
 
+/* The first verification failure, for messages: its certificate's name is
+ * kept only then (malloc'd; NULL when out of memory: the message goes without). */
+static void remember_failure(lwl_Conn *c, int err, int depth, WOLFSSL_X509 *cert) {
+    char cn[128];
+    size_t n;
+    c->vfy_err = err;
+    c->vfy_depth = depth;
+    lwl_cert_cn(cert, cn, sizeof cn);
+    n = strlen(cn);
+    free(c->vfy_subject);
+    c->vfy_subject = n ? (char *)malloc(n + 1) : NULL;
+    if (c->vfy_subject) memcpy(c->vfy_subject, cn, n + 1);
+}
+
 int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
     WOLFSSL *ssl = (WOLFSSL *)wolfSSL_X509_STORE_CTX_get_ex_data(
         store, wolfSSL_get_ex_data_X509_STORE_CTX_idx());
@@ -208,28 +242,18 @@ int lwl_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
     if (c->ctx->callbacks & LWL_CB_VERIFY) {
         int r = lwl_callback(c, "on_verify", verify_push, verify_collect, 1, &v);
         if (r < 0) { /* the callback raised: fail closed, and verify_result says so */
-            if (c->vfy_err == 0) {
-                c->vfy_err = LWL_VERIFY_REJECTED;
-                c->vfy_depth = v.depth;
-                lwl_cert_cn(v.cert, c->vfy_subject, sizeof c->vfy_subject);
-            }
+            if (c->vfy_err == 0) remember_failure(c, LWL_VERIFY_REJECTED, v.depth, v.cert);
             return 0;
         }
-        if (r > 0 && !v.ok && chain_ok && c->vfy_err == 0) {
-            c->vfy_err = LWL_VERIFY_REJECTED;
-            c->vfy_depth = v.depth;
-            lwl_cert_cn(v.cert, c->vfy_subject, sizeof c->vfy_subject);
-        }
+        if (r > 0 && !v.ok && chain_ok && c->vfy_err == 0)
+            remember_failure(c, LWL_VERIFY_REJECTED, v.depth, v.cert);
     }
     if (!chain_ok && v.ok) {
         c->vfy_overridden = v.depth + 1;
         lwl_session_unresumable(c); /* its resumption could not tell it was not verified */
     }
-    if (!chain_ok && c->vfy_err == 0) { /* remember the first failure, even if overridden */
-        c->vfy_err = v.err ? v.err : -1;
-        c->vfy_depth = v.depth;
-        lwl_cert_cn(v.cert, c->vfy_subject, sizeof c->vfy_subject);
-    }
+    if (!chain_ok && c->vfy_err == 0) /* remember the first failure, even if overridden */
+        remember_failure(c, v.err ? v.err : -1, v.depth, v.cert);
     return v.ok;
 }
 

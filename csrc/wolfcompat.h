@@ -64,6 +64,16 @@
 #define DTLS1_3_VERSION 0xFEFC
 #endif
 
+/* DTLS 1.3: the least real time between two of wolfSSL's resends, in
+ * seconds (transport.c counts it in conn:timeout()). A setting in ms where
+ * the release has one (the tuned build sets 100, build-aux/build-wolfssl.sh);
+ * a fixed second before (5.5.4, 5.7.2). */
+#if defined(DTLS13_MIN_RTX_INTERVAL) && LIBWOLFSSL_VERSION_HEX >= 0x05009000
+#define LWL_DTLS13_RTX_FLOOR (DTLS13_MIN_RTX_INTERVAL / 1000.0)
+#else
+#define LWL_DTLS13_RTX_FLOOR 1.0
+#endif
+
 /* DUPE_ENTRY_E (error-ssl.h, an enum): a CRL no newer than the one loaded
  * for its issuer (5.9.2). The number is unused in 5.5.4, which keeps both. */
 #define LWL_DUPE_ENTRY_E (-334)

@@ -112,6 +112,84 @@ describe("memory mode", function()
     assert.is_true(#s:drain() > 0) -- the server answered the reassembled ClientHello
   end)
 
+  -- A write of one record's worth queues its record as drain()'s string
+  -- (transport.c): pending(), drain(max) and what follows it behave as ever.
+  it("written records wait for drain() in order: pending() counts them, drain(max) cuts them", function()
+    local c, s = ok_pair(H.client_ctx(), H.server_ctx())
+    local a, b = ("a"):rep(16384), ("b"):rep(3000)
+    assert.equal(#a, c:write(a))
+    local queued = c:pending()
+    assert.is_true(queued > #a)
+    assert.equal("established", c:state())
+    local head = c:drain(100)
+    assert.equal(100, #head)
+    assert.equal(queued - 100, (c:pending()))
+    local tail = c:drain()
+    assert.equal(queued - 100, #tail)
+    assert.equal(0, (c:pending()))
+    assert.equal("", c:drain())
+    s:feed(head .. tail)
+    assert.equal(a, s:read())
+    -- two writes and a close_notify before one drain: all of it, in order
+    assert.equal(#a, c:write(a))
+    assert.equal(#b, c:write(b))
+    assert.is_true(c:shutdown("write"))
+    local waiting = c:pending()
+    assert.is_true(waiting > #a + #b)
+    local all = c:drain()
+    assert.equal(waiting, #all)
+    assert.equal(0, (c:pending()))
+    s:feed(all)
+    local got = {}
+    while true do
+      local d, err = s:read()
+      if not d then
+        assert.equal("closed", err)
+        break
+      end
+      got[#got + 1] = d
+    end
+    assert.equal(a .. b, table.concat(got))
+    -- a drain(max) that takes exactly the one record queued
+    assert.equal(#a, s:write(a))
+    local rec = s:drain(s:pending())
+    assert.equal(0, (s:pending()))
+    assert.equal("", s:drain())
+    c:feed(rec)
+    assert.equal(a, c:read())
+  end)
+
+  it("read(n) larger than a record returns the records byte for byte", function()
+    local c, s = ok_pair(H.client_ctx(), H.server_ctx())
+    local parts = {}
+    for i = 1, 4000 do parts[i] = ("%05d|"):format(i) .. ("q"):rep(4) end
+    local data = table.concat(parts) -- 40,000 bytes: three records
+    assert.equal(#data, c:write(data))
+    s:feed(c:drain())
+    local got = {}
+    while true do
+      local d, err = s:read(65536)
+      if not d then
+        assert.equal("wantread", err)
+        break
+      end
+      assert.is_true(#d <= 65536)
+      got[#got + 1] = d
+    end
+    assert.equal(data, table.concat(got))
+    -- the rest of a record begun by a smaller read
+    assert.equal(20000, c:write(data, 1, 20000))
+    s:feed(c:drain())
+    got = { s:read(100) }
+    assert.equal(100, #got[1])
+    while true do
+      local d = s:read(65536)
+      if not d then break end
+      got[#got + 1] = d
+    end
+    assert.equal(data:sub(1, 20000), table.concat(got))
+  end)
+
   it("a failed connection keeps failing with the same message", function()
     local c = H.pair(H.client_ctx(), H.server_ctx { certificate = H.cert("expired.pem"), key = H.cert("expired.key") })
     local _, msg = c:handshake()

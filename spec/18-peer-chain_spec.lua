@@ -73,6 +73,24 @@ describe("peer_chain", function()
     assert.is_false((c:verify_result()))
   end)
 
+  -- (without SESSION_CERTS the binding keeps no copy of the leaf once wolfSSL
+  -- has it as the peer certificate: the chain is whole at every point anyway)
+  it("is whole inside on_verify at every depth and after a failed verification", function()
+    local seen = {}
+    local cctx = H.client_ctx { on_verify = function(conn, ok, info)
+      seen[#seen + 1] = info.depth .. ":" .. table.concat(subjects(conn:peer_chain()), ",")
+      return ok and info.depth > 0 -- the leaf is refused
+    end }
+    local c, _, ok, side, err = H.pair(cctx, H.server_ctx(chain_server), { server_name = "chain.localhost" })
+    assert.is_nil(ok)
+    assert.equal("client", side)
+    assert.equal("certificate verify failed: rejected by on_verify (depth 0, CN=chain.localhost)", err)
+    assert.same({ "1:chain.localhost,Test Intermediate CA", "0:chain.localhost,Test Intermediate CA" }, seen)
+    local chain = c:peer_chain()
+    assert.same({ "chain.localhost", "Test Intermediate CA" }, subjects(chain))
+    assert.equal(c:peer_certificate():der(), chain[1]:der())
+  end)
+
   it("the server gets the client's chain; nil when it asked for none", function()
     local c, s = ok_pair(H.client_ctx(chain_client), H.server_ctx { verify = "require", cafile = H.cert("ca.pem") })
     assert.same({ "Test Chain Client", "Test Intermediate CA" }, subjects(s:peer_chain()))

@@ -32,9 +32,9 @@ describe("core.heap_bytes", function()
 end)
 
 describe("bench/wolfssl_mem.lua", function()
-  local function run(args)
-    local cmd = ("cd bench && LUA_PATH='?.lua;../lua/?.lua;../lua/?/init.lua;;' LUA_CPATH='%s' %s wolfssl_mem.lua ../spec/fixtures/certs %s 2>&1")
-      :format(package.cpath:gsub("'", ""), H.lua(), args)
+  local function run(args, groups)
+    local cmd = ("cd bench && BENCH_GROUPS='%s' LUA_PATH='?.lua;../lua/?.lua;../lua/?/init.lua;;' LUA_CPATH='%s' %s wolfssl_mem.lua ../spec/fixtures/certs %s 2>&1")
+      :format(groups or "", package.cpath:gsub("'", ""), H.lua(), args)
     local p = io.popen(cmd)
     local out = p:read("*a")
     p:close()
@@ -58,6 +58,26 @@ describe("bench/wolfssl_mem.lua", function()
     local c, l, r = out:match("^(%-?%d+) (%-?%d+) (%-?%d+)")
     assert.is_truthy(c, out)
     assert.is_true(tonumber(c) > 10000, out) -- bytes of C heap per pair
+  end)
+
+  -- Issue 17: an established TLS 1.3 client+server pair (the client has read
+  -- its ticket) costs at most 64 KiB of C and Lua heap, with X25519 and with
+  -- the post-quantum hybrid the default client offers. Builds with
+  -- SESSION_CERTS (features.session_certs: the system build) keep two fixed
+  -- chain arrays of ~18 KiB in every session, and get a bound of their own.
+  it("keeps an established pair within 64 KiB of heap (X25519, and the ML-KEM hybrid)", function()
+    if core.heap_bytes() == nil then pending("heap_bytes is nil: not glibc, or malloc replaced (valgrind, ASan)") return end
+    local features = require("wolfssl").features
+    local limit = (features.session_certs and 144 or 64) * 1024
+    local groups = { "X25519:P-256" }
+    if features.mlkem then groups[2] = "X25519MLKEM768:X25519" end
+    for _, g in ipairs(groups) do
+      local out = run("heap 200", g)
+      local c, l = out:match("^(%-?%d+) (%-?%d+) ")
+      assert.is_truthy(c, out)
+      local total = tonumber(c) + tonumber(l)
+      assert.is_true(total <= limit, ("%s: %d bytes per pair (C %s + Lua %s), more than %d"):format(g, total, c, l, limit))
+    end
   end)
 end)
 

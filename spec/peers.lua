@@ -159,6 +159,10 @@ function P.serve_s_client(sctx, args, openssl)
   else
     err = "s_client did not connect"
   end
+  -- s_client at the end of its input waits up to 0.5 s for our side to
+  -- close (apps/s_client.c, before it closes the socket): end our sending
+  -- half so it sees the end at once
+  if cl then cl:shutdown("send") end
   P.wait_exit(pid, 5)
   if cl then cl:close() end
   local f = io.open(out, "rb")
@@ -205,10 +209,14 @@ end
 
 -- the clean close: shutdown until true, then how the peer ended its side
 -- ("closed": its close_notify came). Returns shutdown's result, read()'s reason.
+-- Our TCP sending half ends too, as a server's close would end it: openssl
+-- s_client otherwise waits half a second for it before it exits.
 function P.clean_close(conn, sock)
   local ok, err = P.await(conn, sock, "shutdown")
   if not ok then return nil, err end
-  return ok, select(2, conn:read())
+  local res = { ok, select(2, conn:read()) }
+  sock:shutdown("send")
+  return res[1], res[2]
 end
 
 -- run a peer client command in the background, stdin from `input` (a string),
