@@ -32,6 +32,8 @@ for stream in "${streams[@]}"; do
   log=$(mktemp "${results}.log-XXXXXX")
   logs+=("$log")
   (
+    start=$SECONDS
+    trap 'echo "== (this stream took $((SECONDS - start)) s)"' EXIT
     IFS=';' read -ra cfgs <<< "$stream"
     for cfg in "${cfgs[@]}"; do
       read -r lua wolfssl specs <<< "$cfg"
