@@ -884,7 +884,10 @@ describe("DTLS", function()
 
     for _, loop in ipairs({ "luv", "LuaSocket" }) do
       it("two devices in turn, echoed back (" .. loop .. ")", function()
-        if loop == "luv" and not pcall(require, "luv") then pending("luv is not installed") return end
+        -- (the server runs luv, not this process: loading it here would let busted's
+        -- per-file unloading collect luv, which closes libuv's default loop under
+        -- the next spec that requires it: spec/44 crashed in uv_tcp_init_ex)
+        if loop == "luv" and not package.searchpath("luv", package.cpath) then pending("luv is not installed") return end
         local port, pid, out = start_server(2, loop == "LuaSocket")
         local want = features.dtls13 and "DTLSv1.3" or "DTLSv1.2"
         local a = client(port, "hello", "world")
