@@ -182,7 +182,7 @@ static void push_features(lua_State *L) {
     on = 0;
 #endif
     FEATURE("renegotiation", on); /* TLS 1.2 secure renegotiation (renegotiation = "allow") */
-#if defined(HAVE_ECH) && defined(WOLFSSL_TLS13)
+#ifdef LWL_ECH
     on = 1;
 #else
     on = 0;

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(HAVE_ECH) && defined(WOLFSSL_TLS13)
-#define LWL_ECH 1
+#ifdef LWL_ECH
 #include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/aes.h>
 

@@ -65,7 +65,7 @@ const char *lwl_verify_reason(int code) {
  * it used (the first one of its list wolfSSL takes: version 0xfe0d), which
  * wolfSSL checked the certificate against. 0 when ECH was not rejected. */
 static int ech_public_name(lwl_Conn *c, char *out, size_t sz) {
-#if defined(HAVE_ECH) && defined(WOLFSSL_TLS13)
+#ifdef LWL_ECH
     unsigned char list[1024];
     word32 len = sizeof list, i = 2;
     if (c->is_server || wolfSSL_GetEchStatus(c->ssl) != WOLFSSL_ECH_STATUS_REJECTED ||
@@ -301,7 +301,7 @@ const char *lwl_describe_error(lwl_Conn *c, int err, char *buf, size_t sz) {
             snprintf(buf, sz, "%s (wolfSSL error %d)",
                      wolfSSL_ERR_reason_error_string((unsigned long)err), err);
         return "protocol";
-#ifdef HAVE_ECH
+#ifdef LWL_ECH
     case ECH_REQUIRED_E: /* RFC 9849 6.1.6: the server could not decrypt our ClientHello */
         snprintf(buf, sz, "ECH rejected by the server (stale or wrong ech_configs)%s",
                  wolfSSL_GetEchRetryConfigs(c->ssl, NULL, &(word32){0}) != WOLFSSL_FATAL_ERROR

@@ -114,7 +114,7 @@ typedef struct Trace {
     int app_gen[2];           /* its generation (KeyUpdate count); -1 none yet */
     char keylog[KEYLOG_MAX][KEYLOG_LINE];
     int nkeylog;
-#ifdef HAVE_ECH
+#ifdef LWL_ECH
     unsigned char ech_secret[64]; /* ECH: the HPKE shared secret and the ECHConfig */
     unsigned char ech_secret_len; /* of the last ClientHello encrypted or decrypted */
     unsigned char *ech_config;    /* (for lwl_trace_ech, ech.c) */
@@ -158,7 +158,7 @@ void lwl_trace_free(lwl_Conn *c) {
     acc_free(&t->acc[1]);
     queue_free(t);
     wire_free(t);
-#if defined(LWL_DECRYPT) && defined(HAVE_ECH)
+#if defined(LWL_DECRYPT) && defined(LWL_ECH)
     free(t->ech_config);
 #endif
     lwl_wipe(t, sizeof *t); /* traffic secrets, key log lines */
@@ -170,7 +170,7 @@ void lwl_trace_free(lwl_Conn *c) {
  * the connection has not seen them (not traced, no ECH, no secret callback). */
 int lwl_trace_ech(lwl_Conn *c, const unsigned char **secret, size_t *slen,
                   const unsigned char **config, size_t *clen) {
-#if defined(LWL_DECRYPT) && defined(HAVE_ECH)
+#if defined(LWL_DECRYPT) && defined(LWL_ECH)
     Trace *t = (Trace *)c->trace;
     if (t == NULL || t->ech_secret_len == 0 || t->ech_config == NULL) return 0;
     *secret = t->ech_secret;
@@ -196,7 +196,7 @@ static int secret_cb(WOLFSSL *ssl, int id, const unsigned char *secret, int len,
         "SERVER_TRAFFIC_SECRET_0", "EARLY_EXPORTER_SECRET", "EXPORTER_SECRET"};
     lwl_Conn *c = (lwl_Conn *)ud;
     Trace *t = c ? (Trace *)c->trace : NULL;
-#ifdef HAVE_ECH
+#ifdef LWL_ECH
     if (t != NULL && secret != NULL && len > 0 && (id == ECH_SECRET || id == ECH_CONFIG)) {
         if (id == ECH_SECRET && len <= 64) {
             memcpy(t->ech_secret, secret, (size_t)len);

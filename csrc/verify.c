@@ -184,7 +184,7 @@ static void verify_collect(lua_State *L, void *ud) {
  * its certificate is checked for the ECH public name (RFC 9849 6.1.7), which
  * wolfSSL does itself; the real name is not to be asked of it. */
 static int ech_rejected(lwl_Conn *c) {
-#if defined(HAVE_ECH) && defined(WOLFSSL_TLS13)
+#ifdef LWL_ECH
     return wolfSSL_GetEchStatus(c->ssl) == WOLFSSL_ECH_STATUS_REJECTED;
 #else
     (void)c;

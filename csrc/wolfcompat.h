@@ -43,18 +43,26 @@
 #define LWL_RENEG_FOLLOWED 1
 #endif
 
+/* Encrypted Client Hello as the binding uses it: wolfSSL_CTX_GenerateEchConfigEx,
+ * the connection's ECH status and retry configs came in 5.9.2 (5.7.2 has
+ * HAVE_ECH with an older API): before it, features.ech is false. */
+#if defined(HAVE_ECH) && defined(WOLFSSL_TLS13) && LIBWOLFSSL_VERSION_HEX >= 0x05009002
+#define LWL_ECH 1
+#endif
+
 /* An ECH client of 5.9.2 (and before) seals its inner ClientHello with the
  * outer one as AAD before it writes the outer one's PSK binders: a server
  * then cannot decrypt it and rejects ECH, so a resumption or an external PSK
  * with ECH always fails. ECH connections offer no session and take no PSK
  * there (features.ech_resumption is false). */
-#if defined(HAVE_ECH) && LIBWOLFSSL_VERSION_HEX <= 0x05009002
+#if defined(LWL_ECH) && LIBWOLFSSL_VERSION_HEX <= 0x05009002
 #define LWL_ECH_NO_PSK 1
 #endif
 
 /* wolfSSL_is_stateful (a DTLS server that has checked the client's cookie)
- * and wolfDTLS_accept_stateless: not in 5.5.4, there from 5.7 at least. */
-#if defined(WOLFSSL_DTLS) && LIBWOLFSSL_VERSION_HEX >= 0x05007000
+ * and wolfDTLS_accept_stateless: from 5.7.6 (wolfSSL's "server-side
+ * stateless API", its PR 8224); not in 5.5.4 nor 5.7.2. */
+#if defined(WOLFSSL_DTLS) && LIBWOLFSSL_VERSION_HEX >= 0x05007006
 #define LWL_DTLS_STATEFUL 1
 #endif
 
