@@ -529,11 +529,19 @@ describe("DTLS", function()
       return wolfssl.context(so)
     end
 
+    -- a traced DTLS 1.3 server and our client (copts: more client options):
+    -- s, c, the trace's lines, its messages
+    local function traced13(copts)
+      local lines, msgs = {}, {}
+      local co = { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3" }
+      for k, v in pairs(copts or {}) do co[k] = v end
+      local s = traced("dtls1.3", lines, msgs):new {}
+      return s, H.client_ctx(co):new { server_name = "localhost" }, lines, msgs
+    end
+
     it("dtls1.3 through the lossy link: epoch 2 messages, ACKs, retransmissions, data in epoch 3", function()
       if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
-      local lines, msgs = {}, {}
-      local s = traced("dtls1.3", lines, msgs):new {}
-      local c = H.client_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3" }:new { server_name = "localhost" }
+      local s, c, lines, msgs = traced13()
       local st = lossy(c, s, { drop = 3, dup = 4 })
       assert.is_true(st.cdone and st.sdone)
       assert.equal(300, c:write(("d"):rep(300)))
@@ -547,9 +555,7 @@ describe("DTLS", function()
 
     it("dtls1.3: a KeyUpdate each way; the trace follows the epochs (4, 5) and shows the key schedule", function()
       if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
-      local lines, msgs = {}, {}
-      local s = traced("dtls1.3", lines, msgs):new {}
-      local c = H.client_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3" }:new { server_name = "localhost" }
+      local s, c, lines = traced13()
       assert.is_true(lossy(c, s, { drop = 3 }).sdone)
       assert.is_true(c:key_update())
       lossy(c, s, { rounds = 10 })
@@ -571,10 +577,7 @@ describe("DTLS", function()
     it("dtls1.3 with AES-256-GCM and ChaCha20-Poly1305: record numbers unmasked with AES and ChaCha20", function()
       if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
       for _, suite in ipairs { "TLS13-AES256-GCM-SHA384", "TLS13-CHACHA20-POLY1305-SHA256" } do
-        local lines, msgs = {}, {}
-        local s = traced("dtls1.3", lines, msgs):new {}
-        local c = H.client_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3",
-                                 ciphersuites = suite }:new { server_name = "localhost" }
+        local s, c, lines = traced13 { ciphersuites = suite }
         assert.is_true(lossy(c, s, { drop = 4 }).sdone, suite)
         local text = table.concat(lines, "\n")
         assert.matches("S %-> C  Finished            verify_data %d+ bytes  %[epoch 2 seq 3 msg 5%]", text, nil, suite)
@@ -585,9 +588,7 @@ describe("DTLS", function()
 
     it("dtls1.3: a forged record the trace cannot open says so (and the connection drops it)", function()
       if not features.dtls13 then pending("this wolfSSL build has no DTLS 1.3 (the clear error: 'contexts')") return end
-      local lines, msgs = {}, {}
-      local s = traced("dtls1.3", lines, msgs):new {}
-      local c = H.client_ctx { dtls = true, min_version = "dtls1.3", max_version = "dtls1.3" }:new { server_name = "localhost" }
+      local s, c, lines = traced13()
       assert.is_true(lossy(c, s, {}).sdone)
       -- unified header 001 0 1 1 11: 16-bit sequence number, length, epoch 3
       local body = ("\90"):rep(40)
