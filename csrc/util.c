@@ -18,7 +18,7 @@ lwl_Context *lwl_checkcontext(lua_State *L, int idx) {
 
 /* The connection methods carry the connection metatable as upvalue 1
  * (conn.c): comparing with it skips luaL_checkudata's registry lookup by name,
- * made ~80 times per resumed handshake. Elsewhere (no such upvalue: Lua says
+ * made ~22 times per resumed handshake pair (bench/RESULTS.md). Elsewhere (no such upvalue: Lua says
  * nil) luaL_checkudata decides and names the argument. */
 lwl_Conn *lwl_toconn(lua_State *L, int idx) {
     lwl_Conn *c = (lwl_Conn *)lwl_toudata(L, idx, lua_upvalueindex(1));

@@ -63,12 +63,12 @@ local function view(path)
     end
     return t
   end
-  -- field `get` of the packets holding handshake message `type`
-  function v.with_type(type, get, field)
+  -- field `get` of the packets holding handshake message `msg` (a number)
+  function v.with_type(msg, get, field)
     local t = {}
     for _, p in ipairs(packets) do
       for n in p[field or "tls.handshake.type"]:gmatch("%d+") do
-        if tonumber(n) == type then t[#t + 1] = p[get] break end
+        if tonumber(n) == msg then t[#t + 1] = p[get] break end
       end
     end
     return t

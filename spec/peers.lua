@@ -214,9 +214,9 @@ end
 function P.clean_close(conn, sock)
   local ok, err = P.await(conn, sock, "shutdown")
   if not ok then return nil, err end
-  local res = { ok, select(2, conn:read()) }
+  local _, why = conn:read()
   sock:shutdown("send")
-  return res[1], res[2]
+  return ok, why
 end
 
 -- run a peer client command in the background, stdin from `input` (a string),
