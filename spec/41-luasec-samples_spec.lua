@@ -41,12 +41,9 @@ local function ours_path(dir) return dir .. "/?.lua;" .. ROOT .. "/lua/?.lua;" .
 
 -- start(...) runs a pair in the background (each on its own port) and returns
 -- a function that waits for its output: "want" sleeps 12 s by design, so the
--- runs of one sample go at once
-local given = {} -- (ports of runs that may be under way at once differ)
+-- runs of one sample go at once (H.free_port gives each its own port)
 local function start(sample, server, client)
   local port = H.free_port()
-  while given[port] do port = H.free_port() end
-  given[port] = true
   local p = assert(io.popen(("%s/spec/support/luasec-sample.sh %s %s '%s' '%s' %d %s 2>&1"):format(
     ROOT, work, sample, server, client, port, H.lua())))
   return function()

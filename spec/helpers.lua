@@ -92,13 +92,20 @@ function H.transfer(from, to, data)
   return table.concat(got)
 end
 
---- A free TCP port on 127.0.0.1.
+--- A free TCP port on 127.0.0.1, never one this process was given before:
+-- a server started on the last one may not have bound it yet, and the system
+-- can hand the same number out again (two responders then raced for one port).
+local given = {}
 function H.free_port()
   local socket = require "socket"
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
+  local port
+  repeat
+    local s = assert(socket.bind("127.0.0.1", 0))
+    port = tonumber((select(2, s:getsockname())))
+    s:close()
+  until not given[port]
+  given[port] = true
+  return port
 end
 
 --- Run a shell command in the background; returns its pid.
